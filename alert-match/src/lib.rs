@@ -1,0 +1,3 @@
+//! Alertmanager's matcher language and alertrun's rule selection.
+#![deny(missing_docs)]
+#![warn(clippy::print_stdout)]
