@@ -32,7 +32,12 @@ impl Fingerprint {
     pub fn of(labels: &LabelSet) -> Self {
         let mut hash = FNV_OFFSET;
         for (name, value) in labels {
-            for byte in name.bytes().chain([SEPARATOR]).chain(value.bytes()).chain([SEPARATOR]) {
+            for byte in name
+                .bytes()
+                .chain([SEPARATOR])
+                .chain(value.bytes())
+                .chain([SEPARATOR])
+            {
                 hash ^= u64::from(byte);
                 hash = hash.wrapping_mul(FNV_PRIME);
             }
@@ -86,7 +91,9 @@ impl Serialize for Fingerprint {
 
 impl<'de> Deserialize<'de> for Fingerprint {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -122,7 +129,10 @@ mod tests {
     use proptest::prelude::*;
 
     fn labels(pairs: &[(&str, &str)]) -> LabelSet {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -130,7 +140,10 @@ mod tests {
         // Observed from Alertmanager 0.25 (ALERTMANAGER.md §1.5).
         for (set, want) in [
             (labels(&[("alertname", "T")]), "d284efc389a5bf32"),
-            (labels(&[("alertname", "X"), ("target", "e500")]), "5dcd8a068388f7fb"),
+            (
+                labels(&[("alertname", "X"), ("target", "e500")]),
+                "5dcd8a068388f7fb",
+            ),
             (
                 labels(&[
                     ("alertname", "DiskFull"),
@@ -151,14 +164,26 @@ mod tests {
         assert!("d284efc389a5bf3".parse::<Fingerprint>().is_err());
         assert!("d284efc389a5bf3g".parse::<Fingerprint>().is_err());
         assert!("+284efc389a5bf32".parse::<Fingerprint>().is_err());
-        assert_eq!("D284EFC389A5BF32".parse::<Fingerprint>().unwrap().to_string(), "d284efc389a5bf32");
+        assert_eq!(
+            "D284EFC389A5BF32"
+                .parse::<Fingerprint>()
+                .unwrap()
+                .to_string(),
+            "d284efc389a5bf32"
+        );
     }
 
     #[test]
     fn episode_key_ignores_offset_and_precision() {
         let fp = Fingerprint::from(1);
-        let a = Episode { fingerprint: fp, starts_at: Timestamp::parse("2024-05-01T12:00:00+02:00").unwrap() };
-        let b = Episode { fingerprint: fp, starts_at: Timestamp::parse("2024-05-01T10:00:00.000Z").unwrap() };
+        let a = Episode {
+            fingerprint: fp,
+            starts_at: Timestamp::parse("2024-05-01T12:00:00+02:00").unwrap(),
+        };
+        let b = Episode {
+            fingerprint: fp,
+            starts_at: Timestamp::parse("2024-05-01T10:00:00.000Z").unwrap(),
+        };
         assert_eq!(a.key(), b.key());
         assert_eq!(a.key(), "0000000000000001@2024-05-01T10:00:00.000000000Z");
     }

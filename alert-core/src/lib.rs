@@ -37,7 +37,5 @@ mod time;
 
 pub use executor::{BoxFuture, ExecError, ExecRequest, Executor, Outcome};
 pub use fingerprint::{Episode, Fingerprint};
-pub use payload::{
-    Alert, AlertStatus, LabelSet, Notification, PayloadError, PayloadLimits,
-};
+pub use payload::{Alert, AlertStatus, LabelSet, Notification, PayloadError, PayloadLimits};
 pub use time::Timestamp;

@@ -66,7 +66,10 @@ pub struct Alert {
 impl Alert {
     /// The alert's episode: (fingerprint, startsAt).
     pub fn episode(&self) -> Episode {
-        Episode { fingerprint: self.fingerprint, starts_at: self.starts_at }
+        Episode {
+            fingerprint: self.fingerprint,
+            starts_at: self.starts_at,
+        }
     }
 
     /// The value of label `name`, or `""` when absent (Alertmanager's matching semantics).
@@ -105,7 +108,9 @@ impl TryFrom<RawAlert> for Alert {
             return Err("alert has a label with an empty name".into());
         }
         Ok(Alert {
-            fingerprint: raw.fingerprint.unwrap_or_else(|| Fingerprint::of(&raw.labels)),
+            fingerprint: raw
+                .fingerprint
+                .unwrap_or_else(|| Fingerprint::of(&raw.labels)),
             status: raw.status,
             labels: raw.labels,
             annotations: raw.annotations,
@@ -134,7 +139,11 @@ pub struct Notification {
     #[serde(rename = "commonLabels", default, deserialize_with = "null_as_empty")]
     pub common_labels: LabelSet,
     /// Annotations equal in every alert of this notification.
-    #[serde(rename = "commonAnnotations", default, deserialize_with = "null_as_empty")]
+    #[serde(
+        rename = "commonAnnotations",
+        default,
+        deserialize_with = "null_as_empty"
+    )]
     pub common_annotations: LabelSet,
     /// Alertmanager's external URL.
     #[serde(rename = "externalURL", default)]
@@ -183,7 +192,9 @@ pub enum PayloadError {
         message: String,
     },
     /// The `version` field names a format alertrun does not know.
-    #[error("unsupported webhook version {0:?}: alertrun reads Alertmanager's \"4\" and Grafana's \"1\"")]
+    #[error(
+        "unsupported webhook version {0:?}: alertrun reads Alertmanager's \"4\" and Grafana's \"1\""
+    )]
     UnsupportedVersion(String),
     /// More alerts than [`PayloadLimits::max_alerts`].
     #[error("notification has {count} alerts, more than the limit of {limit}")]
@@ -216,7 +227,10 @@ impl Notification {
             return Err(PayloadError::UnsupportedVersion(n.version));
         }
         if n.alerts.len() > limits.max_alerts {
-            return Err(PayloadError::TooManyAlerts { count: n.alerts.len(), limit: limits.max_alerts });
+            return Err(PayloadError::TooManyAlerts {
+                count: n.alerts.len(),
+                limit: limits.max_alerts,
+            });
         }
         Ok(n)
     }
@@ -288,9 +302,15 @@ mod tests {
         let n = Notification::from_json(EXAMPLE.as_bytes()).unwrap();
         assert_eq!(n.alerts.len(), 2);
         assert_eq!(n.alerts[0].status, AlertStatus::Resolved);
-        assert_eq!(n.alerts[0].ends_at.unwrap().to_string(), "2026-11-21T09:39:03Z");
+        assert_eq!(
+            n.alerts[0].ends_at.unwrap().to_string(),
+            "2026-11-21T09:39:03Z"
+        );
         assert_eq!(n.alerts[1].ends_at, None);
-        assert_eq!(n.alerts[1].starts_at.to_string(), "2024-05-01T12:00:00+02:00");
+        assert_eq!(
+            n.alerts[1].starts_at.to_string(),
+            "2024-05-01T12:00:00+02:00"
+        );
         assert_eq!(n.group_key, "{}:{alertname=\"DiskFull\"}");
         assert_eq!(n.external_url, "http://alertmanager.example:9093");
         assert_eq!(n.extra["notification_reason"], "new alerts added");
@@ -311,20 +331,42 @@ mod tests {
     #[test]
     fn errors_name_the_place() {
         for (body, want) in [
-            ("{", "invalid webhook body at top level (line 1, column 1): EOF while parsing an object"),
-            (r#"{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"a":"b"},"startsAt":"yesterday"}]}"#,
-             "at alerts[0].startsAt"),
-            (r#"{"version":"4","status":"burning","alerts":[]}"#, "at status"),
-            (r#"{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{},"startsAt":"2026-01-01T00:00:00Z"}]}"#,
-             "at least one label pair"),
-            (r#"{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"a":1},"startsAt":"2026-01-01T00:00:00Z"}]}"#,
-             "at alerts[0].labels.a"),
-            (r#"{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"a":"b"},"startsAt":"2026-01-01T00:00:00Z","fingerprint":"xyz"}]}"#,
-             "invalid fingerprint \"xyz\""),
-            (r#"{"version":"5","status":"firing","alerts":[]}"#, "unsupported webhook version \"5\""),
-            (r#"{"status":"firing","alerts":[]}"#, "missing field `version`"),
+            (
+                "{",
+                "invalid webhook body at top level (line 1, column 1): EOF while parsing an object",
+            ),
+            (
+                r#"{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"a":"b"},"startsAt":"yesterday"}]}"#,
+                "at alerts[0].startsAt",
+            ),
+            (
+                r#"{"version":"4","status":"burning","alerts":[]}"#,
+                "at status",
+            ),
+            (
+                r#"{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{},"startsAt":"2026-01-01T00:00:00Z"}]}"#,
+                "at least one label pair",
+            ),
+            (
+                r#"{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"a":1},"startsAt":"2026-01-01T00:00:00Z"}]}"#,
+                "at alerts[0].labels.a",
+            ),
+            (
+                r#"{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"a":"b"},"startsAt":"2026-01-01T00:00:00Z","fingerprint":"xyz"}]}"#,
+                "invalid fingerprint \"xyz\"",
+            ),
+            (
+                r#"{"version":"5","status":"firing","alerts":[]}"#,
+                "unsupported webhook version \"5\"",
+            ),
+            (
+                r#"{"status":"firing","alerts":[]}"#,
+                "missing field `version`",
+            ),
         ] {
-            let e = Notification::from_json(body.as_bytes()).unwrap_err().to_string();
+            let e = Notification::from_json(body.as_bytes())
+                .unwrap_err()
+                .to_string();
             assert!(e.contains(want), "{body}\n  got: {e}\n  want: {want}");
         }
     }
@@ -345,7 +387,10 @@ mod tests {
         let body = format!(r#"{{"version":"4","status":"firing","alerts":[{alerts}]}}"#);
         let e = Notification::from_json_with(body.as_bytes(), PayloadLimits { max_alerts: 10 })
             .unwrap_err();
-        assert_eq!(e.to_string(), "notification has 11 alerts, more than the limit of 10");
+        assert_eq!(
+            e.to_string(),
+            "notification has 11 alerts, more than the limit of 10"
+        );
     }
 
     #[test]
@@ -365,7 +410,13 @@ mod tests {
         let v = serde_json::to_value(&n).unwrap();
         assert_eq!(v["externalURL"], "http://alertmanager.example:9093");
         assert_eq!(v["alerts"][1]["endsAt"], "0001-01-01T00:00:00Z");
-        assert_eq!(v["alerts"][0]["generatorURL"].as_str().unwrap().contains("g0.tab=1"), true);
+        assert_eq!(
+            v["alerts"][0]["generatorURL"]
+                .as_str()
+                .unwrap()
+                .contains("g0.tab=1"),
+            true
+        );
         let again: Notification = serde_json::from_value(v).unwrap();
         assert_eq!(again, n);
     }

@@ -19,12 +19,18 @@ impl RecordingExecutor {
 
     /// A recorder that answers every request with `outcome`.
     pub fn answering(outcome: Outcome) -> Self {
-        Self { requests: Arc::default(), outcome }
+        Self {
+            requests: Arc::default(),
+            outcome,
+        }
     }
 
     /// The requests received so far, in order.
     pub fn requests(&self) -> Vec<ExecRequest> {
-        self.requests.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 }
 
@@ -40,7 +46,10 @@ impl Executor for RecordingExecutor {
     }
 
     fn execute<'a>(&'a self, req: &'a ExecRequest) -> BoxFuture<'a, Result<Outcome, ExecError>> {
-        self.requests.lock().unwrap_or_else(PoisonError::into_inner).push(req.clone());
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(req.clone());
         let outcome = self.outcome.clone();
         Box::pin(async move { Ok(outcome) })
     }

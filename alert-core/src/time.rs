@@ -61,7 +61,9 @@ impl fmt::Display for Timestamp {
         // `full` is `YYYY-MM-DDTHH:MM:SS.nnnnnnnnn<offset>`; Go's `.999999999` trims zeros.
         match full.split_once('.') {
             Some((head, rest)) => {
-                let offset_at = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+                let offset_at = rest
+                    .find(|c: char| !c.is_ascii_digit())
+                    .unwrap_or(rest.len());
                 let (digits, offset) = rest.split_at(offset_at);
                 let digits = digits.trim_end_matches('0');
                 if digits.is_empty() {
@@ -121,11 +123,17 @@ mod tests {
     #[test]
     fn keeps_offset_and_trims_fraction_like_go() {
         for (input, shown) in [
-            ("2026-11-21T09:38:36.123456789Z", "2026-11-21T09:38:36.123456789Z"),
+            (
+                "2026-11-21T09:38:36.123456789Z",
+                "2026-11-21T09:38:36.123456789Z",
+            ),
             ("2026-11-21T09:39:03.000Z", "2026-11-21T09:39:03Z"),
             ("2026-11-21T09:39:03.120Z", "2026-11-21T09:39:03.12Z"),
             ("2024-05-01T12:00:00+02:00", "2024-05-01T12:00:00+02:00"),
-            ("2021-10-12T09:51:03.157076+02:00", "2021-10-12T09:51:03.157076+02:00"),
+            (
+                "2021-10-12T09:51:03.157076+02:00",
+                "2021-10-12T09:51:03.157076+02:00",
+            ),
             ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z"),
         ] {
             let t = Timestamp::parse(input).unwrap();
@@ -151,6 +159,9 @@ mod tests {
     #[test]
     fn garbage_is_a_clear_error() {
         let e = Timestamp::parse("not-a-date").unwrap_err();
-        assert!(e.contains("invalid RFC 3339 timestamp \"not-a-date\""), "{e}");
+        assert!(
+            e.contains("invalid RFC 3339 timestamp \"not-a-date\""),
+            "{e}"
+        );
     }
 }
