@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use crate::env::EnvVar;
+use crate::{AlertStatus, Fingerprint, Timestamp};
 
 /// A boxed, `Send` future: what [`Executor::execute`] returns, so the trait stays object-safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -36,12 +37,34 @@ pub struct ExecRequest {
     /// A key unique to (rule, episode) or (rule, group): backends that can deduplicate on
     /// their own (a Kubernetes Job name) derive from it.
     pub dedup_key: String,
+    /// What the action is about, for a backend to label and annotate its work with.
+    pub subject: Subject,
     /// The env contract for this alert or group, in order.
     pub env: Vec<EnvVar>,
     /// The alert (or group) as JSON, for an action's standard input.
     pub input: Vec<u8>,
     /// How long the action may run.
     pub deadline: Duration,
+}
+
+/// Descriptive facts about the alert (or group) an action is for. Backends use them to
+/// name, label and annotate what they start; the action itself reads the env.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Subject {
+    /// The `alertname` label (the common one for a group; empty when there is none).
+    pub alertname: String,
+    /// The alert's status, or the notification's for a group.
+    pub status: Option<AlertStatus>,
+    /// The alert's fingerprint; `None` for a group.
+    pub fingerprint: Option<Fingerprint>,
+    /// When the alert's episode started; `None` for a group.
+    pub starts_at: Option<Timestamp>,
+    /// The notification's group key.
+    pub group_key: String,
+    /// The `summary` annotation, if any.
+    pub summary: String,
+    /// The alert's generator URL; empty for a group.
+    pub generator_url: String,
 }
 
 /// How an action ended, when it did not fail to start.

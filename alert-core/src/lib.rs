@@ -35,7 +35,7 @@ mod payload;
 pub mod testing;
 mod time;
 
-pub use executor::{BoxFuture, ExecError, ExecRequest, Executor, Outcome};
+pub use executor::{BoxFuture, ExecError, ExecRequest, Executor, Outcome, Subject};
 pub use fingerprint::{Episode, Fingerprint};
 pub use payload::{Alert, AlertStatus, LabelSet, Notification, PayloadError, PayloadLimits};
 pub use time::Timestamp;
