@@ -235,6 +235,20 @@ impl Notification {
         Ok(n)
     }
 
+    /// The receiver's name as configured: Alertmanager sends it through Go's
+    /// `regexp.QuoteMeta` (`team.a` arrives as `team\\.a`); this undoes that escaping.
+    pub fn receiver_name(&self) -> String {
+        let mut out = String::with_capacity(self.receiver.len());
+        let mut chars = self.receiver.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => out.extend(chars.next()),
+                c => out.push(c),
+            }
+        }
+        out
+    }
+
     /// The alerts with the given status.
     pub fn alerts_with_status(&self, status: AlertStatus) -> impl Iterator<Item = &Alert> {
         self.alerts.iter().filter(move |a| a.status == status)
@@ -317,6 +331,14 @@ mod tests {
         for a in &n.alerts {
             assert_eq!(a.fingerprint, Fingerprint::of(&a.labels));
         }
+    }
+
+    #[test]
+    fn receiver_name_undoes_quote_meta() {
+        let body = r#"{"version":"4","status":"firing","receiver":"team\\.a\\+b","alerts":[]}"#;
+        let n = Notification::from_json(body.as_bytes()).unwrap();
+        assert_eq!(n.receiver, "team\\.a\\+b");
+        assert_eq!(n.receiver_name(), "team.a+b");
     }
 
     #[test]
