@@ -1,0 +1,182 @@
+//! Command-line parsing and the offline commands.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use alert_core::Notification;
+use alert_match::{Mode, StatusFilter};
+use alertrun::{Action, Config, explain, run_test_file};
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::{Value, json};
+
+/// Turns Prometheus alerts into remediation: rules select alerts, actions run as local
+/// processes or Kubernetes Jobs.
+#[derive(Parser, Debug)]
+#[command(name = "alertrun", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Validate a config; print every problem with its path and line.
+    Check {
+        /// The config file.
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Print the normalised rules (matchers in canonical form).
+        #[arg(long)]
+        print: bool,
+    },
+    /// Show, for each alert of a payload, every rule's verdict and what would run.
+    Explain {
+        /// The config file.
+        #[arg(short, long)]
+        config: PathBuf,
+        /// A webhook payload (JSON), as Alertmanager sends it.
+        payload: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Run rule unit tests (YAML files of cases); fail when any case fails.
+    Test {
+        /// The config file.
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Test files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+pub(crate) fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Check { config, print } => Ok(check(&config, print)),
+        Command::Explain {
+            config,
+            payload,
+            format,
+        } => {
+            let Some(config) = load(&config) else {
+                return Ok(ExitCode::FAILURE);
+            };
+            let body = std::fs::read(&payload)
+                .with_context(|| format!("cannot read {}", payload.display()))?;
+            let n =
+                Notification::from_json(&body).with_context(|| format!("{}", payload.display()))?;
+            let report = explain(&config, &n);
+            match format {
+                Format::Text => print!("{}", report.to_text()),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&report.to_json())?),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Test { config, files } => {
+            let Some(config) = load(&config) else {
+                return Ok(ExitCode::FAILURE);
+            };
+            let (mut passed, mut failed) = (0, 0);
+            for file in &files {
+                let report = run_test_file(&config, file)?;
+                for name in &report.passed {
+                    println!("ok     {}: {name}", file.display());
+                }
+                for (name, why) in &report.failed {
+                    println!("FAILED {}: {name}", file.display());
+                    for line in why.lines() {
+                        println!("    {line}");
+                    }
+                }
+                passed += report.passed.len();
+                failed += report.failed.len();
+            }
+            println!("{passed} passed, {failed} failed");
+            Ok(if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+    }
+}
+
+fn load(path: &Path) -> Option<Config> {
+    match Config::load(path) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            eprintln!("{}: {e}", path.display());
+            None
+        }
+    }
+}
+
+fn check(path: &Path, print: bool) -> ExitCode {
+    let Some(config) = load(path) else {
+        return ExitCode::FAILURE;
+    };
+    if print {
+        let yaml = serde_saphyr::to_string(&normalised(&config))
+            .unwrap_or_else(|e| format!("<cannot print: {e}>"));
+        print!("{yaml}");
+    }
+    let rules = config.rules().rules();
+    let groups = rules.iter().filter(|r| r.mode == Mode::PerGroup).count();
+    println!(
+        "{}: OK, {} rules ({} per-alert, {} per-group)",
+        path.display(),
+        rules.len(),
+        rules.len() - groups,
+        groups
+    );
+    ExitCode::SUCCESS
+}
+
+fn normalised(config: &Config) -> Value {
+    let rules: Vec<Value> = config
+        .rules()
+        .rules()
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let strings = |m: &alert_match::Matchers| m.iter().map(ToString::to_string).collect::<Vec<_>>();
+            let action = match config.action(i) {
+                Action::Process(p) => json!({"process": {"command": p.command(), "workdir": p.workdir(), "pass_env": p.pass_env()}}),
+                Action::Kubernetes { .. } => json!("kubernetes"),
+                _ => json!("unknown"),
+            };
+            json!({
+                "name": r.name,
+                "match": strings(&r.matchers),
+                "match_annotations": strings(&r.annotation_matchers),
+                "receivers": r.receivers,
+                "on": match r.on { StatusFilter::Firing => "firing", StatusFilter::Resolved => "resolved", StatusFilter::Any => "any" },
+                "mode": match r.mode { Mode::PerAlert => "per-alert", Mode::PerGroup => "per-group" },
+                "env_style": format!("{:?}", r.env_style),
+                "timeout": humantime::format_duration(r.timeout).to_string(),
+                "env": r.env.iter().map(|v| (v.name.clone(), v.shown_value().to_string())).collect::<std::collections::BTreeMap<_, _>>(),
+                "action": action,
+            })
+        })
+        .collect();
+    json!({ "rules": rules })
+}

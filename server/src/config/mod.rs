@@ -1,0 +1,448 @@
+//! alertrun's YAML config: parsed once, fully validated, then immutable.
+//!
+//! Every problem is reported, not only the first, each naming its path and line:
+//! `rules[2].match[0] (line 14): invalid matcher "severity=~(": …`. Unknown keys are
+//! errors, and settings that no code honours yet are refused with "not supported yet".
+
+mod lines;
+mod raw;
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use alert_core::env::{EnvStyle, EnvVar};
+use alert_match::{Matchers, Mode, Rule, RuleSet, StatusFilter};
+use executor_k8s::JobAction;
+use executor_process::ProcessAction;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use lines::Lines;
+use raw::{RawAction, RawDefaults, RawEnvStyle, RawMode, RawRule, RawStatus, RawTop};
+
+/// The largest config file alertrun reads.
+pub(crate) const MAX_CONFIG_BYTES: usize = 8 << 20;
+
+/// Default action timeout when neither the rule nor `defaults` sets one.
+pub fn default_timeout() -> Duration {
+    Duration::from_secs(300)
+}
+
+/// Default Kubernetes namespace for Job actions.
+pub fn default_namespace() -> String {
+    "default".to_string()
+}
+
+/// A rule's action.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Action {
+    /// Run a local process.
+    Process(ProcessAction),
+    /// Create a Kubernetes Job in `namespace`.
+    Kubernetes {
+        /// The Job's settings.
+        job: Box<JobAction>,
+        /// The namespace used when the action does not set one.
+        default_namespace: String,
+    },
+}
+
+/// A validated config: the rules (indexed for selection) and each rule's action.
+#[derive(Clone, Debug)]
+pub struct Config {
+    rules: RuleSet,
+    actions: Vec<Action>,
+    descriptions: Vec<String>,
+}
+
+/// One problem in a config, with its place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// Path in the document, such as `rules[2].match[0]`; empty for the document itself.
+    pub path: String,
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = if self.path.is_empty() {
+            "config"
+        } else {
+            &self.path
+        };
+        match self.line {
+            Some(line) => write!(f, "{path} (line {line}): {}", self.message),
+            None => write!(f, "{path}: {}", self.message),
+        }
+    }
+}
+
+/// Every problem found in a config.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{} problem{} in the config:\n{}", .problems.len(), if .problems.len() == 1 { "" } else { "s" }, list(.problems))]
+pub struct ConfigError {
+    /// The problems, in document order.
+    pub problems: Vec<Problem>,
+}
+
+fn list(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the file when it cannot be read, or every problem in it.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = read_text(path, MAX_CONFIG_BYTES).map_err(|message| ConfigError {
+            problems: vec![Problem {
+                path: String::new(),
+                line: None,
+                message,
+            }],
+        })?;
+        Self::from_yaml(&text)
+    }
+
+    /// Parses and validates config text.
+    ///
+    /// # Errors
+    /// [`ConfigError`] listing every problem with its path and line.
+    pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
+        let lines = Lines::of(text);
+        let mut v = Validator {
+            lines: &lines,
+            problems: Vec::new(),
+        };
+        let config = v.config(text);
+        match config {
+            Some(config) if v.problems.is_empty() => Ok(config),
+            _ => Err(ConfigError {
+                problems: v.problems,
+            }),
+        }
+    }
+
+    /// The rules, in config order.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// The action of rule `index`.
+    pub fn action(&self, index: usize) -> &Action {
+        &self.actions[index]
+    }
+
+    /// The description of rule `index` (may be empty).
+    pub fn description(&self, index: usize) -> &str {
+        &self.descriptions[index]
+    }
+}
+
+/// Reads a UTF-8 text file of at most `limit` bytes; the message names the file.
+pub(crate) fn read_text(path: &Path, limit: usize) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if bytes.len() > limit {
+        return Err(format!(
+            "{} is {} bytes, more than the limit of {limit}",
+            path.display(),
+            bytes.len()
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| format!("{} is not UTF-8: {e}", path.display()))
+}
+
+struct Validator<'a> {
+    lines: &'a Lines,
+    problems: Vec<Problem>,
+}
+
+struct Defaults {
+    timeout: Duration,
+    env_style: EnvStyle,
+    namespace: String,
+}
+
+impl Validator<'_> {
+    fn problem(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        let path = path.into();
+        let line = self.lines.line(&path);
+        self.problems.push(Problem {
+            path,
+            line,
+            message: message.into(),
+        });
+    }
+
+    /// Deserialises `value` into `T`, reporting a failure at `base` + the inner path.
+    fn typed<T: DeserializeOwned>(&mut self, base: &str, value: Value) -> Option<T> {
+        match serde_path_to_error::deserialize::<_, T>(value) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let inner = e.path().to_string();
+                let path = join(base, if inner == "." { "" } else { &inner });
+                self.problem(path, e.into_inner().to_string());
+                None
+            }
+        }
+    }
+
+    fn config(&mut self, text: &str) -> Option<Config> {
+        let doc: Value = match serde_saphyr::from_str(text) {
+            Ok(doc) => doc,
+            Err(e) => {
+                self.problems.push(Problem {
+                    path: String::new(),
+                    line: None,
+                    message: yaml_message(&e),
+                });
+                return None;
+            }
+        };
+        let top: RawTop = self.typed("", doc)?;
+        if top.server.is_some() {
+            self.problem(
+                "server",
+                "not supported yet: `alertrun serve` settings come in a later release",
+            );
+        }
+        let defaults = self.defaults(top.defaults);
+        let mut rules = Vec::new();
+        let mut actions = Vec::new();
+        let mut descriptions = Vec::new();
+        let mut names = BTreeSet::new();
+        for (i, value) in top.rules.into_iter().enumerate() {
+            let base = format!("rules[{i}]");
+            let Some(raw) = self.typed::<RawRule>(&base, value) else {
+                continue;
+            };
+            if !names.insert(raw.name.clone()) {
+                self.problem(
+                    join(&base, "name"),
+                    format!("duplicate rule name {:?}", raw.name),
+                );
+            }
+            descriptions.push(raw.description.clone());
+            if let Some((rule, action)) = self.rule(&base, raw, &defaults) {
+                rules.push(rule);
+                actions.push(action);
+            }
+        }
+        Some(Config {
+            rules: RuleSet::new(rules),
+            actions,
+            descriptions,
+        })
+    }
+
+    fn defaults(&mut self, value: Option<Value>) -> Defaults {
+        let raw: RawDefaults = value
+            .and_then(|v| self.typed("defaults", v))
+            .unwrap_or_default();
+        let timeout = match raw.timeout {
+            Some(t) => self
+                .duration("defaults.timeout", &t)
+                .unwrap_or_else(default_timeout),
+            None => default_timeout(),
+        };
+        let namespace = raw.namespace.unwrap_or_else(default_namespace);
+        if !is_dns1123_label(&namespace) {
+            self.problem(
+                "defaults.namespace",
+                format!("{namespace:?} is not a valid namespace (a DNS-1123 label)"),
+            );
+        }
+        Defaults {
+            timeout,
+            env_style: raw.env_style.map_or(EnvStyle::Native, env_style),
+            namespace,
+        }
+    }
+
+    fn rule(&mut self, base: &str, raw: RawRule, d: &Defaults) -> Option<(Rule, Action)> {
+        for field in raw.unsupported() {
+            self.problem(join(base, field), format!("not supported yet: `{field}` is honoured by `alertrun serve`, which comes in a later release"));
+        }
+        if !is_rule_name(&raw.name) {
+            self.problem(
+                join(base, "name"),
+                format!(
+                    "invalid rule name {:?}: use 1 to 100 ASCII letters, digits, '-', '_' or '.'",
+                    raw.name
+                ),
+            );
+        }
+        let matchers = self.matchers(&join(base, "match"), &raw.matchers);
+        let annotation_matchers =
+            self.matchers(&join(base, "match_annotations"), &raw.match_annotations);
+        let timeout = match &raw.timeout {
+            Some(t) => self.duration(&join(base, "timeout"), t),
+            None => Some(d.timeout),
+        };
+        let mode = match raw.mode {
+            Some(RawMode::PerGroup) => Mode::PerGroup,
+            _ => Mode::PerAlert,
+        };
+        let env_style = raw.env_style.map_or(d.env_style, env_style);
+        if env_style == EnvStyle::Bailer && mode == Mode::PerGroup {
+            self.problem(
+                join(base, "env_style"),
+                "the bailer env style is per alert; it cannot be used with `mode: per-group`",
+            );
+        }
+        let env = self.static_env(&join(base, "env"), raw.env);
+        let action = self.action(&join(base, "action"), raw.action, d);
+        let rule = Rule {
+            name: raw.name,
+            matchers: matchers?,
+            annotation_matchers: annotation_matchers?,
+            receivers: raw.receivers,
+            on: match raw.on {
+                Some(RawStatus::Resolved) => StatusFilter::Resolved,
+                Some(RawStatus::Any) => StatusFilter::Any,
+                _ => StatusFilter::Firing,
+            },
+            mode,
+            env_style,
+            env: env?,
+            timeout: timeout?,
+        };
+        Some((rule, action?))
+    }
+
+    /// Parses each matcher string; all of a rule's strings are ANDed and sorted, as
+    /// Alertmanager does with a route's `matchers`.
+    fn matchers(&mut self, base: &str, strings: &[String]) -> Option<Matchers> {
+        let mut all = Vec::new();
+        let mut ok = true;
+        for (i, s) in strings.iter().enumerate() {
+            match Matchers::parse(s) {
+                Ok(m) => all.extend(m.iter().cloned()),
+                Err(e) => {
+                    self.problem(format!("{base}[{i}]"), e.to_string());
+                    ok = false;
+                }
+            }
+        }
+        ok.then(|| Matchers::new(all).sorted())
+    }
+
+    fn duration(&mut self, path: &str, text: &str) -> Option<Duration> {
+        match humantime::parse_duration(text) {
+            Ok(d) if d.is_zero() => {
+                self.problem(path, format!("duration {text:?} must be more than zero"));
+                None
+            }
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.problem(
+                    path,
+                    format!("invalid duration {text:?}: {e} (write e.g. 30s, 5m, 1h30m)"),
+                );
+                None
+            }
+        }
+    }
+
+    fn static_env(
+        &mut self,
+        base: &str,
+        env: std::collections::BTreeMap<String, String>,
+    ) -> Option<Vec<EnvVar>> {
+        let before = self.problems.len();
+        let mut vars = Vec::new();
+        for (name, value) in env {
+            let path = join(base, &name);
+            let valid = name
+                .chars()
+                .enumerate()
+                .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
+            if name.is_empty() || !valid {
+                self.problem(
+                    &path,
+                    format!("invalid variable name {name:?}: use [A-Za-z_][A-Za-z0-9_]*"),
+                );
+            } else if name.starts_with("ALERTRUN_") {
+                self.problem(
+                    &path,
+                    format!("{name}: the ALERTRUN_ prefix is reserved for the alert's variables"),
+                );
+            } else if value.contains('\0') {
+                self.problem(&path, "value contains a NUL byte");
+            } else {
+                vars.push(EnvVar::new(name, value));
+            }
+        }
+        (self.problems.len() == before).then_some(vars)
+    }
+
+    fn action(&mut self, base: &str, raw: RawAction, d: &Defaults) -> Option<Action> {
+        match raw {
+            RawAction::Process(v) => self.typed(&join(base, "process"), v).map(Action::Process),
+            RawAction::Kubernetes(v) => {
+                let path = join(base, "kubernetes");
+                let job: JobAction = self.typed(&path, v)?;
+                if let Err(errors) = job.validate() {
+                    for e in errors {
+                        self.problem(join(&path, &e.path), e.message);
+                    }
+                    return None;
+                }
+                Some(Action::Kubernetes {
+                    job: Box::new(job),
+                    default_namespace: d.namespace.clone(),
+                })
+            }
+        }
+    }
+}
+
+fn env_style(raw: RawEnvStyle) -> EnvStyle {
+    match raw {
+        RawEnvStyle::Native => EnvStyle::Native,
+        RawEnvStyle::AmExecutor => EnvStyle::AmExecutor,
+        RawEnvStyle::Bailer => EnvStyle::Bailer,
+    }
+}
+
+fn yaml_message(e: &serde_saphyr::Error) -> String {
+    format!("invalid YAML: {e}")
+}
+
+fn join(base: &str, rest: &str) -> String {
+    match (base.is_empty(), rest.is_empty(), rest.starts_with('[')) {
+        (true, _, _) => rest.to_string(),
+        (_, true, _) => base.to_string(),
+        (_, _, true) => format!("{base}{rest}"),
+        _ => format!("{base}.{rest}"),
+    }
+}
+
+fn is_rule_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 100
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+pub(crate) fn is_dns1123_label(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}

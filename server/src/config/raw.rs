@@ -1,0 +1,121 @@
+//! The config file as written: strict serde types, validated into `Config` by `mod.rs`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Top level: `defaults` and `rules`. Each rule is kept as a value so that one broken rule
+/// does not hide the problems of the others.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTop {
+    #[serde(default)]
+    pub(crate) defaults: Option<Value>,
+    pub(crate) rules: Vec<Value>,
+    /// `serve` settings (listen address, auth, TLS, state directory): a later release.
+    #[serde(default)]
+    pub(crate) server: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDefaults {
+    #[serde(default)]
+    pub(crate) timeout: Option<String>,
+    #[serde(default)]
+    pub(crate) env_style: Option<RawEnvStyle>,
+    #[serde(default)]
+    pub(crate) namespace: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRule {
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) description: String,
+    #[serde(rename = "match", default)]
+    pub(crate) matchers: Vec<String>,
+    #[serde(default)]
+    pub(crate) match_annotations: Vec<String>,
+    #[serde(default)]
+    pub(crate) receivers: Vec<String>,
+    #[serde(default)]
+    pub(crate) on: Option<RawStatus>,
+    #[serde(default)]
+    pub(crate) mode: Option<RawMode>,
+    #[serde(default)]
+    pub(crate) env_style: Option<RawEnvStyle>,
+    #[serde(default)]
+    pub(crate) timeout: Option<String>,
+    #[serde(default)]
+    pub(crate) env: BTreeMap<String, String>,
+    pub(crate) action: RawAction,
+    // Accepted by the schema, honoured by `serve` in a later release: refused for now, never
+    // silently ignored.
+    #[serde(default)]
+    pub(crate) repeat: Option<Value>,
+    #[serde(default)]
+    pub(crate) concurrency: Option<Value>,
+    #[serde(default)]
+    pub(crate) on_resolved_while_running: Option<Value>,
+    #[serde(default)]
+    pub(crate) secret_env: Option<Value>,
+    #[serde(default)]
+    pub(crate) enabled: Option<Value>,
+    #[serde(default)]
+    pub(crate) dry_run: Option<Value>,
+    #[serde(default)]
+    pub(crate) on_interrupt: Option<Value>,
+}
+
+impl RawRule {
+    /// The later-release fields this rule sets, by name.
+    pub(crate) fn unsupported(&self) -> Vec<&'static str> {
+        [
+            ("repeat", &self.repeat),
+            ("concurrency", &self.concurrency),
+            ("on_resolved_while_running", &self.on_resolved_while_running),
+            ("secret_env", &self.secret_env),
+            ("enabled", &self.enabled),
+            ("dry_run", &self.dry_run),
+            ("on_interrupt", &self.on_interrupt),
+        ]
+        .into_iter()
+        .filter(|(_, v)| v.is_some())
+        .map(|(k, _)| k)
+        .collect()
+    }
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum RawStatus {
+    Firing,
+    Resolved,
+    Any,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum RawMode {
+    PerAlert,
+    PerGroup,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum RawEnvStyle {
+    Native,
+    AmExecutor,
+    Bailer,
+}
+
+/// `action: {process: …}` or `action: {kubernetes: …}`; the body is checked by the backend.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub(crate) enum RawAction {
+    Process(Value),
+    Kubernetes(Value),
+}

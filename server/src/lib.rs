@@ -1,0 +1,30 @@
+//! alertrun: turns Prometheus alerts into remediation.
+//!
+//! This crate composes the pieces: the config ([`Config`]), the offline commands behind
+//! `alertrun check`, `explain` and `test`, and (in a later release) the webhook server.
+//! Another crate can run the same checks from its own `cargo test`:
+//!
+//! ```
+//! use alertrun::{Config, run_test_file};
+//! use std::path::Path;
+//!
+//! let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+//! let config = Config::load(&root.join("alertrun.yaml"))?;
+//! let report = run_test_file(&config, &root.join("tests.yaml"))?;
+//! assert!(report.is_success(), "{:?}", report.failed);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+mod config;
+mod explain;
+mod ruletest;
+
+pub use config::{Action, Config, ConfigError, Problem, default_namespace, default_timeout};
+pub use explain::{AlertReport, Report, RuleReport, Run, explain};
+pub use ruletest::{TestFileError, TestReport, run_test_file};
+
+/// The README's examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
