@@ -1,3 +1,42 @@
 //! Alertmanager's matcher language and alertrun's rule selection.
+//!
+//! - [`Matchers::parse`] reads matchers exactly as Alertmanager ≥ 0.27 does by default: the
+//!   classic syntax when it parses, else the UTF-8 syntax; regexes are anchored by string
+//!   concatenation (`^(?:` + value + `)$`) and checked against Go RE2's meaning.
+//! - A [`Rule`] selects alerts by label and annotation matchers, status and receiver;
+//!   a [`RuleSet`] indexes equality matchers so selection stays fast with many rules.
+//! - [`render`] turns a selection into the [`alert_core::ExecRequest`] an executor runs.
+//!
+//! It does no I/O and knows no backend: the action a rule runs is its caller's business.
+//!
+//! ```
+//! use alert_match::Matchers;
+//! use alert_core::LabelSet;
+//!
+//! let m = Matchers::parse(r#"{alertname="DiskFull", severity=~"warn|crit"}"#)?;
+//! let mut labels = LabelSet::new();
+//! labels.insert("alertname".into(), "DiskFull".into());
+//! labels.insert("severity".into(), "crit".into());
+//! assert!(m.matches(&labels));
+//! labels.insert("severity".into(), "critical".into()); // anchored: "crit" is not "critical"
+//! assert!(!m.matches(&labels));
+//! # Ok::<(), alert_match::ParseError>(())
+//! ```
 #![deny(missing_docs)]
 #![warn(clippy::print_stdout)]
+
+mod plan;
+mod rule;
+mod select;
+
+pub use plan::{Rendered, render};
+pub use rule::{Mode, Rule, StatusFilter, Verdict};
+pub use select::{RuleSet, Selection, Target};
+
+mod matcher;
+mod parse;
+mod pattern;
+
+pub use matcher::{MatchOp, Matcher, Matchers};
+pub use parse::{ParseError, Syntax, parse_matcher};
+pub use pattern::MatcherError;

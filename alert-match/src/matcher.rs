@@ -1,0 +1,263 @@
+//! Matchers: one test on one label, and the AND of several (`pkg/labels/matcher.go`).
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+
+use alert_core::LabelSet;
+use regex::Regex;
+
+use crate::parse::{self, ParseError, Syntax, go_quote, is_reserved};
+use crate::pattern::{self, MatcherError};
+
+/// How a matcher compares a label's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MatchOp {
+    /// `=`: the value equals, byte for byte.
+    Equal,
+    /// `!=`: the value differs.
+    NotEqual,
+    /// `=~`: the whole value matches the regex.
+    Regex,
+    /// `!~`: the whole value does not match the regex.
+    NotRegex,
+}
+
+impl MatchOp {
+    /// The operator as written: `=`, `!=`, `=~` or `!~`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchOp::Equal => "=",
+            MatchOp::NotEqual => "!=",
+            MatchOp::Regex => "=~",
+            MatchOp::NotRegex => "!~",
+        }
+    }
+}
+
+impl fmt::Display for MatchOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One label test: `name op value`, e.g. `severity=~"critical|page"`.
+///
+/// Two matchers are equal when name, operator and value are.
+#[derive(Clone, Debug)]
+pub struct Matcher {
+    name: String,
+    op: MatchOp,
+    value: String,
+    regex: Option<Regex>,
+}
+
+impl Matcher {
+    /// Builds a matcher. For `=~` and `!~` the value is compiled as Alertmanager does, as
+    /// `"^(?:" + value + ")$"` with Go's regex semantics.
+    ///
+    /// # Errors
+    ///
+    /// A [`MatcherError`] when the regex value is invalid in Go, or valid in Go but not
+    /// reproducible with Rust's `regex` crate.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use alert_match::{MatchOp, Matcher};
+    ///
+    /// let m = Matcher::new("svc", MatchOp::Regex, "api|web").unwrap();
+    /// assert!(m.matches_value("web") && !m.matches_value("api-gw"));
+    /// assert!(Matcher::new("svc", MatchOp::Regex, "(").is_err());
+    /// ```
+    pub fn new(
+        name: impl Into<String>,
+        op: MatchOp,
+        value: impl Into<String>,
+    ) -> Result<Self, MatcherError> {
+        let value = value.into();
+        let regex = match op {
+            MatchOp::Regex | MatchOp::NotRegex => Some(pattern::compile(&value)?),
+            MatchOp::Equal | MatchOp::NotEqual => None,
+        };
+        Ok(Matcher { name: name.into(), op, value, regex })
+    }
+
+    /// The label name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The operator.
+    pub fn op(&self) -> MatchOp {
+        self.op
+    }
+
+    /// The value: a string, or for `=~`/`!~` the regex as written (unanchored).
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// Whether a label value satisfies this matcher.
+    pub fn matches_value(&self, value: &str) -> bool {
+        match (self.op, &self.regex) {
+            (MatchOp::Equal, _) => value == self.value,
+            (MatchOp::NotEqual, _) => value != self.value,
+            (MatchOp::Regex, Some(re)) => re.is_match(value),
+            (MatchOp::NotRegex, Some(re)) => !re.is_match(value),
+            // `new` compiles a regex for both regex operators.
+            (MatchOp::Regex | MatchOp::NotRegex, None) => false,
+        }
+    }
+
+    /// Whether a label set satisfies this matcher. A missing label counts as the empty
+    /// string, as in Alertmanager, so `team=""` and `team!="ops"` match an alert without
+    /// `team`.
+    pub fn matches(&self, labels: &LabelSet) -> bool {
+        self.matches_value(labels.get(self.name.as_str()).map_or("", String::as_str))
+    }
+}
+
+impl PartialEq for Matcher {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.op == other.op && self.value == other.value
+    }
+}
+
+impl Eq for Matcher {}
+
+impl Hash for Matcher {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        (&self.name, self.op, &self.value).hash(state);
+    }
+}
+
+/// Prints the matcher as Alertmanager ≥0.27 does (`Matcher.String()`), in a form that
+/// [`Matchers::parse`] reads back: `name<op>"value"`, the value escaped `\` → `\\`,
+/// line feed → `\n`, `"` → `\"`. When the name holds whitespace or one of ``{}!=~,\"'` ``
+/// (or is empty), name and value are both printed with Go's `strconv.Quote`.
+impl fmt::Display for Matcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.name.is_empty() || self.name.chars().any(is_reserved) {
+            return write!(f, "{}{}{}", go_quote(&self.name), self.op, go_quote(&self.value));
+        }
+        write!(f, "{}{}\"", self.name, self.op)?;
+        for c in self.value.chars() {
+            match c {
+                '\\' => f.write_str("\\\\")?,
+                '\n' => f.write_str("\\n")?,
+                '"' => f.write_str("\\\"")?,
+                c => fmt::Write::write_char(f, c)?,
+            }
+        }
+        f.write_str("\"")
+    }
+}
+
+/// A list of matchers that must all match (AND).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Matchers(Vec<Matcher>);
+
+impl Matchers {
+    /// Parses matchers as Alertmanager ≥0.27 does by default (fallback mode): with the
+    /// classic grammar when it accepts the input, else with the UTF-8 grammar.
+    ///
+    /// # Errors
+    ///
+    /// The classic grammar's [`ParseError`] when neither grammar accepts the input.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use alert_match::Matchers;
+    /// use alert_core::LabelSet;
+    ///
+    /// let ms = Matchers::parse(r#"{severity=~"critical|page", team!="ops"}"#).unwrap();
+    /// let labels = LabelSet::from([("severity".to_owned(), "page".to_owned())]);
+    /// assert!(ms.matches(&labels));
+    /// assert_eq!(ms.to_string(), r#"{severity=~"critical|page", team!="ops"}"#);
+    /// ```
+    pub fn parse(input: &str) -> Result<Self, ParseError> {
+        Self::parse_with(input, Syntax::Fallback)
+    }
+
+    /// Parses matchers with the given grammar.
+    ///
+    /// # Errors
+    ///
+    /// A [`ParseError`] with Alertmanager's error text for that grammar (for
+    /// [`Syntax::Fallback`], the classic one).
+    pub fn parse_with(input: &str, syntax: Syntax) -> Result<Self, ParseError> {
+        parse::parse_matchers(input, syntax).map(Matchers)
+    }
+
+    /// Wraps already built matchers.
+    pub fn new(matchers: Vec<Matcher>) -> Self {
+        Matchers(matchers)
+    }
+
+    /// The matchers, in order.
+    pub fn as_slice(&self) -> &[Matcher] {
+        &self.0
+    }
+
+    /// Iterates over the matchers.
+    pub fn iter(&self) -> std::slice::Iter<'_, Matcher> {
+        self.0.iter()
+    }
+
+    /// How many matchers there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none (an empty list matches every label set).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether every matcher matches the label set.
+    pub fn matches(&self, labels: &LabelSet) -> bool {
+        self.first_mismatch(labels).is_none()
+    }
+
+    /// The first matcher that does not match the label set, if any.
+    pub fn first_mismatch(&self, labels: &LabelSet) -> Option<&Matcher> {
+        self.0.iter().find(|m| !m.matches(labels))
+    }
+
+    /// Sorts as Alertmanager sorts config matchers: by name, then value, then operator
+    /// (`=`, `!=`, `=~`, `!~`).
+    pub fn sorted(mut self) -> Self {
+        self.0.sort_by(|a, b| {
+            (a.name.as_str(), a.value.as_str(), a.op).cmp(&(b.name.as_str(), b.value.as_str(), b.op))
+        });
+        self
+    }
+}
+
+/// `{` + the matchers joined by `, ` + `}`; [`Matchers::parse`] reads it back.
+impl fmt::Display for Matchers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("{")?;
+        for (i, m) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{m}")?;
+        }
+        f.write_str("}")
+    }
+}
+
+impl<'a> IntoIterator for &'a Matchers {
+    type Item = &'a Matcher;
+    type IntoIter = std::slice::Iter<'a, Matcher>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+}

@@ -1,0 +1,95 @@
+//! Turning a selection into the request an executor runs.
+
+use alert_core::env::{self, Context, EnvProblem};
+use alert_core::{Alert, ExecRequest, Fingerprint, LabelSet, Notification, Subject};
+
+use crate::{Rule, Target};
+
+/// A request ready for an executor, and the variables that could not be passed.
+///
+/// An action must not run while `problems` is not empty; `alertrun explain` shows both.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rendered {
+    /// The request.
+    pub request: ExecRequest,
+    /// Variables left out, each with the reason.
+    pub problems: Vec<EnvProblem>,
+}
+
+/// Renders the request `rule` runs for `target` of notification `n`: the rule's static
+/// env, then the env contract in the rule's style, the alert (or group) JSON as input, and
+/// the dedupe key (the episode for an alert; the group key and its alerts' episodes for a
+/// group).
+pub fn render(rule: &Rule, n: &Notification, target: Target<'_>) -> Rendered {
+    let ctx = Context { rule: &rule.name, notification: n };
+    let (contract, subject, dedup_key, input) = match target {
+        Target::Alert(alert) => (
+            env::alert_env(ctx, alert, rule.env_style),
+            alert_subject(n, alert),
+            alert.episode().key(),
+            serde_json::to_vec(alert),
+        ),
+        Target::Group => (
+            env::group_env(ctx, rule.env_style),
+            group_subject(n),
+            group_dedup_key(n),
+            serde_json::to_vec(n),
+        ),
+    };
+    let mut problems = contract.problems;
+    let mut vars = rule.env.clone();
+    for var in contract.vars {
+        if vars.iter().any(|v| v.name == var.name) {
+            problems.push(EnvProblem::Collision {
+                name: var.name.clone(),
+                first: "the rule's env".into(),
+                second: "the alert".into(),
+            });
+        } else {
+            vars.push(var);
+        }
+    }
+    let request = ExecRequest {
+        rule: rule.name.clone(),
+        dedup_key,
+        subject,
+        env: vars,
+        // Serialising the model cannot fail: every map has string keys.
+        input: input.unwrap_or_default(),
+        deadline: rule.timeout,
+    };
+    Rendered { request, problems }
+}
+
+fn alert_subject(n: &Notification, alert: &Alert) -> Subject {
+    Subject {
+        alertname: alert.label("alertname").to_string(),
+        status: Some(alert.status),
+        fingerprint: Some(alert.fingerprint),
+        starts_at: Some(alert.starts_at),
+        group_key: n.group_key.clone(),
+        summary: alert.annotations.get("summary").cloned().unwrap_or_default(),
+        generator_url: alert.generator_url.clone(),
+    }
+}
+
+fn group_subject(n: &Notification) -> Subject {
+    Subject {
+        alertname: n.common_labels.get("alertname").cloned().unwrap_or_default(),
+        status: Some(n.status),
+        group_key: n.group_key.clone(),
+        summary: n.common_annotations.get("summary").cloned().unwrap_or_default(),
+        ..Subject::default()
+    }
+}
+
+/// `<groupKey>#<fingerprint of the alerts' episodes>`: the same group with the same alerts
+/// in the same states gives the same key.
+fn group_dedup_key(n: &Notification) -> String {
+    let episodes: LabelSet = n
+        .alerts
+        .iter()
+        .map(|a| (a.episode().key(), a.status.as_str().to_string()))
+        .collect();
+    format!("{}#{}", n.group_key, Fingerprint::of(&episodes))
+}
