@@ -405,7 +405,7 @@ mod tests {
     #[test]
     fn too_many_alerts_is_refused_with_the_count() {
         let alert = r#"{"status":"firing","labels":{"a":"b"},"startsAt":"2026-01-01T00:00:00Z"}"#;
-        let alerts = vec![alert; 11].join(",");
+        let alerts = [alert; 11].join(",");
         let body = format!(r#"{{"version":"4","status":"firing","alerts":[{alerts}]}}"#);
         let e = Notification::from_json_with(body.as_bytes(), PayloadLimits { max_alerts: 10 })
             .unwrap_err();
@@ -432,12 +432,11 @@ mod tests {
         let v = serde_json::to_value(&n).unwrap();
         assert_eq!(v["externalURL"], "http://alertmanager.example:9093");
         assert_eq!(v["alerts"][1]["endsAt"], "0001-01-01T00:00:00Z");
-        assert_eq!(
+        assert!(
             v["alerts"][0]["generatorURL"]
                 .as_str()
                 .unwrap()
-                .contains("g0.tab=1"),
-            true
+                .contains("g0.tab=1")
         );
         let again: Notification = serde_json::from_value(v).unwrap();
         assert_eq!(again, n);

@@ -99,7 +99,7 @@ pub fn explain(config: &Config, n: &Notification) -> Report {
                         config,
                         i,
                         n,
-                        r.verdict(&receiver, alert),
+                        &r.verdict(&receiver, alert),
                         Target::Alert(alert),
                     )
                 })
@@ -121,7 +121,7 @@ pub fn explain(config: &Config, n: &Notification) -> Report {
                     |a: &Alert| r.verdict(&receiver, a),
                 )
             };
-            verdict_report(config, i, n, verdict, Target::Group)
+            verdict_report(config, i, n, &verdict, Target::Group)
         })
         .collect();
     Report { alerts, groups }
@@ -131,7 +131,7 @@ fn verdict_report(
     config: &Config,
     i: usize,
     n: &Notification,
-    v: Verdict,
+    v: &Verdict,
     t: Target<'_>,
 ) -> RuleReport {
     let rule = &config.rules().rules()[i];

@@ -218,7 +218,7 @@ fn check_case(config: &Config, case: &Case, n: &Notification) -> Result<(), Stri
     want.sort();
     let mut why = String::new();
     if got != want {
-        let diff = similar::TextDiff::from_lines(&lines(&want), &lines(&got))
+        let diff = similar::TextDiff::from_lines(lines(&want).as_str(), lines(&got).as_str())
             .unified_diff()
             .header("expected runs", "actual runs")
             .to_string();
@@ -258,9 +258,9 @@ fn check_case(config: &Config, case: &Case, n: &Notification) -> Result<(), Stri
                 .find(|(name, _)| name == k)
                 .map(|(_, v)| v.as_str());
             if actual != Some(v.as_str()) {
-                let _ = write!(
+                let _ = writeln!(
                     why,
-                    "{who}: env {k}: expected {v:?}, actual {}\n",
+                    "{who}: env {k}: expected {v:?}, actual {}",
                     actual.map_or("(not set)".into(), |a| format!("{a:?}"))
                 );
             }
