@@ -79,7 +79,12 @@ impl Matcher {
             MatchOp::Regex | MatchOp::NotRegex => Some(pattern::compile(&value)?),
             MatchOp::Equal | MatchOp::NotEqual => None,
         };
-        Ok(Matcher { name: name.into(), op, value, regex })
+        Ok(Matcher {
+            name: name.into(),
+            op,
+            value,
+            regex,
+        })
     }
 
     /// The label name.
@@ -138,7 +143,13 @@ impl Hash for Matcher {
 impl fmt::Display for Matcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.name.is_empty() || self.name.chars().any(is_reserved) {
-            return write!(f, "{}{}{}", go_quote(&self.name), self.op, go_quote(&self.value));
+            return write!(
+                f,
+                "{}{}{}",
+                go_quote(&self.name),
+                self.op,
+                go_quote(&self.value)
+            );
         }
         write!(f, "{}{}\"", self.name, self.op)?;
         for c in self.value.chars() {
@@ -229,7 +240,11 @@ impl Matchers {
     /// (`=`, `!=`, `=~`, `!~`).
     pub fn sorted(mut self) -> Self {
         self.0.sort_by(|a, b| {
-            (a.name.as_str(), a.value.as_str(), a.op).cmp(&(b.name.as_str(), b.value.as_str(), b.op))
+            (a.name.as_str(), a.value.as_str(), a.op).cmp(&(
+                b.name.as_str(),
+                b.value.as_str(),
+                b.op,
+            ))
         });
         self
     }
@@ -259,5 +274,4 @@ impl<'a> IntoIterator for &'a Matchers {
 }
 
 #[cfg(test)]
-mod tests {
-}
+mod tests {}

@@ -47,29 +47,169 @@ const GO_CATEGORIES: &[&str] = &[
 
 /// Go's script names (`unicode.Scripts`, Unicode 15.0 as in Go 1.21 and later).
 const GO_SCRIPTS: &[&str] = &[
-    "Adlam", "Ahom", "Anatolian_Hieroglyphs", "Arabic", "Armenian", "Avestan", "Balinese", "Bamum",
-    "Bassa_Vah", "Batak", "Bengali", "Bhaiksuki", "Bopomofo", "Brahmi", "Braille", "Buginese",
-    "Buhid", "Canadian_Aboriginal", "Carian", "Caucasian_Albanian", "Chakma", "Cham", "Cherokee",
-    "Chorasmian", "Common", "Coptic", "Cuneiform", "Cypriot", "Cypro_Minoan", "Cyrillic",
-    "Deseret", "Devanagari", "Dives_Akuru", "Dogra", "Duployan", "Egyptian_Hieroglyphs",
-    "Elbasan", "Elymaic", "Ethiopic", "Georgian", "Glagolitic", "Gothic", "Grantha", "Greek",
-    "Gujarati", "Gunjala_Gondi", "Gurmukhi", "Han", "Hangul", "Hanifi_Rohingya", "Hanunoo",
-    "Hatran", "Hebrew", "Hiragana", "Imperial_Aramaic", "Inherited", "Inscriptional_Pahlavi",
-    "Inscriptional_Parthian", "Javanese", "Kaithi", "Kannada", "Katakana", "Kawi", "Kayah_Li",
-    "Kharoshthi", "Khitan_Small_Script", "Khmer", "Khojki", "Khudawadi", "Lao", "Latin", "Lepcha",
-    "Limbu", "Linear_A", "Linear_B", "Lisu", "Lycian", "Lydian", "Mahajani", "Makasar",
-    "Malayalam", "Mandaic", "Manichaean", "Marchen", "Masaram_Gondi", "Medefaidrin",
-    "Meetei_Mayek", "Mende_Kikakui", "Meroitic_Cursive", "Meroitic_Hieroglyphs", "Miao", "Modi",
-    "Mongolian", "Mro", "Multani", "Myanmar", "Nabataean", "Nag_Mundari", "Nandinagari",
-    "New_Tai_Lue", "Newa", "Nko", "Nushu", "Nyiakeng_Puachue_Hmong", "Ogham", "Ol_Chiki",
-    "Old_Hungarian", "Old_Italic", "Old_North_Arabian", "Old_Permic", "Old_Persian",
-    "Old_Sogdian", "Old_South_Arabian", "Old_Turkic", "Old_Uyghur", "Oriya", "Osage", "Osmanya",
-    "Pahawh_Hmong", "Palmyrene", "Pau_Cin_Hau", "Phags_Pa", "Phoenician", "Psalter_Pahlavi",
-    "Rejang", "Runic", "Samaritan", "Saurashtra", "Sharada", "Shavian", "Siddham", "SignWriting",
-    "Sinhala", "Sogdian", "Sora_Sompeng", "Soyombo", "Sundanese", "Syloti_Nagri", "Syriac",
-    "Tagalog", "Tagbanwa", "Tai_Le", "Tai_Tham", "Tai_Viet", "Takri", "Tamil", "Tangsa", "Tangut",
-    "Telugu", "Thaana", "Thai", "Tibetan", "Tifinagh", "Tirhuta", "Toto", "Ugaritic", "Vai",
-    "Vithkuqi", "Wancho", "Warang_Citi", "Yezidi", "Yi", "Zanabazar_Square",
+    "Adlam",
+    "Ahom",
+    "Anatolian_Hieroglyphs",
+    "Arabic",
+    "Armenian",
+    "Avestan",
+    "Balinese",
+    "Bamum",
+    "Bassa_Vah",
+    "Batak",
+    "Bengali",
+    "Bhaiksuki",
+    "Bopomofo",
+    "Brahmi",
+    "Braille",
+    "Buginese",
+    "Buhid",
+    "Canadian_Aboriginal",
+    "Carian",
+    "Caucasian_Albanian",
+    "Chakma",
+    "Cham",
+    "Cherokee",
+    "Chorasmian",
+    "Common",
+    "Coptic",
+    "Cuneiform",
+    "Cypriot",
+    "Cypro_Minoan",
+    "Cyrillic",
+    "Deseret",
+    "Devanagari",
+    "Dives_Akuru",
+    "Dogra",
+    "Duployan",
+    "Egyptian_Hieroglyphs",
+    "Elbasan",
+    "Elymaic",
+    "Ethiopic",
+    "Georgian",
+    "Glagolitic",
+    "Gothic",
+    "Grantha",
+    "Greek",
+    "Gujarati",
+    "Gunjala_Gondi",
+    "Gurmukhi",
+    "Han",
+    "Hangul",
+    "Hanifi_Rohingya",
+    "Hanunoo",
+    "Hatran",
+    "Hebrew",
+    "Hiragana",
+    "Imperial_Aramaic",
+    "Inherited",
+    "Inscriptional_Pahlavi",
+    "Inscriptional_Parthian",
+    "Javanese",
+    "Kaithi",
+    "Kannada",
+    "Katakana",
+    "Kawi",
+    "Kayah_Li",
+    "Kharoshthi",
+    "Khitan_Small_Script",
+    "Khmer",
+    "Khojki",
+    "Khudawadi",
+    "Lao",
+    "Latin",
+    "Lepcha",
+    "Limbu",
+    "Linear_A",
+    "Linear_B",
+    "Lisu",
+    "Lycian",
+    "Lydian",
+    "Mahajani",
+    "Makasar",
+    "Malayalam",
+    "Mandaic",
+    "Manichaean",
+    "Marchen",
+    "Masaram_Gondi",
+    "Medefaidrin",
+    "Meetei_Mayek",
+    "Mende_Kikakui",
+    "Meroitic_Cursive",
+    "Meroitic_Hieroglyphs",
+    "Miao",
+    "Modi",
+    "Mongolian",
+    "Mro",
+    "Multani",
+    "Myanmar",
+    "Nabataean",
+    "Nag_Mundari",
+    "Nandinagari",
+    "New_Tai_Lue",
+    "Newa",
+    "Nko",
+    "Nushu",
+    "Nyiakeng_Puachue_Hmong",
+    "Ogham",
+    "Ol_Chiki",
+    "Old_Hungarian",
+    "Old_Italic",
+    "Old_North_Arabian",
+    "Old_Permic",
+    "Old_Persian",
+    "Old_Sogdian",
+    "Old_South_Arabian",
+    "Old_Turkic",
+    "Old_Uyghur",
+    "Oriya",
+    "Osage",
+    "Osmanya",
+    "Pahawh_Hmong",
+    "Palmyrene",
+    "Pau_Cin_Hau",
+    "Phags_Pa",
+    "Phoenician",
+    "Psalter_Pahlavi",
+    "Rejang",
+    "Runic",
+    "Samaritan",
+    "Saurashtra",
+    "Sharada",
+    "Shavian",
+    "Siddham",
+    "SignWriting",
+    "Sinhala",
+    "Sogdian",
+    "Sora_Sompeng",
+    "Soyombo",
+    "Sundanese",
+    "Syloti_Nagri",
+    "Syriac",
+    "Tagalog",
+    "Tagbanwa",
+    "Tai_Le",
+    "Tai_Tham",
+    "Tai_Viet",
+    "Takri",
+    "Tamil",
+    "Tangsa",
+    "Tangut",
+    "Telugu",
+    "Thaana",
+    "Thai",
+    "Tibetan",
+    "Tifinagh",
+    "Tirhuta",
+    "Toto",
+    "Ugaritic",
+    "Vai",
+    "Vithkuqi",
+    "Wancho",
+    "Warang_Citi",
+    "Yezidi",
+    "Yi",
+    "Zanabazar_Square",
 ];
 
 /// Go's POSIX class names (`posixGroup`), each also allowed with a leading `^`.
@@ -114,28 +254,46 @@ pub enum MatcherError {
     },
 }
 
-/// Why a pattern is rejected, at a byte offset of the text Rust parses.
+/// Why a pattern is rejected, and where Go's left-to-right parse would notice.
 #[derive(Debug)]
 struct Problem {
-    /// Where Go's left-to-right parse would notice; the earliest problem is reported.
     at: usize,
     kind: ProblemKind,
 }
 
 #[derive(Debug)]
 enum ProblemKind {
-    Go { code: &'static str, expr: Range<usize> },
-    Unsupported { construct: Range<usize>, reason: &'static str },
+    Go {
+        code: &'static str,
+        expr: Range<usize>,
+    },
+    Unsupported {
+        construct: Range<usize>,
+        reason: &'static str,
+    },
     Compile(String),
 }
 
 impl Problem {
     fn go(code: &'static str, expr: Range<usize>) -> Self {
-        Problem { at: expr.start, kind: ProblemKind::Go { code, expr } }
+        Problem {
+            at: expr.start,
+            kind: ProblemKind::Go { code, expr },
+        }
     }
 
     fn unsupported(construct: Range<usize>, reason: &'static str) -> Self {
-        Problem { at: construct.start, kind: ProblemKind::Unsupported { construct, reason } }
+        Problem {
+            at: construct.start,
+            kind: ProblemKind::Unsupported { construct, reason },
+        }
+    }
+
+    fn compile(at: usize, message: String) -> Self {
+        Problem {
+            at,
+            kind: ProblemKind::Compile(message),
+        }
     }
 
     fn at(mut self, at: usize) -> Self {
@@ -143,51 +301,63 @@ impl Problem {
         self
     }
 
-    fn shift(mut self, by: usize) -> Self {
-        self.at += by;
-        match &mut self.kind {
-            ProblemKind::Go { expr: r, .. } | ProblemKind::Unsupported { construct: r, .. } => {
-                *r = r.start + by..r.end + by;
-            }
-            ProblemKind::Compile(_) => {}
+    fn is_go(&self) -> bool {
+        matches!(self.kind, ProblemKind::Go { .. })
+    }
+
+    /// Moves offsets in the text Rust parsed to offsets in the pattern as written.
+    fn to_original(mut self, source: &Source<'_>) -> Self {
+        self.at = source.to_original(self.at);
+        if let ProblemKind::Go { expr: r, .. } | ProblemKind::Unsupported { construct: r, .. } =
+            &mut self.kind
+        {
+            *r = source.to_original(r.start)..source.to_original(r.end);
         }
         self
     }
 }
 
-/// The earlier of two problems; on a tie the second (Rust's or the AST walk's), whose message
-/// is the more specific.
-fn earliest(first: Option<Problem>, second: Option<Problem>) -> Option<Problem> {
-    match (first, second) {
-        (Some(a), Some(b)) => Some(if b.at <= a.at { b } else { a }),
-        (a, b) => a.or(b),
+/// The problem Go would report first of the prescan's and Rust's. On a tie, a Go error wins
+/// over an unsupported construct, and otherwise Rust's (more specific) one.
+fn earliest(prescan: Option<Problem>, rust: Option<Problem>) -> Option<Problem> {
+    match (prescan, rust) {
+        (Some(a), Some(b)) if a.at < b.at || (a.at == b.at && a.is_go() && !b.is_go()) => Some(a),
+        (a, b) => b.or(a),
     }
 }
 
-/// The pattern as written, and as handed to Rust: with each `{` that Go reads as a literal
-/// escaped, since Rust would read it as a repetition or reject it.
+/// The pattern as written, and as handed to Rust: rewritten where Go and Rust read the same
+/// text differently (`x{,3}`, `[a[b]`, `\<`, ...) so that Rust gets Go's meaning.
 struct Source<'p> {
     original: &'p str,
     text: String,
-    /// Offsets in `text` of the added backslashes.
-    added: Vec<usize>,
+    /// Pairs of offsets (in `text`, in `original`) around each rewritten part.
+    checkpoints: Vec<(usize, usize)>,
 }
 
 impl Source<'_> {
-    fn original(&self, r: &Range<usize>) -> &str {
-        let map = |at: usize| at - self.added.partition_point(|&a| a < at);
-        self.original.get(map(r.start)..map(r.end)).unwrap_or_default()
+    fn to_original(&self, at: usize) -> usize {
+        let i = self.checkpoints.partition_point(|&(t, _)| t <= at);
+        let (t, o) = i.checked_sub(1).map_or((0, 0), |i| self.checkpoints[i]);
+        let limit = self
+            .checkpoints
+            .get(i)
+            .map_or(self.original.len(), |&(_, o)| o);
+        (o + (at - t)).min(limit)
     }
 
     fn error(&self, problem: Problem, value: &str) -> MatcherError {
         let value = value.to_owned();
+        let text = |r: Range<usize>| self.original.get(r).unwrap_or_default().to_owned();
         match problem.kind {
-            ProblemKind::Go { code, expr } => {
-                MatcherError::InvalidRegex { value, code, expr: self.original(&expr).to_owned() }
-            }
+            ProblemKind::Go { code, expr } => MatcherError::InvalidRegex {
+                value,
+                code,
+                expr: text(expr),
+            },
             ProblemKind::Unsupported { construct, reason } => MatcherError::UnsupportedRegex {
                 value,
-                construct: self.original(&construct).to_owned(),
+                construct: text(construct),
                 reason,
             },
             ProblemKind::Compile(message) => MatcherError::RegexCompile { value, message },
@@ -218,18 +388,21 @@ pub(crate) fn compile(value: &str) -> Result<Regex, MatcherError> {
                     message: regex_error_message(&e),
                 });
         }
-        (early, translated) => earliest(early, translated.err()),
+        (early, translated) => earliest(early, translated.err().map(|p| p.to_original(&source))),
     };
-    let problem = problem.unwrap_or(Problem {
-        at: 0,
-        kind: ProblemKind::Compile("rejected without a reason".to_owned()),
-    });
+    let problem =
+        problem.unwrap_or_else(|| Problem::compile(0, "rejected without a reason".to_owned()));
     Err(source.error(problem, value))
 }
 
 /// Checks a parsed pattern against Go's rules and returns the equivalent Rust pattern.
 fn translate(text: &str, ast: &Ast) -> Result<String, Problem> {
-    let checker = Checker { text, edits: Vec::new(), problems: Vec::new(), weights: Vec::new() };
+    let checker = Checker {
+        text,
+        edits: Vec::new(),
+        problems: Vec::new(),
+        weights: Vec::new(),
+    };
     let (mut edits, problems) = ast::visit(ast, checker)?;
     if let Some(p) = problems.into_iter().min_by_key(|p| p.at) {
         return Err(p);
@@ -248,174 +421,226 @@ fn translate(text: &str, ast: &Ast) -> Result<String, Problem> {
 
 fn regex_error_message(e: &regex::Error) -> String {
     match e {
-        regex::Error::Syntax(s) => {
-            s.lines().last().unwrap_or_default().trim_start_matches("error: ").to_owned()
-        }
+        regex::Error::Syntax(s) => s
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .trim_start_matches("error: ")
+            .to_owned(),
         other => other.to_string(),
     }
 }
 
-/// Reads the pattern the way Go's parser tokenizes it, left to right, finding what Rust's
-/// AST cannot show (literal braces, nested repetition, class syntax Rust reads differently)
-/// and the first invalid escape. Returns the text for Rust and the first problem found.
+/// Reads the pattern the way Go's parser tokenizes it, left to right: rewrites what Rust
+/// would read differently, and finds what Rust's AST cannot show (nested repetition) and
+/// the first invalid escape. Returns the text for Rust and the first problem found (with
+/// offsets in the pattern as written).
 fn prescan(p: &str) -> (Source<'_>, Option<Problem>) {
-    let mut scan = Prescan { p, text: String::with_capacity(p.len() + 8), added: Vec::new() };
-    let problem = scan.run().err().map(|e| e.shift(scan.added.len()));
-    let done = scan.text.len() - scan.added.len();
-    scan.text.push_str(&p[done..]);
-    (Source { original: p, text: scan.text, added: scan.added }, problem)
+    let mut scan = Prescan {
+        p,
+        text: String::with_capacity(p.len() + 8),
+        checkpoints: Vec::new(),
+        done: 0,
+    };
+    let problem = scan.run().err();
+    let done = scan.done;
+    scan.copy(done, p.len());
+    (
+        Source {
+            original: p,
+            text: scan.text,
+            checkpoints: scan.checkpoints,
+        },
+        problem,
+    )
 }
 
 struct Prescan<'p> {
     p: &'p str,
     text: String,
-    added: Vec<usize>,
+    checkpoints: Vec<(usize, usize)>,
+    /// How much of `p` has been written to `text`.
+    done: usize,
 }
 
 impl Prescan<'_> {
+    fn copy(&mut self, from: usize, to: usize) {
+        self.text.push_str(&self.p[from..to]);
+        self.done = to;
+    }
+
+    fn replace(&mut self, from: usize, to: usize, with: &str) {
+        self.checkpoints.push((self.text.len(), from));
+        self.text.push_str(with);
+        self.checkpoints.push((self.text.len(), to));
+        self.done = to;
+    }
+
     fn run(&mut self) -> Result<(), Problem> {
         let (p, b) = (self.p, self.p.as_bytes());
         let (mut i, mut last_repeat) = (0, None);
         while i < b.len() {
             let mut repeat_end = None;
-            let next = match b[i] {
+            match b[i] {
                 b'\\' => self.escape(i, false)?,
-                b'[' => {
-                    i = self.class(i)?;
-                    last_repeat = None;
-                    continue;
-                }
+                b'[' => self.class(i)?,
                 b'(' if p[i..].starts_with("(?P<") || p[i..].starts_with("(?<") => {
-                    p[i..].find('>').map_or(b.len(), |e| i + e + 1)
+                    self.copy(i, p[i..].find('>').map_or(b.len(), |e| i + e + 1));
                 }
                 b'(' if p[i..].starts_with("(?") => {
-                    let flags = p[i + 2..].bytes().take_while(|c| b"imsU-".contains(c)).count();
+                    let flags = p[i + 2..]
+                        .bytes()
+                        .take_while(|c| b"imsU-".contains(c))
+                        .count();
                     let end = i + 2 + flags;
-                    if matches!(b.get(end), Some(b':' | b')')) { end + 1 } else { end }
+                    self.copy(
+                        i,
+                        if matches!(b.get(end), Some(b':' | b')')) {
+                            end + 1
+                        } else {
+                            end
+                        },
+                    );
                 }
-                b'*' | b'+' | b'?' => {
-                    repeat_end = Some(i + 1);
-                    i + 1
-                }
+                b'*' | b'+' | b'?' => repeat_end = Some(i + 1),
                 b'{' => match go_repeat(&p[i..]) {
-                    None => {
-                        self.added.push(self.text.len());
-                        self.text.push('\\');
-                        i + 1
+                    None => self.replace(i, i + 1, "\\{"),
+                    Some(rep)
+                        if rep.min > MAX_REPEAT
+                            || rep.max.is_some_and(|m| m > MAX_REPEAT || m < rep.min) =>
+                    {
+                        return Err(Problem::go(code::INVALID_REPEAT_SIZE, i..i + rep.len));
                     }
-                    Some(rep) => {
-                        if rep.min > MAX_REPEAT || rep.max.is_some_and(|m| m > MAX_REPEAT || m < rep.min)
-                        {
-                            return Err(Problem::go(code::INVALID_REPEAT_SIZE, i..i + rep.len));
-                        }
-                        repeat_end = Some(i + rep.len);
-                        i + rep.len
-                    }
+                    Some(rep) => repeat_end = Some(i + rep.len),
                 },
-                _ => i + p[i..].chars().next().map_or(1, char::len_utf8),
-            };
-            let next = match repeat_end {
+                _ => self.copy(i, i + p[i..].chars().next().map_or(1, char::len_utf8)),
+            }
+            match repeat_end {
                 Some(end) => {
-                    let end = if b.get(end) == Some(&b'?') { end + 1 } else { end };
+                    let end = if b.get(end) == Some(&b'?') {
+                        end + 1
+                    } else {
+                        end
+                    };
                     if let Some(prev) = last_repeat {
                         return Err(Problem::go(code::INVALID_REPEAT_OP, prev..end));
                     }
                     last_repeat = Some(i);
-                    end
+                    self.copy(i, end);
                 }
-                None => {
-                    last_repeat = None;
-                    next
-                }
-            };
-            self.text.push_str(&p[i..next]);
-            i = next;
+                None => last_repeat = None,
+            }
+            i = self.done;
         }
         Ok(())
     }
 
-    /// Go's reading of the escape at `i`; returns the index after it.
-    fn escape(&self, i: usize, in_class: bool) -> Result<usize, Problem> {
+    /// Go's reading of the escape at `i`, written out for Rust.
+    fn escape(&mut self, i: usize, in_class: bool) -> Result<(), Problem> {
         let p = self.p;
-        let Some(c) = p[i + 1..].chars().next() else { return Ok(p.len()) };
-        match c {
-            'Q' if !in_class => Err(Problem::unsupported(
-                i..i + 2,
-                "quoting (\\Q…\\E) is not supported; escape each metacharacter instead",
-            )),
-            'A' | 'b' | 'B' | 'z' if !in_class => Ok(i + 2),
-            'd' | 'D' | 's' | 'S' | 'w' | 'W' => Ok(i + 2),
-            'p' | 'P' if p[i + 2..].starts_with('{') => {
-                Ok(p[i..].find('}').map_or(p.len(), |e| i + e + 1))
+        let Some(c) = p[i + 1..].chars().next() else {
+            self.copy(i, p.len());
+            return Ok(());
+        };
+        let end = match c {
+            'Q' if !in_class => {
+                return Err(Problem::unsupported(
+                    i..i + 2,
+                    "quoting (\\Q…\\E) is not supported; escape each metacharacter instead",
+                ));
             }
-            'p' | 'P' => Ok(i + 2 + p[i + 2..].chars().next().map_or(0, char::len_utf8)),
+            // Go reads `\<` and `\>` as literals; Rust as word boundaries.
+            '<' | '>' => {
+                self.replace(i, i + 2, &p[i + 1..i + 2]);
+                return Ok(());
+            }
+            // Rust would read a `{` after `\b` as a special word boundary.
+            'b' | 'B' if !in_class && p[i + 2..].starts_with('{') => {
+                self.replace(i, i + 2, &format!("(?:{})", &p[i..i + 2]));
+                return Ok(());
+            }
+            'A' | 'b' | 'B' | 'z' if !in_class => i + 2,
+            'd' | 'D' | 's' | 'S' | 'w' | 'W' => i + 2,
+            'p' | 'P' if p[i + 2..].starts_with('{') => {
+                p[i..].find('}').map_or(p.len(), |e| i + e + 1)
+            }
+            'p' | 'P' => i + 2 + p[i + 2..].chars().next().map_or(0, char::len_utf8),
             _ => match go_escape(&p[i..]) {
-                Ok(len) => Ok(i + len),
-                Err(len) => Err(Problem::go(code::INVALID_ESCAPE, i..i + len)),
+                Ok(len) => i + len,
+                Err(len) => return Err(Problem::go(code::INVALID_ESCAPE, i..i + len)),
             },
-        }
+        };
+        self.copy(i, end);
+        Ok(())
     }
 
     /// Go's reading of the class at `start` (a `[`), written out for Rust with Go's meaning:
     /// every `[`, `&`, `~` and `-` that Go reads as a literal is escaped, so Rust sees no
-    /// nested class or set operation. Returns the index after the class's `]`.
-    fn class(&mut self, start: usize) -> Result<usize, Problem> {
+    /// nested class or set operation.
+    fn class(&mut self, start: usize) -> Result<(), Problem> {
         let (p, b) = (self.p, self.p.as_bytes());
-        let mut t = start + if p[start + 1..].starts_with('^') { 2 } else { 1 };
-        self.text.push_str(&p[start..t]);
+        self.copy(
+            start,
+            start
+                + if p[start + 1..].starts_with('^') {
+                    2
+                } else {
+                    1
+                },
+        );
         let mut first = true;
         loop {
+            let t = self.done;
             if b.get(t) == Some(&b']') && !first {
-                self.text.push(']');
-                return Ok(t + 1);
+                self.copy(t, t + 1);
+                return Ok(());
             }
             first = false;
-            if let Some(end) = p[t..].starts_with("[:").then(|| p[t + 2..].find(":]")).flatten() {
+            if let Some(end) = p[t..]
+                .starts_with("[:")
+                .then(|| p[t + 2..].find(":]"))
+                .flatten()
+            {
                 let end = t + 2 + end + 2;
                 let name = &p[t + 2..end - 2];
                 if !GO_POSIX_CLASSES.contains(&name.strip_prefix('^').unwrap_or(name)) {
                     return Err(Problem::go(code::INVALID_CHAR_RANGE, t..end));
                 }
-                self.text.push_str(&p[t..end]);
-                t = end;
+                self.copy(t, end);
                 continue;
             }
-            if b.get(t) == Some(&b'\\') && p[t + 1..].starts_with(['p', 'P', 'd', 'D', 's', 'S', 'w', 'W'])
+            if p[t..].starts_with('\\')
+                && p[t + 1..].starts_with(['p', 'P', 'd', 'D', 's', 'S', 'w', 'W'])
             {
-                let end = self.escape(t, true)?;
-                self.text.push_str(&p[t..end]);
-                t = end;
+                self.escape(t, true)?;
                 continue;
             }
-            t = self.class_char(start, t)?;
+            self.class_char(start)?;
+            let t = self.done;
             if b.get(t) == Some(&b'-') && b.get(t + 1).is_some_and(|&c| c != b']') {
-                self.text.push('-');
-                t = self.class_char(start, t + 1)?;
+                self.copy(t, t + 1);
+                self.class_char(start)?;
             }
         }
     }
 
-    /// One character of a class (Go's `parseClassChar`), escaped for Rust where needed.
-    fn class_char(&mut self, start: usize, t: usize) -> Result<usize, Problem> {
-        let p = self.p;
-        let Some(c) = p[t..].chars().next() else {
+    /// One character of the class at `start` (Go's `parseClassChar`), escaped for Rust where
+    /// needed.
+    fn class_char(&mut self, start: usize) -> Result<(), Problem> {
+        let (p, t) = (self.p, self.done);
+        match p[t..].chars().next() {
             // Go notices at the end, after any problem inside the class.
-            return Err(Problem::go(code::MISSING_BRACKET, start..p.len()).at(p.len()));
-        };
-        if c == '\\' {
-            let end = match go_escape(&p[t..]) {
-                Ok(len) => t + len,
-                Err(len) => return Err(Problem::go(code::INVALID_ESCAPE, t..t + len)),
-            };
-            self.text.push_str(&p[t..end]);
-            return Ok(end);
+            None => Err(Problem::go(code::MISSING_BRACKET, start..p.len()).at(p.len())),
+            Some('\\') => self.escape(t, true),
+            Some(c @ ('[' | '-' | '&' | '~')) => {
+                self.replace(t, t + 1, &format!("\\{c}"));
+                Ok(())
+            }
+            Some(c) => {
+                self.copy(t, t + c.len_utf8());
+                Ok(())
+            }
         }
-        if matches!(c, '[' | '-' | '&' | '~') {
-            self.added.push(self.text.len());
-            self.text.push('\\');
-        }
-        self.text.push(c);
-        Ok(t + c.len_utf8())
     }
 }
 
@@ -458,7 +683,7 @@ fn ast_error(p: &str, e: &ast::Error) -> Problem {
                     "repeats a flag, which Go allows but Rust rejects; write each flag once",
                 )
             }),
-            None => Problem { at: start, kind: ProblemKind::Compile(e.kind().to_string()) },
+            None => Problem::compile(start, e.kind().to_string()),
         },
         ErrorKind::GroupNameDuplicate { .. }
         | ErrorKind::GroupNameEmpty
@@ -471,7 +696,7 @@ fn ast_error(p: &str, e: &ast::Error) -> Problem {
                      with a letter or `_`); rename the group",
                 )
             }),
-            None => Problem { at: start, kind: ProblemKind::Compile(e.kind().to_string()) },
+            None => Problem::compile(start, e.kind().to_string()),
         },
         ErrorKind::RepetitionMissing => missing_repetition(p, start),
         ErrorKind::RepetitionCountInvalid
@@ -492,7 +717,7 @@ fn ast_error(p: &str, e: &ast::Error) -> Problem {
             "is a word boundary followed by a literal or a repetition in Go but a special word \
              boundary in Rust; escape the brace as \\{",
         ),
-        other => Problem { at: start, kind: ProblemKind::Compile(other.to_string()) },
+        other => Problem::compile(start, other.to_string()),
     }
 }
 
@@ -505,7 +730,10 @@ fn literal_brace(at: usize) -> Problem {
 
 /// Rust reached the end of the pattern inside an escape: an unclosed `\p{` or `\x{`.
 fn unexpected_eof(p: &str) -> Problem {
-    let last = ["\\p{", "\\P{", "\\x{"].iter().filter_map(|s| p.rfind(s)).max();
+    let last = ["\\p{", "\\P{", "\\x{"]
+        .iter()
+        .filter_map(|s| p.rfind(s))
+        .max();
     match last {
         Some(i) if p[i + 1..].starts_with('x') => escape_problem(p, i),
         Some(i) => Problem::go(code::INVALID_CHAR_RANGE, i..p.len()),
@@ -525,10 +753,17 @@ fn missing_repetition(p: &str, at: usize) -> Problem {
     } else {
         1
     };
-    let len = if rest[len..].starts_with('?') { len + 1 } else { len };
+    let len = if rest[len..].starts_with('?') {
+        len + 1
+    } else {
+        len
+    };
     // Rust cannot repeat a flag group such as `(?i)`; Go repeats the item before it, and
     // fails only when there is none.
-    let flag_group = p[..at].ends_with(')').then(|| p[..at].rfind("(?")).flatten();
+    let flag_group = p[..at]
+        .ends_with(')')
+        .then(|| p[..at].rfind("(?"))
+        .flatten();
     if flag_group.is_some_and(|g| !p[..g].ends_with(['(', ':', '|'])) {
         return Problem::unsupported(
             at..at + len,
@@ -542,7 +777,11 @@ fn missing_repetition(p: &str, at: usize) -> Problem {
 /// The last `needle` starting at or before byte `at` (a char boundary).
 fn rfind_from(p: &str, at: usize, needle: &str) -> Option<usize> {
     let at = at.min(p.len());
-    if p[at..].starts_with(needle) { Some(at) } else { p[..at].rfind(needle) }
+    if p[at..].starts_with(needle) {
+        Some(at)
+    } else {
+        p[..at].rfind(needle)
+    }
 }
 
 /// The head of the group at `g`, up to and including its `:`, `)` or `>`, for messages.
@@ -597,17 +836,24 @@ fn escape_problem(p: &str, at: usize) -> Problem {
 /// `Err(len)` with the length of the text Go names in its error.
 fn go_escape(s: &str) -> Result<usize, usize> {
     let mut chars = s.char_indices().skip(1);
-    let Some((_, c)) = chars.next() else { return Err(0) };
+    let Some((_, c)) = chars.next() else {
+        return Err(0);
+    };
     let after = 1 + c.len_utf8();
     match c {
         '1'..='7' if !s[after..].starts_with(|d: char| ('0'..='7').contains(&d)) => Err(after),
         '0'..='7' => {
-            let digits = s[after..].chars().take(2).take_while(|d| ('0'..='7').contains(d));
+            let digits = s[after..]
+                .chars()
+                .take(2)
+                .take_while(|d| ('0'..='7').contains(d));
             Ok(after + digits.count())
         }
         'a' | 'f' | 'n' | 'r' | 't' | 'v' => Ok(after),
         'x' => {
-            let Some((_, c)) = chars.next() else { return Err(after) };
+            let Some((_, c)) = chars.next() else {
+                return Err(after);
+            };
             if c != '{' {
                 let y = chars.next();
                 let end = y.map_or(s.len(), |(i, y)| i + y.len_utf8());
@@ -620,7 +866,9 @@ fn go_escape(s: &str) -> Result<usize, usize> {
                 if c == '}' {
                     return if digits > 0 { Ok(end) } else { Err(end) };
                 }
-                let Some(d) = c.to_digit(16) else { return Err(end) };
+                let Some(d) = c.to_digit(16) else {
+                    return Err(end);
+                };
                 value = value * 16 + d;
                 digits += 1;
                 if value > 0x10_FFFF {
@@ -652,7 +900,14 @@ fn go_repeat(s: &str) -> Option<GoRepeat> {
         if n == 0 || (n > 1 && digits.starts_with('0')) {
             return None;
         }
-        Some((if n >= 9 { u64::MAX } else { digits.parse().ok()? }, rest))
+        Some((
+            if n >= 9 {
+                u64::MAX
+            } else {
+                digits.parse().ok()?
+            },
+            rest,
+        ))
     }
     let (min, rest) = int(s.strip_prefix('{')?)?;
     let (max, rest) = match rest.strip_prefix(',') {
@@ -660,7 +915,11 @@ fn go_repeat(s: &str) -> Option<GoRepeat> {
         Some(r) if r.starts_with('}') => (None, r),
         Some(r) => int(r).map(|(m, r)| (Some(m), r))?,
     };
-    rest.starts_with('}').then(|| GoRepeat { min, max, len: s.len() - rest.len() + 1 })
+    rest.starts_with('}').then(|| GoRepeat {
+        min,
+        max,
+        len: s.len() - rest.len() + 1,
+    })
 }
 
 /// The AST walk: Go's checks on what Rust parsed, plus the edits that give Go's meaning.
@@ -693,7 +952,8 @@ impl Checker<'_> {
         };
         if let Some(len) = bad {
             let start = lit.span.start.offset;
-            self.problems.push(Problem::go(code::INVALID_ESCAPE, start..start + len));
+            self.problems
+                .push(Problem::go(code::INVALID_ESCAPE, start..start + len));
         }
     }
 
@@ -718,7 +978,8 @@ impl Checker<'_> {
         };
         let name = name.as_str();
         if name != "Any" && !GO_CATEGORIES.contains(&name) && !GO_SCRIPTS.contains(&name) {
-            self.problems.push(Problem::go(code::INVALID_CHAR_RANGE, range(&class.span)));
+            self.problems
+                .push(Problem::go(code::INVALID_CHAR_RANGE, range(&class.span)));
             return;
         }
         let text = match (name, class.negated != caret) {
@@ -751,7 +1012,8 @@ impl Checker<'_> {
                  in Rust; escape the brace as \\{"
             }
         };
-        self.problems.push(Problem::unsupported(range(&a.span), reason));
+        self.problems
+            .push(Problem::unsupported(range(&a.span), reason));
     }
 
     /// Go's checks for `{n,m}` syntax and nesting (`a**`, `a{2}{3}`).
@@ -766,7 +1028,8 @@ impl Checker<'_> {
         }
         if let Ast::Repetition(inner) = &*rep.ast {
             let expr = inner.op.span.start.offset..rep.op.span.end.offset;
-            self.problems.push(Problem::go(code::INVALID_REPEAT_OP, expr));
+            self.problems
+                .push(Problem::go(code::INVALID_REPEAT_OP, expr));
         }
     }
 
@@ -783,7 +1046,8 @@ impl Checker<'_> {
         }
         let weight = u64::from(max.unwrap_or(min).max(1)).saturating_mul(below);
         if (min >= 2 || max.is_some_and(|m| m >= 2)) && weight > MAX_REPEAT {
-            self.problems.push(Problem::go(code::INVALID_REPEAT_SIZE, range(&rep.op.span)));
+            self.problems
+                .push(Problem::go(code::INVALID_REPEAT_SIZE, range(&rep.op.span)));
         }
         weight
     }
@@ -813,7 +1077,9 @@ impl ast::Visitor for Checker<'_> {
                 };
                 self.problems.extend(problem);
             }
-            Ast::Flags(f) => self.problems.extend(flags_problem(self.text, f.span.start.offset)),
+            Ast::Flags(f) => self
+                .problems
+                .extend(flags_problem(self.text, f.span.start.offset)),
             _ => {}
         }
         Ok(())
@@ -852,10 +1118,7 @@ impl ast::Visitor for Checker<'_> {
         Ok(())
     }
 
-    fn visit_class_set_binary_op_pre(
-        &mut self,
-        op: &ast::ClassSetBinaryOp,
-    ) -> Result<(), Problem> {
+    fn visit_class_set_binary_op_pre(&mut self, op: &ast::ClassSetBinaryOp) -> Result<(), Problem> {
         self.problems.push(Problem::unsupported(
             range(&op.span),
             "is a set operation in Rust but literal text in Go; escape the characters",

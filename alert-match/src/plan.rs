@@ -21,7 +21,10 @@ pub struct Rendered {
 /// the dedupe key (the episode for an alert; the group key and its alerts' episodes for a
 /// group).
 pub fn render(rule: &Rule, n: &Notification, target: Target<'_>) -> Rendered {
-    let ctx = Context { rule: &rule.name, notification: n };
+    let ctx = Context {
+        rule: &rule.name,
+        notification: n,
+    };
     let (contract, subject, dedup_key, input) = match target {
         Target::Alert(alert) => (
             env::alert_env(ctx, alert, rule.env_style),
@@ -68,17 +71,29 @@ fn alert_subject(n: &Notification, alert: &Alert) -> Subject {
         fingerprint: Some(alert.fingerprint),
         starts_at: Some(alert.starts_at),
         group_key: n.group_key.clone(),
-        summary: alert.annotations.get("summary").cloned().unwrap_or_default(),
+        summary: alert
+            .annotations
+            .get("summary")
+            .cloned()
+            .unwrap_or_default(),
         generator_url: alert.generator_url.clone(),
     }
 }
 
 fn group_subject(n: &Notification) -> Subject {
     Subject {
-        alertname: n.common_labels.get("alertname").cloned().unwrap_or_default(),
+        alertname: n
+            .common_labels
+            .get("alertname")
+            .cloned()
+            .unwrap_or_default(),
         status: Some(n.status),
         group_key: n.group_key.clone(),
-        summary: n.common_annotations.get("summary").cloned().unwrap_or_default(),
+        summary: n
+            .common_annotations
+            .get("summary")
+            .cloned()
+            .unwrap_or_default(),
         ..Subject::default()
     }
 }

@@ -36,7 +36,9 @@ impl StatusFilter {
     pub fn admits(self, status: AlertStatus) -> bool {
         matches!(
             (self, status),
-            (Self::Any, _) | (Self::Firing, AlertStatus::Firing) | (Self::Resolved, AlertStatus::Resolved)
+            (Self::Any, _)
+                | (Self::Firing, AlertStatus::Firing)
+                | (Self::Resolved, AlertStatus::Resolved)
         )
     }
 
@@ -124,10 +126,18 @@ impl fmt::Display for Verdict {
         match self {
             Self::Matched => f.write_str("matched"),
             Self::Label { matcher, value } => {
-                write!(f, "label matcher {matcher} failed: value is {}", shown(value))
+                write!(
+                    f,
+                    "label matcher {matcher} failed: value is {}",
+                    shown(value)
+                )
             }
             Self::Annotation { matcher, value } => {
-                write!(f, "annotation matcher {matcher} failed: value is {}", shown(value))
+                write!(
+                    f,
+                    "annotation matcher {matcher} failed: value is {}",
+                    shown(value)
+                )
             }
             Self::Status { wanted, got } => {
                 write!(f, "alert is {got}; rule acts on {}", wanted.as_str())
@@ -142,18 +152,29 @@ impl Rule {
     /// (the unescaped name, [`Notification::receiver_name`]), and if not, the first reason.
     pub fn verdict(&self, receiver: &str, alert: &Alert) -> Verdict {
         if !self.receivers.is_empty() && !self.receivers.iter().any(|r| r == receiver) {
-            return Verdict::Receiver { got: receiver.to_string() };
+            return Verdict::Receiver {
+                got: receiver.to_string(),
+            };
         }
         if !self.on.admits(alert.status) {
-            return Verdict::Status { wanted: self.on, got: alert.status };
+            return Verdict::Status {
+                wanted: self.on,
+                got: alert.status,
+            };
         }
         if let Some(m) = self.matchers.first_mismatch(&alert.labels) {
             let value = alert.labels.get(m.name()).cloned();
-            return Verdict::Label { matcher: m.clone(), value };
+            return Verdict::Label {
+                matcher: m.clone(),
+                value,
+            };
         }
         if let Some(m) = self.annotation_matchers.first_mismatch(&alert.annotations) {
             let value = alert.annotations.get(m.name()).cloned();
-            return Verdict::Annotation { matcher: m.clone(), value };
+            return Verdict::Annotation {
+                matcher: m.clone(),
+                value,
+            };
         }
         Verdict::Matched
     }

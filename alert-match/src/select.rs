@@ -46,7 +46,9 @@ impl RuleSet {
         let mut unindexed = Vec::new();
         for (i, rule) in rules.iter().enumerate() {
             let equalities = || rule.matchers.iter().filter(|m| m.op() == MatchOp::Equal);
-            let key = equalities().find(|m| m.name() == "alertname").or_else(|| equalities().next());
+            let key = equalities()
+                .find(|m| m.name() == "alertname")
+                .or_else(|| equalities().next());
             match key {
                 Some(m) => index
                     .entry(m.name().to_string())
@@ -57,7 +59,11 @@ impl RuleSet {
                 None => unindexed.push(i),
             }
         }
-        Self { rules, index, unindexed }
+        Self {
+            rules,
+            index,
+            unindexed,
+        }
     }
 
     /// The rules, in config order.
@@ -88,14 +94,20 @@ impl RuleSet {
         for alert in &n.alerts {
             for rule in self.matching(&receiver, alert) {
                 match self.rules[rule].mode {
-                    Mode::PerAlert => out.push(Selection { rule, target: Target::Alert(alert) }),
+                    Mode::PerAlert => out.push(Selection {
+                        rule,
+                        target: Target::Alert(alert),
+                    }),
                     Mode::PerGroup => groups.push(rule),
                 }
             }
         }
         groups.sort_unstable();
         groups.dedup();
-        out.extend(groups.into_iter().map(|rule| Selection { rule, target: Target::Group }));
+        out.extend(groups.into_iter().map(|rule| Selection {
+            rule,
+            target: Target::Group,
+        }));
         out
     }
 }

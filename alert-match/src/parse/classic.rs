@@ -39,9 +39,15 @@ pub(super) fn parse_matchers(input: &str) -> Result<Vec<Matcher>, ParseError> {
     let last = &body[start..];
     let trimmed = last.trim();
     if !trimmed.is_empty() {
-        parts.push((base + start + (last.len() - last.trim_start().len()), trimmed));
+        parts.push((
+            base + start + (last.len() - last.trim_start().len()),
+            trimmed,
+        ));
     }
-    parts.into_iter().map(|(offset, part)| parse_part(input, part, offset)).collect()
+    parts
+        .into_iter()
+        .map(|(offset, part)| parse_part(input, part, offset))
+        .collect()
 }
 
 /// `labels.ParseMatcher`: the whole input is one matcher; no braces, no splitting.
@@ -51,8 +57,11 @@ pub(super) fn parse_matcher(input: &str) -> Result<Matcher, ParseError> {
 
 /// Parses one comma-separated part found at byte `offset` of `input`.
 fn parse_part(input: &str, part: &str, offset: usize) -> Result<Matcher, ParseError> {
-    let bad_format =
-        || ParseError::BadFormat { input: input.to_owned(), part: part.to_owned(), offset };
+    let bad_format = || ParseError::BadFormat {
+        input: input.to_owned(),
+        part: part.to_owned(),
+        offset,
+    };
     let s = part.trim_start_matches(is_go_space);
     let name_len = s
         .char_indices()
@@ -124,5 +133,4 @@ fn unescape(raw: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-}
+mod tests {}

@@ -195,7 +195,9 @@ fn parse_one(input: &str, syntax: Syntax) -> Result<Matcher, ParseError> {
     let has_brace = input.starts_with('{') || input.ends_with('}');
     match syntax {
         Syntax::Classic => classic::parse_matcher(input),
-        _ if has_brace => Err(ParseError::UnexpectedBrace { input: input.to_owned() }),
+        _ if has_brace => Err(ParseError::UnexpectedBrace {
+            input: input.to_owned(),
+        }),
         Syntax::Utf8 => utf8::parse_matcher(input),
         Syntax::Fallback => classic::parse_matcher(input)
             .or_else(|classic| utf8::parse_matcher(input).map_err(|_| classic)),
@@ -203,5 +205,4 @@ fn parse_one(input: &str, syntax: Syntax) -> Result<Matcher, ParseError> {
 }
 
 #[cfg(test)]
-mod tests {
-}
+mod tests {}

@@ -220,15 +220,21 @@ impl<'a> Lexer<'a> {
                 _ => {
                     let p = self.position();
                     let fragment = &self.input[p.offset_start..p.offset_end];
-                    let message =
-                        format!("{}:{}: {fragment}: invalid input", p.column_start, p.column_end);
+                    let message = format!(
+                        "{}:{}: {fragment}: invalid input",
+                        p.column_start, p.column_end
+                    );
                     let e = Error::Message(message, p.offset_start);
                     self.err = Some(e.clone());
                     return Err(e);
                 }
             }
         }
-        Ok(Token { kind: Kind::Eof, value: "", pos: self.position() })
+        Ok(Token {
+            kind: Kind::Eof,
+            value: "",
+            pos: self.position(),
+        })
     }
 
     fn remember(
@@ -286,7 +292,10 @@ impl<'a> Lexer<'a> {
         if !self.accept("\"") {
             let p = self.position();
             let fragment = &self.input[p.offset_start..p.offset_end];
-            let message = format!("{}:{}: {fragment}: missing end \"", p.column_start, p.column_end);
+            let message = format!(
+                "{}:{}: {fragment}: missing end \"",
+                p.column_start, p.column_end
+            );
             return Err(Error::Message(message, p.offset_start));
         }
         Ok(self.emit(Kind::Quoted))
@@ -311,7 +320,10 @@ impl<'a> Lexer<'a> {
             )
         } else {
             let fragment = &self.input[p.offset_start..p.offset_end];
-            format!("{}:{}: {fragment}: expected one of '{expected}'", p.column_start, p.column_end)
+            format!(
+                "{}:{}: {fragment}: expected one of '{expected}'",
+                p.column_start, p.column_end
+            )
         };
         Error::Message(message, p.offset_start)
     }
@@ -336,7 +348,11 @@ impl<'a> Lexer<'a> {
     }
 
     fn emit(&mut self, kind: Kind) -> Token<'a> {
-        let t = Token { kind, value: &self.input[self.start..self.pos], pos: self.position() };
+        let t = Token {
+            kind,
+            value: &self.input[self.start..self.pos],
+            pos: self.position(),
+        };
         self.start = self.pos;
         self.column = self.cols;
         t
@@ -432,7 +448,9 @@ impl<'a> Parser<'a> {
         match (self.has_open_brace, closed) {
             (true, Err(e)) => {
                 let inner = e.wrap(NO_CLOSE_BRACE, self.end());
-                let Error::Message(m, _) = inner else { return Err(inner) };
+                let Error::Message(m, _) = inner else {
+                    return Err(inner);
+                };
                 Err(Error::Message(format!("0:{col}: {m}"), self.lexer.pos))
             }
             (false, Ok(t)) => {
@@ -445,10 +463,17 @@ impl<'a> Parser<'a> {
 
     fn matcher(&mut self) -> Result<Option<State>, Error> {
         let end = self.end();
-        let t = self.expect(&[Kind::Quoted, Kind::Unquoted]).map_err(|e| e.wrap(NO_LABEL_NAME, end))?;
+        let t = self
+            .expect(&[Kind::Quoted, Kind::Unquoted])
+            .map_err(|e| e.wrap(NO_LABEL_NAME, end))?;
         let name = unquote(&t)?;
         let t = self
-            .expect(&[Kind::Equals, Kind::NotEquals, Kind::Matches, Kind::NotMatches])
+            .expect(&[
+                Kind::Equals,
+                Kind::NotEquals,
+                Kind::Matches,
+                Kind::NotMatches,
+            ])
             .map_err(|e| e.wrap(NO_OPERATOR, end))?;
         let op = match t.kind {
             Kind::NotEquals => MatchOp::NotEqual,
@@ -456,7 +481,9 @@ impl<'a> Parser<'a> {
             Kind::NotMatches => MatchOp::NotRegex,
             _ => MatchOp::Equal,
         };
-        let t = self.expect(&[Kind::Unquoted, Kind::Quoted]).map_err(|e| e.wrap(NO_LABEL_VALUE, end))?;
+        let t = self
+            .expect(&[Kind::Unquoted, Kind::Quoted])
+            .map_err(|e| e.wrap(NO_LABEL_VALUE, end))?;
         let value = unquote(&t)?;
         let m = Matcher::new(name, op, value)
             .map_err(|e| Error::CreateMatcher(e, t.pos.offset_start))?;
@@ -474,7 +501,8 @@ impl<'a> Parser<'a> {
 
     fn comma(&mut self) -> Result<Option<State>, Error> {
         let end = self.end();
-        self.expect(&[Kind::Comma]).map_err(|e| e.wrap(EXPECTED_COMMA, end))?;
+        self.expect(&[Kind::Comma])
+            .map_err(|e| e.wrap(EXPECTED_COMMA, end))?;
         match self.expect_peek(&[Kind::CloseBrace, Kind::Unquoted, Kind::Quoted]) {
             Ok(t) if t.kind == Kind::CloseBrace => Ok(Some(State::CloseBrace)),
             Ok(_) => Ok(Some(State::Matcher)),
@@ -484,11 +512,16 @@ impl<'a> Parser<'a> {
     }
 
     fn eof(&mut self) -> Result<Option<State>, Error> {
-        let t = self.lexer.scan().map_err(|e| e.wrap(EXPECTED_EOF, self.end()))?;
+        let t = self
+            .lexer
+            .scan()
+            .map_err(|e| e.wrap(EXPECTED_EOF, self.end()))?;
         if t.kind != Kind::Eof {
             let p = t.pos;
-            let message =
-                format!("{}:{}: {}: {EXPECTED_EOF}", p.column_start, p.column_end, t.value);
+            let message = format!(
+                "{}:{}: {}: {EXPECTED_EOF}",
+                p.column_start, p.column_end, t.value
+            );
             return Err(Error::Message(message, p.offset_start));
         }
         Ok(None)
@@ -523,7 +556,10 @@ impl<'a> Parser<'a> {
         }
         if !kinds.contains(&t.kind) {
             let p = t.pos;
-            let message = format!("{}:{}: unexpected {}", p.column_start, p.column_end, t.value);
+            let message = format!(
+                "{}:{}: unexpected {}",
+                p.column_start, p.column_end, t.value
+            );
             return Err(Error::Message(message, p.offset_start));
         }
         Ok(t)
@@ -533,15 +569,30 @@ impl<'a> Parser<'a> {
 fn unquote(t: &Token<'_>) -> Result<String, Error> {
     t.unquote().ok_or_else(|| {
         let p = t.pos;
-        let message = format!("{}:{}: {}: invalid input", p.column_start, p.column_end, t.value);
+        let message = format!(
+            "{}:{}: {}: invalid input",
+            p.column_start, p.column_end, t.value
+        );
         Error::Message(message, p.offset_start)
     })
 }
 
 /// `parse.Matchers`: zero or more matchers, optionally in braces.
 pub(super) fn parse_matchers(input: &str) -> Result<Vec<Matcher>, ParseError> {
-    let lexer = Lexer { input, err: None, start: 0, pos: 0, width: 0, column: 0, cols: 0 };
-    let mut parser = Parser { lexer, matchers: Vec::new(), has_open_brace: false };
+    let lexer = Lexer {
+        input,
+        err: None,
+        start: 0,
+        pos: 0,
+        width: 0,
+        column: 0,
+        cols: 0,
+    };
+    let mut parser = Parser {
+        lexer,
+        matchers: Vec::new(),
+        has_open_brace: false,
+    };
     match parser.run() {
         Ok(()) => Ok(parser.matchers),
         Err(Error::Eof) => Err(ParseError::Syntax {
@@ -549,12 +600,16 @@ pub(super) fn parse_matchers(input: &str) -> Result<Vec<Matcher>, ParseError> {
             message: "end of input".to_owned(),
             offset: input.len(),
         }),
-        Err(Error::Message(message, offset)) => {
-            Err(ParseError::Syntax { input: input.to_owned(), message, offset })
-        }
-        Err(Error::CreateMatcher(error, offset)) => {
-            Err(ParseError::CreateMatcher { input: input.to_owned(), error, offset })
-        }
+        Err(Error::Message(message, offset)) => Err(ParseError::Syntax {
+            input: input.to_owned(),
+            message,
+            offset,
+        }),
+        Err(Error::CreateMatcher(error, offset)) => Err(ParseError::CreateMatcher {
+            input: input.to_owned(),
+            error,
+            offset,
+        }),
     }
 }
 
@@ -563,11 +618,15 @@ pub(super) fn parse_matcher(input: &str) -> Result<Matcher, ParseError> {
     let mut matchers = parse_matchers(input)?;
     match matchers.len() {
         1 => Ok(matchers.remove(0)),
-        0 => Err(ParseError::NoMatchers { input: input.to_owned() }),
-        found => Err(ParseError::ExpectedOneMatcher { input: input.to_owned(), found }),
+        0 => Err(ParseError::NoMatchers {
+            input: input.to_owned(),
+        }),
+        found => Err(ParseError::ExpectedOneMatcher {
+            input: input.to_owned(),
+            found,
+        }),
     }
 }
 
 #[cfg(test)]
-mod tests {
-}
+mod tests {}
