@@ -306,7 +306,7 @@ impl Problem {
     }
 
     /// Moves offsets in the text Rust parsed to offsets in the pattern as written.
-    fn to_original(mut self, source: &Source<'_>) -> Self {
+    fn into_original(mut self, source: &Source<'_>) -> Self {
         self.at = source.to_original(self.at);
         if let ProblemKind::Go { expr: r, .. } | ProblemKind::Unsupported { construct: r, .. } =
             &mut self.kind
@@ -388,7 +388,7 @@ pub(crate) fn compile(value: &str) -> Result<Regex, MatcherError> {
                     message: regex_error_message(&e),
                 });
         }
-        (early, translated) => earliest(early, translated.err().map(|p| p.to_original(&source))),
+        (early, translated) => earliest(early, translated.err().map(|p| p.into_original(&source))),
     };
     let problem =
         problem.unwrap_or_else(|| Problem::compile(0, "rejected without a reason".to_owned()));
@@ -760,11 +760,7 @@ fn missing_repetition(p: &str, at: usize) -> Problem {
     };
     // Rust cannot repeat a flag group such as `(?i)`; Go repeats the item before it, and
     // fails only when there is none.
-    let flag_group = p[..at]
-        .ends_with(')')
-        .then(|| p[..at].rfind("(?"))
-        .flatten();
-    if flag_group.is_some_and(|g| !p[..g].ends_with(['(', ':', '|'])) {
+    if p[..at].ends_with(')') && has_item_before_flag_groups(p, at) {
         return Problem::unsupported(
             at..at + len,
             "after a flag group repeats the preceding item in Go but is an error in Rust; \
@@ -772,6 +768,37 @@ fn missing_repetition(p: &str, at: usize) -> Problem {
         );
     }
     Problem::go(code::MISSING_REPEAT_ARGUMENT, at..at + len)
+}
+
+/// Whether, skipping back over flag groups such as `(?i)` that end at `at`, Go finds an item
+/// to repeat rather than the start of a group or alternative.
+fn has_item_before_flag_groups(p: &str, mut at: usize) -> bool {
+    let is_flags = |s: &str| s.bytes().all(|c| b"imsU-".contains(&c));
+    while p[..at].ends_with(')') {
+        match p[..at].rfind("(?") {
+            Some(g) if is_flags(&p[g + 2..at - 1]) => at = g,
+            _ => break,
+        }
+    }
+    let before = &p[..at];
+    let backslashes = before
+        .bytes()
+        .rev()
+        .skip(1)
+        .take_while(|&c| c == b'\\')
+        .count();
+    let opens = match before.bytes().last() {
+        None => true,
+        Some(b'(' | b'|') => backslashes % 2 == 0,
+        Some(b':') => before
+            .rfind("(?")
+            .is_some_and(|g| is_flags(&before[g + 2..at - 1])),
+        Some(b'>') => before
+            .rfind("(?")
+            .is_some_and(|g| before[g..].starts_with("(?P<") || before[g..].starts_with("(?<")),
+        Some(_) => false,
+    };
+    !opens
 }
 
 /// The last `needle` starting at or before byte `at` (a char boundary).
