@@ -274,4 +274,157 @@ impl<'a> IntoIterator for &'a Matchers {
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn m(name: &str, op: MatchOp, value: &str) -> Matcher {
+        Matcher::new(name, op, value).unwrap()
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> LabelSet {
+        pairs
+            .iter()
+            .map(|&(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+
+    const OPS: [MatchOp; 4] = [
+        MatchOp::Equal,
+        MatchOp::NotEqual,
+        MatchOp::Regex,
+        MatchOp::NotRegex,
+    ];
+
+    #[test]
+    fn display_prints_like_alertmanager() {
+        let cases = [
+            (m("foo", MatchOp::Equal, "bar"), r#"foo="bar""#),
+            (m("foo", MatchOp::NotRegex, "a|b"), r#"foo!~"a|b""#),
+            (
+                m("foo", MatchOp::Equal, "a\\b\"c\nd\te"),
+                "foo=\"a\\\\b\\\"c\\nd\te\"",
+            ),
+            (m("foo.bar", MatchOp::NotEqual, "x"), r#"foo.bar!="x""#),
+            (m("🙂", MatchOp::Equal, "x"), r#"🙂="x""#),
+            (
+                m("a b", MatchOp::Equal, "\u{200b}\n"),
+                r#""a b"="\u200b\n""#,
+            ),
+            (m("a=b", MatchOp::Regex, ".*"), r#""a=b"=~".*""#),
+            (m("", MatchOp::Equal, "x"), r#"""="x""#),
+        ];
+        for (matcher, want) in cases {
+            assert_eq!(matcher.to_string(), want);
+            assert_eq!(Matchers::parse(want).unwrap().as_slice(), [matcher]);
+        }
+        let ms = Matchers::new(vec![
+            m("a", MatchOp::Equal, "1"),
+            m("b", MatchOp::Regex, "2"),
+        ]);
+        assert_eq!(ms.to_string(), r#"{a="1", b=~"2"}"#);
+        assert_eq!(Matchers::default().to_string(), "{}");
+        assert_eq!(OPS.map(|op| op.to_string()), ["=", "!=", "=~", "!~"]);
+    }
+
+    #[test]
+    fn matching_treats_missing_labels_as_empty() {
+        let cases = [
+            (m("team", MatchOp::Equal, ""), true, false),
+            (m("team", MatchOp::NotEqual, "ops"), true, false),
+            (m("team", MatchOp::Regex, ".*"), true, true),
+            (m("team", MatchOp::NotRegex, ".+"), true, false),
+            (m("team", MatchOp::Regex, ".+"), false, true),
+            (m("team", MatchOp::Equal, "OPS"), false, false),
+            (m("team", MatchOp::Regex, "op"), false, false),
+        ];
+        let without = labels(&[("alertname", "X")]);
+        let with_ops = labels(&[("team", "ops")]);
+        for (matcher, absent, ops) in cases {
+            assert_eq!(matcher.matches(&without), absent, "{matcher} without team");
+            assert_eq!(matcher.matches(&with_ops), ops, "{matcher} with team=ops");
+        }
+    }
+
+    #[test]
+    fn matchers_are_a_conjunction() {
+        let ms = Matchers::parse(r#"{a="1", b=~"x|y", c!="3"}"#).unwrap();
+        assert!(ms.matches(&labels(&[("a", "1"), ("b", "y")])));
+        let miss = labels(&[("a", "1"), ("b", "z")]);
+        assert!(!ms.matches(&miss));
+        assert_eq!(ms.first_mismatch(&miss).map(Matcher::name), Some("b"));
+        assert!(Matchers::default().matches(&miss));
+        assert_eq!(
+            (ms.len(), ms.is_empty(), (&ms).into_iter().count()),
+            (3, false, 3)
+        );
+    }
+
+    #[test]
+    fn sorted_orders_by_name_value_then_operator() {
+        let ms = Matchers::new(vec![
+            m("b", MatchOp::Equal, "1"),
+            m("a", MatchOp::NotRegex, "2"),
+            m("a", MatchOp::Equal, "2"),
+            m("a", MatchOp::Regex, "10"),
+            m("a", MatchOp::NotEqual, "2"),
+        ]);
+        assert_eq!(
+            ms.sorted().to_string(),
+            r#"{a=~"10", a="2", a!="2", a!~"2", b="1"}"#
+        );
+    }
+
+    #[test]
+    fn equality_ignores_the_compiled_regex() {
+        assert_eq!(m("a", MatchOp::Regex, "x"), m("a", MatchOp::Regex, "x"));
+        assert_ne!(m("a", MatchOp::Regex, "x"), m("a", MatchOp::NotRegex, "x"));
+    }
+
+    fn op() -> impl Strategy<Value = MatchOp> {
+        prop::sample::select(OPS.to_vec())
+    }
+
+    /// Names and values from any Unicode; regex values from regex-like text.
+    fn matcher() -> impl Strategy<Value = Matcher> {
+        let regex_value = prop_oneof![
+            any::<String>().prop_map(|s| regex::escape(&s)),
+            "[a-z.*+?|()\\[\\]^${},0-9\\\\-]{0,12}",
+        ];
+        (any::<String>(), op(), any::<String>(), regex_value).prop_filter_map(
+            "regex value must compile",
+            |(name, op, value, regex_value)| match op {
+                MatchOp::Equal | MatchOp::NotEqual => Matcher::new(name, op, value).ok(),
+                MatchOp::Regex | MatchOp::NotRegex => Matcher::new(name, op, regex_value).ok(),
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn printing_then_parsing_is_identity(ms in prop::collection::vec(matcher(), 0..4)) {
+            for one in &ms {
+                let printed = one.to_string();
+                prop_assert_eq!(Matchers::parse(&printed).map(|p| p.as_slice().to_vec()), Ok(vec![one.clone()]));
+            }
+            let all = Matchers::new(ms);
+            prop_assert_eq!(Matchers::parse(&all.to_string()), Ok(all));
+        }
+
+        #[test]
+        fn adding_a_matcher_never_widens(
+            base in prop::collection::vec(("[abc]", op(), "[xy]{0,2}"), 0..4),
+            extra in ("[abc]", op(), "[xy]{0,2}"),
+            set in prop::collection::btree_map("[abc]", "[xy]{0,2}", 0..3),
+        ) {
+            let build = |v: &[(String, MatchOp, String)]| {
+                Matchers::new(v.iter().map(|(n, o, val)| m(n, *o, val)).collect())
+            };
+            let narrower: Vec<_> = base.iter().cloned().chain([extra]).collect();
+            if build(&narrower).matches(&set) {
+                prop_assert!(build(&base).matches(&set));
+            }
+        }
+    }
+}

@@ -1,15 +1,18 @@
 //! Regex values with Go RE2 semantics, compiled by the `regex` crate.
 //!
 //! Alertmanager compiles `"^(?:" + value + ")$"` with Go's `regexp`. This module builds the
-//! same string, parses it with `regex_syntax`'s AST parser and walks the AST so that every
-//! value either means what it means in Go or is rejected with a [`MatcherError`]:
+//! same string and makes sure that every value either means what it means in Go or is
+//! rejected with a [`MatcherError`]:
 //!
-//! - Perl classes and word boundaries get Go's ASCII meaning (`\d` → `[0-9]`, `\b` →
-//!   `(?-u:\b)`, ...), and `\p{C}`/`\p{^X}` are rewritten to what Go means by them.
-//! - Syntax Go rejects (the `x` flag, counts over 1000, nested repetition, `\u`, unknown
-//!   `\p{…}` names, ...) is rejected with Go's own error text, as Alertmanager reports it.
-//! - Syntax Go accepts with another meaning, or that only Rust rejects (`[a&&b]`, `\<`,
-//!   `\Q…\E`, `x{,3}`, ...), is rejected as [`MatcherError::Unsupported`].
+//! 1. A prescan reads the pattern as Go's parser tokenizes it. It rewrites what Rust reads
+//!    differently (a `{` Go takes literally as in `x{,3}`, `[`/`&&`/`--`/`~~` inside classes,
+//!    `\<`, `(?)`), and finds the errors only the token order shows (`a**`, `(*`, escapes).
+//! 2. `regex_syntax`'s AST parser parses the result and an AST walk applies Go's remaining
+//!    rules (flags, capture names, `\p{..}` names, nested counts over 1000) and gives Perl
+//!    classes and word boundaries Go's ASCII meaning (`\d` → `[0-9]`, `\b` → `(?-u:\b)`).
+//! 3. What Go rejects is rejected with Go's own error text, as Alertmanager reports it
+//!    ([`MatcherError::InvalidRegex`]); what Go accepts but cannot be reproduced (`\Q…\E`,
+//!    `\x{D800}`, a repetition right after a flag group) is [`MatcherError::UnsupportedRegex`].
 
 use std::ops::Range;
 
@@ -45,172 +48,36 @@ const GO_CATEGORIES: &[&str] = &[
     "Z", "Zl", "Zp", "Zs",
 ];
 
-/// Go's script names (`unicode.Scripts`, Unicode 15.0 as in Go 1.21 and later).
-const GO_SCRIPTS: &[&str] = &[
-    "Adlam",
-    "Ahom",
-    "Anatolian_Hieroglyphs",
-    "Arabic",
-    "Armenian",
-    "Avestan",
-    "Balinese",
-    "Bamum",
-    "Bassa_Vah",
-    "Batak",
-    "Bengali",
-    "Bhaiksuki",
-    "Bopomofo",
-    "Brahmi",
-    "Braille",
-    "Buginese",
-    "Buhid",
-    "Canadian_Aboriginal",
-    "Carian",
-    "Caucasian_Albanian",
-    "Chakma",
-    "Cham",
-    "Cherokee",
-    "Chorasmian",
-    "Common",
-    "Coptic",
-    "Cuneiform",
-    "Cypriot",
-    "Cypro_Minoan",
-    "Cyrillic",
-    "Deseret",
-    "Devanagari",
-    "Dives_Akuru",
-    "Dogra",
-    "Duployan",
-    "Egyptian_Hieroglyphs",
-    "Elbasan",
-    "Elymaic",
-    "Ethiopic",
-    "Georgian",
-    "Glagolitic",
-    "Gothic",
-    "Grantha",
-    "Greek",
-    "Gujarati",
-    "Gunjala_Gondi",
-    "Gurmukhi",
-    "Han",
-    "Hangul",
-    "Hanifi_Rohingya",
-    "Hanunoo",
-    "Hatran",
-    "Hebrew",
-    "Hiragana",
-    "Imperial_Aramaic",
-    "Inherited",
-    "Inscriptional_Pahlavi",
-    "Inscriptional_Parthian",
-    "Javanese",
-    "Kaithi",
-    "Kannada",
-    "Katakana",
-    "Kawi",
-    "Kayah_Li",
-    "Kharoshthi",
-    "Khitan_Small_Script",
-    "Khmer",
-    "Khojki",
-    "Khudawadi",
-    "Lao",
-    "Latin",
-    "Lepcha",
-    "Limbu",
-    "Linear_A",
-    "Linear_B",
-    "Lisu",
-    "Lycian",
-    "Lydian",
-    "Mahajani",
-    "Makasar",
-    "Malayalam",
-    "Mandaic",
-    "Manichaean",
-    "Marchen",
-    "Masaram_Gondi",
-    "Medefaidrin",
-    "Meetei_Mayek",
-    "Mende_Kikakui",
-    "Meroitic_Cursive",
-    "Meroitic_Hieroglyphs",
-    "Miao",
-    "Modi",
-    "Mongolian",
-    "Mro",
-    "Multani",
-    "Myanmar",
-    "Nabataean",
-    "Nag_Mundari",
-    "Nandinagari",
-    "New_Tai_Lue",
-    "Newa",
-    "Nko",
-    "Nushu",
-    "Nyiakeng_Puachue_Hmong",
-    "Ogham",
-    "Ol_Chiki",
-    "Old_Hungarian",
-    "Old_Italic",
-    "Old_North_Arabian",
-    "Old_Permic",
-    "Old_Persian",
-    "Old_Sogdian",
-    "Old_South_Arabian",
-    "Old_Turkic",
-    "Old_Uyghur",
-    "Oriya",
-    "Osage",
-    "Osmanya",
-    "Pahawh_Hmong",
-    "Palmyrene",
-    "Pau_Cin_Hau",
-    "Phags_Pa",
-    "Phoenician",
-    "Psalter_Pahlavi",
-    "Rejang",
-    "Runic",
-    "Samaritan",
-    "Saurashtra",
-    "Sharada",
-    "Shavian",
-    "Siddham",
-    "SignWriting",
-    "Sinhala",
-    "Sogdian",
-    "Sora_Sompeng",
-    "Soyombo",
-    "Sundanese",
-    "Syloti_Nagri",
-    "Syriac",
-    "Tagalog",
-    "Tagbanwa",
-    "Tai_Le",
-    "Tai_Tham",
-    "Tai_Viet",
-    "Takri",
-    "Tamil",
-    "Tangsa",
-    "Tangut",
-    "Telugu",
-    "Thaana",
-    "Thai",
-    "Tibetan",
-    "Tifinagh",
-    "Tirhuta",
-    "Toto",
-    "Ugaritic",
-    "Vai",
-    "Vithkuqi",
-    "Wancho",
-    "Warang_Citi",
-    "Yezidi",
-    "Yi",
-    "Zanabazar_Square",
-];
+/// Go's script names (`unicode.Scripts`, Unicode 15.0 as in Go 1.21 and later), separated
+/// by spaces.
+const GO_SCRIPTS: &str = concat!(
+    "Adlam Ahom Anatolian_Hieroglyphs Arabic Armenian Avestan Balinese Bamum Bassa_Vah Batak ",
+    "Bengali Bhaiksuki Bopomofo Brahmi Braille Buginese Buhid Canadian_Aboriginal Carian ",
+    "Caucasian_Albanian Chakma Cham Cherokee Chorasmian Common Coptic Cuneiform Cypriot ",
+    "Cypro_Minoan Cyrillic Deseret Devanagari Dives_Akuru Dogra Duployan ",
+    "Egyptian_Hieroglyphs Elbasan Elymaic Ethiopic Georgian Glagolitic Gothic Grantha Greek ",
+    "Gujarati Gunjala_Gondi Gurmukhi Han Hangul Hanifi_Rohingya Hanunoo Hatran Hebrew ",
+    "Hiragana Imperial_Aramaic Inherited Inscriptional_Pahlavi Inscriptional_Parthian ",
+    "Javanese Kaithi Kannada Katakana Kawi Kayah_Li Kharoshthi Khitan_Small_Script Khmer ",
+    "Khojki Khudawadi Lao Latin Lepcha Limbu Linear_A Linear_B Lisu Lycian Lydian Mahajani ",
+    "Makasar Malayalam Mandaic Manichaean Marchen Masaram_Gondi Medefaidrin Meetei_Mayek ",
+    "Mende_Kikakui Meroitic_Cursive Meroitic_Hieroglyphs Miao Modi Mongolian Mro Multani ",
+    "Myanmar Nabataean Nag_Mundari Nandinagari New_Tai_Lue Newa Nko Nushu ",
+    "Nyiakeng_Puachue_Hmong Ogham Ol_Chiki Old_Hungarian Old_Italic Old_North_Arabian ",
+    "Old_Permic Old_Persian Old_Sogdian Old_South_Arabian Old_Turkic Old_Uyghur Oriya Osage ",
+    "Osmanya Pahawh_Hmong Palmyrene Pau_Cin_Hau Phags_Pa Phoenician Psalter_Pahlavi Rejang ",
+    "Runic Samaritan Saurashtra Sharada Shavian Siddham SignWriting Sinhala Sogdian ",
+    "Sora_Sompeng Soyombo Sundanese Syloti_Nagri Syriac Tagalog Tagbanwa Tai_Le Tai_Tham ",
+    "Tai_Viet Takri Tamil Tangsa Tangut Telugu Thaana Thai Tibetan Tifinagh Tirhuta Toto ",
+    "Ugaritic Vai Vithkuqi Wancho Warang_Citi Yezidi Yi Zanabazar_Square ",
+);
+
+/// Whether Go's `unicodeTable` knows the name of a `\p{..}` class.
+fn is_go_unicode_class(name: &str) -> bool {
+    name == "Any"
+        || GO_CATEGORIES.contains(&name)
+        || GO_SCRIPTS.split_whitespace().any(|s| s == name)
+}
 
 /// Go's POSIX class names (`posixGroup`), each also allowed with a leading `^`.
 const GO_POSIX_CLASSES: &[&str] = &[
@@ -307,22 +174,34 @@ impl Problem {
 
     /// Moves offsets in the text Rust parsed to offsets in the pattern as written.
     fn into_original(mut self, source: &Source<'_>) -> Self {
-        self.at = source.to_original(self.at);
+        self.at = source.to_original(self.at, false);
         if let ProblemKind::Go { expr: r, .. } | ProblemKind::Unsupported { construct: r, .. } =
             &mut self.kind
         {
-            *r = source.to_original(r.start)..source.to_original(r.end);
+            *r = source.to_original(r.start, false)..source.to_original(r.end, true);
         }
         self
     }
 }
 
-/// The problem Go would report first of the prescan's and Rust's. On a tie, a Go error wins
-/// over an unsupported construct, and otherwise Rust's (more specific) one.
-fn earliest(prescan: Option<Problem>, rust: Option<Problem>) -> Option<Problem> {
+/// The problem Alertmanager would report: the first Go error, as Go would go on past a
+/// construct that is only unsupported here; else the first unsupported construct. On a tie
+/// the earlier-listed problem wins.
+fn first_problem(problems: impl IntoIterator<Item = Problem>) -> Option<Problem> {
+    problems.into_iter().reduce(|a, b| {
+        let key = |p: &Problem| (p.is_go(), std::cmp::Reverse(p.at));
+        if key(&b) > key(&a) { b } else { a }
+    })
+}
+
+/// Chooses between the prescan's problem and Rust's. The prescan reads tokens as Go does and
+/// stops at its problem, leaving the rest of the text unrewritten, so Rust's problem counts
+/// only when it comes earlier: then a Go error wins over an unsupported construct (Go reads
+/// on past the latter), and of two unsupported constructs the earlier one.
+fn prescan_or_rust(prescan: Option<Problem>, rust: Option<Problem>) -> Option<Problem> {
     match (prescan, rust) {
-        (Some(a), Some(b)) if a.at < b.at || (a.at == b.at && a.is_go() && !b.is_go()) => Some(a),
-        (a, b) => b.or(a),
+        (Some(p), Some(r)) if r.at < p.at && (r.is_go() || !p.is_go()) => Some(r),
+        (p, r) => p.or(r),
     }
 }
 
@@ -331,19 +210,25 @@ fn earliest(prescan: Option<Problem>, rust: Option<Problem>) -> Option<Problem> 
 struct Source<'p> {
     original: &'p str,
     text: String,
-    /// Pairs of offsets (in `text`, in `original`) around each rewritten part.
-    checkpoints: Vec<(usize, usize)>,
+    /// Each rewritten part: where it is in `text`, and what it replaced in `original`.
+    rewrites: Vec<(Range<usize>, Range<usize>)>,
 }
 
 impl Source<'_> {
-    fn to_original(&self, at: usize) -> usize {
-        let i = self.checkpoints.partition_point(|&(t, _)| t <= at);
-        let (t, o) = i.checked_sub(1).map_or((0, 0), |i| self.checkpoints[i]);
-        let limit = self
-            .checkpoints
-            .get(i)
-            .map_or(self.original.len(), |&(_, o)| o);
-        (o + (at - t)).min(limit)
+    /// Maps an offset in `text` to `original`: inside a rewritten part, a range `start` maps
+    /// to the start of what was written and an `end` to its end.
+    fn to_original(&self, at: usize, end: bool) -> usize {
+        let i = self
+            .rewrites
+            .partition_point(|(t, _)| if end { t.start < at } else { t.start <= at });
+        let Some((t, o)) = i.checked_sub(1).map(|i| &self.rewrites[i]) else {
+            return at;
+        };
+        match (at < t.end, at <= t.end && end) {
+            (_, true) => o.end,
+            (true, false) => o.start,
+            (false, false) => o.end + (at - t.end),
+        }
     }
 
     fn error(&self, problem: Problem, value: &str) -> MatcherError {
@@ -388,7 +273,10 @@ pub(crate) fn compile(value: &str) -> Result<Regex, MatcherError> {
                     message: regex_error_message(&e),
                 });
         }
-        (early, translated) => earliest(early, translated.err().map(|p| p.into_original(&source))),
+        (early, translated) => {
+            let late = translated.err().map(|p| p.into_original(&source));
+            prescan_or_rust(early, late)
+        }
     };
     let problem =
         problem.unwrap_or_else(|| Problem::compile(0, "rejected without a reason".to_owned()));
@@ -404,7 +292,7 @@ fn translate(text: &str, ast: &Ast) -> Result<String, Problem> {
         weights: Vec::new(),
     };
     let (mut edits, problems) = ast::visit(ast, checker)?;
-    if let Some(p) = problems.into_iter().min_by_key(|p| p.at) {
+    if let Some(p) = first_problem(problems) {
         return Err(p);
     }
     edits.sort_by_key(|(span, _)| span.start.offset);
@@ -439,7 +327,7 @@ fn prescan(p: &str) -> (Source<'_>, Option<Problem>) {
     let mut scan = Prescan {
         p,
         text: String::with_capacity(p.len() + 8),
-        checkpoints: Vec::new(),
+        rewrites: Vec::new(),
         done: 0,
     };
     let problem = scan.run().err();
@@ -449,7 +337,7 @@ fn prescan(p: &str) -> (Source<'_>, Option<Problem>) {
         Source {
             original: p,
             text: scan.text,
-            checkpoints: scan.checkpoints,
+            rewrites: scan.rewrites,
         },
         problem,
     )
@@ -458,7 +346,7 @@ fn prescan(p: &str) -> (Source<'_>, Option<Problem>) {
 struct Prescan<'p> {
     p: &'p str,
     text: String,
-    checkpoints: Vec<(usize, usize)>,
+    rewrites: Vec<(Range<usize>, Range<usize>)>,
     /// How much of `p` has been written to `text`.
     done: usize,
 }
@@ -470,37 +358,46 @@ impl Prescan<'_> {
     }
 
     fn replace(&mut self, from: usize, to: usize, with: &str) {
-        self.checkpoints.push((self.text.len(), from));
+        let start = self.text.len();
         self.text.push_str(with);
-        self.checkpoints.push((self.text.len(), to));
+        self.rewrites.push((start..self.text.len(), from..to));
         self.done = to;
     }
 
+    /// Go's main loop (`parse` in `regexp/syntax/parse.go`), as far as tokens go: what
+    /// starts a group or an alternative, and which repetition operators follow which.
     fn run(&mut self) -> Result<(), Problem> {
         let (p, b) = (self.p, self.p.as_bytes());
-        let (mut i, mut last_repeat) = (0, None);
+        // `after_open`: no operand yet in the current group or alternative.
+        let (mut i, mut last_repeat, mut after_open) = (0, None, true);
         while i < b.len() {
             let mut repeat_end = None;
+            let mut opens = Some(false);
             match b[i] {
                 b'\\' => self.escape(i, false)?,
                 b'[' => self.class(i)?,
-                b'(' if p[i..].starts_with("(?P<") || p[i..].starts_with("(?<") => {
-                    self.copy(i, p[i..].find('>').map_or(b.len(), |e| i + e + 1));
-                }
                 b'(' if p[i..].starts_with("(?") => {
-                    let flags = p[i + 2..]
-                        .bytes()
-                        .take_while(|c| b"imsU-".contains(c))
-                        .count();
-                    let end = i + 2 + flags;
-                    self.copy(
-                        i,
-                        if matches!(b.get(end), Some(b':' | b')')) {
-                            end + 1
-                        } else {
-                            end
-                        },
-                    );
+                    if let Some(problem) = flags_problem(p, i) {
+                        return Err(problem);
+                    }
+                    let named = p[i..].starts_with("(?P<") || p[i..].starts_with("(?<");
+                    let end = if named {
+                        p[i..].find('>')
+                    } else {
+                        p[i..].find([':', ')'])
+                    };
+                    let end = end.map_or(b.len(), |e| i + e + 1);
+                    opens = (named || p[..end].ends_with(':')).then_some(true);
+                    if &p[i..end] == "(?)" {
+                        // `(?)` sets no flag: nothing in Go, an error in Rust.
+                        self.replace(i, end, "");
+                    } else {
+                        self.copy(i, end);
+                    }
+                }
+                b'(' | b'|' => {
+                    opens = Some(true);
+                    self.copy(i, i + 1);
                 }
                 b'*' | b'+' | b'?' => repeat_end = Some(i + 1),
                 b'{' => match go_repeat(&p[i..]) {
@@ -517,19 +414,19 @@ impl Prescan<'_> {
             }
             match repeat_end {
                 Some(end) => {
-                    let end = if b.get(end) == Some(&b'?') {
-                        end + 1
-                    } else {
-                        end
-                    };
+                    let end = end + usize::from(b.get(end) == Some(&b'?'));
                     if let Some(prev) = last_repeat {
-                        return Err(Problem::go(code::INVALID_REPEAT_OP, prev..end));
+                        return Err(Problem::go(code::INVALID_REPEAT_OP, prev..end).at(i));
+                    }
+                    if after_open {
+                        return Err(Problem::go(code::MISSING_REPEAT_ARGUMENT, i..end));
                     }
                     last_repeat = Some(i);
                     self.copy(i, end);
                 }
                 None => last_repeat = None,
             }
+            after_open = opens.unwrap_or(after_open);
             i = self.done;
         }
         Ok(())
@@ -538,40 +435,54 @@ impl Prescan<'_> {
     /// Go's reading of the escape at `i`, written out for Rust.
     fn escape(&mut self, i: usize, in_class: bool) -> Result<(), Problem> {
         let p = self.p;
-        let Some(c) = p[i + 1..].chars().next() else {
-            self.copy(i, p.len());
-            return Ok(());
-        };
-        let end = match c {
-            'Q' if !in_class => {
+        let end = match p[i + 1..].chars().next() {
+            Some('Q') if !in_class => {
                 return Err(Problem::unsupported(
                     i..i + 2,
                     "quoting (\\Q…\\E) is not supported; escape each metacharacter instead",
                 ));
             }
-            // Go reads `\<` and `\>` as literals; Rust as word boundaries.
-            '<' | '>' => {
-                self.replace(i, i + 2, &p[i + 1..i + 2]);
-                return Ok(());
-            }
             // Rust would read a `{` after `\b` as a special word boundary.
-            'b' | 'B' if !in_class && p[i + 2..].starts_with('{') => {
+            Some('b' | 'B') if !in_class && p[i + 2..].starts_with('{') => {
                 self.replace(i, i + 2, &format!("(?:{})", &p[i..i + 2]));
                 return Ok(());
             }
-            'A' | 'b' | 'B' | 'z' if !in_class => i + 2,
-            'd' | 'D' | 's' | 'S' | 'w' | 'W' => i + 2,
-            'p' | 'P' if p[i + 2..].starts_with('{') => {
-                p[i..].find('}').map_or(p.len(), |e| i + e + 1)
+            Some('A' | 'b' | 'B' | 'z') if !in_class => i + 2,
+            Some('d' | 'D' | 's' | 'S' | 'w' | 'W') => i + 2,
+            Some('p' | 'P') => {
+                let end = if p[i + 2..].starts_with('{') {
+                    p[i..].find('}').map_or(p.len(), |e| i + e + 1)
+                } else {
+                    i + 2 + p[i + 2..].chars().next().map_or(0, char::len_utf8)
+                };
+                let name = p[i + 2..end].strip_prefix('{').unwrap_or(&p[i + 2..end]);
+                let name = name.strip_suffix('}').unwrap_or(name);
+                let closed = !p[i + 2..].starts_with('{') || p[i..end].ends_with('}');
+                if !closed || !is_go_unicode_class(name.strip_prefix('^').unwrap_or(name)) {
+                    return Err(Problem::go(code::INVALID_CHAR_RANGE, i..end));
+                }
+                end
             }
-            'p' | 'P' => i + 2 + p[i + 2..].chars().next().map_or(0, char::len_utf8),
-            _ => match go_escape(&p[i..]) {
-                Ok(len) => i + len,
-                Err(len) => return Err(Problem::go(code::INVALID_ESCAPE, i..i + len)),
-            },
+            _ => return self.plain_escape(i).map(|_| ()),
         };
         self.copy(i, end);
         Ok(())
+    }
+
+    /// An escape standing for one character (Go's `parseEscape`); returns its value.
+    fn plain_escape(&mut self, i: usize) -> Result<u32, Problem> {
+        match go_escape(&self.p[i..]) {
+            // Go reads `\<` and `\>` as literals; Rust as word boundaries.
+            Ok((2, value @ (0x3c | 0x3e))) => {
+                self.replace(i, i + 2, &self.p[i + 1..i + 2]);
+                Ok(value)
+            }
+            Ok((len, value)) => {
+                self.copy(i, i + len);
+                Ok(value)
+            }
+            Err(len) => Err(Problem::go(code::INVALID_ESCAPE, i..i + len)),
+        }
     }
 
     /// Go's reading of the class at `start` (a `[`), written out for Rust with Go's meaning:
@@ -609,36 +520,37 @@ impl Prescan<'_> {
                 self.copy(t, end);
                 continue;
             }
-            if p[t..].starts_with('\\')
-                && p[t + 1..].starts_with(['p', 'P', 'd', 'D', 's', 'S', 'w', 'W'])
-            {
+            let letter = p[t..].strip_prefix('\\').and_then(|r| r.chars().next());
+            if letter.is_some_and(|c| "pPdDsSwW".contains(c)) {
                 self.escape(t, true)?;
                 continue;
             }
-            self.class_char(start)?;
-            let t = self.done;
-            if b.get(t) == Some(&b'-') && b.get(t + 1).is_some_and(|&c| c != b']') {
-                self.copy(t, t + 1);
-                self.class_char(start)?;
+            let lo = self.class_char(start)?;
+            let dash = self.done;
+            if b.get(dash) == Some(&b'-') && b.get(dash + 1).is_some_and(|&c| c != b']') {
+                self.copy(dash, dash + 1);
+                if self.class_char(start)? < lo {
+                    return Err(Problem::go(code::INVALID_CHAR_RANGE, t..self.done));
+                }
             }
         }
     }
 
     /// One character of the class at `start` (Go's `parseClassChar`), escaped for Rust where
-    /// needed.
-    fn class_char(&mut self, start: usize) -> Result<(), Problem> {
+    /// needed; returns its value.
+    fn class_char(&mut self, start: usize) -> Result<u32, Problem> {
         let (p, t) = (self.p, self.done);
         match p[t..].chars().next() {
             // Go notices at the end, after any problem inside the class.
             None => Err(Problem::go(code::MISSING_BRACKET, start..p.len()).at(p.len())),
-            Some('\\') => self.escape(t, true),
+            Some('\\') => self.plain_escape(t),
             Some(c @ ('[' | '-' | '&' | '~')) => {
                 self.replace(t, t + 1, &format!("\\{c}"));
-                Ok(())
+                Ok(u32::from(c))
             }
             Some(c) => {
                 self.copy(t, t + c.len_utf8());
-                Ok(())
+                Ok(u32::from(c))
             }
         }
     }
@@ -652,9 +564,9 @@ fn ast_error(p: &str, e: &ast::Error) -> Problem {
         ErrorKind::ClassEscapeInvalid | ErrorKind::UnsupportedBackreference => {
             Problem::go(code::INVALID_ESCAPE, start..end)
         }
-        ErrorKind::ClassRangeInvalid | ErrorKind::UnicodeClassInvalid => {
-            Problem::go(code::INVALID_CHAR_RANGE, start..end)
-        }
+        // Go notices a reversed range once it has read its end.
+        ErrorKind::ClassRangeInvalid => Problem::go(code::INVALID_CHAR_RANGE, start..end).at(end),
+        ErrorKind::UnicodeClassInvalid => Problem::go(code::INVALID_CHAR_RANGE, start..end),
         ErrorKind::ClassRangeLiteral => Problem::unsupported(
             start..end,
             "as a range endpoint is accepted by Go (reading `-` literally) but not by Rust; \
@@ -741,64 +653,19 @@ fn unexpected_eof(p: &str) -> Problem {
     }
 }
 
-/// A repetition operator without an operand: Go's error, unless Rust refuses to repeat a
-/// flag group that Go would look through.
+/// A repetition operator Rust finds without an operand. The prescan reports those Go
+/// rejects too, so this is one after a flag group: Go repeats the item before the group.
 fn missing_repetition(p: &str, at: usize) -> Problem {
-    let rest = &p[at..];
-    let len = if rest.starts_with('{') {
-        match go_repeat(rest) {
-            Some(rep) => rep.len,
-            None => return literal_brace(at),
-        }
-    } else {
-        1
+    let len = match p[at..].strip_prefix('{') {
+        Some(_) => go_repeat(&p[at..]).map_or(1, |rep| rep.len),
+        None => 1,
     };
-    let len = if rest[len..].starts_with('?') {
-        len + 1
-    } else {
-        len
-    };
-    // Rust cannot repeat a flag group such as `(?i)`; Go repeats the item before it, and
-    // fails only when there is none.
-    if p[..at].ends_with(')') && has_item_before_flag_groups(p, at) {
-        return Problem::unsupported(
-            at..at + len,
-            "after a flag group repeats the preceding item in Go but is an error in Rust; \
-             wrap that item in a group",
-        );
-    }
-    Problem::go(code::MISSING_REPEAT_ARGUMENT, at..at + len)
-}
-
-/// Whether, skipping back over flag groups such as `(?i)` that end at `at`, Go finds an item
-/// to repeat rather than the start of a group or alternative.
-fn has_item_before_flag_groups(p: &str, mut at: usize) -> bool {
-    let is_flags = |s: &str| s.bytes().all(|c| b"imsU-".contains(&c));
-    while p[..at].ends_with(')') {
-        match p[..at].rfind("(?") {
-            Some(g) if is_flags(&p[g + 2..at - 1]) => at = g,
-            _ => break,
-        }
-    }
-    let before = &p[..at];
-    let backslashes = before
-        .bytes()
-        .rev()
-        .skip(1)
-        .take_while(|&c| c == b'\\')
-        .count();
-    let opens = match before.bytes().last() {
-        None => true,
-        Some(b'(' | b'|') => backslashes % 2 == 0,
-        Some(b':') => before
-            .rfind("(?")
-            .is_some_and(|g| is_flags(&before[g + 2..at - 1])),
-        Some(b'>') => before
-            .rfind("(?")
-            .is_some_and(|g| before[g..].starts_with("(?P<") || before[g..].starts_with("(?<")),
-        Some(_) => false,
-    };
-    !opens
+    let len = len + usize::from(p[at + len..].starts_with('?'));
+    Problem::unsupported(
+        at..at + len,
+        "after a flag group repeats the preceding item in Go but is an error in Rust; wrap \
+         that item in a group",
+    )
 }
 
 /// The last `needle` starting at or before byte `at` (a char boundary).
@@ -852,31 +719,37 @@ fn capture_name_problem(p: &str, g: usize) -> Option<Problem> {
 fn escape_problem(p: &str, at: usize) -> Problem {
     match go_escape(&p[at..]) {
         Err(len) => Problem::go(code::INVALID_ESCAPE, at..at + len),
-        Ok(len) => Problem::unsupported(
+        Ok((len, _)) => Problem::unsupported(
             at..at + len,
             "is accepted by Go but not by Rust (e.g. a surrogate code point)",
         ),
     }
 }
 
-/// Go's `parseEscape` on `s` (starting with a backslash): `Ok(len)` when Go accepts the escape,
-/// `Err(len)` with the length of the text Go names in its error.
-fn go_escape(s: &str) -> Result<usize, usize> {
+/// Go's `parseEscape` on `s` (starting with a backslash): `Ok((len, value))` when Go accepts
+/// the escape, `Err(len)` with the length of the text Go names in its error.
+fn go_escape(s: &str) -> Result<(usize, u32), usize> {
     let mut chars = s.char_indices().skip(1);
     let Some((_, c)) = chars.next() else {
         return Err(0);
     };
     let after = 1 + c.len_utf8();
+    let octal = |d: &char| ('0'..='7').contains(d);
     match c {
-        '1'..='7' if !s[after..].starts_with(|d: char| ('0'..='7').contains(&d)) => Err(after),
+        '1'..='7' if !s[after..].starts_with(|d: char| octal(&d)) => Err(after),
         '0'..='7' => {
-            let digits = s[after..]
-                .chars()
-                .take(2)
-                .take_while(|d| ('0'..='7').contains(d));
-            Ok(after + digits.count())
+            let digits: String = s[1..].chars().take(3).take_while(octal).collect();
+            Ok((
+                1 + digits.len(),
+                u32::from_str_radix(&digits, 8).unwrap_or_default(),
+            ))
         }
-        'a' | 'f' | 'n' | 'r' | 't' | 'v' => Ok(after),
+        'a' => Ok((after, 0x07)),
+        'f' => Ok((after, 0x0c)),
+        'n' => Ok((after, 0x0a)),
+        'r' => Ok((after, 0x0d)),
+        't' => Ok((after, 0x09)),
+        'v' => Ok((after, 0x0b)),
         'x' => {
             let Some((_, c)) = chars.next() else {
                 return Err(after);
@@ -884,14 +757,20 @@ fn go_escape(s: &str) -> Result<usize, usize> {
             if c != '{' {
                 let y = chars.next();
                 let end = y.map_or(s.len(), |(i, y)| i + y.len_utf8());
-                let ok = c.is_ascii_hexdigit() && y.is_some_and(|(_, y)| y.is_ascii_hexdigit());
-                return if ok { Ok(end) } else { Err(end) };
+                return match (c.to_digit(16), y.and_then(|(_, y)| y.to_digit(16))) {
+                    (Some(x), Some(y)) => Ok((end, x * 16 + y)),
+                    _ => Err(end),
+                };
             }
             let (mut value, mut digits) = (0u32, 0);
             for (i, c) in chars {
                 let end = i + c.len_utf8();
                 if c == '}' {
-                    return if digits > 0 { Ok(end) } else { Err(end) };
+                    return if digits > 0 {
+                        Ok((end, value))
+                    } else {
+                        Err(end)
+                    };
                 }
                 let Some(d) = c.to_digit(16) else {
                     return Err(end);
@@ -904,7 +783,7 @@ fn go_escape(s: &str) -> Result<usize, usize> {
             }
             Err(s.len())
         }
-        c if c.is_ascii() && !c.is_ascii_alphanumeric() => Ok(after),
+        c if c.is_ascii() && !c.is_ascii_alphanumeric() => Ok((after, u32::from(c))),
         _ => Err(after),
     }
 }
@@ -1004,7 +883,7 @@ impl Checker<'_> {
             ast::ClassUnicodeKind::NamedValue { .. } => (String::new(), false),
         };
         let name = name.as_str();
-        if name != "Any" && !GO_CATEGORIES.contains(&name) && !GO_SCRIPTS.contains(&name) {
+        if !is_go_unicode_class(name) {
             self.problems
                 .push(Problem::go(code::INVALID_CHAR_RANGE, range(&class.span)));
             return;
@@ -1056,7 +935,7 @@ impl Checker<'_> {
         if let Ast::Repetition(inner) = &*rep.ast {
             let expr = inner.op.span.start.offset..rep.op.span.end.offset;
             self.problems
-                .push(Problem::go(code::INVALID_REPEAT_OP, expr));
+                .push(Problem::go(code::INVALID_REPEAT_OP, expr).at(at));
         }
     }
 
@@ -1155,4 +1034,311 @@ impl ast::Visitor for Checker<'_> {
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests {
+    use super::*;
+
+    /// What a value compiles to: a regex matching exactly `yes` of the probes, Go's error
+    /// text, or an unsupported construct.
+    enum Want {
+        Matches(&'static [&'static str]),
+        Go(&'static str),
+        Unsupported(&'static str),
+    }
+
+    use Want::{Go, Matches, Unsupported};
+
+    const PROBES: &[&str] = &[
+        "", "a", "b", "c", "z", "0", "5", "12", "٣", "-", "&", "<", "[", "{", "x{,3}", "A", "K",
+        "\u{212A}", "\n", "\t", " ", "\u{0B}", "\u{A0}", "é", "日本", "a_1", "éfoo", "é foo",
+        "xfoo", "foo", "-_/@", "ab", "api-gw", "web", "\u{378}", "\u{AD}",
+    ];
+
+    fn check(value: &str, want: &Want) {
+        let got = compile(value);
+        match (want, &got) {
+            (Matches(yes), Ok(re)) => {
+                let matched: Vec<&str> =
+                    PROBES.iter().copied().filter(|p| re.is_match(p)).collect();
+                assert_eq!(&matched, yes, "{value:?}");
+            }
+            (Go(text), Err(e @ MatcherError::InvalidRegex { .. })) => {
+                assert_eq!(
+                    e.to_string(),
+                    format!("error parsing regexp: {text}"),
+                    "{value:?}"
+                );
+            }
+            (Unsupported(construct), Err(MatcherError::UnsupportedRegex { construct: c, .. })) => {
+                assert_eq!(c, construct, "{value:?}");
+            }
+            (_, got) => panic!("{value:?}: unexpected {got:?}"),
+        }
+    }
+
+    /// ALERTMANAGER.md §3.6, the "Go (what AM does)" column, observed against Go's `regexp`.
+    #[test]
+    fn go_re2_differences_follow_go() {
+        let cases: &[(&str, Want)] = &[
+            (r"\d+", Matches(&["0", "5", "12"])),
+            (
+                r"\w+",
+                Matches(&[
+                    "a", "b", "c", "z", "0", "5", "12", "A", "K", "a_1", "xfoo", "foo", "ab", "web",
+                ]),
+            ),
+            (r"\s", Matches(&["\n", "\t", " "])),
+            (r".*\bfoo\b.*", Matches(&["éfoo", "é foo", "foo"])),
+            (r"[a&&b]", Matches(&["a", "b", "&"])),
+            (
+                r"[a-z--b]",
+                Matches(&["a", "b", "c", "z", "0", "5", "-", "<", "[", "A", "K"]),
+            ),
+            (
+                r"(?x) a b ",
+                Go("invalid or unsupported Perl syntax: `(?x`"),
+            ),
+            (
+                r"\p{Letter}",
+                Go(r"invalid character class range: `\p{Letter}`"),
+            ),
+            (
+                r"\p{Alphabetic}",
+                Go(r"invalid character class range: `\p{Alphabetic}`"),
+            ),
+            (
+                r"\p{Emoji}",
+                Go(r"invalid character class range: `\p{Emoji}`"),
+            ),
+            (
+                r"\p{greek}",
+                Go(r"invalid character class range: `\p{greek}`"),
+            ),
+            (
+                r"\p{sc=Greek}",
+                Go(r"invalid character class range: `\p{sc=Greek}`"),
+            ),
+            (r"a{1001}", Go("invalid repeat count: `{1001}`")),
+            (r"(a{100}){11}", Go("invalid repeat count: `{11}`")),
+            (r"\Q.*\E", Unsupported(r"\Q")),
+            (r"\101", Matches(&["A"])),
+            (r"(?<n>a)", Matches(&["a"])),
+            (r"(?P<n>a)", Matches(&["a"])),
+            (r"a++", Go("invalid nested repetition operator: `++`")),
+            (r"a**", Go("invalid nested repetition operator: `**`")),
+            (
+                r"a{2}{3}",
+                Go("invalid nested repetition operator: `{2}{3}`"),
+            ),
+            (r"\<", Matches(&["<"])),
+            (r"[\d-z]", Matches(&["z", "0", "5", "-"])),
+            (r"x{,3}", Matches(&["x{,3}"])),
+        ];
+        for (value, want) in cases {
+            check(value, want);
+        }
+    }
+
+    /// The "same in both" row of ALERTMANAGER.md §3.6.
+    #[test]
+    fn shared_syntax_behaves_as_in_go() {
+        let cases: &[(&str, Want)] = &[
+            ("(?i)k", Matches(&["K", "\u{212A}"])),
+            (
+                "(?s).",
+                Matches(&[
+                    "a", "b", "c", "z", "0", "5", "٣", "-", "&", "<", "[", "{", "A", "K",
+                    "\u{212A}", "\n", "\t", " ", "\u{0B}", "\u{A0}", "é", "\u{378}", "\u{AD}",
+                ]),
+            ),
+            (
+                ".",
+                Matches(&[
+                    "a", "b", "c", "z", "0", "5", "٣", "-", "&", "<", "[", "{", "A", "K",
+                    "\u{212A}", "\t", " ", "\u{0B}", "\u{A0}", "é", "\u{378}", "\u{AD}",
+                ]),
+            ),
+            ("a$", Matches(&["a"])),
+            ("(?U)a+", Matches(&["a"])),
+            ("[[:alpha:]]", Matches(&["a", "b", "c", "z", "A", "K"])),
+            (r"\pN", Matches(&["0", "5", "٣"])),
+            (r"\x41", Matches(&["A"])),
+            (r"a\z", Matches(&["a"])),
+            (r"\Aa", Matches(&["a"])),
+            (r"\-\_\/\@", Matches(&["-_/@"])),
+            ("a|", Matches(&["", "a"])),
+            ("", Matches(&[""])),
+            ("(?=a)", Go("invalid or unsupported Perl syntax: `(?=`")),
+            (r"\1", Go(r"invalid escape sequence: `\1`")),
+            (r"\C", Go(r"invalid escape sequence: `\C`")),
+            (r"\Z", Go(r"invalid escape sequence: `\Z`")),
+            (r"\e", Go(r"invalid escape sequence: `\e`")),
+            ("invalid[regexp", Go("missing closing ]: `[regexp)$`")),
+            ("a)", Go("unexpected ): `^(?:a))$`")),
+            ("(a", Go("missing closing ): `^(?:(a)$`")),
+            ("a)|(b", Matches(&["a", "b", "a_1", "ab", "api-gw", "web"])),
+        ];
+        for (value, want) in cases {
+            check(value, want);
+        }
+    }
+
+    /// The rewrites that give Rust's engine Go's meaning, and Go's other rules.
+    #[test]
+    fn translation_gives_go_meaning() {
+        let cases: &[(&str, Want)] = &[
+            (r"[\w]", Matches(&["a", "b", "c", "z", "0", "5", "A", "K"])),
+            (
+                r"[^\d]+",
+                Matches(&[
+                    "a", "b", "c", "z", "٣", "-", "&", "<", "[", "{", "A", "K", "\u{212A}", "\n",
+                    "\t", " ", "\u{0B}", "\u{A0}", "é", "日本", "éfoo", "é foo", "xfoo", "foo",
+                    "-_/@", "ab", "api-gw", "web", "\u{378}", "\u{AD}",
+                ]),
+            ),
+            (
+                r"\S",
+                Matches(&[
+                    "a", "b", "c", "z", "0", "5", "٣", "-", "&", "<", "[", "{", "A", "K",
+                    "\u{212A}", "\u{0B}", "\u{A0}", "é", "\u{378}", "\u{AD}",
+                ]),
+            ),
+            (
+                r"(?i)\W",
+                Matches(&[
+                    "٣", "-", "&", "<", "[", "{", "\n", "\t", " ", "\u{0B}", "\u{A0}", "é",
+                    "\u{378}", "\u{AD}",
+                ]),
+            ),
+            (r"\B", Matches(&[""])),
+            (r"\pC", Matches(&["\n", "\t", "\u{0B}", "\u{AD}"])),
+            (r"\P{^C}", Matches(&["\n", "\t", "\u{0B}", "\u{AD}"])),
+            (r"\p{Cs}", Matches(&[])),
+            (
+                r"\p{^L}",
+                Matches(&[
+                    "0", "5", "٣", "-", "&", "<", "[", "{", "\n", "\t", " ", "\u{0B}", "\u{A0}",
+                    "\u{378}", "\u{AD}",
+                ]),
+            ),
+            (r"[[]", Matches(&["["])),
+            (r"[a[b]", Matches(&["a", "b", "["])),
+            (r"[]a]", Matches(&["a"])),
+            ("(?)a", Matches(&["a"])),
+            ("{", Matches(&["{"])),
+            (r"a\b{2}", Matches(&["a"])),
+            (r"\p{Kawi}", Matches(&[])),
+            (r"\u0041", Go(r"invalid escape sequence: `\u`")),
+            (r"(?P<a.b>x)", Go("invalid named capture: `(?P<a.b>`")),
+            (
+                r"(?-u:\w)",
+                Go("invalid or unsupported Perl syntax: `(?-u`"),
+            ),
+            (r"(?R)a", Go("invalid or unsupported Perl syntax: `(?R`")),
+            (r"[[:foo:]]", Go("invalid character class range: `[:foo:]`")),
+            (r"[z-a]", Go("invalid character class range: `z-a`")),
+            (r"[a-\d]", Go(r"invalid escape sequence: `\d`")),
+            ("{2}", Go("missing argument to repetition operator: `{2}`")),
+            ("(*)", Go("missing argument to repetition operator: `*`")),
+            (r"\8", Go(r"invalid escape sequence: `\8`")),
+            (
+                r"\p{Garay}",
+                Go(r"invalid character class range: `\p{Garay}`"),
+            ),
+            (r"\x{D800}", Unsupported(r"\x{D800}")),
+            ("a(?i)*", Unsupported("*")),
+            ("(?ii)a", Unsupported("(?ii)")),
+            ("(?P<n>a)(?P<n>b)", Unsupported("(?P<n>")),
+            ("(?P<1>a)", Unsupported("(?P<1>")),
+        ];
+        for (value, want) in cases {
+            check(value, want);
+        }
+    }
+
+    #[test]
+    fn every_go_unicode_class_name_compiles() {
+        let names = GO_CATEGORIES
+            .iter()
+            .copied()
+            .chain(GO_SCRIPTS.split_whitespace());
+        for name in names.chain(["Any"]) {
+            for value in [format!(r"\p{{{name}}}"), format!(r"[^\P{{{name}}}]")] {
+                assert!(compile(&value).is_ok(), "{value}");
+            }
+        }
+        assert!(!is_go_unicode_class(""));
+    }
+
+    #[test]
+    fn errors_name_the_value() {
+        let cases = [
+            ("(", "error parsing regexp: missing closing ): `^(?:()$`"),
+            (
+                r"\Qa",
+                r#"unsupported regexp "\\Qa": `\Q` quoting (\Q…\E) is not supported; escape each metacharacter instead"#,
+            ),
+            (
+                r"\pL{1000}",
+                r#"regexp "\\pL{1000}" cannot be compiled: Compiled regex exceeds size limit of 10485760 bytes."#,
+            ),
+        ];
+        for (value, want) in cases {
+            let e = compile(value).unwrap_err();
+            assert_eq!(e.to_string(), want);
+        }
+    }
+
+    #[test]
+    fn go_repeat_reads_counts_as_go_does() {
+        let cases = [
+            ("{2}", Some((2, Some(2), 3))),
+            ("{2,}x", Some((2, None, 4))),
+            ("{0,10}", Some((0, Some(10), 6))),
+            ("{123456789}", Some((u64::MAX, Some(u64::MAX), 11))),
+            ("{,3}", None),
+            ("{01}", None),
+            ("{ 1 }", None),
+            ("{1", None),
+            ("{", None),
+        ];
+        for (text, want) in cases {
+            let got = go_repeat(text).map(|r| (r.min, r.max, r.len));
+            assert_eq!(got, want, "{text}");
+        }
+    }
+
+    #[test]
+    fn go_escape_reads_escapes_as_go_does() {
+        let cases = [
+            (r"\101x", Ok((4, 0o101))),
+            (r"\0", Ok((2, 0))),
+            (r"\08", Ok((2, 0))),
+            (r"\1x", Err(2)),
+            (r"\x41", Ok((4, 0x41))),
+            (r"\x{263a}", Ok((8, 0x263a))),
+            (r"\x{}", Err(4)),
+            (r"\xZZ", Err(4)),
+            (r"\x{zz}", Err(4)),
+            (r"\x{110000}", Err(9)),
+            (r"\t", Ok((2, 9))),
+            (r"\-", Ok((2, 0x2d))),
+            (r"\é", Err(3)),
+            (r"\q", Err(2)),
+        ];
+        for (text, want) in cases {
+            assert_eq!(go_escape(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn offsets_map_back_through_rewrites() {
+        let (source, problem) = prescan("^(?:x{,3}[a[b](?))$");
+        assert!(problem.is_none());
+        assert_eq!(source.text, r"^(?:x\{,3}[a\[b])$");
+        // `\{` maps to `{`; the removed `(?)` collapses to a point.
+        assert_eq!(source.to_original(5, false), 5);
+        assert_eq!(source.to_original(7, true), 6);
+        assert_eq!(source.to_original(16, false), 17);
+        assert_eq!(source.to_original(16, true), 14);
+    }
+}

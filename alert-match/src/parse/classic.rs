@@ -133,4 +133,121 @@ fn unescape(raw: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests {
+    use super::*;
+
+    type Triples = Result<Vec<(String, String, String)>, String>;
+
+    fn triples(input: &str) -> Triples {
+        parse_matchers(input)
+            .map(|ms| {
+                ms.iter()
+                    .map(|m| {
+                        (
+                            m.name().to_owned(),
+                            m.op().to_string(),
+                            m.value().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .map_err(|e| e.reason())
+    }
+
+    fn ok(ms: &[(&str, &str, &str)]) -> Triples {
+        Ok(ms
+            .iter()
+            .map(|&(n, o, v)| (n.into(), o.into(), v.into()))
+            .collect())
+    }
+
+    fn err(reason: &str) -> Triples {
+        Err(reason.to_owned())
+    }
+
+    /// Beyond the conformance table: cases checked against upstream's `labels.ParseMatchers`.
+    #[test]
+    fn parses_like_upstream() {
+        let cases = [
+            ("foo=bar baz", ok(&[("foo", "=", "bar baz")])),
+            ("{foo=bar,", ok(&[("foo", "=", "bar")])),
+            ("{foo=bar,,}", err("bad matcher format: ")),
+            ("a=b}c", ok(&[("a", "=", "b}c")])),
+            ("{a=b} ", ok(&[("a", "=", "b}")])),
+            (" {a=b}", err("bad matcher format: {a=b")),
+            ("a\u{0b}=b", err("bad matcher format: a\u{0b}=b")),
+            ("a\u{a0}=b", err("bad matcher format: a\u{a0}=b")),
+            ("a:b=c", ok(&[("a:b", "=", "c")])),
+            ("_=c", ok(&[("_", "=", "c")])),
+            ("0a=c", err("bad matcher format: 0a=c")),
+            ("a!~", ok(&[("a", "!~", "")])),
+            // Only the last part is trimmed before it is reported.
+            ("{a=b, c-d=e, f=g}", err("bad matcher format:  c-d=e")),
+            ("{a=b, c-d=e}", err("bad matcher format: c-d=e")),
+            ("a=\"x\\qy\"", ok(&[("a", "=", "x\\qy")])),
+            (
+                "a=\"x\\\"",
+                err("matcher value contains unescaped double quote: \"x\\\""),
+            ),
+            // `\\` toggles the escape state twice, so the following `"` opens a quote.
+            (r#"a="\\",b="c""#, ok(&[("a", "=", "\\"), ("b", "=", "c")])),
+            // A comma right after a lone `\` still splits.
+            (r#"a=\,b="c""#, ok(&[("a", "=", "\\"), ("b", "=", "c")])),
+            (r#"a=\,"b,c""#, err("bad matcher format: \"b")),
+        ];
+        for (input, want) in cases {
+            assert_eq!(triples(input), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn unescapes_values() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (r#""bar""#, Some("bar")),
+            (r"bar\n", Some("bar\n")),
+            (r"bar\t", Some("bar\\t")),
+            (r"bar\", Some("bar\\")),
+            (r"bar\\", Some("bar\\")),
+            (r#"bar\""#, Some("bar\"")),
+            (r#""a\"b""#, Some("a\"b")),
+            ("", Some("")),
+            (r#"""#, None),
+            (r#""bar"#, None),
+            (r#"bar""#, None),
+            (r#""a"b""#, None),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(unescape(raw).as_deref(), *want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn single_matcher_reads_the_whole_input() {
+        let m = parse_matcher("a=b,c=d").unwrap();
+        assert_eq!((m.name(), m.value()), ("a", "b,c=d"));
+        assert_eq!(
+            parse_matcher("{a=b}").unwrap_err().reason(),
+            "bad matcher format: {a=b}"
+        );
+        assert_eq!(
+            parse_matcher("").unwrap_err().reason(),
+            "bad matcher format: "
+        );
+    }
+
+    #[test]
+    fn errors_carry_byte_offsets() {
+        let cases = [
+            ("{a=b, c-d=e, f=g}", 5),
+            ("{a=b,c=\"x}", 7),
+            ("x=y, a=~(", 8),
+        ];
+        for (input, offset) in cases {
+            assert_eq!(
+                parse_matchers(input).unwrap_err().offset(),
+                Some(offset),
+                "{input:?}"
+            );
+        }
+    }
+}

@@ -205,4 +205,130 @@ fn parse_one(input: &str, syntax: Syntax) -> Result<Matcher, ParseError> {
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests {
+    use super::*;
+
+    fn single(input: &str, syntax: Syntax) -> Result<(String, String, String), String> {
+        parse_one(input, syntax)
+            .map(|m| {
+                (
+                    m.name().to_owned(),
+                    m.op().to_string(),
+                    m.value().to_owned(),
+                )
+            })
+            .map_err(|e| e.reason())
+    }
+
+    fn ok(n: &str, o: &str, v: &str) -> Result<(String, String, String), String> {
+        Ok((n.to_owned(), o.to_owned(), v.to_owned()))
+    }
+
+    fn err(reason: &str) -> Result<(String, String, String), String> {
+        Err(reason.to_owned())
+    }
+
+    /// `compat.Matcher` per feature flag (`matcher/compat/parse_test.go` and upstream runs).
+    #[test]
+    fn single_matcher_follows_compat() {
+        let brace = |i: &str| err(&format!("unexpected open or close brace: {i}"));
+        let cases = [
+            (
+                "a=b,c=d",
+                ok("a", "=", "b,c=d"),
+                err("expected 1 matcher, found 2"),
+                ok("a", "=", "b,c=d"),
+            ),
+            (
+                "{a=b}",
+                err("bad matcher format: {a=b}"),
+                brace("{a=b}"),
+                brace("{a=b}"),
+            ),
+            ("a=b}", ok("a", "=", "b}"), brace("a=b}"), brace("a=b}")),
+            (
+                "",
+                err("bad matcher format: "),
+                err("no matchers"),
+                err("bad matcher format: "),
+            ),
+            (
+                "🙂=1",
+                err("bad matcher format: 🙂=1"),
+                ok("🙂", "=", "1"),
+                ok("🙂", "=", "1"),
+            ),
+            (
+                "a = \"x\" , b=y",
+                err("matcher value contains unescaped double quote: \"x\" , b=y"),
+                err("expected 1 matcher, found 2"),
+                err("matcher value contains unescaped double quote: \"x\" , b=y"),
+            ),
+        ];
+        for (input, classic, utf8, fallback) in cases {
+            assert_eq!(single(input, Syntax::Classic), classic, "classic {input:?}");
+            assert_eq!(single(input, Syntax::Utf8), utf8, "utf8 {input:?}");
+            assert_eq!(
+                single(input, Syntax::Fallback),
+                fallback,
+                "fallback {input:?}"
+            );
+            assert_eq!(
+                parse_matcher(input).map(|m| m.value().to_owned()).ok(),
+                fallback.ok().map(|f| f.2)
+            );
+        }
+    }
+
+    #[test]
+    fn fallback_prefers_classic_on_disagreement() {
+        // Row 100 of the conformance table: the grammars read `\x` differently.
+        let input = r#"{foo="\xf0\x9f\x99\x82"}"#;
+        let classic = parse_matchers(input, Syntax::Fallback).unwrap();
+        assert_eq!(classic[0].value(), r"\xf0\x9f\x99\x82");
+        assert_eq!(
+            parse_matchers(input, Syntax::Utf8).unwrap()[0].value(),
+            "🙂"
+        );
+        assert_eq!(Syntax::default(), Syntax::Fallback);
+    }
+
+    #[test]
+    fn errors_display_input_and_reason() {
+        let cases = [
+            (
+                "{a-b=c",
+                "invalid matcher \"{a-b=c\": bad matcher format: a-b=c",
+                Some(1),
+            ),
+            (
+                "a=\"x",
+                "invalid matcher \"a=\\\"x\": matcher value contains unescaped double quote: \"x",
+                Some(2),
+            ),
+            (
+                "x=~(",
+                "invalid matcher \"x=~(\": error parsing regexp: missing closing ): `^(?:()$`",
+                Some(3),
+            ),
+        ];
+        for (input, display, offset) in cases {
+            let e = parse_matchers(input, Syntax::Fallback).unwrap_err();
+            assert_eq!(e.to_string(), display);
+            assert_eq!(e.input(), input);
+            assert_eq!(e.offset(), offset);
+        }
+        let e = parse_matchers("x=~(", Syntax::Utf8).unwrap_err();
+        assert_eq!(
+            e.reason(),
+            "failed to create matcher: error parsing regexp: missing closing ): `^(?:()$`"
+        );
+        assert_eq!(e.offset(), Some(3));
+        let e = parse_matcher("{a=b}").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid matcher \"{a=b}\": unexpected open or close brace: {a=b}"
+        );
+        assert_eq!(e.offset(), None);
+    }
+}

@@ -629,4 +629,161 @@ pub(super) fn parse_matcher(input: &str) -> Result<Matcher, ParseError> {
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests {
+    use super::*;
+
+    type Triples = Result<Vec<(String, String, String)>, String>;
+
+    fn triples(input: &str) -> Triples {
+        parse_matchers(input)
+            .map(|ms| {
+                ms.iter()
+                    .map(|m| {
+                        (
+                            m.name().to_owned(),
+                            m.op().to_string(),
+                            m.value().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .map_err(|e| e.reason())
+    }
+
+    fn ok(ms: &[(&str, &str, &str)]) -> Triples {
+        Ok(ms
+            .iter()
+            .map(|&(n, o, v)| (n.into(), o.into(), v.into()))
+            .collect())
+    }
+
+    fn err(reason: &str) -> Triples {
+        Err(reason.to_owned())
+    }
+
+    /// Beyond the conformance table: cases checked against upstream's `parse.Matchers`.
+    #[test]
+    fn parses_and_reports_like_upstream() {
+        let op = "expected an operator such as '=', '!=', '=~' or '!~'";
+        let cases = [
+            (r#""a"="\\""#, ok(&[("a", "=", "\\")])),
+            (r#"""="x""#, ok(&[("", "=", "x")])),
+            ("🙂=1", ok(&[("🙂", "=", "1")])),
+            ("a\u{a0}=\u{a0}b", ok(&[("a", "=", "b")])),
+            ("a\u{0b}=b", ok(&[("a", "=", "b")])),
+            ("{a=b} ", ok(&[("a", "=", "b")])),
+            (" {a=b}", ok(&[("a", "=", "b")])),
+            ("a = \"x\" , b=y", ok(&[("a", "=", "x"), ("b", "=", "y")])),
+            (
+                "foo!",
+                err(&format!(
+                    "3:4: unexpected end of input, expected one of '=~': {op}"
+                )),
+            ),
+            (
+                "foo=bar baz",
+                err("8:11: unexpected baz: expected a comma or close brace"),
+            ),
+            ("{foo=bar,", err("0:9: end of input: expected close brace")),
+            (
+                "{foo=bar,,}",
+                err("9:10: unexpected ,: expected a matcher or close brace after comma"),
+            ),
+            (r#""a"="\d""#, err(r#"4:8: "\d": invalid input"#)),
+            ("a=b}c", err("0:4: }: expected opening brace")),
+            ("{a=b}x", err("5:6: x: expected end of input")),
+            ("a", err(&format!("end of input: {op}"))),
+            ("{a=\"b\nc\"}", err("3:8: \"b\nc\": invalid input")),
+            (r#"a="x\qy""#, err(r#"2:8: "x\qy": invalid input"#)),
+            (
+                "a=x\\",
+                err("3:4: \\: invalid input: expected a comma or close brace"),
+            ),
+            ("{a=b,c}", err(&format!("6:7: unexpected }}: {op}"))),
+            ("=x", err("0:1: unexpected =: expected label name")),
+            ("a!~", err("end of input: expected label value")),
+            (
+                r#"a=~"(""#,
+                err("failed to create matcher: error parsing regexp: missing closing ): `^(?:()$`"),
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(triples(input), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn errors_carry_byte_offsets() {
+        let cases = [("a=b}c", 3), ("é=b baz", 5), ("a", 1), ("{a=~\"(\"}", 4)];
+        for (input, offset) in cases {
+            assert_eq!(
+                parse_matchers(input).unwrap_err().offset(),
+                Some(offset),
+                "{input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn single_matcher_counts_matchers() {
+        assert_eq!(parse_matcher("").unwrap_err().reason(), "no matchers");
+        assert_eq!(
+            parse_matcher("a=b,c=d").unwrap_err().reason(),
+            "expected 1 matcher, found 2"
+        );
+        assert_eq!(parse_matcher("{a=b}").unwrap().value(), "b");
+    }
+
+    #[test]
+    fn unquote_follows_go_strconv() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (r#""abc""#, Some("abc")),
+            (r#""a\nb\t\"\\""#, Some("a\nb\t\"\\")),
+            (r#""\a\b\f\r\v""#, Some("\u{7}\u{8}\u{c}\r\u{b}")),
+            (r#""\x41\101""#, Some("AA")),
+            (r#""\u00e9\U0001f642""#, Some("é🙂")),
+            (r#""\xf0\x9f\x99\x82""#, Some("🙂")),
+            ("\"tab\tcr\r\"", Some("tab\tcr\r")),
+            (r#""\xf0\x9f""#, None),
+            (r#""\ud800""#, None),
+            (r#""\U00110000""#, None),
+            (r#""\u00""#, None),
+            (r#""\400""#, None),
+            (r#""\12""#, None),
+            (r#""\d""#, None),
+            (r#""\'""#, None),
+            ("\"a\nb\"", None),
+            (r#""a"b""#, None),
+        ];
+        for (token, want) in cases {
+            assert_eq!(go_unquote(token).as_deref(), *want, "{token}");
+        }
+    }
+
+    #[test]
+    fn quote_follows_go_strconv() {
+        let cases = [
+            ("a", r#""a""#),
+            ("a\"b\\c", r#""a\"b\\c""#),
+            ("\n\t\u{7}\u{8}\u{c}\r\u{b}", r#""\n\t\a\b\f\r\v""#),
+            ("\u{1}\u{7f}", r#""\x01\x7f""#),
+            ("\u{a0}\u{200b}\u{85}", r#""\u00a0\u200b\u0085""#),
+            ("\u{e0001}", r#""\U000e0001""#),
+            ("é日🙂 ~", r#""é日🙂 ~""#),
+        ];
+        for (s, want) in cases {
+            assert_eq!(go_quote(s), want);
+            assert_eq!(go_unquote(want).as_deref(), Some(s), "{want}");
+        }
+    }
+
+    #[test]
+    fn reserved_runes_end_unquoted_tokens() {
+        for c in "{}!=~,\\\"'` \t\n\u{b}\u{85}\u{a0}\u{2028}\u{3000}".chars() {
+            assert!(is_reserved(c), "{c:?}");
+        }
+        for c in "a0._-:/🙂é\u{200b}".chars() {
+            assert!(!is_reserved(c), "{c:?}");
+        }
+    }
+}
