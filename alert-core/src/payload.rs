@@ -258,7 +258,7 @@ impl Notification {
 /// Parses JSON into `T`, reporting the path, line and column of the first problem.
 pub(crate) fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, PayloadError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = match e.path().to_string().as_str() {
             "." | "?" => "top level".to_string(),
             p => p.to_string(),
@@ -270,7 +270,15 @@ pub(crate) fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Pa
             column: inner.column(),
             message: strip_position(&inner.to_string()),
         }
-    })
+    })?;
+    // Anything after the JSON value (but whitespace) is garbage, not a second notification.
+    de.end().map_err(|e| PayloadError::Json {
+        path: "top level".to_string(),
+        line: e.line(),
+        column: e.column(),
+        message: strip_position(&e.to_string()),
+    })?;
+    Ok(value)
 }
 
 /// serde_json appends " at line L column C"; the error carries those separately.
