@@ -329,11 +329,7 @@ pub fn group_env(ctx: Context<'_>, style: EnvStyle) -> Env {
 /// assert_eq!(encode_name("é"), "U___e9_");
 /// ```
 pub fn encode_name(name: &str) -> String {
-    let legacy = name
-        .chars()
-        .enumerate()
-        .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
-    if legacy && !name.is_empty() && !name.starts_with("U__") {
+    if is_portable_name(name) && !name.starts_with("U__") {
         return name.to_string();
     }
     let mut out = String::from("U__");
@@ -345,6 +341,16 @@ pub fn encode_name(name: &str) -> String {
         }
     }
     out
+}
+
+/// Whether `name` is a portable variable name, `[A-Za-z_][A-Za-z0-9_]*` (also Prometheus'
+/// legacy label-name rule), usable from any shell and by Kubernetes.
+pub fn is_portable_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .enumerate()
+            .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()))
 }
 
 fn native_common(b: &mut Builder, ctx: Context<'_>, status: AlertStatus) {

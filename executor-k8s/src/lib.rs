@@ -62,6 +62,6 @@ pub use action::{
     JobAction, RestartPolicy, default_backoff_limit, default_container_name,
     default_restart_policy, default_ttl_seconds_after_finished,
 };
-pub use name::job_name;
+pub use name::{is_dns1123_label, job_name};
 pub use problem::{JobConfigError, JobConfigErrorKind};
 pub use render::{RenderError, redact_job, render_job};

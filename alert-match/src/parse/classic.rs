@@ -136,33 +136,10 @@ fn unescape(raw: &str) -> Option<String> {
 mod tests {
     use super::*;
 
-    type Triples = Result<Vec<(String, String, String)>, String>;
+    use crate::parse::table::{Triples, err, ok};
 
     fn triples(input: &str) -> Triples {
-        parse_matchers(input)
-            .map(|ms| {
-                ms.iter()
-                    .map(|m| {
-                        (
-                            m.name().to_owned(),
-                            m.op().to_string(),
-                            m.value().to_owned(),
-                        )
-                    })
-                    .collect()
-            })
-            .map_err(|e| e.reason())
-    }
-
-    fn ok(ms: &[(&str, &str, &str)]) -> Triples {
-        Ok(ms
-            .iter()
-            .map(|&(n, o, v)| (n.into(), o.into(), v.into()))
-            .collect())
-    }
-
-    fn err(reason: &str) -> Triples {
-        Err(reason.to_owned())
+        crate::parse::table::triples(parse_matchers, input)
     }
 
     /// Beyond the conformance table: cases checked against upstream's `labels.ParseMatchers`.

@@ -204,6 +204,44 @@ fn parse_one(input: &str, syntax: Syntax) -> Result<Matcher, ParseError> {
     }
 }
 
+/// Table-test helpers shared by the parsers' unit tests: results as (name, op, value)
+/// triples, errors as upstream's reason text.
+#[cfg(test)]
+pub(crate) mod table {
+    use super::{Matcher, ParseError};
+
+    pub(crate) type Triples = Result<Vec<(String, String, String)>, String>;
+
+    pub(crate) fn triples(
+        parse: fn(&str) -> Result<Vec<Matcher>, ParseError>,
+        input: &str,
+    ) -> Triples {
+        parse(input)
+            .map(|ms| {
+                let triple = |m: &Matcher| {
+                    (
+                        m.name().to_owned(),
+                        m.op().to_string(),
+                        m.value().to_owned(),
+                    )
+                };
+                ms.iter().map(triple).collect()
+            })
+            .map_err(|e| e.reason())
+    }
+
+    pub(crate) fn ok(ms: &[(&str, &str, &str)]) -> Triples {
+        Ok(ms
+            .iter()
+            .map(|&(n, o, v)| (n.into(), o.into(), v.into()))
+            .collect())
+    }
+
+    pub(crate) fn err(reason: &str) -> Triples {
+        Err(reason.to_owned())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

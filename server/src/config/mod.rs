@@ -257,7 +257,7 @@ impl Validator<'_> {
             None => default_timeout(),
         };
         let namespace = raw.namespace.unwrap_or_else(default_namespace);
-        if !is_dns1123_label(&namespace) {
+        if !executor_k8s::is_dns1123_label(&namespace) {
             self.problem(
                 "defaults.namespace",
                 format!("{namespace:?} is not a valid namespace (a DNS-1123 label)"),
@@ -364,11 +364,7 @@ impl Validator<'_> {
         let mut vars = Vec::new();
         for (name, value) in env {
             let path = join(base, &name);
-            let valid = name
-                .chars()
-                .enumerate()
-                .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()));
-            if name.is_empty() || !valid {
+            if !alert_core::env::is_portable_name(&name) {
                 self.problem(
                     &path,
                     format!("invalid variable name {name:?}: use [A-Za-z_][A-Za-z0-9_]*"),
@@ -435,14 +431,4 @@ fn is_rule_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
-pub(crate) fn is_dns1123_label(s: &str) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
 }
