@@ -4,7 +4,7 @@
 //! - the serde model of the Alertmanager webhook ([`Notification`], [`Alert`]), accepting
 //!   every field Alertmanager 0.25–0.34 and Grafana send, and unknown ones;
 //! - the Alertmanager [`Fingerprint`] of a label set, and an alert's [`Episode`];
-//! - the **env contract**: the variables every executor hands an action ([`env`]);
+//! - the **env contract**: the variables every executor hands an action ([`mod@env`]);
 //! - Kubernetes-style `$(VAR)` expansion of argv elements ([`expand`]);
 //! - the object-safe [`Executor`] trait and the request/outcome types backends speak.
 //!
