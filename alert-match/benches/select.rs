@@ -1,9 +1,9 @@
 //! Rule selection cost per alert: `RuleSet::matching` for one alert against 100, 1,000 and
 //! 10,000 rules shaped like a real config (each keyed by `alertname` plus one or two more
-//! matchers; every 20th rule regex-only, so it has no index key and is checked for every
-//! alert). `select/<N>/hit` is an alert that exactly one rule selects, `select/<N>/miss`
-//! one that no rule selects (only the unindexed rules are checked). Target: under 10 µs
-//! per alert at 10,000 rules.
+//! matchers; every 20th rule regex-only, so it has no equality key and goes through the
+//! per-label regex sets). `select/<N>/hit` is an alert that exactly one rule selects,
+//! `select/<N>/miss` one that no rule selects. Target: under 10 µs per alert
+//! at 10,000 rules.
 //!
 //! Run with `cargo bench -p alert-match --bench select`.
 

@@ -4,7 +4,7 @@
 //!   classic syntax when it parses, else the UTF-8 syntax; regexes are anchored by string
 //!   concatenation (`^(?:` + value + `)$`) and checked against Go RE2's meaning.
 //! - A [`Rule`] selects alerts by label and annotation matchers, status and receiver;
-//!   a [`RuleSet`] indexes equality matchers so selection stays fast with many rules.
+//!   a [`RuleSet`] indexes equality and regex matchers so selection stays fast with many rules.
 //! - [`render`] turns a selection into the [`alert_core::ExecRequest`] an executor runs.
 //!
 //! It does no I/O and knows no backend: the action a rule runs is its caller's business.

@@ -102,6 +102,11 @@ impl Matcher {
         &self.value
     }
 
+    /// The compiled, anchored regex of a `=~`/`!~` matcher.
+    pub(crate) fn regex(&self) -> Option<&Regex> {
+        self.regex.as_ref()
+    }
+
     /// Whether a label value satisfies this matcher.
     pub fn matches_value(&self, value: &str) -> bool {
         match (self.op, &self.regex) {

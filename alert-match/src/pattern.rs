@@ -16,7 +16,7 @@
 
 use std::ops::Range;
 
-use regex::{Regex, RegexBuilder};
+use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 use regex_syntax::ast::parse::ParserBuilder;
 use regex_syntax::ast::{self, Ast, ClassSetItem, ErrorKind, Span};
 
@@ -248,6 +248,16 @@ impl Source<'_> {
             ProblemKind::Compile(message) => MatcherError::RegexCompile { value, message },
         }
     }
+}
+
+/// Compiles regexes already built by [`compile`] (their `as_str()`) into one set with the
+/// same options. `None` when the set exceeds the regex crate's size limit.
+pub(crate) fn set_of<'a>(patterns: impl IntoIterator<Item = &'a str>) -> Option<RegexSet> {
+    RegexSetBuilder::new(patterns)
+        .octal(true)
+        .nest_limit(NEST_LIMIT)
+        .build()
+        .ok()
 }
 
 /// Compiles a matcher's regex value exactly as Alertmanager anchors it: `^(?:value)$`, built
