@@ -22,9 +22,39 @@ pub trait Executor: Send + Sync + fmt::Debug {
 
     /// Starts the action and resolves when it finished or was handed off.
     ///
+    /// `stop` resolves when the caller wants the action ended early (its alert resolved,
+    /// alertrun is shutting down); the backend then ends it its configured way (a process:
+    /// the rule's signal to its process group, SIGKILL after a grace) and reports the run
+    /// with [`Report::ended_by`] set. A `stop` that never resolves lets the action run to
+    /// its end or its deadline ([`std::future::pending`]).
+    ///
     /// Implementations honour `req.deadline`, track what they spawn, and clean up when the
     /// returned future is dropped.
-    fn execute<'a>(&'a self, req: &'a ExecRequest) -> BoxFuture<'a, Result<Outcome, ExecError>>;
+    fn execute<'a>(
+        &'a self,
+        req: &'a ExecRequest,
+        stop: BoxFuture<'a, StopReason>,
+    ) -> BoxFuture<'a, Result<Outcome, ExecError>>;
+}
+
+/// Why a caller asks a running action to stop before its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// The alert (or group) the action runs for resolved, and the rule says to stop.
+    Resolved,
+    /// alertrun is shutting down.
+    Shutdown,
+}
+
+impl StopReason {
+    /// `resolved` or `shutdown`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Resolved => "resolved",
+            Self::Shutdown => "shutdown",
+        }
+    }
 }
 
 /// Everything a backend needs to run one action, already rendered.
@@ -71,11 +101,8 @@ pub struct Subject {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Outcome {
-    /// Ran to completion here.
-    Finished {
-        /// Whether it reported success (exit status 0, Job Complete).
-        success: bool,
-    },
+    /// Ran to its end here (or was ended): how, and what it printed.
+    Finished(Report),
     /// Handed off, e.g. to a Kubernetes Job of this name.
     Submitted {
         /// Where to find it.
@@ -83,6 +110,88 @@ pub enum Outcome {
     },
     /// Already started by an earlier request; nothing new was started.
     Duplicate,
+}
+
+/// The record of a finished action.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// How it exited, when known.
+    pub exit: Option<Exit>,
+    /// Who ended it, when it did not end on its own.
+    pub ended_by: Option<EndedBy>,
+    /// The tail of its standard output.
+    pub stdout: Tail,
+    /// The tail of its standard error.
+    pub stderr: Tail,
+    /// How long it ran.
+    pub duration: Duration,
+}
+
+impl Report {
+    /// Whether the action succeeded: it exited 0 on its own.
+    pub fn success(&self) -> bool {
+        self.ended_by.is_none() && self.exit == Some(Exit::Code(0))
+    }
+}
+
+/// How a process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Exit {
+    /// Exited with this status code.
+    Code(i32),
+    /// Killed by this signal number.
+    Signal(i32),
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Code(c) => write!(f, "exit {c}"),
+            Self::Signal(s) => write!(f, "signal {s}"),
+        }
+    }
+}
+
+/// Why an action was ended before it finished on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EndedBy {
+    /// It ran past [`ExecRequest::deadline`].
+    Timeout,
+    /// The caller asked it to stop.
+    Stop(StopReason),
+}
+
+/// The last bytes of an output stream, up to a limit, and how many came before them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Tail {
+    /// The last bytes written, at most the limit given to [`Tail::push`].
+    pub bytes: Vec<u8>,
+    /// How many earlier bytes were dropped to keep within the limit.
+    pub dropped: u64,
+}
+
+impl Tail {
+    /// Appends `data`, keeping only the last `limit` bytes.
+    pub fn push(&mut self, data: &[u8], limit: usize) {
+        if data.len() >= limit {
+            self.dropped += (self.bytes.len() + data.len() - limit) as u64;
+            self.bytes.clear();
+            self.bytes.extend_from_slice(&data[data.len() - limit..]);
+            return;
+        }
+        let excess = (self.bytes.len() + data.len()).saturating_sub(limit);
+        if excess > 0 {
+            self.bytes.drain(..excess);
+            self.dropped += excess as u64;
+        }
+        self.bytes.extend_from_slice(data);
+    }
+
+    /// The bytes as text, invalid UTF-8 replaced.
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.bytes)
+    }
 }
 
 /// Why an action could not be run.
@@ -97,9 +206,6 @@ pub enum ExecError {
         /// Why.
         reason: String,
     },
-    /// The action ran past its deadline and was stopped.
-    #[error("action exceeded its deadline of {0:?}")]
-    Timeout(Duration),
     /// The backend itself failed (spawn error, API error).
     #[error("{backend} backend failed")]
     Backend {
@@ -109,4 +215,41 @@ pub enum ExecError {
         #[source]
         source: Box<dyn Error + Send + Sync>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tail_keeps_the_last_bytes_and_counts_the_rest() {
+        let mut t = Tail::default();
+        t.push(b"abc", 5);
+        t.push(b"def", 5);
+        assert_eq!((t.bytes.as_slice(), t.dropped), (&b"bcdef"[..], 1));
+        t.push(b"0123456789", 5);
+        assert_eq!((t.bytes.as_slice(), t.dropped), (&b"56789"[..], 11));
+        t.push(b"", 5);
+        assert_eq!(t.text(), "56789");
+    }
+
+    #[test]
+    fn only_a_clean_zero_exit_is_success() {
+        let ok = Report {
+            exit: Some(Exit::Code(0)),
+            ..Report::default()
+        };
+        assert!(ok.success());
+        let timed_out = Report {
+            ended_by: Some(EndedBy::Timeout),
+            ..ok.clone()
+        };
+        assert!(!timed_out.success());
+        assert!(!Report::default().success());
+        let failed = Report {
+            exit: Some(Exit::Code(1)),
+            ..ok
+        };
+        assert!(!failed.success());
+    }
 }

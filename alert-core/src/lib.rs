@@ -35,7 +35,10 @@ mod payload;
 pub mod testing;
 mod time;
 
-pub use executor::{BoxFuture, ExecError, ExecRequest, Executor, Outcome, Subject};
+pub use executor::{
+    BoxFuture, EndedBy, ExecError, ExecRequest, Executor, Exit, Outcome, Report, StopReason,
+    Subject, Tail,
+};
 pub use fingerprint::{Episode, Fingerprint};
 pub use payload::{Alert, AlertStatus, LabelSet, Notification, PayloadError, PayloadLimits};
 pub use time::Timestamp;

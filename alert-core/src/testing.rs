@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::{BoxFuture, ExecError, ExecRequest, Executor, Outcome};
+use crate::{BoxFuture, ExecError, ExecRequest, Executor, Exit, Outcome, Report, StopReason};
 
 /// An [`Executor`] that records every request and answers with a fixed outcome.
 #[derive(Debug, Clone)]
@@ -14,7 +14,10 @@ pub struct RecordingExecutor {
 impl RecordingExecutor {
     /// A recorder that reports every action as finished successfully.
     pub fn new() -> Self {
-        Self::answering(Outcome::Finished { success: true })
+        Self::answering(Outcome::Finished(Report {
+            exit: Some(Exit::Code(0)),
+            ..Report::default()
+        }))
     }
 
     /// A recorder that answers every request with `outcome`.
@@ -45,7 +48,11 @@ impl Executor for RecordingExecutor {
         "recording"
     }
 
-    fn execute<'a>(&'a self, req: &'a ExecRequest) -> BoxFuture<'a, Result<Outcome, ExecError>> {
+    fn execute<'a>(
+        &'a self,
+        req: &'a ExecRequest,
+        _stop: BoxFuture<'a, StopReason>,
+    ) -> BoxFuture<'a, Result<Outcome, ExecError>> {
         self.requests
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
