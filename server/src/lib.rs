@@ -19,6 +19,7 @@
 mod config;
 mod explain;
 mod ruletest;
+pub mod serve;
 
 pub use config::{Action, Config, ConfigError, Problem, default_namespace, default_timeout};
 pub use explain::{AlertReport, Report, RuleReport, Run, explain};

@@ -1,0 +1,3 @@
+//! `alertrun serve`: the webhook server, dispatch and the running of actions.
+
+pub mod intake;
