@@ -55,20 +55,9 @@ impl TryFrom<RawProcessAction> for ProcessAction {
     fn try_from(raw: RawProcessAction) -> Result<Self, ActionError> {
         let mut action = Self::new(raw.command)?;
         if let Some(dir) = raw.workdir {
-            if !dir.is_absolute() {
-                return Err(ActionError::RelativeWorkdir(dir));
-            }
-            action.workdir = Some(dir);
+            action = action.with_workdir(dir)?;
         }
-        if let Some(bad) = raw
-            .pass_env
-            .iter()
-            .find(|n| n.is_empty() || n.contains(['=', '\0']))
-        {
-            return Err(ActionError::BadPassEnv(bad.clone()));
-        }
-        action.pass_env = raw.pass_env;
-        Ok(action)
+        action.with_pass_env(raw.pass_env)
     }
 }
 
@@ -91,6 +80,34 @@ impl ProcessAction {
             workdir: None,
             pass_env: Vec::new(),
         })
+    }
+
+    /// The same action, run in `dir`.
+    ///
+    /// # Errors
+    /// [`ActionError::RelativeWorkdir`] when `dir` is not absolute.
+    pub fn with_workdir(mut self, dir: impl Into<PathBuf>) -> Result<Self, ActionError> {
+        let dir = dir.into();
+        if !dir.is_absolute() {
+            return Err(ActionError::RelativeWorkdir(dir));
+        }
+        self.workdir = Some(dir);
+        Ok(self)
+    }
+
+    /// The same action, also passed these of alertrun's own variables (besides `PATH`).
+    ///
+    /// # Errors
+    /// [`ActionError::BadPassEnv`] when a name is empty or holds `=` or NUL.
+    pub fn with_pass_env(mut self, names: Vec<String>) -> Result<Self, ActionError> {
+        if let Some(bad) = names
+            .iter()
+            .find(|n| n.is_empty() || n.contains(['=', '\0']))
+        {
+            return Err(ActionError::BadPassEnv(bad.clone()));
+        }
+        self.pass_env = names;
+        Ok(self)
     }
 
     /// The configured command, before expansion.

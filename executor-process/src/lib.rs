@@ -5,21 +5,55 @@
 //! argv elements ([`ProcessAction::argv`]): each element stays exactly one argument, whatever
 //! a label value holds.
 //!
-//! This release holds the action's configuration and its argv rendering, which
-//! `alertrun explain` shows; spawning comes with `alertrun serve`.
+//! [`ProcessExecutor`] runs an action as an [`Executor`](alert_core::Executor): a new
+//! process group per run, an environment of exactly `PATH`, the action's `pass_env` names
+//! and the request's env, its deadline and stop requests enforced with signals to the whole
+//! group, and the tails of its output kept. It is not a supervisor: a run ends with its
+//! process group, and nothing is restarted.
+//!
+//! The key design choice is the process group: signals and the final `SIGKILL` go to the
+//! group, so a script's background children end with it, also when the run is cancelled.
 //!
 //! ```
-//! use executor_process::ProcessAction;
+//! use std::time::Duration;
 //! use alert_core::env::EnvVar;
+//! use alert_core::{ExecRequest, Executor, Exit, Outcome, Subject};
+//! use executor_process::{inherited_env, ProcessAction, ProcessExecutor, ProcessOptions};
 //!
-//! let action = ProcessAction::new(vec!["/usr/bin/cleanup".into(), "--node=$(ALERTRUN_LABEL_instance)".into()])?;
+//! let action = ProcessAction::new(vec!["/bin/echo".into(), "--node=$(ALERTRUN_LABEL_instance)".into()])?;
 //! let env = [EnvVar::new("ALERTRUN_LABEL_instance", "n1; rm -rf /")];
-//! assert_eq!(action.argv(&env), ["/usr/bin/cleanup", "--node=n1; rm -rf /"]);
-//! # Ok::<(), executor_process::ActionError>(())
+//! assert_eq!(action.argv(&env), ["/bin/echo", "--node=n1; rm -rf /"]);
+//!
+//! let options = ProcessOptions::default()
+//!     .with_inherited(inherited_env(&action, |name| std::env::var(name).ok()));
+//! let executor = ProcessExecutor::new(action, options);
+//! let req = ExecRequest {
+//!     rule: "restart".into(),
+//!     dedup_key: "restart/1".into(),
+//!     subject: Subject::default(),
+//!     env: env.to_vec(),
+//!     input: Vec::new(),
+//!     deadline: Duration::from_secs(30),
+//! };
+//! let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+//! let outcome = runtime.block_on(executor.execute(&req, Box::pin(std::future::pending())))?;
+//! let Outcome::Finished(report) = outcome else { panic!("a process run finishes here") };
+//! assert_eq!(report.exit, Some(Exit::Code(0)));
+//! assert_eq!(report.stdout.text(), "--node=n1; rm -rf /\n");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![deny(missing_docs)]
 #![warn(clippy::print_stdout)]
 
 mod action;
+mod error;
+mod executor;
+mod group;
+mod options;
+mod stdio;
 
 pub use action::{ActionError, ProcessAction};
+pub use error::SpawnError;
+pub use executor::ProcessExecutor;
+pub use nix::sys::signal::Signal;
+pub use options::{DEFAULT_PATH, ProcessOptions, SignalError, inherited_env, parse_signal};
