@@ -31,6 +31,7 @@ mod executor;
 pub mod expand;
 mod fingerprint;
 mod payload;
+mod postable;
 #[cfg(feature = "test-util")]
 pub mod testing;
 mod time;
@@ -41,4 +42,5 @@ pub use executor::{
 };
 pub use fingerprint::{Episode, Fingerprint};
 pub use payload::{Alert, AlertStatus, LabelSet, Notification, PayloadError, PayloadLimits};
+pub use postable::{PROMETHEUS_RECEIVER, PostableAlert};
 pub use time::Timestamp;

@@ -289,7 +289,7 @@ fn strip_position(msg: &str) -> String {
     }
 }
 
-fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<LabelSet, D::Error> {
+pub(crate) fn null_as_empty<'de, D: Deserializer<'de>>(d: D) -> Result<LabelSet, D::Error> {
     Ok(Option::<LabelSet>::deserialize(d)?.unwrap_or_default())
 }
 
