@@ -41,6 +41,21 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Serve the webhook: take Alertmanager notifications and run the matching actions.
+    Serve {
+        /// The config file.
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Listen on this address instead of the config's `server.listen`.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Allow listening on a non-loopback address without authentication.
+        #[arg(long)]
+        insecure_no_auth: bool,
+        /// Log format.
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
     /// Run rule unit tests (YAML files of cases); fail when any case fails.
     Test {
         /// The config file.
@@ -50,6 +65,14 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -91,6 +114,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Serve {
+            config,
+            listen,
+            insecure_no_auth,
+            log_format,
+        } => {
+            init_logs(log_format);
+            let Some(config) = load(&config) else {
+                return Ok(ExitCode::FAILURE);
+            };
+            let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
+            runtime.block_on(alertrun::serve::run(
+                config,
+                alertrun::serve::ServeOptions {
+                    listen,
+                    insecure_no_auth,
+                },
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Test { config, files } => {
             let Some(config) = load(&config) else {
                 return Ok(ExitCode::FAILURE);
@@ -117,6 +160,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+    }
+}
+
+/// Logs go to stderr; `RUST_LOG` (e.g. `alertrun=debug`) overrides the default `info`.
+fn init_logs(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use alert_core::env::EnvVar;
 use alert_core::{Alert, ExecRequest, Notification};
 use alert_match::{Mode, Target, Verdict, render};
 use serde::Serialize;
@@ -172,7 +173,7 @@ pub(crate) fn run_of(action: &Action, req: &ExecRequest, mut problems: Vec<Strin
             executor: "process",
             dedup_key: req.dedup_key.clone(),
             timeout,
-            argv: Some(p.argv(&req.env)),
+            argv: Some(p.argv(&shown_env(&req.env))),
             workdir: p.workdir().map(|d| d.display().to_string()),
             pass_env: p.pass_env().to_vec(),
             env,
@@ -306,4 +307,12 @@ fn shell_quote_for_display(v: &str) -> String {
     } else {
         serde_json::to_string(v).unwrap_or_default()
     }
+}
+
+/// `env` with each secret's value replaced by `<redacted>`, so that a `$(SECRET)` in argv
+/// is not shown expanded.
+fn shown_env(env: &[EnvVar]) -> Vec<EnvVar> {
+    env.iter()
+        .map(|v| EnvVar::new(v.name.clone(), v.shown_value()))
+        .collect()
 }

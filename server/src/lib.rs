@@ -21,7 +21,10 @@ mod explain;
 mod ruletest;
 pub mod serve;
 
-pub use config::{Action, Config, ConfigError, Problem, default_namespace, default_timeout};
+pub use config::{
+    Action, Config, ConfigError, OnResolved, Policy, Problem, Repeat, default_namespace,
+    default_timeout,
+};
 pub use explain::{AlertReport, Report, RuleReport, Run, explain};
 pub use ruletest::{TestFileError, TestReport, run_test_file};
 

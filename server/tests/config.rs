@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use alertrun::{Action, Config};
+use std::time::Duration;
+
+use alertrun::{Action, Config, OnResolved, Repeat};
 
 fn examples() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
@@ -90,7 +92,7 @@ rules:
         "rules[1].mach (line 12): unknown field `mach`",
         "rules[2].on (line 18): unknown variant `sometimes`",
         "rules[3].name (line 22): invalid rule name \"three four\"",
-        "rules[3].repeat (line 23): not supported yet",
+        "rules[3].repeat (line 23): invalid repeat \"every-notification\": use once, always, or a cooldown",
         "rules[3].env.ALERTRUN_X (line 25): ALERTRUN_X: the ALERTRUN_ prefix is reserved",
         "rules[3].env.bad-name (line 26): invalid variable name \"bad-name\"",
         "rules[3].action.kubernetes.namespace (line 29)",
@@ -164,4 +166,102 @@ fn missing_file_names_the_file() {
         err.contains("cannot read /nonexistent/alertrun.yaml"),
         "{err}"
     );
+}
+
+#[test]
+fn serve_policies_and_secrets_are_read_and_checked_with_their_place() {
+    let dir = std::env::temp_dir().join(format!("alertrun-config-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let token = dir.join("token");
+    std::fs::write(&token, "s3cret\n").unwrap();
+    let good = format!(
+        r#"rules:
+  - name: fix
+    repeat: 30m
+    concurrency: 2
+    on_resolved_while_running: leave
+    stop_signal: INT
+    stop_grace: 3s
+    env: {{PLAIN: "1"}}
+    secret_env:
+      TOKEN: {{file: {}}}
+    action:
+      process:
+        command: [/bin/echo, "$(TOKEN)"]
+"#,
+        token.display()
+    );
+    let config = Config::from_yaml(&good).unwrap();
+    let policy = config.policy(0);
+    assert_eq!(policy.repeat, Repeat::After(Duration::from_secs(1800)));
+    assert_eq!(policy.concurrency, Some(2));
+    assert_eq!(policy.on_resolved_while_running, OnResolved::Leave);
+    assert_eq!(policy.stop_signal, "INT");
+    assert_eq!(policy.stop_grace, Duration::from_secs(3));
+    let env = &config.rules().rules()[0].env;
+    let token_var = env.iter().find(|v| v.name == "TOKEN").unwrap();
+    assert_eq!(
+        (token_var.value.as_str(), token_var.secret),
+        ("s3cret", true)
+    );
+    assert_eq!(format!("{env:?}"), r#"[PLAIN="1", TOKEN="<redacted>"]"#);
+    // explain shows neither the value nor the argv it expands into.
+    let payload = std::fs::read(examples().join("payloads/node-disk-full.json")).unwrap();
+    let n = alert_core::Notification::from_json(&payload).unwrap();
+    let shown = alertrun::explain(&config, &n).to_json().to_string();
+    assert!(!shown.contains("s3cret"), "{shown}");
+    assert!(shown.contains(r#"["/bin/echo","<redacted>"]"#), "{shown}");
+
+    let bad = r#"server:
+  listen: nowhere
+rules:
+  - name: fix
+    repeat: sometimes
+    concurrency: 0
+    on_resolved_while_running: ignore
+    stop_signal: SIGNOPE
+    env: {TOKEN: x}
+    secret_env:
+      TOKEN: {env: ALERTRUN_TEST_SURELY_UNSET}
+      OTHER: {file: /nonexistent/alertrun/secret}
+    action:
+      process:
+        command: [/bin/true]
+  - name: fix2
+    repeat: once
+    concurrency: 0
+    stop_signal: SIGNOPE
+    action:
+      process:
+        command: [/bin/true]
+"#;
+    let err = Config::from_yaml(bad).unwrap_err();
+    let shown: Vec<String> = err.problems.iter().map(ToString::to_string).collect();
+    for want in [
+        "server.listen (line 2)",
+        "rules[0].on_resolved_while_running (line 7): unknown variant `ignore`",
+        "rules[1].concurrency (line 18): concurrency must be at least 1",
+        "rules[1].stop_signal (line 19): ",
+    ] {
+        assert!(
+            shown.iter().any(|s| s.starts_with(want)),
+            "missing {want:?} in {shown:#?}"
+        );
+    }
+    let fixed = bad.replace("    on_resolved_while_running: ignore\n", "");
+    let err = Config::from_yaml(&fixed).unwrap_err();
+    let shown: Vec<String> = err.problems.iter().map(ToString::to_string).collect();
+    for want in [
+        "rules[0].repeat (line 5): invalid repeat \"sometimes\"",
+        "rules[0].concurrency (line 6): concurrency must be at least 1",
+        "rules[0].stop_signal (line 7): ",
+        "rules[0].secret_env.TOKEN (line 10): TOKEN is also set in env",
+        "rules[0].secret_env.TOKEN (line 10): environment variable ALERTRUN_TEST_SURELY_UNSET is not set",
+        "rules[0].secret_env.OTHER (line 11): cannot read /nonexistent/alertrun/secret",
+    ] {
+        assert!(
+            shown.iter().any(|s| s.starts_with(want)),
+            "missing {want:?} in {shown:#?}"
+        );
+    }
 }

@@ -7,7 +7,7 @@
 mod lines;
 mod raw;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
@@ -19,11 +19,18 @@ use executor_process::ProcessAction;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::serve::settings::{ServerSettings, parse_server};
 use lines::Lines;
-use raw::{RawAction, RawDefaults, RawEnvStyle, RawMode, RawRule, RawStatus, RawTop};
+use raw::{
+    RawAction, RawDefaults, RawEnvStyle, RawMode, RawOnResolved, RawRule, RawSecret, RawStatus,
+    RawTop,
+};
 
 /// The largest config file alertrun reads.
 pub(crate) const MAX_CONFIG_BYTES: usize = 8 << 20;
+
+/// The largest secret file alertrun reads.
+const MAX_SECRET_BYTES: usize = 64 << 10;
 
 /// Default action timeout when neither the rule nor `defaults` sets one.
 pub fn default_timeout() -> Duration {
@@ -50,12 +57,65 @@ pub enum Action {
     },
 }
 
+/// How often a rule's action runs for the same episode (or group state).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Repeat {
+    /// Once per episode, and once more when it resolves if the rule acts on that
+    /// (`repeat: once`, the default).
+    #[default]
+    Once,
+    /// On every notification that selects it (`repeat: always`).
+    Always,
+    /// Again when the previous run for the episode started at least this long ago
+    /// (`repeat: 30m`).
+    After(Duration),
+}
+
+/// What happens to a rule's running action when its alert resolves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnResolved {
+    /// Send the rule's stop signal (SIGTERM by default), then SIGKILL after the grace.
+    #[default]
+    Stop,
+    /// Let it run to its end.
+    Leave,
+}
+
+/// How `serve` runs a rule's action: repeats, concurrency, stopping.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Repeat policy.
+    pub repeat: Repeat,
+    /// At most this many of the rule's actions run at once; `None`: only the global limit.
+    pub concurrency: Option<usize>,
+    /// On resolve while running.
+    pub on_resolved_while_running: OnResolved,
+    /// The signal that stops a process action (a name such as `SIGTERM`).
+    pub stop_signal: String,
+    /// Time between the stop signal and SIGKILL.
+    pub stop_grace: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            repeat: Repeat::Once,
+            concurrency: None,
+            on_resolved_while_running: OnResolved::Stop,
+            stop_signal: "SIGTERM".to_owned(),
+            stop_grace: Duration::from_secs(10),
+        }
+    }
+}
+
 /// A validated config: the rules (indexed for selection) and each rule's action.
 #[derive(Clone, Debug)]
 pub struct Config {
     rules: RuleSet,
     actions: Vec<Action>,
+    policies: Vec<Policy>,
     descriptions: Vec<String>,
+    server: ServerSettings,
 }
 
 /// One problem in a config, with its place.
@@ -144,6 +204,16 @@ impl Config {
         &self.actions[index]
     }
 
+    /// The `server:` section (every default when absent).
+    pub fn server(&self) -> &ServerSettings {
+        &self.server
+    }
+
+    /// How `serve` runs rule `index`.
+    pub fn policy(&self, index: usize) -> &Policy {
+        &self.policies[index]
+    }
+
     /// The description of rule `index` (may be empty).
     pub fn description(&self, index: usize) -> &str {
         &self.descriptions[index]
@@ -211,15 +281,19 @@ impl Validator<'_> {
             }
         };
         let top: RawTop = self.typed("", doc)?;
-        if top.server.is_some() {
-            self.problem(
-                "server",
-                "not supported yet: `alertrun serve` settings come in a later release",
-            );
-        }
+        let server = match parse_server(top.server.unwrap_or(Value::Null)) {
+            Ok(server) => server,
+            Err(problems) => {
+                for (path, message) in problems {
+                    self.problem(join("server", &path), message);
+                }
+                ServerSettings::default()
+            }
+        };
         let defaults = self.defaults(top.defaults);
         let mut rules = Vec::new();
         let mut actions = Vec::new();
+        let mut policies = Vec::new();
         let mut descriptions = Vec::new();
         let mut names = BTreeSet::new();
         for (i, value) in top.rules.into_iter().enumerate() {
@@ -233,16 +307,20 @@ impl Validator<'_> {
                     format!("duplicate rule name {:?}", raw.name),
                 );
             }
-            descriptions.push(raw.description.clone());
-            if let Some((rule, action)) = self.rule(&base, raw, &defaults) {
+            let description = raw.description.clone();
+            if let Some((rule, action, policy)) = self.rule(&base, raw, &defaults) {
                 rules.push(rule);
                 actions.push(action);
+                policies.push(policy);
+                descriptions.push(description);
             }
         }
         Some(Config {
             rules: RuleSet::new(rules),
             actions,
+            policies,
             descriptions,
+            server,
         })
     }
 
@@ -270,7 +348,7 @@ impl Validator<'_> {
         }
     }
 
-    fn rule(&mut self, base: &str, raw: RawRule, d: &Defaults) -> Option<(Rule, Action)> {
+    fn rule(&mut self, base: &str, raw: RawRule, d: &Defaults) -> Option<(Rule, Action, Policy)> {
         for field in raw.unsupported() {
             self.problem(join(base, field), format!("not supported yet: `{field}` is honoured by `alertrun serve`, which comes in a later release"));
         }
@@ -301,7 +379,15 @@ impl Validator<'_> {
                 "the bailer env style is per alert; it cannot be used with `mode: per-group`",
             );
         }
-        let env = self.static_env(&join(base, "env"), raw.env);
+        let env = self.static_env(&join(base, "env"), raw.env.clone());
+        for name in raw.secret_env.keys().filter(|n| raw.env.contains_key(*n)) {
+            self.problem(
+                join(&join(base, "secret_env"), name),
+                format!("{name} is also set in env: give each variable once"),
+            );
+        }
+        let policy = self.policy(base, &raw);
+        let secrets = self.secret_env(&join(base, "secret_env"), raw.secret_env);
         let action = self.action(&join(base, "action"), raw.action, d);
         let rule = Rule {
             name: raw.name,
@@ -315,10 +401,106 @@ impl Validator<'_> {
             },
             mode,
             env_style,
-            env: env?,
+            env: env?.into_iter().chain(secrets?).collect(),
             timeout: timeout?,
         };
-        Some((rule, action?))
+        Some((rule, action?, policy?))
+    }
+
+    fn policy(&mut self, base: &str, raw: &RawRule) -> Option<Policy> {
+        let before = self.problems.len();
+        let mut policy = Policy::default();
+        match raw.repeat.as_deref() {
+            None | Some("once") => {}
+            Some("always") => policy.repeat = Repeat::Always,
+            Some(text) => match humantime::parse_duration(text) {
+                Ok(d) if !d.is_zero() => policy.repeat = Repeat::After(d),
+                _ => self.problem(
+                    join(base, "repeat"),
+                    format!("invalid repeat {text:?}: use once, always, or a cooldown such as 30m"),
+                ),
+            },
+        }
+        match raw.concurrency {
+            Some(0) => self.problem(
+                join(base, "concurrency"),
+                "concurrency must be at least 1 (leave it out for no per-rule limit)",
+            ),
+            n => policy.concurrency = n,
+        }
+        if let Some(RawOnResolved::Leave) = raw.on_resolved_while_running {
+            policy.on_resolved_while_running = OnResolved::Leave;
+        }
+        if let Some(signal) = &raw.stop_signal {
+            match executor_process::parse_signal(signal) {
+                Ok(_) => policy.stop_signal = signal.clone(),
+                Err(e) => self.problem(join(base, "stop_signal"), e),
+            }
+        }
+        if let Some(grace) = &raw.stop_grace {
+            policy.stop_grace = self
+                .duration(&join(base, "stop_grace"), grace)
+                .unwrap_or(policy.stop_grace);
+        }
+        (self.problems.len() == before).then_some(policy)
+    }
+
+    /// Reads each `secret_env` value from its file or alertrun's environment; the values
+    /// are marked secret, so logs, `explain` and run history show `<redacted>`.
+    fn secret_env(
+        &mut self,
+        base: &str,
+        secrets: BTreeMap<String, RawSecret>,
+    ) -> Option<Vec<EnvVar>> {
+        let before = self.problems.len();
+        let mut vars = Vec::new();
+        for (name, source) in secrets {
+            let path = join(base, &name);
+            if !self.var_name(&path, &name) {
+                continue;
+            }
+            let value = match source {
+                RawSecret::File(file) => read_text(&file, MAX_SECRET_BYTES).map(|mut text| {
+                    if text.ends_with('\n') {
+                        text.pop();
+                    }
+                    text
+                }),
+                RawSecret::Env(var) => std::env::var(&var)
+                    .map_err(|_| format!("environment variable {var} is not set (or not UTF-8)")),
+            };
+            match value {
+                Ok(v) if v.contains('\0') => {
+                    self.problem(&path, "secret value contains a NUL byte")
+                }
+                Ok(value) => vars.push(EnvVar {
+                    name,
+                    value,
+                    secret: true,
+                }),
+                Err(message) => self.problem(&path, message),
+            }
+        }
+        (self.problems.len() == before).then_some(vars)
+    }
+
+    /// Checks a variable name set in the config; reports and returns false when invalid.
+    fn var_name(&mut self, path: &str, name: &str) -> bool {
+        if !alert_core::env::is_portable_name(name) {
+            self.problem(
+                path,
+                format!("invalid variable name {name:?}: use [A-Za-z_][A-Za-z0-9_]*"),
+            );
+            false
+        } else if name.starts_with("ALERTRUN_") {
+            self.problem(
+                path,
+                format!("{name}: the ALERTRUN_ prefix is reserved for the alert's variables"),
+            );
+            false
+        } else {
+            true
+        }
     }
 
     /// Parses each matcher string; all of a rule's strings are ANDed and sorted, as
@@ -355,26 +537,15 @@ impl Validator<'_> {
         }
     }
 
-    fn static_env(
-        &mut self,
-        base: &str,
-        env: std::collections::BTreeMap<String, String>,
-    ) -> Option<Vec<EnvVar>> {
+    fn static_env(&mut self, base: &str, env: BTreeMap<String, String>) -> Option<Vec<EnvVar>> {
         let before = self.problems.len();
         let mut vars = Vec::new();
         for (name, value) in env {
             let path = join(base, &name);
-            if !alert_core::env::is_portable_name(&name) {
-                self.problem(
-                    &path,
-                    format!("invalid variable name {name:?}: use [A-Za-z_][A-Za-z0-9_]*"),
-                );
-            } else if name.starts_with("ALERTRUN_") {
-                self.problem(
-                    &path,
-                    format!("{name}: the ALERTRUN_ prefix is reserved for the alert's variables"),
-                );
-            } else if value.contains('\0') {
+            if !self.var_name(&path, &name) {
+                continue;
+            }
+            if value.contains('\0') {
                 self.problem(&path, "value contains a NUL byte");
             } else {
                 vars.push(EnvVar::new(name, value));

@@ -13,7 +13,7 @@ pub(crate) struct RawTop {
     #[serde(default)]
     pub(crate) defaults: Option<Value>,
     pub(crate) rules: Vec<Value>,
-    /// `serve` settings (listen address, auth, TLS, state directory): a later release.
+    /// `serve` settings (listen address, auth, TLS, limits, queue).
     #[serde(default)]
     pub(crate) server: Option<Value>,
 }
@@ -52,16 +52,20 @@ pub(crate) struct RawRule {
     #[serde(default)]
     pub(crate) env: BTreeMap<String, String>,
     pub(crate) action: RawAction,
+    #[serde(default)]
+    pub(crate) secret_env: BTreeMap<String, RawSecret>,
+    #[serde(default)]
+    pub(crate) repeat: Option<String>,
+    #[serde(default)]
+    pub(crate) concurrency: Option<usize>,
+    #[serde(default)]
+    pub(crate) on_resolved_while_running: Option<RawOnResolved>,
+    #[serde(default)]
+    pub(crate) stop_signal: Option<String>,
+    #[serde(default)]
+    pub(crate) stop_grace: Option<String>,
     // Accepted by the schema, honoured by `serve` in a later release: refused for now, never
     // silently ignored.
-    #[serde(default)]
-    pub(crate) repeat: Option<Value>,
-    #[serde(default)]
-    pub(crate) concurrency: Option<Value>,
-    #[serde(default)]
-    pub(crate) on_resolved_while_running: Option<Value>,
-    #[serde(default)]
-    pub(crate) secret_env: Option<Value>,
     #[serde(default)]
     pub(crate) enabled: Option<Value>,
     #[serde(default)]
@@ -74,10 +78,6 @@ impl RawRule {
     /// The later-release fields this rule sets, by name.
     pub(crate) fn unsupported(&self) -> Vec<&'static str> {
         [
-            ("repeat", &self.repeat),
-            ("concurrency", &self.concurrency),
-            ("on_resolved_while_running", &self.on_resolved_while_running),
-            ("secret_env", &self.secret_env),
             ("enabled", &self.enabled),
             ("dry_run", &self.dry_run),
             ("on_interrupt", &self.on_interrupt),
@@ -95,6 +95,22 @@ pub(crate) enum RawStatus {
     Firing,
     Resolved,
     Any,
+}
+
+/// Where a secret variable's value comes from: a file (one trailing newline dropped) or
+/// one of alertrun's own environment variables.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub(crate) enum RawSecret {
+    File(std::path::PathBuf),
+    Env(String),
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum RawOnResolved {
+    Stop,
+    Leave,
 }
 
 #[derive(Deserialize, Clone, Copy)]

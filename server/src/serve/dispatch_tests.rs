@@ -1,0 +1,393 @@
+//! Dispatch driven the way the HTTP layer drives it: notifications in, runs out, with an
+//! executor the test releases or stops by hand.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use alert_core::{
+    BoxFuture, EndedBy, ExecError, ExecRequest, Executor, Exit, Notification, Outcome, Report,
+    StopReason,
+};
+use serde_json::json;
+use tokio::sync::{Notify, Semaphore};
+
+use super::*;
+
+/// An executor whose runs wait until the test releases them or they are stopped.
+#[derive(Debug)]
+struct Gate {
+    log: Mutex<Log>,
+    release: Semaphore,
+    changed: Notify,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Self {
+            log: Mutex::default(),
+            release: Semaphore::new(0),
+            changed: Notify::new(),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct Log {
+    /// (rule, subject status, dedup key) of each started run.
+    started: Vec<(String, String, String)>,
+    /// (rule, reason) of each stopped run.
+    stopped: Vec<(String, StopReason)>,
+    finished: usize,
+    /// Runs going on now, and the most ever at once: per rule, and in all.
+    running: std::collections::HashMap<String, usize>,
+    peak: std::collections::HashMap<String, usize>,
+    peak_total: usize,
+}
+
+#[derive(Debug)]
+struct GateExecutor(Arc<Gate>);
+
+impl Executor for GateExecutor {
+    fn kind(&self) -> &'static str {
+        "gate"
+    }
+
+    fn execute<'a>(
+        &'a self,
+        req: &'a ExecRequest,
+        stop: BoxFuture<'a, StopReason>,
+    ) -> BoxFuture<'a, Result<Outcome, ExecError>> {
+        Box::pin(async move {
+            let gate = &self.0;
+            let status = req.subject.status.map_or("", |s| s.as_str()).to_owned();
+            gate.update(|log| {
+                log.started
+                    .push((req.rule.clone(), status, req.dedup_key.clone()));
+                let now = log.running.entry(req.rule.clone()).or_default();
+                *now += 1;
+                let now = *now;
+                let peak = log.peak.entry(req.rule.clone()).or_default();
+                *peak = (*peak).max(now);
+                let total = log.running.values().sum();
+                log.peak_total = log.peak_total.max(total);
+            });
+            let ended_by = tokio::select! {
+                permit = gate.release.acquire() => {
+                    permit.expect("the semaphore stays open").forget();
+                    None
+                }
+                reason = stop => {
+                    gate.update(|log| log.stopped.push((req.rule.clone(), reason)));
+                    Some(EndedBy::Stop(reason))
+                }
+            };
+            gate.update(|log| {
+                log.finished += 1;
+                *log.running.entry(req.rule.clone()).or_default() -= 1;
+            });
+            Ok(Outcome::Finished(Report {
+                exit: Some(Exit::Code(0)),
+                ended_by,
+                ..Report::default()
+            }))
+        })
+    }
+}
+
+impl Gate {
+    fn update(&self, f: impl FnOnce(&mut Log)) {
+        f(&mut self.log.lock().unwrap_or_else(PoisonError::into_inner));
+        self.changed.notify_waiters();
+    }
+
+    fn log(&self) -> Log {
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Waits (at most 10 s, a safety net) until `done` holds for the log.
+    async fn until(&self, what: &str, done: impl Fn(&Log) -> bool) {
+        let wait = async {
+            loop {
+                let changed = self.changed.notified();
+                if done(&self.log()) {
+                    return;
+                }
+                changed.await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(10), wait)
+            .await
+            .is_err()
+        {
+            panic!("gave up waiting until {what}; log: {:?}", self.log());
+        }
+    }
+}
+
+fn dispatcher(yaml: &str, limits: QueueLimits) -> (Dispatcher, Arc<Gate>) {
+    let config = Config::from_yaml(yaml).unwrap_or_else(|e| panic!("test config: {e}"));
+    let gate = Arc::new(Gate::default());
+    let executors = (0..config.rules().rules().len())
+        .map(|_| Arc::new(GateExecutor(Arc::clone(&gate))) as Arc<dyn Executor>)
+        .collect();
+    (Dispatcher::start(Arc::new(config), executors, limits), gate)
+}
+
+fn rule(name: &str, extra: &str) -> String {
+    format!(
+        "  - name: {name}\n    match: ['alertname=\"DiskFull\"']\n{extra}    action: {{process: {{command: [/bin/true]}}}}\n"
+    )
+}
+
+/// A notification of DiskFull alerts on the given nodes: (node, startsAt, status).
+fn notification(alerts: &[(&str, &str, &str)]) -> Notification {
+    let all_resolved = alerts.iter().all(|a| a.2 == "resolved");
+    let body = json!({
+        "version": "4", "receiver": "r", "groupKey": "{}:{alertname=\"DiskFull\"}",
+        "status": if all_resolved { "resolved" } else { "firing" },
+        "alerts": alerts.iter().map(|(node, starts, status)| json!({
+            "status": status,
+            "labels": {"alertname": "DiskFull", "node": node},
+            "startsAt": starts,
+            "endsAt": if *status == "resolved" { "2026-11-21T11:00:00Z" } else { "0001-01-01T00:00:00Z" },
+        })).collect::<Vec<_>>(),
+    });
+    Notification::from_json(body.to_string().as_bytes()).expect("test notification parses")
+}
+
+const T1: &str = "2026-11-21T10:00:00Z";
+const T2: &str = "2026-11-21T10:30:00Z";
+
+fn take(d: &Dispatcher, n: &Notification) -> Result<(usize, usize), Refused> {
+    d.accept(n.clone(), Source::Webhook)
+        .map(|a| (a.queued, a.skipped))
+}
+
+#[tokio::test]
+async fn an_episode_runs_once_however_often_it_is_notified() {
+    let (d, gate) = dispatcher(
+        &format!("rules:\n{}", rule("fix", "")),
+        QueueLimits::default(),
+    );
+    let both = notification(&[("a", T1, "firing"), ("b", T1, "firing")]);
+    assert_eq!(take(&d, &both), Ok((2, 0)));
+    // The repeat_interval re-send, and the same notification from an HA peer.
+    assert_eq!(take(&d, &both), Ok((0, 2)));
+    assert_eq!(take(&d, &both), Ok((0, 2)));
+    // Node a fires again later: a new episode.
+    let again = notification(&[("a", T2, "firing"), ("b", T1, "firing")]);
+    assert_eq!(take(&d, &again), Ok((1, 1)));
+    gate.until("three runs started", |l| l.started.len() == 3)
+        .await;
+    let keys: Vec<_> = gate.log().started.into_iter().map(|s| s.2).collect();
+    assert_eq!(
+        keys.iter().collect::<std::collections::BTreeSet<_>>().len(),
+        3,
+        "three distinct episodes: {keys:?}"
+    );
+}
+
+#[tokio::test]
+async fn repeat_always_runs_on_every_notification() {
+    let (d, gate) = dispatcher(
+        &format!("rules:\n{}", rule("fix", "    repeat: always\n")),
+        QueueLimits::default(),
+    );
+    let n = notification(&[("a", T1, "firing")]);
+    for _ in 0..3 {
+        assert_eq!(take(&d, &n), Ok((1, 0)));
+    }
+    gate.until("three runs", |l| l.started.len() == 3).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cooldown_lets_the_same_episode_run_again_once_it_passed() {
+    let (d, _gate) = dispatcher(
+        &format!("rules:\n{}", rule("fix", "    repeat: 30m\n")),
+        QueueLimits::default(),
+    );
+    let n = notification(&[("a", T1, "firing")]);
+    assert_eq!(take(&d, &n), Ok((1, 0)));
+    tokio::time::advance(Duration::from_secs(29 * 60)).await;
+    assert_eq!(take(&d, &n), Ok((0, 1)));
+    tokio::time::advance(Duration::from_secs(60)).await;
+    assert_eq!(take(&d, &n), Ok((1, 0)));
+}
+
+#[tokio::test]
+async fn per_rule_and_global_limits_hold_runs_in_the_queue() {
+    let yaml = format!(
+        "rules:\n{}{}",
+        rule("one-at-a-time", "    concurrency: 1\n"),
+        rule("other", "")
+    );
+    let (d, gate) = dispatcher(
+        &yaml,
+        QueueLimits {
+            max_running: 2,
+            max_queued: 100,
+        },
+    );
+    let n = notification(&[
+        ("a", T1, "firing"),
+        ("b", T1, "firing"),
+        ("c", T1, "firing"),
+    ]);
+    // 3 runs of each rule; the first of one-at-a-time and the first of other start.
+    assert_eq!(take(&d, &n), Ok((6, 0)));
+    gate.until("two started", |l| l.started.len() == 2).await;
+    let rules: Vec<_> = gate.log().started.into_iter().map(|s| s.0).collect();
+    assert_eq!(rules, ["one-at-a-time", "other"]);
+    assert_eq!(d.load(), (2, 4));
+    // Each release lets exactly one more start.
+    for started in 3..=6 {
+        gate.release.add_permits(1);
+        gate.until("one more started", |l| l.started.len() == started)
+            .await;
+    }
+    gate.release.add_permits(2);
+    gate.until("all finished", |l| l.finished == 6).await;
+    assert_eq!(d.load(), (0, 0));
+    let log = gate.log();
+    assert_eq!(log.peak["one-at-a-time"], 1, "{log:?}");
+    assert_eq!(log.peak_total, 2, "{log:?}");
+}
+
+#[tokio::test]
+async fn a_full_queue_refuses_the_whole_notification_and_remembers_nothing_of_it() {
+    let (d, gate) = dispatcher(
+        &format!("rules:\n{}", rule("fix", "")),
+        QueueLimits {
+            max_running: 1,
+            max_queued: 2,
+        },
+    );
+    assert_eq!(take(&d, &notification(&[("a", T1, "firing")])), Ok((1, 0)));
+    gate.until("a running", |l| l.started.len() == 1).await;
+    assert_eq!(
+        take(
+            &d,
+            &notification(&[("b", T1, "firing"), ("c", T1, "firing")])
+        ),
+        Ok((2, 0))
+    );
+    let late = notification(&[("d", T1, "firing")]);
+    assert_eq!(take(&d, &late), Err(Refused::QueueFull));
+    assert_eq!(d.load(), (1, 2));
+    gate.release.add_permits(3);
+    gate.until("all three ran", |l| l.finished == 3).await;
+    // Alertmanager's retry: the refused alert was not marked as run.
+    assert_eq!(take(&d, &late), Ok((1, 0)));
+}
+
+#[tokio::test]
+async fn resolving_stops_a_running_action_and_runs_the_resolved_rule_once() {
+    let yaml = format!(
+        "rules:\n{}{}{}",
+        rule("fix", ""),
+        rule("patient", "    on_resolved_while_running: leave\n"),
+        rule("record", "    on: resolved\n"),
+    );
+    let (d, gate) = dispatcher(&yaml, QueueLimits::default());
+    assert_eq!(take(&d, &notification(&[("a", T1, "firing")])), Ok((2, 0)));
+    gate.until("both firing runs started", |l| l.started.len() == 2)
+        .await;
+
+    let resolved = notification(&[("a", T1, "resolved")]);
+    assert_eq!(take(&d, &resolved), Ok((1, 0)));
+    gate.until("fix stopped, record started", |l| {
+        l.stopped.len() == 1 && l.started.len() == 3
+    })
+    .await;
+    let log = gate.log();
+    assert_eq!(log.stopped, [("fix".to_owned(), StopReason::Resolved)]);
+    assert_eq!(log.started[2].0, "record");
+    assert_eq!(log.started[2].1, "resolved");
+    // The re-sent resolved notification neither runs nor stops anything again.
+    assert_eq!(take(&d, &resolved), Ok((0, 1)));
+    gate.release.add_permits(2);
+    gate.until("patient and record finished", |l| l.finished == 3)
+        .await;
+    assert_eq!(gate.log().stopped.len(), 1, "patient was left to finish");
+}
+
+/// Rule `fix`, one action at a time: alert a's run is running, b's queued.
+async fn a_running_b_queued() -> (Dispatcher, Arc<Gate>) {
+    let (d, gate) = dispatcher(
+        &format!("rules:\n{}", rule("fix", "")),
+        QueueLimits {
+            max_running: 1,
+            max_queued: 10,
+        },
+    );
+    let ab = notification(&[("a", T1, "firing"), ("b", T1, "firing")]);
+    assert_eq!(take(&d, &ab), Ok((2, 0)));
+    gate.until("a started", |l| l.started.len() == 1).await;
+    (d, gate)
+}
+
+#[tokio::test]
+async fn a_run_still_queued_when_its_alert_resolves_never_starts() {
+    let (d, gate) = a_running_b_queued().await;
+    assert_eq!(
+        take(&d, &notification(&[("b", T1, "resolved")])),
+        Ok((0, 0))
+    );
+    assert_eq!(d.load(), (1, 0), "b's queued run was dropped");
+    gate.release.add_permits(1);
+    gate.until("a finished", |l| l.finished == 1).await;
+    assert_eq!(gate.log().started.len(), 1);
+}
+
+#[tokio::test]
+async fn a_group_rule_runs_once_per_group_state() {
+    let (d, gate) = dispatcher(
+        &format!("rules:\n{}", rule("page", "    mode: per-group\n")),
+        QueueLimits::default(),
+    );
+    let n = notification(&[("a", T1, "firing"), ("b", T1, "firing")]);
+    assert_eq!(take(&d, &n), Ok((1, 0)));
+    assert_eq!(take(&d, &n), Ok((0, 1)));
+    // A new alert joins the group: the group's state changed.
+    let grown = notification(&[
+        ("a", T1, "firing"),
+        ("b", T1, "firing"),
+        ("c", T1, "firing"),
+    ]);
+    assert_eq!(take(&d, &grown), Ok((1, 0)));
+    gate.until("two group runs", |l| l.started.len() == 2).await;
+}
+
+#[tokio::test]
+async fn an_alert_whose_env_cannot_be_passed_does_not_run() {
+    let (d, gate) = dispatcher(
+        &format!("rules:\n{}", rule("fix", "")),
+        QueueLimits::default(),
+    );
+    let mut n = notification(&[("a", T1, "firing")]);
+    n.alerts[0]
+        .labels
+        .insert("evil".to_owned(), "a\0b".to_owned());
+    assert_eq!(take(&d, &n), Ok((0, 0)));
+    assert_eq!(take(&d, &notification(&[("b", T1, "firing")])), Ok((1, 0)));
+    gate.until("b started", |l| l.started.len() == 1).await;
+    assert_eq!(gate.log().started.len(), 1);
+}
+
+#[tokio::test]
+async fn shutdown_stops_running_actions_and_refuses_new_notifications() {
+    let (d, gate) = a_running_b_queued().await;
+    tokio::time::timeout(Duration::from_secs(10), d.shutdown())
+        .await
+        .expect("shutdown finishes once the stopped action ended");
+    let log = gate.log();
+    assert_eq!(log.stopped, [("fix".to_owned(), StopReason::Shutdown)]);
+    assert_eq!(log.started.len(), 1, "the queued run was not started");
+    assert_eq!(
+        take(&d, &notification(&[("c", T1, "firing")])),
+        Err(Refused::ShuttingDown)
+    );
+}

@@ -1,0 +1,506 @@
+//! The `server:` section of the config: listen address, authentication, TLS, limits and the
+//! run queue. Strict serde types (unknown keys are errors), validated into
+//! [`ServerSettings`] by [`parse_server`], which also reads the secrets and the TLS files,
+//! so that every problem is found before a port is bound.
+//!
+//! ```yaml
+//! server:
+//!   listen: 127.0.0.1:9095
+//!   auth:
+//!     bearer_token_file: /etc/alertrun/token   # or bearer_token_env: ALERTRUN_TOKEN
+//!     # basic: {username: alertmanager, password_file: /etc/alertrun/password}
+//!   tls: {cert_file: server.pem, key_file: server-key.pem, client_ca_file: ca.pem}
+//!   limits: {max_body_bytes: 4194304, max_alerts: 1000, max_connections: 1024,
+//!            header_timeout: 10s, request_timeout: 30s}
+//!   queue: {max_running: 16, max_queued: 1024}
+//! ```
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio_rustls::rustls::ServerConfig;
+
+/// The largest secret file alertrun reads.
+const MAX_SECRET_BYTES: usize = 64 << 10;
+
+/// Default `listen`: loopback only, so that nothing is exposed by accident.
+pub fn default_listen() -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, 9095))
+}
+
+/// Default `limits.max_body_bytes`: 4 MiB.
+pub fn default_max_body_bytes() -> usize {
+    4 << 20
+}
+
+/// Default `limits.max_alerts` (alerts per notification).
+pub fn default_max_alerts() -> usize {
+    1000
+}
+
+/// Default `limits.max_connections`.
+pub fn default_max_connections() -> usize {
+    1024
+}
+
+/// Default `limits.header_timeout`.
+pub fn default_header_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// Default `limits.request_timeout`.
+pub fn default_request_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+/// Default `queue.max_running`.
+pub fn default_max_running() -> usize {
+    16
+}
+
+/// Default `queue.max_queued`.
+pub fn default_max_queued() -> usize {
+    1024
+}
+
+/// The validated `server:` section.
+#[derive(Clone, Debug)]
+pub struct ServerSettings {
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// How requests authenticate; `None` for no header authentication.
+    pub auth: Option<Auth>,
+    /// TLS, with optional client-certificate verification; `None` for plain HTTP.
+    pub tls: Option<TlsSettings>,
+    /// Request and connection limits.
+    pub limits: Limits,
+    /// The most actions running at once.
+    pub max_running: usize,
+    /// The most actions waiting to run.
+    pub max_queued: usize,
+}
+
+impl Default for ServerSettings {
+    /// Every default: loopback, no auth, no TLS.
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            auth: None,
+            tls: None,
+            limits: Limits::default(),
+            max_running: default_max_running(),
+            max_queued: default_max_queued(),
+        }
+    }
+}
+
+/// How a request proves who sent it: the `Authorization` header Alertmanager's
+/// `http_config` sends (`authorization: {credentials_file}` or `basic_auth`).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Auth {
+    /// `Authorization: Bearer <token>`.
+    Bearer {
+        /// The expected token.
+        token: Secret,
+    },
+    /// `Authorization: Basic <base64(username:password)>`.
+    Basic {
+        /// The expected username.
+        username: String,
+        /// The expected password.
+        password: Secret,
+    },
+}
+
+/// A credential. Its `Debug` prints `<redacted>`, and it has no `Display`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret value, for comparison (in constant time) or to send it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// TLS settings: the files as configured and the server config loaded from them.
+#[derive(Clone, Debug)]
+pub struct TlsSettings {
+    /// The certificate chain (PEM), leaf first.
+    pub cert_file: PathBuf,
+    /// The private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+    /// CA certificates (PEM) that client certificates must chain to. When set, every
+    /// client must present such a certificate (mutual TLS).
+    pub client_ca_file: Option<PathBuf>,
+    pub(crate) config: Arc<ServerConfig>,
+}
+
+impl TlsSettings {
+    /// True when clients must present a certificate (mutual TLS).
+    pub fn is_mutual(&self) -> bool {
+        self.client_ca_file.is_some()
+    }
+}
+
+/// Request and connection limits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest request body; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// The most alerts one notification may carry; more get 413.
+    pub max_alerts: usize,
+    /// The most connections served at once. Further connections wait in the listen backlog
+    /// until one closes (they are not refused).
+    pub max_connections: usize,
+    /// How long a client may take to send the request headers (also the TLS handshake, and
+    /// how long an idle keep-alive connection stays open).
+    pub header_timeout: Duration,
+    /// How long reading the body and handling one request may take; then 408.
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: default_max_body_bytes(),
+            max_alerts: default_max_alerts(),
+            max_connections: default_max_connections(),
+            header_timeout: default_header_timeout(),
+            request_timeout: default_request_timeout(),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    #[serde(default)]
+    listen: Option<String>,
+    #[serde(default)]
+    auth: Option<Value>,
+    #[serde(default)]
+    tls: Option<Value>,
+    #[serde(default)]
+    limits: Option<Value>,
+    #[serde(default)]
+    queue: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    #[serde(default)]
+    bearer_token_file: Option<PathBuf>,
+    #[serde(default)]
+    bearer_token_env: Option<String>,
+    #[serde(default)]
+    basic: Option<RawBasic>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBasic {
+    username: String,
+    #[serde(default)]
+    password_file: Option<PathBuf>,
+    #[serde(default)]
+    password_env: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTls {
+    pub(crate) cert_file: PathBuf,
+    pub(crate) key_file: PathBuf,
+    #[serde(default)]
+    pub(crate) client_ca_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    #[serde(default)]
+    max_body_bytes: Option<u64>,
+    #[serde(default)]
+    max_alerts: Option<u64>,
+    #[serde(default)]
+    max_connections: Option<u64>,
+    #[serde(default)]
+    header_timeout: Option<String>,
+    #[serde(default)]
+    request_timeout: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawQueue {
+    #[serde(default)]
+    max_running: Option<u64>,
+    #[serde(default)]
+    max_queued: Option<u64>,
+}
+
+/// Problems as (path relative to `server`, message).
+type Problems = Vec<(String, String)>;
+
+/// Parses and validates the `server:` section (`null` or absent means every default).
+/// Reads the bearer token or password (from its file or environment variable) and loads the
+/// TLS files.
+///
+/// # Errors
+/// Every problem found, each as (path relative to `server`, such as
+/// `auth.bearer_token_file`, or `""` for the section itself; message).
+pub fn parse_server(value: Value) -> Result<ServerSettings, Problems> {
+    let mut problems = Problems::new();
+    let value = if value.is_null() {
+        Value::Object(Default::default())
+    } else {
+        value
+    };
+    let raw: RawServer = typed(&mut problems, "", value).unwrap_or_default();
+    let listen = match raw.listen {
+        None => Some(default_listen()),
+        Some(text) => match text.parse::<SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                problems.push((
+                    "listen".into(),
+                    format!("invalid listen address {text:?}: write IP:port, such as 127.0.0.1:9095 or [::]:9095"),
+                ));
+                None
+            }
+        },
+    };
+    let auth = raw.auth.and_then(|v| auth(&mut problems, v));
+    let tls = raw.tls.and_then(|v| {
+        let raw: RawTls = typed(&mut problems, "tls", v)?;
+        match super::tls::server_config(&raw) {
+            Ok(config) => Some(TlsSettings {
+                cert_file: raw.cert_file,
+                key_file: raw.key_file,
+                client_ca_file: raw.client_ca_file,
+                config,
+            }),
+            Err(errors) => {
+                problems.extend(errors.into_iter().map(|(p, m)| (format!("tls.{p}"), m)));
+                None
+            }
+        }
+    });
+    let limits = limits(&mut problems, raw.limits);
+    let queue: RawQueue = match raw.queue {
+        Some(v) => typed(&mut problems, "queue", v).unwrap_or_default(),
+        None => RawQueue::default(),
+    };
+    let max_running = count(&mut problems, "queue.max_running", queue.max_running)
+        .unwrap_or_else(default_max_running);
+    let max_queued = count(&mut problems, "queue.max_queued", queue.max_queued)
+        .unwrap_or_else(default_max_queued);
+    match listen {
+        Some(listen) if problems.is_empty() => Ok(ServerSettings {
+            listen,
+            auth,
+            tls,
+            limits,
+            max_running,
+            max_queued,
+        }),
+        _ => Err(problems),
+    }
+}
+
+/// Refuses to expose alertrun beyond this machine with no authentication: a non-loopback
+/// `listen` needs `auth` or mutual TLS, unless `allow_insecure` (`--insecure-no-auth`).
+///
+/// # Errors
+/// A message saying what to do.
+pub fn check_exposure(settings: &ServerSettings, allow_insecure: bool) -> Result<(), String> {
+    let authenticated =
+        settings.auth.is_some() || settings.tls.as_ref().is_some_and(TlsSettings::is_mutual);
+    if authenticated || allow_insecure || settings.listen.ip().is_loopback() {
+        return Ok(());
+    }
+    Err(format!(
+        "refusing to listen on {} without authentication: anyone who can reach it could run \
+         alertrun's actions; set server.auth (bearer_token_file, bearer_token_env or basic) or \
+         server.tls.client_ca_file (mutual TLS), listen on a loopback address such as \
+         127.0.0.1:9095, or pass --insecure-no-auth to accept the risk",
+        settings.listen
+    ))
+}
+
+fn typed<T: DeserializeOwned>(problems: &mut Problems, base: &str, value: Value) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            let inner = e.path().to_string();
+            let path = match (base.is_empty(), inner.as_str()) {
+                (_, ".") => base.to_string(),
+                (true, inner) => inner.to_string(),
+                (false, inner) => format!("{base}.{inner}"),
+            };
+            problems.push((path, e.into_inner().to_string()));
+            None
+        }
+    }
+}
+
+fn auth(problems: &mut Problems, value: Value) -> Option<Auth> {
+    let raw: RawAuth = typed(problems, "auth", value)?;
+    let result = match (raw.bearer_token_file, raw.bearer_token_env, raw.basic) {
+        (Some(file), None, None) => secret_from_file(&file, "token")
+            .map(|token| Auth::Bearer { token })
+            .map_err(|m| ("auth.bearer_token_file".to_string(), m)),
+        (None, Some(name), None) => secret_from_env(&name, "token")
+            .map(|token| Auth::Bearer { token })
+            .map_err(|m| ("auth.bearer_token_env".to_string(), m)),
+        (None, None, Some(basic)) => basic_auth(basic),
+        _ => Err((
+            "auth".to_string(),
+            "set exactly one of bearer_token_file, bearer_token_env or basic".to_string(),
+        )),
+    };
+    result.map_err(|p| problems.push(p)).ok()
+}
+
+fn basic_auth(raw: RawBasic) -> Result<Auth, (String, String)> {
+    if raw.username.is_empty() || raw.username.contains(':') || has_control(&raw.username) {
+        return Err((
+            "auth.basic.username".into(),
+            format!(
+                "invalid username {:?}: it must be non-empty, without ':' or control characters",
+                raw.username
+            ),
+        ));
+    }
+    let password = match (raw.password_file, raw.password_env) {
+        (Some(file), None) => secret_from_file(&file, "password")
+            .map_err(|m| ("auth.basic.password_file".to_string(), m)),
+        (None, Some(name)) => secret_from_env(&name, "password")
+            .map_err(|m| ("auth.basic.password_env".to_string(), m)),
+        _ => Err((
+            "auth.basic".to_string(),
+            "set exactly one of password_file or password_env".to_string(),
+        )),
+    }?;
+    Ok(Auth::Basic {
+        username: raw.username,
+        password,
+    })
+}
+
+/// Reads a secret file: UTF-8, one trailing newline removed.
+fn secret_from_file(path: &Path, what: &str) -> Result<Secret, String> {
+    let text = crate::config::read_text(path, MAX_SECRET_BYTES)?;
+    let value = text
+        .strip_suffix('\n')
+        .map(|t| t.strip_suffix('\r').unwrap_or(t))
+        .unwrap_or(&text);
+    checked_secret(value, what, &format!("file {}", path.display()))
+}
+
+fn secret_from_env(name: &str, what: &str) -> Result<Secret, String> {
+    let value = std::env::var(name).map_err(|e| match e {
+        std::env::VarError::NotPresent => format!("environment variable {name} is not set"),
+        std::env::VarError::NotUnicode(_) => {
+            format!("environment variable {name} is not valid UTF-8")
+        }
+    })?;
+    checked_secret(&value, what, &format!("environment variable {name}"))
+}
+
+/// Refuses secrets that no client could send in a header.
+fn checked_secret(value: &str, what: &str, source: &str) -> Result<Secret, String> {
+    if value.is_empty() {
+        Err(format!("the {what} in {source} is empty"))
+    } else if has_control(value) {
+        Err(format!(
+            "the {what} in {source} contains a control character (more than one line?)"
+        ))
+    } else if value.trim() != value {
+        Err(format!(
+            "the {what} in {source} starts or ends with whitespace"
+        ))
+    } else {
+        Ok(Secret::new(value))
+    }
+}
+
+fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}
+
+fn limits(problems: &mut Problems, value: Option<Value>) -> Limits {
+    let raw: RawLimits = match value {
+        Some(v) => typed(problems, "limits", v).unwrap_or_default(),
+        None => RawLimits::default(),
+    };
+    let d = Limits::default();
+    Limits {
+        max_body_bytes: count(problems, "limits.max_body_bytes", raw.max_body_bytes)
+            .unwrap_or(d.max_body_bytes),
+        max_alerts: count(problems, "limits.max_alerts", raw.max_alerts).unwrap_or(d.max_alerts),
+        max_connections: count(problems, "limits.max_connections", raw.max_connections)
+            .unwrap_or(d.max_connections),
+        header_timeout: duration(problems, "limits.header_timeout", raw.header_timeout)
+            .unwrap_or(d.header_timeout),
+        request_timeout: duration(problems, "limits.request_timeout", raw.request_timeout)
+            .unwrap_or(d.request_timeout),
+    }
+}
+
+/// A count that must be at least 1 (and fit the semaphores and queues that use it).
+fn count(problems: &mut Problems, path: &str, value: Option<u64>) -> Option<usize> {
+    const MAX: u64 = 1 << 40;
+    match value? {
+        0 => problems.push((path.into(), "must be at least 1".into())),
+        n if n > MAX => {
+            problems.push((path.into(), format!("{n} is more than the limit of {MAX}")))
+        }
+        n => return usize::try_from(n).ok(),
+    }
+    None
+}
+
+fn duration(problems: &mut Problems, path: &str, text: Option<String>) -> Option<Duration> {
+    let text = text?;
+    match humantime::parse_duration(&text) {
+        Ok(d) if d.is_zero() => {
+            problems.push((
+                path.into(),
+                format!("duration {text:?} must be more than zero"),
+            ));
+            None
+        }
+        Ok(d) => Some(d),
+        Err(e) => {
+            problems.push((
+                path.into(),
+                format!("invalid duration {text:?}: {e} (write e.g. 10s, 1m30s)"),
+            ));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

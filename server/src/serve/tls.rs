@@ -1,0 +1,130 @@
+//! Loads the TLS files into a rustls server config (ring provider), with client-certificate
+//! verification when a client CA is set. Files are read once, at config validation.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio_rustls::rustls::crypto::{CryptoProvider, ring};
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::rustls::server::WebPkiClientVerifier;
+use tokio_rustls::rustls::{RootCertStore, ServerConfig};
+
+use super::settings::RawTls;
+
+/// Builds the server config, or every problem as (field of `tls`, message).
+pub(crate) fn server_config(raw: &RawTls) -> Result<Arc<ServerConfig>, Vec<(String, String)>> {
+    let mut problems = Vec::new();
+    let certs = certificates(&raw.cert_file).map_err(|m| problems.push(("cert_file".into(), m)));
+    let key = PrivateKeyDer::from_pem_file(&raw.key_file).map_err(|e| {
+        problems.push((
+            "key_file".into(),
+            pem_message(&raw.key_file, "private key", &e),
+        ))
+    });
+    let provider = Arc::new(ring::default_provider());
+    let verifier = raw.client_ca_file.as_ref().map(|ca| {
+        client_verifier(ca, &provider).map_err(|m| problems.push(("client_ca_file".into(), m)))
+    });
+    let (Ok(certs), Ok(key), None | Some(Ok(_))) = (certs, key, &verifier) else {
+        return Err(problems);
+    };
+    let builder = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| vec![(String::new(), format!("cannot set up TLS: {e}"))])?;
+    let builder = match verifier {
+        Some(Ok(v)) => builder.with_client_cert_verifier(v),
+        _ => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_single_cert(certs, key).map_err(|e| {
+        vec![(
+            "key_file".to_string(),
+            format!(
+                "cannot use the key in {} with the certificate in {}: {e}",
+                raw.key_file.display(),
+                raw.cert_file.display()
+            ),
+        )]
+    })?;
+    // HTTP/1.1 only: what the server speaks (Alertmanager and Prometheus fall back to it).
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| pem_message(path, "certificate", &e))?;
+    if certs.is_empty() {
+        return Err(format!("no certificate in {} (want PEM)", path.display()));
+    }
+    Ok(certs)
+}
+
+fn client_verifier(
+    path: &Path,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Arc<dyn tokio_rustls::rustls::server::danger::ClientCertVerifier>, String> {
+    let mut roots = RootCertStore::empty();
+    for cert in certificates(path)? {
+        roots
+            .add(cert)
+            .map_err(|e| format!("invalid CA certificate in {}: {e}", path.display()))?;
+    }
+    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| format!("cannot verify clients with {}: {e}", path.display()))
+}
+
+fn pem_message(path: &Path, what: &str, e: &tokio_rustls::rustls::pki_types::pem::Error) -> String {
+    use tokio_rustls::rustls::pki_types::pem::Error;
+    match e {
+        Error::Io(io) => format!("cannot read {}: {io}", path.display()),
+        Error::NoItemsFound => format!("no {what} in {} (want PEM)", path.display()),
+        other => format!("invalid PEM in {}: {other}", path.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn loads_a_generated_pair_and_refuses_mismatches() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let b = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let cert = write(&dir, "a.pem", &a.cert.pem());
+        let key = write(&dir, "a-key.pem", &a.signing_key.serialize_pem());
+        let other_key = write(&dir, "b-key.pem", &b.signing_key.serialize_pem());
+        let raw = |cert: &Path, key: &Path, ca: Option<&Path>| RawTls {
+            cert_file: cert.into(),
+            key_file: key.into(),
+            client_ca_file: ca.map(Into::into),
+        };
+
+        let config = server_config(&raw(&cert, &key, Some(&cert))).unwrap();
+        assert_eq!(config.alpn_protocols, [b"http/1.1".to_vec()]);
+
+        let problems = server_config(&raw(&cert, &other_key, None)).unwrap_err();
+        assert_eq!(problems[0].0, "key_file", "{problems:?}");
+
+        let problems = server_config(&raw(&key, &cert, Some(&key))).unwrap_err();
+        let fields: Vec<_> = problems.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["cert_file", "key_file", "client_ca_file"],
+            "{problems:?}"
+        );
+        assert!(
+            problems[0].1.starts_with("no certificate in"),
+            "{problems:?}"
+        );
+    }
+}
