@@ -184,8 +184,12 @@ impl Intake for Dispatcher {
         if state.closing {
             return Err(Refused::ShuttingDown);
         }
-        let (fresh, skipped): (Vec<Planned>, Vec<Planned>) =
-            planned.into_iter().partition(|p| state.due(config, p, now));
+        // Due under the repeat policy, and not already planned by this same notification
+        // (an alert listed twice).
+        let mut planned_now = std::collections::HashSet::new();
+        let (fresh, skipped): (Vec<Planned>, Vec<Planned>) = planned.into_iter().partition(|p| {
+            state.due(config, p, now) && planned_now.insert((p.rule, p.dedupe.clone()))
+        });
         if !fresh.is_empty() && state.queue.len() + fresh.len() > self.inner.limits.max_queued {
             return Err(Refused::QueueFull);
         }
@@ -379,13 +383,14 @@ async fn execute(inner: Arc<Inner>, mut run: Run) {
         .fingerprint
         .map(|f| f.to_string())
         .unwrap_or_default();
-    let episode = req
-        .subject
-        .starts_at
-        .map(|t| t.to_string())
-        .unwrap_or_default();
+    // `<fingerprint>@<startsAt>` for an alert; a group run has no episode.
+    let episode = if req.subject.fingerprint.is_some() {
+        run.subject.clone()
+    } else {
+        String::new()
+    };
     info!(rule = %req.rule, fingerprint, episode, status = req.subject.status.map_or("", |s| s.as_str()),
-        run = run.id, executor = executor.kind(), "action started");
+        group_key = %req.subject.group_key, run = run.id, executor = executor.kind(), "action started");
     let stop = std::mem::replace(&mut run.stop, oneshot::channel().1);
     let stop = Box::pin(async move {
         match stop.await {
@@ -404,12 +409,23 @@ async fn execute(inner: Arc<Inner>, mut run: Run) {
                 Some(alert_core::EndedBy::Stop(reason)) => reason.as_str(),
                 _ => "",
             };
-            if report.success() {
-                info!(rule = %req.rule, fingerprint, episode, run = run.id, exit, duration_ms,
-                    stdout = %log_tail(&report.stdout), "action succeeded");
-            } else {
-                warn!(rule = %req.rule, fingerprint, episode, run = run.id, exit, ended_by,
-                    duration_ms, stderr = %log_tail(&report.stderr), "action failed");
+            match report.ended_by {
+                None if report.success() => {
+                    info!(rule = %req.rule, fingerprint, episode, run = run.id, exit, duration_ms,
+                        stdout = %log_tail(&report.stdout), "action succeeded");
+                }
+                None => {
+                    warn!(rule = %req.rule, fingerprint, episode, run = run.id, exit, duration_ms,
+                        stderr = %log_tail(&report.stderr), "action failed");
+                }
+                Some(alert_core::EndedBy::Stop(_)) => {
+                    info!(rule = %req.rule, fingerprint, episode, run = run.id, exit, ended_by,
+                        duration_ms, "action stopped");
+                }
+                Some(_) => {
+                    warn!(rule = %req.rule, fingerprint, episode, run = run.id, exit, ended_by,
+                        duration_ms, stderr = %log_tail(&report.stderr), "action timed out");
+                }
             }
         }
         Ok(other) => {

@@ -191,6 +191,17 @@ async fn an_episode_runs_once_however_often_it_is_notified() {
 }
 
 #[tokio::test]
+async fn an_alert_listed_twice_in_one_notification_runs_once() {
+    let (d, gate) = dispatcher(
+        &format!("rules:\n{}", rule("fix", "")),
+        QueueLimits::default(),
+    );
+    let twice = notification(&[("a", T1, "firing"), ("a", T1, "firing")]);
+    assert_eq!(take(&d, &twice), Ok((1, 1)));
+    gate.until("one run", |l| l.started.len() == 1).await;
+}
+
+#[tokio::test]
 async fn repeat_always_runs_on_every_notification() {
     let (d, gate) = dispatcher(
         &format!("rules:\n{}", rule("fix", "    repeat: always\n")),

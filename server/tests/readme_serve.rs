@@ -1,0 +1,72 @@
+//! The README's "Serving Alertmanager" walk-through, done as a user would: `alertrun serve`
+//! on examples/local.yaml, the README's notification posted twice, the README's answers
+//! and the actions' output checked.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use support::{Alertrun, wait_for};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The README's serve section: the payload file its curl command posts, and the answer
+/// its json block shows.
+fn readme_walkthrough() -> (PathBuf, String) {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README.md");
+    let section = readme
+        .split("## Serving Alertmanager")
+        .nth(1)
+        .expect("README has a \"Serving Alertmanager\" section");
+    let payload = section
+        .split("--data-binary @")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the section posts a file with curl --data-binary @FILE");
+    let answer = section
+        .split("```json\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("the section shows the answer in a json block");
+    (root().join(payload), answer.to_owned())
+}
+
+#[test]
+fn the_readme_serve_walkthrough_works() {
+    let (payload, answer) = readme_walkthrough();
+    let body = std::fs::read(&payload).expect("the README's payload file exists");
+    let server = Alertrun::start(&root().join("examples/local.yaml"), &[]);
+
+    let first = support::http::request(server.addr, "POST", "/webhook", Some(&body))
+        .expect("POST /webhook");
+    assert_eq!((first.status, first.text()), (200, answer));
+
+    // The same notification again: every action already ran for these episodes.
+    let again = support::http::request(server.addr, "POST", "/webhook", Some(&body))
+        .expect("POST /webhook again");
+    assert_eq!(
+        (again.status, again.text()),
+        (200, r#"{"queued":0,"skipped":3,"status":"accepted"}"#.to_owned())
+    );
+
+    let outputs = wait_for("the three actions to succeed", Duration::from_secs(20), || {
+        let done = server.events("action succeeded");
+        (done.len() == 3).then_some(done)
+    });
+    let mut stdout: Vec<String> = outputs
+        .iter()
+        .map(|e| e["stdout"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    stdout.sort();
+    assert_eq!(
+        stdout,
+        [
+            r#"2 alerts in group {}:{alertname="NodeDiskFull"}"#,
+            "would clean / on node-1:9100",
+            "would clean /var on node-2:9100",
+        ]
+    );
+}
