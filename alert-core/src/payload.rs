@@ -256,7 +256,16 @@ impl Notification {
 }
 
 /// Parses JSON into `T`, reporting the path, line and column of the first problem.
+///
+/// Valid bodies take the plain serde_json path; only a failure is parsed again with path
+/// tracking, which costs allocations on every key.
 pub(crate) fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, PayloadError> {
+    let mut fast = serde_json::Deserializer::from_slice(body);
+    if let Ok(value) = T::deserialize(&mut fast) {
+        if fast.end().is_ok() {
+            return Ok(value);
+        }
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = match e.path().to_string().as_str() {
