@@ -49,13 +49,20 @@ fn the_readme_serve_walkthrough_works() {
         .expect("POST /webhook again");
     assert_eq!(
         (again.status, again.text()),
-        (200, r#"{"queued":0,"skipped":3,"status":"accepted"}"#.to_owned())
+        (
+            200,
+            r#"{"queued":0,"skipped":3,"status":"accepted"}"#.to_owned()
+        )
     );
 
-    let outputs = wait_for("the three actions to succeed", Duration::from_secs(20), || {
-        let done = server.events("action succeeded");
-        (done.len() == 3).then_some(done)
-    });
+    let outputs = wait_for(
+        "the three actions to succeed",
+        Duration::from_secs(20),
+        || {
+            let done = server.events("action succeeded");
+            (done.len() == 3).then_some(done)
+        },
+    );
     let mut stdout: Vec<String> = outputs
         .iter()
         .map(|e| e["stdout"].as_str().unwrap_or_default().to_owned())
