@@ -19,6 +19,16 @@ pub enum Mode {
     PerGroup,
 }
 
+impl Mode {
+    /// `per-alert` or `per-group`, as in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PerAlert => "per-alert",
+            Self::PerGroup => "per-group",
+        }
+    }
+}
+
 /// Which alert statuses a rule acts on.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum StatusFilter {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use alert_core::Notification;
-use alert_match::{Mode, StatusFilter};
+use alert_match::Mode;
 use alertrun::{Action, Config, explain, run_test_file};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -52,9 +52,40 @@ enum Command {
         /// Allow listening on a non-loopback address without authentication.
         #[arg(long)]
         insecure_no_auth: bool,
+        /// Keep state in this directory instead of the config's `server.state.dir`.
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+        /// Record what every rule would run, and run nothing.
+        #[arg(long)]
+        dry_run: bool,
         /// Log format.
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
+    },
+    /// Show the run history of a running `alertrun serve` (newest first), or one run.
+    Runs {
+        /// The server's config: its listen address and credentials.
+        #[arg(short, long, required_unless_present = "url")]
+        config: Option<PathBuf>,
+        /// The server's base URL, e.g. http://127.0.0.1:9095 (default: from the config).
+        #[arg(long)]
+        url: Option<String>,
+        /// Only this rule's runs.
+        #[arg(long)]
+        rule: Option<String>,
+        /// Only runs in this state (queued, running, succeeded, failed, timed_out,
+        /// cancelled, interrupted, skipped).
+        #[arg(long)]
+        state: Option<String>,
+        /// Only this alert's runs.
+        #[arg(long)]
+        fingerprint: Option<String>,
+        /// At most this many (1 to 1000).
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        /// `show ID`: one run in detail.
+        #[command(subcommand)]
+        show: Option<RunsCommand>,
     },
     /// Run rule unit tests (YAML files of cases); fail when any case fails.
     Test {
@@ -64,6 +95,15 @@ enum Command {
         /// Test files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum RunsCommand {
+    /// One run, every field.
+    Show {
+        /// The run's id.
+        id: u64,
     },
 }
 
@@ -115,23 +155,55 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve {
-            config,
+            config: path,
             listen,
             insecure_no_auth,
+            state_dir,
+            dry_run,
             log_format,
         } => {
             init_logs(log_format);
-            let Some(config) = load(&config) else {
+            let Some(config) = load(&path) else {
                 return Ok(ExitCode::FAILURE);
             };
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
             runtime.block_on(alertrun::serve::run(
                 config,
                 alertrun::serve::ServeOptions {
+                    config_path: path,
                     listen,
                     insecure_no_auth,
+                    state_dir,
+                    dry_run,
                 },
             ))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Runs {
+            config,
+            url,
+            rule,
+            state,
+            fingerprint,
+            limit,
+            show,
+        } => {
+            let server = Server::new(config.as_deref(), url)?;
+            match show {
+                Some(RunsCommand::Show { id }) => {
+                    let run: alertrun::store::RunRecord =
+                        server.get(&format!("/api/v1/runs/{id}"), &[])?;
+                    print!("{}", alertrun::history::detail(&run));
+                }
+                None => {
+                    let mut query = vec![("limit", limit.to_string())];
+                    query.extend(rule.map(|v| ("rule", v)));
+                    query.extend(state.map(|v| ("state", v)));
+                    query.extend(fingerprint.map(|v| ("fingerprint", v)));
+                    let page: RunsPage = server.get("/api/v1/runs", &query)?;
+                    print!("{}", alertrun::history::table(&page.runs));
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Test { config, files } => {
@@ -160,6 +232,85 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct RunsPage {
+    runs: Vec<alertrun::store::RunRecord>,
+}
+
+/// A running `alertrun serve`, reached over HTTP with the config's credentials.
+struct Server {
+    base: String,
+    authorization: Option<String>,
+}
+
+impl Server {
+    fn new(config: Option<&Path>, url: Option<String>) -> anyhow::Result<Self> {
+        let config = match config {
+            Some(path) => {
+                Some(Config::load(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?)
+            }
+            None => None,
+        };
+        let base = match (url, &config) {
+            (Some(url), _) => url.trim_end_matches('/').to_owned(),
+            (None, Some(c)) if c.server().tls.is_some() => anyhow::bail!(
+                "the server uses TLS: pass --url https://HOST:PORT (its certificate must be trusted by the system)"
+            ),
+            (None, Some(c)) => format!("http://{}", c.server().listen),
+            (None, None) => anyhow::bail!("give --config or --url"),
+        };
+        let authorization = config.and_then(|c| match &c.server().auth {
+            Some(alertrun::serve::settings::Auth::Bearer { token }) => {
+                Some(format!("Bearer {}", token.as_str()))
+            }
+            Some(alertrun::serve::settings::Auth::Basic { username, password }) => {
+                use headers::HeaderMapExt as _;
+                let mut map = headers::HeaderMap::new();
+                map.typed_insert(headers::Authorization::basic(username, password.as_str()));
+                map.get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+            }
+            _ => None,
+        });
+        Ok(Self {
+            base,
+            authorization,
+        })
+    }
+
+    fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> anyhow::Result<T> {
+        let url = format!("{}{path}", self.base);
+        let mut request = ureq::get(&url).config().http_status_as_error(false).build();
+        for (k, v) in query {
+            request = request.query(*k, v);
+        }
+        if let Some(auth) = &self.authorization {
+            request = request.header("Authorization", auth);
+        }
+        let mut response = request
+            .call()
+            .with_context(|| format!("cannot reach {url}"))?;
+        let status = response.status();
+        let body = response
+            .body_mut()
+            .read_to_string()
+            .with_context(|| format!("cannot read the answer of {url}"))?;
+        if !status.is_success() {
+            let message = serde_json::from_str::<Value>(&body)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(str::to_owned))
+                .unwrap_or(body);
+            anyhow::bail!("{url}: {status}: {message}");
+        }
+        serde_json::from_str(&body).with_context(|| format!("unexpected answer from {url}"))
     }
 }
 
@@ -226,8 +377,8 @@ fn normalised(config: &Config) -> Value {
                 "match": strings(&r.matchers),
                 "match_annotations": strings(&r.annotation_matchers),
                 "receivers": r.receivers,
-                "on": match r.on { StatusFilter::Firing => "firing", StatusFilter::Resolved => "resolved", StatusFilter::Any => "any" },
-                "mode": match r.mode { Mode::PerAlert => "per-alert", Mode::PerGroup => "per-group" },
+                "on": r.on.as_str(),
+                "mode": r.mode.as_str(),
                 "env_style": format!("{:?}", r.env_style),
                 "timeout": humantime::format_duration(r.timeout).to_string(),
                 "env": r.env.iter().map(|v| (v.name.clone(), v.shown_value().to_string())).collect::<std::collections::BTreeMap<_, _>>(),

@@ -18,12 +18,14 @@
 
 mod config;
 mod explain;
+pub mod history;
 mod ruletest;
 pub mod serve;
+pub mod store;
 
 pub use config::{
-    Action, Config, ConfigError, OnResolved, Policy, Problem, Repeat, default_namespace,
-    default_timeout,
+    Action, Config, ConfigError, OnInterrupt, OnResolved, Policy, Problem, Repeat,
+    default_namespace, default_timeout,
 };
 pub use explain::{AlertReport, Report, RuleReport, Run, explain};
 pub use ruletest::{TestFileError, TestReport, run_test_file};

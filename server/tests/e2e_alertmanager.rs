@@ -550,6 +550,8 @@ fn alertrun_config(recorder: &Recorder) -> Value {
     let escaped = format!("$$({})", env::STATUS);
     let count_ref = format!("$({})", env::ALERT_COUNT);
     json!({
+        // On SIGTERM, stop the still-running sleeper at once (the default grace is 30s).
+        "server": {"shutdown_grace": "1s"},
         "rules": [
             {
                 "name": "record-firing",

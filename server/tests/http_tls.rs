@@ -37,10 +37,14 @@ const TOKEN: &str = "test-token-0123456789";
 struct RecordingIntake(Mutex<Vec<Notification>>);
 
 impl Intake for RecordingIntake {
-    fn accept(&self, n: Notification, _: Source) -> Result<Accepted, Refused> {
+    fn accept(
+        &self,
+        n: Notification,
+        _: Source,
+    ) -> alert_core::BoxFuture<'static, Result<Accepted, Refused>> {
         let queued = n.alerts.len();
         self.0.lock().unwrap().push(n);
-        Ok(Accepted { queued, skipped: 0 })
+        Box::pin(async move { Ok(Accepted { queued, skipped: 0 }) })
     }
 }
 

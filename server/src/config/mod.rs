@@ -2,7 +2,7 @@
 //!
 //! Every problem is reported, not only the first, each naming its path and line:
 //! `rules[2].match[0] (line 14): invalid matcher "severity=~(": …`. Unknown keys are
-//! errors, and settings that no code honours yet are refused with "not supported yet".
+//! errors.
 
 mod lines;
 mod raw;
@@ -22,8 +22,8 @@ use serde_json::Value;
 use crate::serve::settings::{ServerSettings, parse_server};
 use lines::Lines;
 use raw::{
-    RawAction, RawDefaults, RawEnvStyle, RawMode, RawOnResolved, RawRule, RawSecret, RawStatus,
-    RawTop,
+    RawAction, RawDefaults, RawEnvStyle, RawMode, RawOnInterrupt, RawOnResolved, RawRule,
+    RawSecret, RawStatus, RawTop,
 };
 
 /// The largest config file alertrun reads.
@@ -81,9 +81,25 @@ pub enum OnResolved {
     Leave,
 }
 
+/// What a restart does with a run that was in flight when alertrun died.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnInterrupt {
+    /// Record it `interrupted` and leave it: a remediation may not be safe to repeat.
+    #[default]
+    Record,
+    /// Record it `interrupted` and run it again.
+    Rerun,
+}
+
 /// How `serve` runs a rule's action: repeats, concurrency, stopping.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
+    /// `enabled: false` selects nothing to run; matches are counted as skipped.
+    pub enabled: bool,
+    /// Record what would run, without running it.
+    pub dry_run: bool,
+    /// After a crash.
+    pub on_interrupt: OnInterrupt,
     /// Repeat policy.
     pub repeat: Repeat,
     /// At most this many of the rule's actions run at once; `None`: only the global limit.
@@ -99,6 +115,9 @@ pub struct Policy {
 impl Default for Policy {
     fn default() -> Self {
         Self {
+            enabled: true,
+            dry_run: false,
+            on_interrupt: OnInterrupt::Record,
             repeat: Repeat::Once,
             concurrency: None,
             on_resolved_while_running: OnResolved::Stop,
@@ -349,9 +368,6 @@ impl Validator<'_> {
     }
 
     fn rule(&mut self, base: &str, raw: RawRule, d: &Defaults) -> Option<(Rule, Action, Policy)> {
-        for field in raw.unsupported() {
-            self.problem(join(base, field), format!("not supported yet: `{field}` is honoured by `alertrun serve`, which comes in a later release"));
-        }
         if !is_rule_name(&raw.name) {
             self.problem(
                 join(base, "name"),
@@ -409,7 +425,15 @@ impl Validator<'_> {
 
     fn policy(&mut self, base: &str, raw: &RawRule) -> Option<Policy> {
         let before = self.problems.len();
-        let mut policy = Policy::default();
+        let mut policy = Policy {
+            enabled: raw.enabled.unwrap_or(true),
+            dry_run: raw.dry_run.unwrap_or(false),
+            on_interrupt: match raw.on_interrupt {
+                Some(RawOnInterrupt::Rerun) => OnInterrupt::Rerun,
+                _ => OnInterrupt::Record,
+            },
+            ..Policy::default()
+        };
         match raw.repeat.as_deref() {
             None | Some("once") => {}
             Some("always") => policy.repeat = Repeat::Always,

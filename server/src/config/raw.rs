@@ -64,29 +64,19 @@ pub(crate) struct RawRule {
     pub(crate) stop_signal: Option<String>,
     #[serde(default)]
     pub(crate) stop_grace: Option<String>,
-    // Accepted by the schema, honoured by `serve` in a later release: refused for now, never
-    // silently ignored.
     #[serde(default)]
-    pub(crate) enabled: Option<Value>,
+    pub(crate) enabled: Option<bool>,
     #[serde(default)]
-    pub(crate) dry_run: Option<Value>,
+    pub(crate) dry_run: Option<bool>,
     #[serde(default)]
-    pub(crate) on_interrupt: Option<Value>,
+    pub(crate) on_interrupt: Option<RawOnInterrupt>,
 }
 
-impl RawRule {
-    /// The later-release fields this rule sets, by name.
-    pub(crate) fn unsupported(&self) -> Vec<&'static str> {
-        [
-            ("enabled", &self.enabled),
-            ("dry_run", &self.dry_run),
-            ("on_interrupt", &self.on_interrupt),
-        ]
-        .into_iter()
-        .filter(|(_, v)| v.is_some())
-        .map(|(k, _)| k)
-        .collect()
-    }
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum RawOnInterrupt {
+    Record,
+    Rerun,
 }
 
 #[derive(Deserialize, Clone, Copy)]

@@ -1,24 +1,40 @@
-//! Dispatch: from an accepted notification to queued runs, and from the queue to the
-//! executors.
+//! Dispatch: from an accepted notification to durable, queued runs, and from the queue to
+//! the executors.
 //!
-//! [`Dispatcher::accept`] never waits for an action: under one lock it selects the rules
-//! each alert fires, drops the selections the rule's repeat policy says already ran,
-//! checks that the queue has room for all the rest (else the notification is refused as a
-//! whole, so Alertmanager's retry finds nothing half-done), stops running actions whose
-//! alert resolved, and queues the runs. A scheduler task starts queued runs in FIFO order
-//! as the global and per-rule concurrency limits allow.
+//! Notifications go through one intake task, which takes whatever has arrived as one
+//! batch: under the state lock it selects the rules each alert fires, drops the selections
+//! the rule's repeat policy says already ran, and checks that the queue has room (else that
+//! notification is refused whole); then it writes the batch's runs and dedupe entries to
+//! the store in one transaction (one fsync for the batch), and only then queues the runs
+//! and answers. When the write fails, the batch is refused (503) and nothing of it is
+//! remembered, so Alertmanager's retry finds nothing half-done.
+//!
+//! A scheduler task starts queued runs in FIFO order as the global and per-rule
+//! concurrency limits allow, recording each as running before its action starts; a
+//! recorder task writes each run's end. After a crash, [`Dispatcher::start`] re-queues
+//! what was queued and records what was running as interrupted.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use alert_core::{AlertStatus, ExecRequest, Executor, Notification, Outcome, StopReason};
+use alert_core::{AlertStatus, BoxFuture, ExecRequest, Executor, Notification, StopReason};
 use alert_match::{Mode, Target, render};
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 
 use super::intake::{Accepted, Intake, Refused, Source};
+use super::metrics::{Metrics, RejectReason, SkipReason, StoreOp};
 use crate::config::{Config, OnResolved, Repeat};
+use crate::store::{self, RunRecord, RunState, Store, StoreError};
+
+mod record;
+mod recover;
+mod run;
+
+pub(crate) use record::now_ms;
+use run::{record_ends, schedule};
 
 /// The global limits of the run queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,7 +54,57 @@ impl Default for QueueLimits {
     }
 }
 
-/// Selects, deduplicates, queues and runs actions. Cheap to clone.
+/// Unix milliseconds now. Tests pass a clock they move by hand.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// A config and the executor of each of its rules, by rule name.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The config.
+    pub config: Arc<Config>,
+    /// Rule name → executor.
+    pub executors: HashMap<String, Arc<dyn Executor>>,
+}
+
+/// How the dispatcher runs, besides the config.
+#[derive(Clone)]
+pub struct DispatchOptions {
+    /// Queue limits.
+    pub limits: QueueLimits,
+    /// The store; `None` keeps everything in memory (not durable).
+    pub store: Option<Store>,
+    /// Where counters go.
+    pub metrics: Metrics,
+    /// The clock (unix ms).
+    pub clock: Clock,
+    /// Record what would run for every rule, run nothing.
+    pub dry_run: bool,
+}
+
+impl std::fmt::Debug for DispatchOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DispatchOptions")
+            .field("limits", &self.limits)
+            .field("store", &self.store)
+            .field("dry_run", &self.dry_run)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DispatchOptions {
+    /// In memory, default limits, the system clock.
+    pub fn in_memory(metrics: Metrics) -> Self {
+        Self {
+            limits: QueueLimits::default(),
+            store: None,
+            metrics,
+            clock: Arc::new(now_ms),
+            dry_run: false,
+        }
+    }
+}
+
+/// Selects, deduplicates, records, queues and runs actions. Cheap to clone.
 #[derive(Clone)]
 pub struct Dispatcher {
     inner: Arc<Inner>,
@@ -47,86 +113,158 @@ pub struct Dispatcher {
 impl std::fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Dispatcher")
-            .field("limits", &self.inner.limits)
+            .field("limits", &self.inner.options.limits)
             .finish_non_exhaustive()
     }
 }
 
 struct Inner {
-    config: Arc<Config>,
-    executors: Vec<Arc<dyn Executor>>,
-    limits: QueueLimits,
+    loaded: RwLock<Arc<Loaded>>,
+    options: DispatchOptions,
     state: Mutex<State>,
     /// Wakes the scheduler: a run was queued or one ended.
     wake: Notify,
     /// Signalled when the last running action ends.
     idle: Notify,
+    intake: mpsc::Sender<Submission>,
+    updates: mpsc::UnboundedSender<Update>,
 }
 
 #[derive(Default)]
 struct State {
     queue: VecDeque<Run>,
     running: usize,
-    running_by_rule: Vec<usize>,
-    /// (rule, dedupe key) → when its last run was queued.
-    ran: HashMap<(usize, String), Instant>,
+    running_by_rule: HashMap<String, usize>,
+    /// `rule \x1f dedupe key` → when its last run was accepted (unix ms).
+    ran: HashMap<String, i64>,
     /// Runs queued or running, by (rule, subject): how to stop them.
-    live: HashMap<(usize, String), Vec<Live>>,
+    live: HashMap<(String, String), Vec<Live>>,
     closing: bool,
     next_id: u64,
 }
 
-/// A queued run.
+/// A run on its way: its durable record and what the executor needs.
 struct Run {
-    id: u64,
-    rule: usize,
-    subject: String,
+    record: RunRecord,
     request: ExecRequest,
+    executor: Arc<dyn Executor>,
+    concurrency: Option<usize>,
+    subject: String,
+    status: AlertStatus,
+    stop_on_resolve: bool,
+    /// Moved into [`Live`] when the run is queued.
+    stop_tx: Option<oneshot::Sender<StopReason>>,
     stop: oneshot::Receiver<StopReason>,
+    queued_at: Instant,
+}
+
+impl Run {
+    /// A run of `record` (rule `policy`), not yet queued.
+    fn new(
+        record: RunRecord,
+        request: ExecRequest,
+        executor: &Arc<dyn Executor>,
+        policy: &crate::config::Policy,
+        subject: String,
+        status: AlertStatus,
+    ) -> Self {
+        let (stop_tx, stop) = oneshot::channel();
+        Self {
+            record,
+            request,
+            executor: Arc::clone(executor),
+            concurrency: policy.concurrency,
+            subject,
+            status,
+            stop_on_resolve: policy.on_resolved_while_running == OnResolved::Stop,
+            stop_tx: Some(stop_tx),
+            stop,
+            queued_at: Instant::now(),
+        }
+    }
+}
+
+/// What the recorder task writes.
+enum Update {
+    /// A run's end.
+    End(Box<RunRecord>),
+    /// Answered once everything sent before it is written.
+    Flush(oneshot::Sender<()>),
 }
 
 /// A run not yet ended, as seen by a later notification.
 struct Live {
     id: u64,
     status: AlertStatus,
+    stop_on_resolve: bool,
     stop: Option<oneshot::Sender<StopReason>>,
 }
 
-/// A selection that will run, before it is queued.
-struct Planned {
-    rule: usize,
-    subject: String,
-    dedupe: String,
-    status: AlertStatus,
-    request: ExecRequest,
+struct Submission {
+    notification: Notification,
+    source: Source,
+    reply: oneshot::Sender<Result<Accepted, Refused>>,
+}
+
+/// What one notification of a batch turned into, before the batch is written.
+struct Taken {
+    reply: oneshot::Sender<Result<Accepted, Refused>>,
+    notification: Notification,
+    runs: Vec<Run>,
+    dedupe: Vec<(String, i64)>,
+    skipped: usize,
 }
 
 impl Dispatcher {
-    /// A dispatcher for `config`, with `executors[i]` running rule `i`'s action. Starts the
-    /// scheduler on the current tokio runtime.
+    /// A dispatcher for `loaded`. With a store, first recovers what a previous alertrun
+    /// left: queued runs are queued again; runs that were running are recorded
+    /// `interrupted` (and queued again when their rule says `on_interrupt: rerun`). Starts
+    /// the intake, scheduler and recorder tasks on the current tokio runtime.
     ///
-    /// # Panics
-    /// When the number of executors differs from the number of rules.
-    pub fn start(
-        config: Arc<Config>,
-        executors: Vec<Arc<dyn Executor>>,
-        limits: QueueLimits,
-    ) -> Self {
-        let rules = config.rules().rules().len();
-        assert_eq!(executors.len(), rules, "one executor per rule");
+    /// # Errors
+    /// When the store cannot be read or the recovery cannot be written.
+    pub async fn start(loaded: Loaded, options: DispatchOptions) -> Result<Self, StoreError> {
+        let (intake_tx, intake_rx) = mpsc::channel(options.limits.max_queued.max(64));
+        let (updates_tx, updates_rx) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
-            config,
-            executors,
-            limits,
+            loaded: RwLock::new(Arc::new(loaded)),
+            options,
             state: Mutex::new(State {
-                running_by_rule: vec![0; rules],
+                next_id: 1,
                 ..State::default()
             }),
             wake: Notify::new(),
             idle: Notify::new(),
+            intake: intake_tx,
+            updates: updates_tx,
         });
+        if let Some(store) = inner.options.store.clone() {
+            inner.recover(store).await?;
+        }
+        tokio::spawn(take_notifications(Arc::clone(&inner), intake_rx));
         tokio::spawn(schedule(Arc::clone(&inner)));
-        Self { inner }
+        tokio::spawn(record_ends(Arc::clone(&inner), updates_rx));
+        Ok(Self { inner })
+    }
+
+    /// Swaps in a new config; runs already queued or running keep the settings they were
+    /// queued with.
+    pub fn reload(&self, loaded: Loaded) {
+        *self
+            .inner
+            .loaded
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(loaded);
+    }
+
+    /// The config in use.
+    pub fn config(&self) -> Arc<Config> {
+        Arc::clone(&self.inner.loaded().config)
+    }
+
+    /// The store, when durable.
+    pub fn store(&self) -> Option<&Store> {
+        self.inner.options.store.as_ref()
     }
 
     /// Actions running and runs queued now.
@@ -135,17 +273,27 @@ impl Dispatcher {
         (state.running, state.queue.len())
     }
 
+    /// Running and queued runs of one rule now.
+    pub fn rule_load(&self, rule: &str) -> (usize, usize) {
+        let state = self.inner.lock();
+        let running = state.running_by_rule.get(rule).copied().unwrap_or(0);
+        let queued = state.queue.iter().filter(|r| r.record.rule == rule).count();
+        (running, queued)
+    }
+
     /// Stops taking notifications: [`Intake::accept`] refuses from now on.
     pub fn close(&self) {
         self.inner.lock().closing = true;
     }
 
-    /// Stops taking notifications, drops the runs not started yet (each logged), asks every
-    /// running action to stop, and waits until they all ended.
-    pub async fn shutdown(&self) {
-        let dropped = {
+    /// Stops taking notifications; lets running actions go on for up to `grace`, then asks
+    /// them to stop (they are recorded `interrupted`) and waits until they all ended.
+    /// Runs not started stay queued in the store, for the next start (without a store
+    /// they are logged and lost).
+    pub async fn shutdown(&self, grace: Duration) {
+        self.close();
+        if tokio::time::timeout(grace, self.idle()).await.is_err() {
             let mut state = self.inner.lock();
-            state.closing = true;
             for lives in state.live.values_mut() {
                 for live in lives {
                     if let Some(stop) = live.stop.take() {
@@ -153,13 +301,25 @@ impl Dispatcher {
                     }
                 }
             }
-            std::mem::take(&mut state.queue)
-        };
-        for run in dropped {
-            warn!(rule = %run.request.rule, subject = %run.subject, run = run.id,
-                "shutting down: queued action not started");
-            self.inner.lock().forget(run.rule, &run.subject, run.id);
         }
+        self.idle().await;
+        let left = std::mem::take(&mut self.inner.lock().queue);
+        for run in &left {
+            if self.inner.options.store.is_some() {
+                info!(rule = %run.record.rule, run = run.record.id,
+                    "shutting down: queued action stays queued for the next start");
+            } else {
+                warn!(rule = %run.record.rule, run = run.record.id,
+                    "shutting down without a store: queued action is dropped");
+            }
+        }
+        // Let the recorder write the last ends.
+        let (done_tx, done_rx) = oneshot::channel();
+        let _ = self.inner.updates.send(Update::Flush(done_tx));
+        let _ = tokio::time::timeout(Duration::from_secs(10), done_rx).await;
+    }
+
+    async fn idle(&self) {
         loop {
             let idle = self.inner.idle.notified();
             if self.inner.lock().running == 0 {
@@ -171,152 +331,379 @@ impl Dispatcher {
 }
 
 impl Intake for Dispatcher {
-    fn accept(&self, n: Notification, _source: Source) -> Result<Accepted, Refused> {
-        let config = &self.inner.config;
-        let planned: Vec<Planned> = config
-            .rules()
-            .select(&n)
-            .into_iter()
-            .filter_map(|s| plan(config, &n, s.rule, s.target))
-            .collect();
-        let now = Instant::now();
-        let mut state = self.inner.lock();
-        if state.closing {
-            return Err(Refused::ShuttingDown);
-        }
-        // Due under the repeat policy, and not already planned by this same notification
-        // (an alert listed twice).
-        let mut planned_now = std::collections::HashSet::new();
-        let (fresh, skipped): (Vec<Planned>, Vec<Planned>) = planned.into_iter().partition(|p| {
-            state.due(config, p, now) && planned_now.insert((p.rule, p.dedupe.clone()))
-        });
-        if !fresh.is_empty() && state.queue.len() + fresh.len() > self.inner.limits.max_queued {
-            return Err(Refused::QueueFull);
-        }
-        state.stop_resolved(config, &n);
-        let queued = fresh.len();
-        for p in fresh {
-            state.ran.insert((p.rule, p.dedupe), now);
-            let (tx, rx) = oneshot::channel();
-            let id = state.next_id;
-            state.next_id += 1;
-            state
-                .live
-                .entry((p.rule, p.subject.clone()))
-                .or_default()
-                .push(Live {
-                    id,
-                    status: p.status,
-                    stop: Some(tx),
-                });
-            state.queue.push_back(Run {
-                id,
-                rule: p.rule,
-                subject: p.subject,
-                request: p.request,
-                stop: rx,
-            });
-        }
-        drop(state);
-        if queued > 0 {
-            self.inner.wake.notify_one();
-        }
-        Ok(Accepted {
-            queued,
-            skipped: skipped.len(),
+    fn accept(
+        &self,
+        n: Notification,
+        source: Source,
+    ) -> BoxFuture<'static, Result<Accepted, Refused>> {
+        let intake = self.inner.intake.clone();
+        Box::pin(async move {
+            let (reply, answer) = oneshot::channel();
+            let submission = Submission {
+                notification: n,
+                source,
+                reply,
+            };
+            match intake.try_send(submission) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => return Err(Refused::QueueFull),
+                Err(mpsc::error::TrySendError::Closed(_)) => return Err(Refused::ShuttingDown),
+            }
+            answer.await.unwrap_or(Err(Refused::ShuttingDown))
         })
     }
 }
 
-/// Renders one selection, or logs why it cannot run.
-fn plan(config: &Config, n: &Notification, rule: usize, target: Target<'_>) -> Option<Planned> {
-    let r = &config.rules().rules()[rule];
-    let rendered = render(r, n, target);
-    let (subject, status) = match target {
-        Target::Alert(alert) => (alert.episode().key(), alert.status),
-        Target::Group => (n.group_key.clone(), n.status),
-    };
-    if !rendered.problems.is_empty() {
-        let problems: Vec<String> = rendered.problems.iter().map(ToString::to_string).collect();
-        error!(rule = %r.name, subject = %subject, problems = %problems.join("; "),
-            "action not run: its environment cannot be passed");
-        return None;
+/// The intake task: takes what has arrived as one batch, writes it once, answers all.
+async fn take_notifications(inner: Arc<Inner>, mut rx: mpsc::Receiver<Submission>) {
+    const MAX_BATCH: usize = 512;
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(s) => batch.push(s),
+                Err(_) => break,
+            }
+        }
+        inner.take_batch(batch).await;
     }
-    let dedupe = match r.mode {
-        Mode::PerAlert => format!("{}#{}", rendered.request.dedup_key, status.as_str()),
-        Mode::PerGroup => rendered.request.dedup_key.clone(),
-    };
-    Some(Planned {
-        rule,
-        subject,
-        dedupe,
-        status,
-        request: rendered.request,
-    })
 }
 
-impl State {
-    /// Whether `p` should run now under its rule's repeat policy.
-    fn due(&self, config: &Config, p: &Planned, now: Instant) -> bool {
-        let Some(&last) = self.ran.get(&(p.rule, p.dedupe.clone())) else {
-            return true;
-        };
-        match config.policy(p.rule).repeat {
-            Repeat::Once => false,
-            Repeat::Always => true,
-            Repeat::After(cooldown) => now.duration_since(last) >= cooldown,
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn loaded(&self) -> Arc<Loaded> {
+        Arc::clone(&self.loaded.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn now(&self) -> i64 {
+        (self.options.clock)()
+    }
+
+    async fn take_batch(&self, batch: Vec<Submission>) {
+        let loaded = self.loaded();
+        let now = self.now();
+        let mut taken: Vec<Taken> = Vec::with_capacity(batch.len());
+        let mut write = store::Batch::default();
+        {
+            let mut state = self.lock();
+            let mut in_batch = HashSet::new();
+            let mut queued_in_batch = 0;
+            for Submission {
+                notification,
+                source,
+                reply,
+            } in batch
+            {
+                if state.closing {
+                    let _ = reply.send(Err(Refused::ShuttingDown));
+                    continue;
+                }
+                self.options
+                    .metrics
+                    .notification_received(source, notification.alerts.len());
+                let mut t = Taken {
+                    reply,
+                    notification,
+                    runs: Vec::new(),
+                    dedupe: Vec::new(),
+                    skipped: 0,
+                };
+                let mut mine = HashSet::new();
+                let notification_id = state.next_id;
+                let planned = self.plan(&loaded, &t.notification, now, notification_id);
+                for p in planned {
+                    let key = format!("{}\u{1f}{}", p.run.record.rule, p.run.record.dedupe_key);
+                    let due = state.due(&key, p.repeat, now)
+                        && !in_batch.contains(&key)
+                        && mine.insert(key.clone());
+                    if !due {
+                        self.options
+                            .metrics
+                            .rule_skipped(&p.run.record.rule, p.skip_reason());
+                        t.skipped += 1;
+                        continue;
+                    }
+                    if let Some(reason) = p.skip {
+                        self.options
+                            .metrics
+                            .rule_skipped(&p.run.record.rule, reason);
+                        t.skipped += 1;
+                    }
+                    t.dedupe.push((key, now));
+                    t.runs.push(p.run);
+                }
+                let queued = t
+                    .runs
+                    .iter()
+                    .filter(|r| r.record.state == RunState::Queued)
+                    .count();
+                if queued > 0
+                    && state.queue.len() + queued_in_batch + queued > self.options.limits.max_queued
+                {
+                    self.options
+                        .metrics
+                        .notification_rejected(RejectReason::QueueFull);
+                    let _ = t.reply.send(Err(Refused::QueueFull));
+                    continue;
+                }
+                queued_in_batch += queued;
+                in_batch.extend(mine);
+                if !t.runs.is_empty() {
+                    state.next_id += 1;
+                    for run in &mut t.runs {
+                        run.record.id = state.next_id;
+                        state.next_id += 1;
+                    }
+                    let body = serde_json::to_vec(&t.notification).unwrap_or_default();
+                    write.notifications.push((notification_id, body));
+                    write.runs.extend(t.runs.iter().map(|r| r.record.clone()));
+                    write.dedupe.extend(t.dedupe.iter().cloned());
+                }
+                taken.push(t);
+            }
+        }
+        if taken.is_empty() {
+            return;
+        }
+        if let Err(e) = self.write(&write).await {
+            error!(error = %e, notifications = taken.len(),
+                "cannot record accepted notifications: refusing them (503) so that Alertmanager retries");
+            for t in taken {
+                self.options
+                    .metrics
+                    .notification_rejected(RejectReason::StoreUnavailable);
+                let _ = t.reply.send(Err(Refused::StoreUnavailable));
+            }
+            return;
+        }
+        let mut answers = Vec::with_capacity(taken.len());
+        {
+            let mut state = self.lock();
+            for t in taken {
+                for cancelled in state.stop_resolved(&t.notification) {
+                    let _ = self.updates.send(Update::End(Box::new(cancelled)));
+                }
+                state.ran.extend(t.dedupe);
+                let mut queued = 0;
+                for run in t.runs {
+                    if run.record.state == RunState::Queued {
+                        queued += 1;
+                        state.enqueue(run);
+                    }
+                }
+                answers.push((
+                    t.reply,
+                    Accepted {
+                        queued,
+                        skipped: t.skipped,
+                    },
+                ));
+            }
+            self.options.metrics.set_queued(state.queue.len());
+        }
+        self.wake.notify_one();
+        for (reply, accepted) in answers {
+            let _ = reply.send(Ok(accepted));
         }
     }
 
-    /// Asks the firing runs of alerts (and groups) that `n` reports resolved to stop, for
-    /// the rules whose policy says so; a run still queued is dropped.
-    fn stop_resolved(&mut self, config: &Config, n: &Notification) {
-        let mut subjects: Vec<String> = n
+    /// Writes `batch` durably (no-op without a store), timing it.
+    async fn write(&self, batch: &store::Batch) -> Result<(), StoreError> {
+        let Some(store) = self.options.store.clone() else {
+            return Ok(());
+        };
+        if batch.runs.is_empty() && batch.notifications.is_empty() && batch.dedupe.is_empty() {
+            return Ok(());
+        }
+        let batch = batch.clone();
+        let started = Instant::now();
+        let result = tokio::task::spawn_blocking(move || store.commit(&batch))
+            .await
+            .unwrap_or_else(|e| Err(StoreError::from_panic(&e)));
+        self.options.metrics.store_commit(started.elapsed());
+        if result.is_err() {
+            self.options.metrics.store_error(StoreOp::Commit);
+        }
+        result
+    }
+
+    /// Every selection `n` fires, rendered, as queued (or skipped) runs without ids.
+    fn plan(
+        &self,
+        loaded: &Loaded,
+        n: &Notification,
+        now: i64,
+        notification_id: u64,
+    ) -> Vec<Planned> {
+        let config = &loaded.config;
+        let rules = config.rules().rules();
+        let mut out = Vec::new();
+        for selection in config.rules().select(n) {
+            let rule = &rules[selection.rule];
+            let policy = config.policy(selection.rule);
+            self.options.metrics.rule_matched(&rule.name);
+            if !policy.enabled {
+                self.options
+                    .metrics
+                    .rule_skipped(&rule.name, SkipReason::Disabled);
+                continue;
+            }
+            let Some(executor) = loaded.executors.get(&rule.name) else {
+                continue;
+            };
+            let rendered = render(rule, n, selection.target);
+            let (subject, status, alert_index) = match selection.target {
+                Target::Alert(alert) => (
+                    alert.episode().key(),
+                    alert.status,
+                    n.alerts.iter().position(|a| std::ptr::eq(a, alert)),
+                ),
+                Target::Group => (n.group_key.clone(), n.status, None),
+            };
+            let dedupe_key = match rule.mode {
+                Mode::PerAlert => format!("{}#{}", rendered.request.dedup_key, status.as_str()),
+                Mode::PerGroup => rendered.request.dedup_key.clone(),
+            };
+            let mut record = record::queued(
+                config,
+                selection.rule,
+                executor.kind(),
+                n,
+                notification_id,
+                alert_index,
+                &rendered.request,
+                dedupe_key,
+                now,
+            );
+            let mut skip = None;
+            if !rendered.problems.is_empty() {
+                let problems: Vec<String> =
+                    rendered.problems.iter().map(ToString::to_string).collect();
+                error!(rule = %rule.name, subject = %subject, problems = %problems.join("; "),
+                    "action not run: its environment cannot be passed");
+                skip = Some((
+                    SkipReason::Env,
+                    format!("environment cannot be passed: {}", problems.join("; ")),
+                ));
+            } else if policy.dry_run || self.options.dry_run {
+                info!(rule = %rule.name, subject = %subject, argv = ?record.argv, "dry run: action not run");
+                record.dry_run = true;
+                skip = Some((SkipReason::DryRun, "dry run".to_owned()));
+            }
+            if let Some((_, reason)) = &skip {
+                record.state = RunState::Skipped;
+                record.reason = Some(reason.clone());
+                record.ended_at = Some(now);
+            }
+            out.push(Planned {
+                repeat: policy.repeat,
+                skip: skip.map(|(metric, _)| metric),
+                run: Run::new(record, rendered.request, executor, policy, subject, status),
+            });
+        }
+        out
+    }
+}
+
+/// A selection that will be queued (or recorded as skipped), before it has an id.
+struct Planned {
+    repeat: Repeat,
+    /// The metric reason when it is recorded as skipped instead of queued.
+    skip: Option<SkipReason>,
+    run: Run,
+}
+
+impl Planned {
+    /// The metric reason for not queueing it because it already ran.
+    fn skip_reason(&self) -> SkipReason {
+        match self.repeat {
+            Repeat::After(_) => SkipReason::Cooldown,
+            _ => SkipReason::Dedupe,
+        }
+    }
+}
+
+impl State {
+    /// Whether a selection with dedupe `key` may run now under `repeat`.
+    fn due(&self, key: &str, repeat: Repeat, now: i64) -> bool {
+        let Some(&last) = self.ran.get(key) else {
+            return true;
+        };
+        match repeat {
+            Repeat::Once => false,
+            Repeat::Always => true,
+            Repeat::After(cooldown) => {
+                now.saturating_sub(last) >= i64::try_from(cooldown.as_millis()).unwrap_or(i64::MAX)
+            }
+        }
+    }
+
+    fn enqueue(&mut self, mut run: Run) {
+        self.live
+            .entry((run.record.rule.clone(), run.subject.clone()))
+            .or_default()
+            .push(Live {
+                id: run.record.id,
+                status: run.status,
+                stop_on_resolve: run.stop_on_resolve,
+                stop: run.stop_tx.take(),
+            });
+        self.queue.push_back(run);
+    }
+
+    /// Asks the firing runs of alerts (and groups) that `n` reports resolved to stop, when
+    /// their rule says so; a run still queued is dropped (recorded `cancelled`).
+    fn stop_resolved(&mut self, n: &Notification) -> Vec<RunRecord> {
+        let mut subjects: HashSet<String> = n
             .alerts
             .iter()
             .filter(|a| a.status == AlertStatus::Resolved)
             .map(|a| a.episode().key())
             .collect();
         if n.status == AlertStatus::Resolved {
-            subjects.push(n.group_key.clone());
+            subjects.insert(n.group_key.clone());
         }
-        let mut unqueue = Vec::new();
+        let mut stopped = HashSet::new();
         for ((rule, subject), lives) in &mut self.live {
-            if !subjects.contains(subject)
-                || config.policy(*rule).on_resolved_while_running == OnResolved::Leave
-            {
+            if !subjects.contains(subject) {
                 continue;
             }
-            for live in lives.iter_mut().filter(|l| l.status == AlertStatus::Firing) {
+            for live in lives
+                .iter_mut()
+                .filter(|l| l.status == AlertStatus::Firing && l.stop_on_resolve)
+            {
                 if let Some(stop) = live.stop.take() {
-                    info!(rule = %config.rules().rules()[*rule].name, subject = %subject,
-                        run = live.id, "alert resolved: stopping its action");
+                    info!(rule = %rule, subject = %subject, run = live.id,
+                        "alert resolved: stopping its action");
                     let _ = stop.send(StopReason::Resolved);
-                    unqueue.push(live.id);
+                    stopped.insert(live.id);
                 }
             }
         }
-        // A run that has not started yet simply never starts.
-        let before = self.queue.len();
-        let mut dropped = Vec::new();
-        self.queue.retain(|run| {
-            let keep = !unqueue.contains(&run.id);
-            if !keep {
-                dropped.push((run.rule, run.subject.clone(), run.id));
+        let mut cancelled = Vec::new();
+        let queue = std::mem::take(&mut self.queue);
+        for run in queue {
+            if stopped.contains(&run.record.id) {
+                info!(rule = %run.record.rule, subject = %run.subject, run = run.record.id,
+                    "alert resolved before its action started: not starting it");
+                self.forget(&run.record.rule, &run.subject, run.record.id);
+                let mut record = run.record;
+                record.state = RunState::Cancelled;
+                record.reason = Some("alert resolved before the action started".to_owned());
+                cancelled.push(record);
+            } else {
+                self.queue.push_back(run);
             }
-            keep
-        });
-        debug_assert!(self.queue.len() + dropped.len() == before);
-        for (rule, subject, id) in dropped {
-            info!(rule = %config.rules().rules()[rule].name, subject = %subject, run = id,
-                "alert resolved before its action started: not starting it");
-            self.forget(rule, &subject, id);
         }
+        cancelled
     }
 
     /// Removes run `id` from the live runs.
-    fn forget(&mut self, rule: usize, subject: &str, id: u64) {
-        let key = (rule, subject.to_owned());
+    fn forget(&mut self, rule: &str, subject: &str, id: u64) {
+        let key = (rule.to_owned(), subject.to_owned());
         if let Some(lives) = self.live.get_mut(&key) {
             lives.retain(|l| l.id != id);
             if lives.is_empty() {
@@ -327,36 +714,59 @@ impl State {
 }
 
 impl Inner {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Takes the runs that may start now, in FIFO order, skipping runs whose rule is at
     /// its concurrency limit.
     fn startable(&self) -> Vec<Run> {
         let mut state = self.lock();
         let mut start = Vec::new();
+        if state.closing {
+            // Shutting down: what is queued stays queued (in the store, for the next start).
+            return start;
+        }
         let mut i = 0;
-        while i < state.queue.len() && state.running < self.limits.max_running {
-            let rule = state.queue[i].rule;
-            let limit = self.config.policy(rule).concurrency.unwrap_or(usize::MAX);
-            if state.running_by_rule[rule] < limit {
+        while i < state.queue.len() && state.running < self.options.limits.max_running {
+            let run = &state.queue[i];
+            let rule = run.record.rule.clone();
+            let limit = run.concurrency.unwrap_or(usize::MAX);
+            if state.running_by_rule.get(&rule).copied().unwrap_or(0) < limit {
                 state.running += 1;
-                state.running_by_rule[rule] += 1;
+                *state.running_by_rule.entry(rule).or_default() += 1;
                 start.extend(state.queue.remove(i));
             } else {
                 i += 1;
             }
         }
+        self.options.metrics.set_queued(state.queue.len());
+        self.options.metrics.set_running(state.running);
+        let oldest = state
+            .queue
+            .front()
+            .map_or(0.0, |r| r.queued_at.elapsed().as_secs_f64());
+        self.options.metrics.set_oldest_queued_age(oldest);
         start
+    }
+
+    /// Puts runs that could not be started back at the front of the queue, in order.
+    fn unstart(&self, runs: Vec<Run>) {
+        let mut state = self.lock();
+        for run in runs.into_iter().rev() {
+            state.running -= 1;
+            if let Some(n) = state.running_by_rule.get_mut(&run.record.rule) {
+                *n -= 1;
+            }
+            state.queue.push_front(run);
+        }
     }
 
     fn finished(&self, run: &Run) {
         let mut state = self.lock();
         state.running -= 1;
-        state.running_by_rule[run.rule] -= 1;
-        state.forget(run.rule, &run.subject, run.id);
+        if let Some(n) = state.running_by_rule.get_mut(&run.record.rule) {
+            *n -= 1;
+        }
+        state.forget(&run.record.rule, &run.subject, run.record.id);
         let idle = state.running == 0;
+        self.options.metrics.set_running(state.running);
         drop(state);
         self.wake.notify_one();
         if idle {
@@ -365,92 +775,11 @@ impl Inner {
     }
 }
 
-async fn schedule(inner: Arc<Inner>) {
-    loop {
-        let woken = inner.wake.notified();
-        for run in inner.startable() {
-            tokio::spawn(execute(Arc::clone(&inner), run));
-        }
-        woken.await;
-    }
-}
-
-async fn execute(inner: Arc<Inner>, mut run: Run) {
-    let executor = Arc::clone(&inner.executors[run.rule]);
-    let req = &run.request;
-    let fingerprint = req
-        .subject
-        .fingerprint
-        .map(|f| f.to_string())
-        .unwrap_or_default();
-    // `<fingerprint>@<startsAt>` for an alert; a group run has no episode.
-    let episode = if req.subject.fingerprint.is_some() {
-        run.subject.clone()
-    } else {
-        String::new()
-    };
-    info!(rule = %req.rule, fingerprint, episode, status = req.subject.status.map_or("", |s| s.as_str()),
-        group_key = %req.subject.group_key, run = run.id, executor = executor.kind(), "action started");
-    let stop = std::mem::replace(&mut run.stop, oneshot::channel().1);
-    let stop = Box::pin(async move {
-        match stop.await {
-            Ok(reason) => reason,
-            Err(_) => std::future::pending().await,
-        }
-    });
-    let started = Instant::now();
-    let result = executor.execute(req, stop).await;
-    let duration_ms = started.elapsed().as_millis();
-    match result {
-        Ok(Outcome::Finished(report)) => {
-            let exit = report.exit.map(|e| e.to_string()).unwrap_or_default();
-            let ended_by = match report.ended_by {
-                Some(alert_core::EndedBy::Timeout) => "timeout",
-                Some(alert_core::EndedBy::Stop(reason)) => reason.as_str(),
-                _ => "",
-            };
-            match report.ended_by {
-                None if report.success() => {
-                    info!(rule = %req.rule, fingerprint, episode, run = run.id, exit, duration_ms,
-                        stdout = %log_tail(&report.stdout), "action succeeded");
-                }
-                None => {
-                    warn!(rule = %req.rule, fingerprint, episode, run = run.id, exit, duration_ms,
-                        stderr = %log_tail(&report.stderr), "action failed");
-                }
-                Some(alert_core::EndedBy::Stop(_)) => {
-                    info!(rule = %req.rule, fingerprint, episode, run = run.id, exit, ended_by,
-                        duration_ms, "action stopped");
-                }
-                Some(_) => {
-                    warn!(rule = %req.rule, fingerprint, episode, run = run.id, exit, ended_by,
-                        duration_ms, stderr = %log_tail(&report.stderr), "action timed out");
-                }
-            }
-        }
-        Ok(other) => {
-            info!(rule = %req.rule, fingerprint, episode, run = run.id, outcome = ?other, duration_ms,
-                "action handed off");
-        }
-        Err(e) => {
-            error!(rule = %req.rule, fingerprint, episode, run = run.id, duration_ms,
-                error = format!("{:#}", anyhow::Error::from(e)), "action could not run");
-        }
-    }
-    inner.finished(&run);
-}
-
-/// The last line-ish part of an output for a log line: at most 1 KiB, trailing
-/// whitespace dropped.
-fn log_tail(tail: &alert_core::Tail) -> String {
-    const MAX: usize = 1024;
-    let text = tail.text();
-    let text = text.trim_end();
-    let mut start = text.len().saturating_sub(MAX);
-    while !text.is_char_boundary(start) {
-        start += 1;
-    }
-    text[start..].to_owned()
+/// Seconds since the Unix epoch, now (for metrics timestamps).
+pub(crate) fn unix_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 #[cfg(test)]

@@ -12,6 +12,8 @@ use serde_json::json;
 use tokio::sync::{Notify, Semaphore};
 
 use super::*;
+use crate::serve::metrics::Metrics;
+use crate::store::Store;
 
 /// An executor whose runs wait until the test releases them or they are stopped.
 #[derive(Debug)]
@@ -127,13 +129,47 @@ impl Gate {
     }
 }
 
-fn dispatcher(yaml: &str, limits: QueueLimits) -> (Dispatcher, Arc<Gate>) {
+/// A clock the test moves by hand (unix ms).
+type ManualClock = Arc<std::sync::atomic::AtomicI64>;
+
+async fn dispatcher(yaml: &str, limits: QueueLimits) -> (Dispatcher, Arc<Gate>) {
+    let (d, gate, _) = dispatcher_with(yaml, limits, None).await;
+    (d, gate)
+}
+
+async fn dispatcher_with(
+    yaml: &str,
+    limits: QueueLimits,
+    store: Option<Store>,
+) -> (Dispatcher, Arc<Gate>, ManualClock) {
     let config = Config::from_yaml(yaml).unwrap_or_else(|e| panic!("test config: {e}"));
     let gate = Arc::new(Gate::default());
-    let executors = (0..config.rules().rules().len())
-        .map(|_| Arc::new(GateExecutor(Arc::clone(&gate))) as Arc<dyn Executor>)
+    let executors = config
+        .rules()
+        .rules()
+        .iter()
+        .map(|r| {
+            let e: Arc<dyn Executor> = Arc::new(GateExecutor(Arc::clone(&gate)));
+            (r.name.clone(), e)
+        })
         .collect();
-    (Dispatcher::start(Arc::new(config), executors, limits), gate)
+    let clock: ManualClock = Arc::new(std::sync::atomic::AtomicI64::new(1_800_000_000_000));
+    let now = Arc::clone(&clock);
+    let options = DispatchOptions {
+        limits,
+        store,
+        metrics: Metrics::new(),
+        clock: Arc::new(move || now.load(std::sync::atomic::Ordering::SeqCst)),
+        dry_run: false,
+    };
+    let loaded = Loaded {
+        config: Arc::new(config),
+        executors,
+    };
+    let d = Dispatcher::start(loaded, options)
+        .await
+        .expect("the dispatcher starts");
+    (d, gate, clock)
 }
 
 fn rule(name: &str, extra: &str) -> String {
@@ -161,8 +197,9 @@ fn notification(alerts: &[(&str, &str, &str)]) -> Notification {
 const T1: &str = "2026-11-21T10:00:00Z";
 const T2: &str = "2026-11-21T10:30:00Z";
 
-fn take(d: &Dispatcher, n: &Notification) -> Result<(usize, usize), Refused> {
+async fn take(d: &Dispatcher, n: &Notification) -> Result<(usize, usize), Refused> {
     d.accept(n.clone(), Source::Webhook)
+        .await
         .map(|a| (a.queued, a.skipped))
 }
 
@@ -171,15 +208,16 @@ async fn an_episode_runs_once_however_often_it_is_notified() {
     let (d, gate) = dispatcher(
         &format!("rules:\n{}", rule("fix", "")),
         QueueLimits::default(),
-    );
+    )
+    .await;
     let both = notification(&[("a", T1, "firing"), ("b", T1, "firing")]);
-    assert_eq!(take(&d, &both), Ok((2, 0)));
+    assert_eq!(take(&d, &both).await, Ok((2, 0)));
     // The repeat_interval re-send, and the same notification from an HA peer.
-    assert_eq!(take(&d, &both), Ok((0, 2)));
-    assert_eq!(take(&d, &both), Ok((0, 2)));
+    assert_eq!(take(&d, &both).await, Ok((0, 2)));
+    assert_eq!(take(&d, &both).await, Ok((0, 2)));
     // Node a fires again later: a new episode.
     let again = notification(&[("a", T2, "firing"), ("b", T1, "firing")]);
-    assert_eq!(take(&d, &again), Ok((1, 1)));
+    assert_eq!(take(&d, &again).await, Ok((1, 1)));
     gate.until("three runs started", |l| l.started.len() == 3)
         .await;
     let keys: Vec<_> = gate.log().started.into_iter().map(|s| s.2).collect();
@@ -195,9 +233,10 @@ async fn an_alert_listed_twice_in_one_notification_runs_once() {
     let (d, gate) = dispatcher(
         &format!("rules:\n{}", rule("fix", "")),
         QueueLimits::default(),
-    );
+    )
+    .await;
     let twice = notification(&[("a", T1, "firing"), ("a", T1, "firing")]);
-    assert_eq!(take(&d, &twice), Ok((1, 1)));
+    assert_eq!(take(&d, &twice).await, Ok((1, 1)));
     gate.until("one run", |l| l.started.len() == 1).await;
 }
 
@@ -206,26 +245,32 @@ async fn repeat_always_runs_on_every_notification() {
     let (d, gate) = dispatcher(
         &format!("rules:\n{}", rule("fix", "    repeat: always\n")),
         QueueLimits::default(),
-    );
+    )
+    .await;
     let n = notification(&[("a", T1, "firing")]);
     for _ in 0..3 {
-        assert_eq!(take(&d, &n), Ok((1, 0)));
+        assert_eq!(take(&d, &n).await, Ok((1, 0)));
     }
     gate.until("three runs", |l| l.started.len() == 3).await;
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn a_cooldown_lets_the_same_episode_run_again_once_it_passed() {
-    let (d, _gate) = dispatcher(
+    let (d, _gate, clock) = dispatcher_with(
         &format!("rules:\n{}", rule("fix", "    repeat: 30m\n")),
         QueueLimits::default(),
-    );
+        None,
+    )
+    .await;
+    let advance = |minutes: i64| {
+        clock.fetch_add(minutes * 60_000, std::sync::atomic::Ordering::SeqCst);
+    };
     let n = notification(&[("a", T1, "firing")]);
-    assert_eq!(take(&d, &n), Ok((1, 0)));
-    tokio::time::advance(Duration::from_secs(29 * 60)).await;
-    assert_eq!(take(&d, &n), Ok((0, 1)));
-    tokio::time::advance(Duration::from_secs(60)).await;
-    assert_eq!(take(&d, &n), Ok((1, 0)));
+    assert_eq!(take(&d, &n).await, Ok((1, 0)));
+    advance(29);
+    assert_eq!(take(&d, &n).await, Ok((0, 1)));
+    advance(1);
+    assert_eq!(take(&d, &n).await, Ok((1, 0)));
 }
 
 #[tokio::test]
@@ -241,14 +286,15 @@ async fn per_rule_and_global_limits_hold_runs_in_the_queue() {
             max_running: 2,
             max_queued: 100,
         },
-    );
+    )
+    .await;
     let n = notification(&[
         ("a", T1, "firing"),
         ("b", T1, "firing"),
         ("c", T1, "firing"),
     ]);
     // 3 runs of each rule; the first of one-at-a-time and the first of other start.
-    assert_eq!(take(&d, &n), Ok((6, 0)));
+    assert_eq!(take(&d, &n).await, Ok((6, 0)));
     gate.until("two started", |l| l.started.len() == 2).await;
     let rules: Vec<_> = gate.log().started.into_iter().map(|s| s.0).collect();
     assert_eq!(rules, ["one-at-a-time", "other"]);
@@ -275,23 +321,28 @@ async fn a_full_queue_refuses_the_whole_notification_and_remembers_nothing_of_it
             max_running: 1,
             max_queued: 2,
         },
+    )
+    .await;
+    assert_eq!(
+        take(&d, &notification(&[("a", T1, "firing")])).await,
+        Ok((1, 0))
     );
-    assert_eq!(take(&d, &notification(&[("a", T1, "firing")])), Ok((1, 0)));
     gate.until("a running", |l| l.started.len() == 1).await;
     assert_eq!(
         take(
             &d,
             &notification(&[("b", T1, "firing"), ("c", T1, "firing")])
-        ),
+        )
+        .await,
         Ok((2, 0))
     );
     let late = notification(&[("d", T1, "firing")]);
-    assert_eq!(take(&d, &late), Err(Refused::QueueFull));
+    assert_eq!(take(&d, &late).await, Err(Refused::QueueFull));
     assert_eq!(d.load(), (1, 2));
     gate.release.add_permits(3);
     gate.until("all three ran", |l| l.finished == 3).await;
     // Alertmanager's retry: the refused alert was not marked as run.
-    assert_eq!(take(&d, &late), Ok((1, 0)));
+    assert_eq!(take(&d, &late).await, Ok((1, 0)));
 }
 
 #[tokio::test]
@@ -302,13 +353,16 @@ async fn resolving_stops_a_running_action_and_runs_the_resolved_rule_once() {
         rule("patient", "    on_resolved_while_running: leave\n"),
         rule("record", "    on: resolved\n"),
     );
-    let (d, gate) = dispatcher(&yaml, QueueLimits::default());
-    assert_eq!(take(&d, &notification(&[("a", T1, "firing")])), Ok((2, 0)));
+    let (d, gate) = dispatcher(&yaml, QueueLimits::default()).await;
+    assert_eq!(
+        take(&d, &notification(&[("a", T1, "firing")])).await,
+        Ok((2, 0))
+    );
     gate.until("both firing runs started", |l| l.started.len() == 2)
         .await;
 
     let resolved = notification(&[("a", T1, "resolved")]);
-    assert_eq!(take(&d, &resolved), Ok((1, 0)));
+    assert_eq!(take(&d, &resolved).await, Ok((1, 0)));
     gate.until("fix stopped, record started", |l| {
         l.stopped.len() == 1 && l.started.len() == 3
     })
@@ -318,7 +372,7 @@ async fn resolving_stops_a_running_action_and_runs_the_resolved_rule_once() {
     assert_eq!(log.started[2].0, "record");
     assert_eq!(log.started[2].1, "resolved");
     // The re-sent resolved notification neither runs nor stops anything again.
-    assert_eq!(take(&d, &resolved), Ok((0, 1)));
+    assert_eq!(take(&d, &resolved).await, Ok((0, 1)));
     gate.release.add_permits(2);
     gate.until("patient and record finished", |l| l.finished == 3)
         .await;
@@ -333,9 +387,10 @@ async fn a_running_b_queued() -> (Dispatcher, Arc<Gate>) {
             max_running: 1,
             max_queued: 10,
         },
-    );
+    )
+    .await;
     let ab = notification(&[("a", T1, "firing"), ("b", T1, "firing")]);
-    assert_eq!(take(&d, &ab), Ok((2, 0)));
+    assert_eq!(take(&d, &ab).await, Ok((2, 0)));
     gate.until("a started", |l| l.started.len() == 1).await;
     (d, gate)
 }
@@ -344,7 +399,7 @@ async fn a_running_b_queued() -> (Dispatcher, Arc<Gate>) {
 async fn a_run_still_queued_when_its_alert_resolves_never_starts() {
     let (d, gate) = a_running_b_queued().await;
     assert_eq!(
-        take(&d, &notification(&[("b", T1, "resolved")])),
+        take(&d, &notification(&[("b", T1, "resolved")])).await,
         Ok((0, 0))
     );
     assert_eq!(d.load(), (1, 0), "b's queued run was dropped");
@@ -358,17 +413,18 @@ async fn a_group_rule_runs_once_per_group_state() {
     let (d, gate) = dispatcher(
         &format!("rules:\n{}", rule("page", "    mode: per-group\n")),
         QueueLimits::default(),
-    );
+    )
+    .await;
     let n = notification(&[("a", T1, "firing"), ("b", T1, "firing")]);
-    assert_eq!(take(&d, &n), Ok((1, 0)));
-    assert_eq!(take(&d, &n), Ok((0, 1)));
+    assert_eq!(take(&d, &n).await, Ok((1, 0)));
+    assert_eq!(take(&d, &n).await, Ok((0, 1)));
     // A new alert joins the group: the group's state changed.
     let grown = notification(&[
         ("a", T1, "firing"),
         ("b", T1, "firing"),
         ("c", T1, "firing"),
     ]);
-    assert_eq!(take(&d, &grown), Ok((1, 0)));
+    assert_eq!(take(&d, &grown).await, Ok((1, 0)));
     gate.until("two group runs", |l| l.started.len() == 2).await;
 }
 
@@ -377,13 +433,17 @@ async fn an_alert_whose_env_cannot_be_passed_does_not_run() {
     let (d, gate) = dispatcher(
         &format!("rules:\n{}", rule("fix", "")),
         QueueLimits::default(),
-    );
+    )
+    .await;
     let mut n = notification(&[("a", T1, "firing")]);
     n.alerts[0]
         .labels
         .insert("evil".to_owned(), "a\0b".to_owned());
-    assert_eq!(take(&d, &n), Ok((0, 0)));
-    assert_eq!(take(&d, &notification(&[("b", T1, "firing")])), Ok((1, 0)));
+    assert_eq!(take(&d, &n).await, Ok((0, 1)));
+    assert_eq!(
+        take(&d, &notification(&[("b", T1, "firing")])).await,
+        Ok((1, 0))
+    );
     gate.until("b started", |l| l.started.len() == 1).await;
     assert_eq!(gate.log().started.len(), 1);
 }
@@ -391,14 +451,14 @@ async fn an_alert_whose_env_cannot_be_passed_does_not_run() {
 #[tokio::test]
 async fn shutdown_stops_running_actions_and_refuses_new_notifications() {
     let (d, gate) = a_running_b_queued().await;
-    tokio::time::timeout(Duration::from_secs(10), d.shutdown())
+    tokio::time::timeout(Duration::from_secs(10), d.shutdown(Duration::ZERO))
         .await
         .expect("shutdown finishes once the stopped action ended");
     let log = gate.log();
     assert_eq!(log.stopped, [("fix".to_owned(), StopReason::Shutdown)]);
     assert_eq!(log.started.len(), 1, "the queued run was not started");
     assert_eq!(
-        take(&d, &notification(&[("c", T1, "firing")])),
+        take(&d, &notification(&[("c", T1, "firing")])).await,
         Err(Refused::ShuttingDown)
     );
 }

@@ -34,6 +34,7 @@ use warp::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use warp::path::FullPath;
 use warp::reply::Response;
 
+use super::api::Api;
 use super::auth;
 use super::intake::{Accepted, Intake, Refused, Source};
 use super::listener::PeerAddr;
@@ -47,7 +48,51 @@ pub fn routes(
     settings: Arc<ServerSettings>,
     intake: Arc<dyn Intake>,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
+    routes_with(settings, intake, None)
+}
+
+/// [`routes`] plus the API endpoints `api` answers (history, rules, metrics, ready,
+/// reload), authenticated like the intake except `GET /-/ready`.
+pub fn routes_with(
+    settings: Arc<ServerSettings>,
+    intake: Arc<dyn Intake>,
+    api: Option<Arc<dyn Api>>,
+) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
+    let api_settings = Arc::clone(&settings);
     let state = State { settings, intake };
+    let api = warp::method()
+        .and(warp::path::full())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::header::headers_cloned())
+        .and_then(
+            move |method: Method, path: FullPath, query: String, headers: HeaderMap| {
+                let api = api.clone();
+                let settings = Arc::clone(&api_settings);
+                async move {
+                    let Some(api) = api else {
+                        return Err(warp::reject::not_found());
+                    };
+                    let path = path.as_str().to_owned();
+                    let Some(answer) = api.handle(&method, &path, &query) else {
+                        return Err(warp::reject::not_found());
+                    };
+                    if let (Some(expected), false) = (&settings.auth, super::api::is_public(&path))
+                    {
+                        if let Err(failure) = auth::authorize(expected, &headers) {
+                            warn!(
+                                path,
+                                reason = failure.as_str(),
+                                "request refused: authentication failed"
+                            );
+                            return Ok(
+                                HttpError::Unauthorized(auth::challenge(expected)).into_response()
+                            );
+                        }
+                    }
+                    Ok(answer.await)
+                }
+            },
+        );
     let webhook = warp::path!("webhook").and(receiver(state.clone(), Source::Webhook));
     let alerts = warp::path!("api" / "v2" / "alerts").and(receiver(state, Source::PrometheusApi));
     let healthy = warp::path!("-" / "healthy")
@@ -60,6 +105,8 @@ pub fn routes(
         .or(alerts)
         .unify()
         .or(healthy)
+        .unify()
+        .or(api)
         .unify()
         .or(other)
         .unify()
@@ -128,6 +175,9 @@ struct Summary {
     receiver: String,
     group_key: String,
     alerts: usize,
+    /// The intake has it: a timeout from here on must not answer 4xx, because
+    /// Alertmanager would not retry while the intake may still refuse it.
+    handed_over: bool,
 }
 
 async fn receive<S, B>(state: &State, request: Request, body: S) -> Response
@@ -157,9 +207,12 @@ where
     }
     let timeout = state.settings.limits.request_timeout;
     let mut summary = Summary::default();
-    let result = tokio::time::timeout(timeout, handle(state, &request, body, &mut summary))
-        .await
-        .unwrap_or(Err(HttpError::Timeout(timeout)));
+    let result =
+        match tokio::time::timeout(timeout, handle(state, &request, body, &mut summary)).await {
+            Ok(result) => result,
+            Err(_) if summary.handed_over => Err(HttpError::Refused(Refused::QueueFull)),
+            Err(_) => Err(HttpError::Timeout(timeout)),
+        };
     let (outcome, accepted) = match &result {
         Ok(a) => ("accepted", *a),
         Err(HttpError::Refused(_)) => ("refused", Accepted::default()),
@@ -224,10 +277,12 @@ where
         receiver: notification.receiver.clone(),
         group_key: notification.group_key.clone(),
         alerts: notification.alerts.len(),
+        handed_over: true,
     };
     state
         .intake
         .accept(notification, request.source)
+        .await
         .map_err(HttpError::Refused)
 }
 
@@ -421,6 +476,7 @@ impl HttpError {
                 let seconds = match refused {
                     Refused::QueueFull => "5",
                     Refused::ShuttingDown => "30",
+                    Refused::StoreUnavailable => "10",
                 };
                 headers.insert(RETRY_AFTER, HeaderValue::from_static(seconds));
             }

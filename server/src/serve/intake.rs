@@ -2,7 +2,7 @@
 //! then hands each notification to an [`Intake`], which must answer at once (no action runs
 //! inside a request).
 
-use alert_core::Notification;
+use alert_core::{BoxFuture, Notification};
 
 /// Where a notification came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,13 +32,19 @@ pub enum Refused {
     /// alertrun is shutting down.
     #[error("alertrun is shutting down")]
     ShuttingDown,
+    /// The store cannot record the notification's runs (read-only or full disk).
+    #[error("the state store cannot record it now")]
+    StoreUnavailable,
 }
 
-/// Takes notifications. Implementations must not block: queue the work and return.
+/// Takes notifications. The returned future resolves once the notification's runs are
+/// recorded (durably, with a store) and queued; no action runs inside it. Once called, the
+/// notification is processed even if the future is dropped.
 pub trait Intake: Send + Sync + 'static {
     /// Accepts `n`, or refuses it as a whole (nothing of it is queued or remembered).
-    ///
-    /// # Errors
-    /// [`Refused`] when it cannot be taken now.
-    fn accept(&self, n: Notification, source: Source) -> Result<Accepted, Refused>;
+    fn accept(
+        &self,
+        n: Notification,
+        source: Source,
+    ) -> BoxFuture<'static, Result<Accepted, Refused>>;
 }

@@ -1,4 +1,4 @@
-//! Binding the listener and serving [`routes`] on it: HTTP/1.1 over plain TCP or TLS
+//! Binding the listener and serving [`routes`](super::http::routes) on it: HTTP/1.1 over plain TCP or TLS
 //! (optionally mutual), with the connection limit, the header timeout and graceful shutdown.
 //!
 //! - **Connections**: at most `limits.max_connections` are served at once. Further ones are
@@ -7,7 +7,7 @@
 //! - **Header timeout**: `limits.header_timeout` bounds the TLS handshake and the wait for
 //!   each request's headers, which also closes idle keep-alive connections after that long.
 //! - **Request timeout**: `limits.request_timeout` bounds reading the body and handling it
-//!   (see [`routes`]); then the client gets 408.
+//!   (see [`routes`](super::http::routes)); then the client gets 408.
 //! - **Shutdown**: when `shutdown` resolves, the listener closes (new connections are
 //!   refused by the kernel), idle connections close, and requests in flight finish, which
 //!   the timeouts above bound.
@@ -28,7 +28,6 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 use tracing::{debug, info, warn};
 
-use super::http::routes;
 use super::intake::Intake;
 use super::settings::ServerSettings;
 
@@ -81,11 +80,21 @@ impl Bound {
         self.local_addr
     }
 
-    /// Serves [`routes`] until `shutdown` resolves, then stops accepting and returns once
+    /// Serves [`routes`](super::http::routes) until `shutdown` resolves, then stops accepting and returns once
     /// the connections still open have finished their requests.
     pub async fn serve(
         self,
         intake: Arc<dyn Intake>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) {
+        self.serve_with(intake, None, shutdown).await;
+    }
+
+    /// [`Bound::serve`] with the API endpoints `api` answers.
+    pub async fn serve_with(
+        self,
+        intake: Arc<dyn Intake>,
+        api: Option<Arc<dyn super::api::Api>>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) {
         let Bound {
@@ -99,7 +108,7 @@ impl Bound {
             .header_read_timeout(limits.header_timeout);
         let template = Connection {
             http,
-            service: warp::service(routes(settings.clone(), intake)),
+            service: warp::service(super::http::routes_with(settings.clone(), intake, api)),
             tls: settings
                 .tls
                 .as_ref()

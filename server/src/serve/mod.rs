@@ -4,42 +4,56 @@
 //! notification to the [`dispatch::Dispatcher`], which answers at once: actions run later,
 //! in the background, as the queue and the concurrency limits allow.
 
+pub mod api;
+pub mod control;
 pub mod dispatch;
 pub mod http;
 pub mod intake;
+pub mod metrics;
 pub mod settings;
 
 mod auth;
 mod listener;
 mod tls;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use alert_core::Executor;
 use anyhow::{Context as _, bail};
 use executor_process::{ProcessExecutor, ProcessOptions, inherited_env, parse_signal};
 use tokio::sync::watch;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::config::{Action, Config};
-use dispatch::{Dispatcher, QueueLimits};
+use crate::store::Store;
+use control::Control;
+use dispatch::{DispatchOptions, Dispatcher, Loaded, QueueLimits};
+use metrics::Metrics;
 
 /// Options of `alertrun serve` that are not in the config file.
 #[derive(Clone, Debug, Default)]
 pub struct ServeOptions {
+    /// The config file (read again on reload).
+    pub config_path: PathBuf,
     /// Listen here instead of `server.listen`.
     pub listen: Option<SocketAddr>,
     /// Allow a non-loopback address without authentication.
     pub insecure_no_auth: bool,
+    /// Use this state directory instead of `server.state.dir`.
+    pub state_dir: Option<PathBuf>,
+    /// Record what every rule would run, run nothing.
+    pub dry_run: bool,
 }
 
-/// Builds one executor per rule, in rule order.
+/// Builds the executor of each rule, by rule name.
 ///
 /// # Errors
 /// When a rule's action cannot be run by `serve` (Kubernetes Jobs come in a later
 /// release) or its stop signal is unknown.
-pub fn executors(config: &Config) -> anyhow::Result<Vec<Arc<dyn Executor>>> {
+pub fn executors(config: &Config) -> anyhow::Result<HashMap<String, Arc<dyn Executor>>> {
     let rules = config.rules().rules();
     rules
         .iter()
@@ -54,8 +68,9 @@ pub fn executors(config: &Config) -> anyhow::Result<Vec<Arc<dyn Executor>>> {
                         .with_stop_signal(signal)
                         .with_grace(policy.stop_grace)
                         .with_inherited(inherited_env(action, |name| std::env::var(name).ok()));
-                    Ok(Arc::new(ProcessExecutor::new(action.clone(), options))
-                        as Arc<dyn Executor>)
+                    let executor: Arc<dyn Executor> =
+                        Arc::new(ProcessExecutor::new(action.clone(), options));
+                    Ok((rule.name.clone(), executor))
                 }
                 Action::Kubernetes { .. } => bail!(
                     "rule {}: Kubernetes Job actions are not run by `alertrun serve` yet; \
@@ -67,60 +82,142 @@ pub fn executors(config: &Config) -> anyhow::Result<Vec<Arc<dyn Executor>>> {
         .collect()
 }
 
-/// Runs the server until SIGTERM or SIGINT, then stops taking notifications, ends the
-/// running actions and returns.
+/// Runs the server until SIGTERM or SIGINT, then stops taking notifications, lets running
+/// actions finish within `server.shutdown_grace`, stops the rest and returns. SIGHUP (and
+/// `POST /-/reload`) reloads the config.
 ///
 /// # Errors
 /// When the config cannot be served (see [`executors`]), the address is refused by the
-/// exposure check, or the listener cannot be bound.
+/// exposure check, the store cannot be opened, or the listener cannot be bound.
 pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
     let mut settings = config.server().clone();
     if let Some(listen) = options.listen {
         settings.listen = listen;
     }
+    if let Some(dir) = &options.state_dir {
+        settings.state.dir.clone_from(dir);
+    }
     settings::check_exposure(&settings, options.insecure_no_auth).map_err(anyhow::Error::msg)?;
     let executors = executors(&config)?;
-    let limits = QueueLimits {
-        max_running: settings.max_running,
-        max_queued: settings.max_queued,
+    let store = if settings.state.durable {
+        let dir = settings.state.dir.clone();
+        let store = tokio::task::spawn_blocking(move || Store::open(&dir))
+            .await?
+            .with_context(|| {
+                format!(
+                    "cannot open the state store in {}",
+                    settings.state.dir.display()
+                )
+            })?;
+        Some(store)
+    } else {
+        warn!(
+            "server.state.durable is false: accepted notifications and history live in memory only"
+        );
+        None
     };
+    let metrics = Metrics::new();
     let rules = config.rules().rules().len();
-    let dispatcher = Dispatcher::start(Arc::new(config), executors, limits);
+    let dispatcher = Dispatcher::start(
+        Loaded {
+            config: Arc::new(config),
+            executors,
+        },
+        DispatchOptions {
+            limits: QueueLimits {
+                max_running: settings.max_running,
+                max_queued: settings.max_queued,
+            },
+            store: store.clone(),
+            metrics: metrics.clone(),
+            clock: Arc::new(dispatch::now_ms),
+            dry_run: options.dry_run,
+        },
+    )
+    .await
+    .context("cannot recover the state store")?;
+    metrics.config_reloaded(true, dispatch::unix_seconds());
+    let control = Control::new(dispatcher.clone(), metrics, options.config_path.clone());
+    if let Some(store) = store {
+        tokio::spawn(prune(store, settings.state.clone()));
+    }
     let bound = listener::bind(&settings)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     info!(address = %bound.local_addr(), rules, tls = settings.tls.is_some(),
-        auth = settings.auth.is_some(), "listening");
+        auth = settings.auth.is_some(), durable = settings.state.durable,
+        state_dir = %settings.state.dir.display(), "listening");
+    control.set_ready(true);
 
     let (stop_tx, mut stop_rx) = watch::channel(false);
+    let signals = Arc::clone(&control);
     tokio::spawn(async move {
-        shutdown_signal().await;
+        handle_signals(&signals).await;
         let _ = stop_tx.send(true);
     });
     let closing = dispatcher.clone();
+    let api: Arc<dyn api::Api> = Arc::new(Arc::clone(&control));
     bound
-        .serve(Arc::new(dispatcher.clone()), async move {
+        .serve_with(Arc::new(dispatcher.clone()), Some(api), async move {
             let _ = stop_rx.wait_for(|stop| *stop).await;
             info!("shutting down: no longer taking notifications");
             closing.close();
         })
         .await;
-    dispatcher.shutdown().await;
+    control.set_ready(false);
+    dispatcher.shutdown(settings.shutdown_grace).await;
     info!("stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Deletes old history now and then, in small steps.
+async fn prune(store: Store, state: settings::StateSettings) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let store = store.clone();
+        let max_age = i64::try_from(state.history_max_age.as_millis()).unwrap_or(i64::MAX);
+        let keep = state.history_max_runs;
+        let result = tokio::task::spawn_blocking(move || {
+            let cutoff = dispatch::now_ms().saturating_sub(max_age);
+            let mut total = 0;
+            loop {
+                let n = store.prune(cutoff, keep, cutoff, 1000)?;
+                total += n;
+                if n < 1000 {
+                    return Ok::<_, crate::store::StoreError>(total);
+                }
+            }
+        })
+        .await;
+        match result {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => info!(runs = n, "pruned run history"),
+            Ok(Err(e)) => warn!(error = %e, "cannot prune run history"),
+            Err(e) => warn!(error = %e, "history pruning failed"),
+        }
+    }
+}
+
+/// Returns on SIGTERM or SIGINT; reloads the config on each SIGHUP meanwhile.
+async fn handle_signals(control: &Control) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
     ) else {
         // Without signal handlers, run until killed.
         return std::future::pending().await;
     };
-    tokio::select! {
-        _ = term.recv() => info!(signal = "SIGTERM", "received"),
-        _ = int.recv() => info!(signal = "SIGINT", "received"),
+    loop {
+        tokio::select! {
+            _ = term.recv() => { info!(signal = "SIGTERM", "received"); return; }
+            _ = int.recv() => { info!(signal = "SIGINT", "received"); return; }
+            _ = hup.recv() => {
+                info!(signal = "SIGHUP", "received: reloading the config");
+                let _ = control.reload().await;
+            }
+        }
     }
 }

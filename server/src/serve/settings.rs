@@ -13,6 +13,8 @@
 //!   limits: {max_body_bytes: 4194304, max_alerts: 1000, max_connections: 1024,
 //!            header_timeout: 10s, request_timeout: 30s}
 //!   queue: {max_running: 16, max_queued: 1024}
+//!   state: {dir: /var/lib/alertrun, durable: true, history_max_age: 7d, history_max_runs: 100000}
+//!   shutdown_grace: 30s
 //! ```
 
 use std::fmt;
@@ -84,6 +86,40 @@ pub struct ServerSettings {
     pub max_running: usize,
     /// The most actions waiting to run.
     pub max_queued: usize,
+    /// Where accepted notifications, dedupe state and run history are kept.
+    pub state: StateSettings,
+    /// On SIGTERM/SIGINT, how long running actions may go on before they are stopped.
+    pub shutdown_grace: Duration,
+}
+
+/// The `state:` settings: the store under a directory, and history retention.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateSettings {
+    /// The state directory. Used when `durable`.
+    pub dir: PathBuf,
+    /// Whether a notification is answered only once its runs are on disk (the default).
+    /// `false` keeps everything in memory: a crash loses accepted work and history.
+    pub durable: bool,
+    /// History older than this is deleted.
+    pub history_max_age: Duration,
+    /// At most this many runs are kept.
+    pub history_max_runs: usize,
+}
+
+impl Default for StateSettings {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("/var/lib/alertrun"),
+            durable: true,
+            history_max_age: Duration::from_secs(7 * 24 * 3600),
+            history_max_runs: 100_000,
+        }
+    }
+}
+
+/// Default `shutdown_grace`.
+pub fn default_shutdown_grace() -> Duration {
+    Duration::from_secs(30)
 }
 
 impl Default for ServerSettings {
@@ -96,6 +132,8 @@ impl Default for ServerSettings {
             limits: Limits::default(),
             max_running: default_max_running(),
             max_queued: default_max_queued(),
+            state: StateSettings::default(),
+            shutdown_grace: default_shutdown_grace(),
         }
     }
 }
@@ -203,6 +241,23 @@ struct RawServer {
     limits: Option<Value>,
     #[serde(default)]
     queue: Option<Value>,
+    #[serde(default)]
+    state: Option<Value>,
+    #[serde(default)]
+    shutdown_grace: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawState {
+    #[serde(default)]
+    dir: Option<PathBuf>,
+    #[serde(default)]
+    durable: Option<bool>,
+    #[serde(default)]
+    history_max_age: Option<String>,
+    #[serde(default)]
+    history_max_runs: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -315,6 +370,32 @@ pub fn parse_server(value: Value) -> Result<ServerSettings, Problems> {
         .unwrap_or_else(default_max_running);
     let max_queued = count(&mut problems, "queue.max_queued", queue.max_queued)
         .unwrap_or_else(default_max_queued);
+    let raw_state: RawState = match raw.state {
+        Some(v) => typed(&mut problems, "state", v).unwrap_or_default(),
+        None => RawState::default(),
+    };
+    let d = StateSettings::default();
+    let state = StateSettings {
+        dir: raw_state.dir.unwrap_or(d.dir),
+        durable: raw_state.durable.unwrap_or(d.durable),
+        history_max_age: duration(
+            &mut problems,
+            "state.history_max_age",
+            raw_state.history_max_age,
+        )
+        .unwrap_or(d.history_max_age),
+        history_max_runs: count(
+            &mut problems,
+            "state.history_max_runs",
+            raw_state.history_max_runs,
+        )
+        .unwrap_or(d.history_max_runs),
+    };
+    if state.dir.as_os_str().is_empty() {
+        problems.push(("state.dir".into(), "must not be empty".into()));
+    }
+    let shutdown_grace = duration(&mut problems, "shutdown_grace", raw.shutdown_grace)
+        .unwrap_or_else(default_shutdown_grace);
     match listen {
         Some(listen) if problems.is_empty() => Ok(ServerSettings {
             listen,
@@ -323,6 +404,8 @@ pub fn parse_server(value: Value) -> Result<ServerSettings, Problems> {
             limits,
             max_running,
             max_queued,
+            state,
+            shutdown_grace,
         }),
         _ => Err(problems),
     }

@@ -20,20 +20,46 @@ use super::ChildGuard;
 #[derive(Debug)]
 pub(crate) struct Alertrun {
     guard: ChildGuard,
+    /// Its state directory (`--state-dir`), removed on drop.
+    pub(crate) state_dir: tempfile::TempDir,
     /// The address it listens on, from its "listening" log event.
     pub(crate) addr: SocketAddr,
     log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Alertrun {
-    /// Starts `alertrun serve -c CONFIG --listen 127.0.0.1:0 --log-format json` with `envs`
-    /// added to the inherited environment, and waits for its "listening" event.
+    /// Starts `alertrun serve -c CONFIG --listen 127.0.0.1:0 --log-format json` with a
+    /// fresh state directory and `envs` added to the inherited environment, and waits for
+    /// its "listening" event.
     pub(crate) fn start(config: &Path, envs: &[(&str, &OsStr)]) -> Self {
+        let state_dir = tempfile::tempdir().expect("a temporary state directory");
+        Self::start_in(config, envs, state_dir)
+    }
+
+    /// [`Alertrun::start`] with a given state directory (to restart on the same state).
+    pub(crate) fn start_in(
+        config: &Path,
+        envs: &[(&str, &OsStr)],
+        state_dir: tempfile::TempDir,
+    ) -> Self {
+        Self::start_with_args(config, envs, state_dir, &[])
+    }
+
+    /// [`Alertrun::start_in`] with extra arguments for `alertrun serve` (e.g. `--dry-run`).
+    pub(crate) fn start_with_args(
+        config: &Path,
+        envs: &[(&str, &OsStr)],
+        state_dir: tempfile::TempDir,
+        args: &[&str],
+    ) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_alertrun"));
         cmd.arg("serve")
             .arg("-c")
             .arg(config)
             .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+            .arg("--state-dir")
+            .arg(state_dir.path())
+            .args(args)
             .env("RUST_LOG", "info")
             .envs(envs.iter().copied())
             .stdin(Stdio::null())
@@ -83,7 +109,12 @@ impl Alertrun {
                 panic!("alertrun serve exited with {status} before listening; log:\n{log}");
             }
         };
-        Self { guard, addr, log }
+        Self {
+            guard,
+            state_dir,
+            addr,
+            log,
+        }
     }
 
     /// Its stderr so far, one line per event.
@@ -116,6 +147,26 @@ impl Alertrun {
         self.guard.signal(Signal::SIGTERM);
         let status = self.guard.wait_timeout(timeout);
         status.unwrap_or_else(|| panic!("alertrun still running {timeout:?} after SIGTERM"))
+    }
+
+    /// Sends `signal` (e.g. SIGHUP to reload) unless it has exited.
+    pub(crate) fn signal(&mut self, signal: Signal) {
+        self.guard.signal(signal);
+    }
+
+    /// Kills it with SIGKILL, as a crash would, and waits until it is gone.
+    pub(crate) fn kill(&mut self) -> ExitStatus {
+        self.guard.signal(Signal::SIGKILL);
+        let status = self.guard.wait_timeout(Duration::from_secs(10));
+        status.unwrap_or_else(|| panic!("alertrun still running 10s after SIGKILL"))
+    }
+
+    /// Stops it if it still runs (SIGTERM, then SIGKILL) and hands back its state
+    /// directory, to start another alertrun on the same state with [`Alertrun::start_in`].
+    pub(crate) fn into_state_dir(mut self) -> tempfile::TempDir {
+        self.guard.terminate(Duration::from_secs(15));
+        let spare = tempfile::tempdir().expect("a temporary directory");
+        std::mem::replace(&mut self.state_dir, spare)
     }
 }
 

@@ -8,9 +8,12 @@
 
 mod alertmanager;
 mod alertrun;
+pub(crate) mod history;
 pub(crate) mod http;
+pub(crate) mod openmetrics;
 mod recorder;
 mod tap;
+mod tmpfs;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -27,6 +30,7 @@ pub(crate) use alertmanager::{
 pub(crate) use alertrun::Alertrun;
 pub(crate) use recorder::{Record, Recorder, find_python};
 pub(crate) use tap::{Delivery, Tap};
+pub(crate) use tmpfs::Tmpfs;
 
 /// Polls `probe` every 50 ms until it returns `Some`, for at most `timeout`.
 ///

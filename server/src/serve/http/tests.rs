@@ -22,16 +22,23 @@ struct RecordingIntake {
 }
 
 impl Intake for RecordingIntake {
-    fn accept(&self, n: Notification, source: Source) -> Result<Accepted, Refused> {
-        if let Some(refused) = *self.refuse.lock().unwrap() {
-            return Err(refused);
-        }
-        let accepted = Accepted {
-            queued: n.alerts.len(),
-            skipped: 1,
+    fn accept(
+        &self,
+        n: Notification,
+        source: Source,
+    ) -> alert_core::BoxFuture<'static, Result<Accepted, Refused>> {
+        let result = match *self.refuse.lock().unwrap() {
+            Some(refused) => Err(refused),
+            None => {
+                let accepted = Accepted {
+                    queued: n.alerts.len(),
+                    skipped: 1,
+                };
+                self.calls.lock().unwrap().push((n, source));
+                Ok(accepted)
+            }
         };
-        self.calls.lock().unwrap().push((n, source));
-        Ok(accepted)
+        Box::pin(async move { result })
     }
 }
 

@@ -1,0 +1,116 @@
+//! Run history for people: the table `alertrun runs` prints, and one run in detail.
+
+use std::fmt::Write as _;
+
+use crate::store::RunRecord;
+
+/// One line per run, newest first as given: id, state, rule, fingerprint, start, duration,
+/// exit.
+pub fn table(runs: &[RunRecord]) -> String {
+    let rows: Vec<[String; 7]> = runs
+        .iter()
+        .map(|r| {
+            [
+                r.id.to_string(),
+                r.state.as_str().to_owned(),
+                r.rule.clone(),
+                if r.fingerprint.is_empty() {
+                    "(group)".to_owned()
+                } else {
+                    r.fingerprint.clone()
+                },
+                r.started_at
+                    .or(Some(r.created_at))
+                    .map(time)
+                    .unwrap_or_default(),
+                match (r.started_at, r.ended_at) {
+                    (Some(s), Some(e)) => format!("{:.3}s", (e - s) as f64 / 1000.0),
+                    _ => "-".to_owned(),
+                },
+                r.exit.clone().unwrap_or_else(|| "-".to_owned()),
+            ]
+        })
+        .collect();
+    let header = [
+        "ID",
+        "STATE",
+        "RULE",
+        "FINGERPRINT",
+        "STARTED",
+        "DURATION",
+        "EXIT",
+    ];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: &[&str]| {
+        let mut text = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == cells.len() {
+                text.push_str(cell);
+            } else {
+                let _ = write!(text, "{cell:<w$}  ");
+            }
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    };
+    line(&header);
+    for row in &rows {
+        line(&row.each_ref().map(String::as_str));
+    }
+    out
+}
+
+/// Every field of one run, for `alertrun runs show ID`.
+pub fn detail(r: &RunRecord) -> String {
+    let mut out = String::new();
+    let mut field = |name: &str, value: &str| {
+        let _ = writeln!(out, "{name:<12} {value}");
+    };
+    field("run", &r.id.to_string());
+    field("rule", &r.rule);
+    field("state", r.state.as_str());
+    if let Some(reason) = &r.reason {
+        field("reason", reason);
+    }
+    field("executor", &r.executor);
+    field("status", &r.status);
+    field("fingerprint", &r.fingerprint);
+    field("starts_at", &r.starts_at);
+    field("group_key", &r.group_key);
+    field("receiver", &r.receiver);
+    field("created", &time(r.created_at));
+    field("started", &r.started_at.map(time).unwrap_or_default());
+    field("ended", &r.ended_at.map(time).unwrap_or_default());
+    field("exit", r.exit.as_deref().unwrap_or(""));
+    field("ended_by", r.ended_by.as_deref().unwrap_or(""));
+    field("dry_run", &r.dry_run.to_string());
+    field("argv", &serde_json::to_string(&r.argv).unwrap_or_default());
+    let labels: Vec<String> = r.labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    field("labels", &labels.join(", "));
+    let _ = writeln!(out, "env:");
+    for (name, value) in &r.env {
+        let _ = writeln!(out, "  {name}={value:?}");
+    }
+    for (name, tail) in [("stdout", &r.stdout), ("stderr", &r.stderr)] {
+        if !tail.is_empty() {
+            let _ = writeln!(out, "{name}:");
+            for l in tail.lines() {
+                let _ = writeln!(out, "  {l}");
+            }
+        }
+    }
+    out
+}
+
+/// Unix milliseconds as RFC 3339 UTC with milliseconds.
+fn time(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_else(|| ms.to_string())
+}

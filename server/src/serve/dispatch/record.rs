@@ -1,0 +1,137 @@
+//! Run records: what the store keeps of each run, built from the request and the outcome.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use alert_core::env::EnvVar;
+use alert_core::{EndedBy, ExecError, ExecRequest, Notification, Outcome};
+
+use crate::config::{Action, Config};
+use crate::store::{RunRecord, RunState};
+
+/// Unix milliseconds now, from the system clock.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The record of a run about to be queued (id 0: assigned when the batch is taken).
+/// Secret values are redacted in its env and in its argv.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn queued(
+    config: &Config,
+    rule: usize,
+    executor: &str,
+    n: &Notification,
+    notification: u64,
+    alert_index: Option<usize>,
+    request: &ExecRequest,
+    dedupe_key: String,
+    now: i64,
+) -> RunRecord {
+    let shown: Vec<EnvVar> = request
+        .env
+        .iter()
+        .map(|v| EnvVar::new(v.name.clone(), v.shown_value()))
+        .collect();
+    let argv = match config.action(rule) {
+        Action::Process(p) => p.argv(&shown),
+        _ => Vec::new(),
+    };
+    let alert = alert_index.and_then(|i| n.alerts.get(i));
+    RunRecord {
+        id: 0,
+        rule: request.rule.clone(),
+        executor: executor.to_owned(),
+        notification,
+        alert_index,
+        fingerprint: request
+            .subject
+            .fingerprint
+            .map(|f| f.to_string())
+            .unwrap_or_default(),
+        labels: alert
+            .map(|a| a.labels.clone())
+            .unwrap_or_else(|| n.common_labels.clone()),
+        status: request.subject.status.map_or("", |s| s.as_str()).to_owned(),
+        starts_at: request
+            .subject
+            .starts_at
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
+        group_key: n.group_key.clone(),
+        receiver: n.receiver_name(),
+        dedupe_key,
+        state: RunState::Queued,
+        reason: None,
+        created_at: now,
+        started_at: None,
+        ended_at: None,
+        exit: None,
+        ended_by: None,
+        stdout: String::new(),
+        stderr: String::new(),
+        argv,
+        env: shown.into_iter().map(|v| (v.name, v.value)).collect(),
+        dry_run: false,
+    }
+}
+
+/// `running` after its action returned `result`.
+pub(crate) fn finished_record(
+    running: &RunRecord,
+    result: &Result<Outcome, ExecError>,
+    now: i64,
+) -> RunRecord {
+    let mut record = running.clone();
+    record.ended_at = Some(now);
+    match result {
+        Ok(Outcome::Finished(report)) => {
+            record.exit = report.exit.map(|e| e.to_string());
+            record.stdout = report.stdout.text().into_owned();
+            record.stderr = report.stderr.text().into_owned();
+            record.state = match report.ended_by {
+                None if report.success() => RunState::Succeeded,
+                None => RunState::Failed,
+                Some(EndedBy::Timeout) => RunState::TimedOut,
+                Some(EndedBy::Stop(reason)) => {
+                    record.ended_by = Some(reason.as_str().to_owned());
+                    match reason {
+                        alert_core::StopReason::Shutdown => RunState::Interrupted,
+                        _ => RunState::Cancelled,
+                    }
+                }
+                Some(_) => RunState::Failed,
+            };
+            if report.ended_by == Some(EndedBy::Timeout) {
+                record.ended_by = Some("timeout".to_owned());
+            }
+        }
+        Ok(Outcome::Submitted { reference }) => {
+            record.state = RunState::Succeeded;
+            record.reason = Some(format!("submitted: {reference}"));
+        }
+        Ok(Outcome::Duplicate) => {
+            record.state = RunState::Skipped;
+            record.reason = Some("already started by an earlier request".to_owned());
+        }
+        Ok(_) => record.state = RunState::Succeeded,
+        Err(e) => {
+            record.state = RunState::Failed;
+            record.reason = Some(chain(e));
+        }
+    }
+    record
+}
+
+/// An error's text followed by its sources': `a: b: c`.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

@@ -1,0 +1,150 @@
+//! Running: the scheduler starts what the limits allow, each run recorded as running
+//! first; each action's end is logged, counted and recorded.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use alert_core::Outcome;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::{error, info, warn};
+
+use super::record::finished_record;
+use super::{Inner, Run, Update};
+use crate::serve::metrics::RunOutcome;
+use crate::store::{self, RunState};
+
+/// The scheduler task: starts what the limits allow, each recorded as running first.
+pub(super) async fn schedule(inner: Arc<Inner>) {
+    loop {
+        let woken = inner.wake.notified();
+        let mut start = inner.startable();
+        if !start.is_empty() {
+            let now = inner.now();
+            let mut write = store::Batch::default();
+            for run in &mut start {
+                run.record.state = RunState::Running;
+                run.record.started_at = Some(now);
+                write.runs.push(run.record.clone());
+            }
+            match inner.write(&write).await {
+                Ok(()) => {
+                    for run in start {
+                        tokio::spawn(execute(Arc::clone(&inner), run));
+                    }
+                }
+                Err(e) => {
+                    error!(error = %e, runs = start.len(),
+                        "cannot record actions as started: they wait in the queue; retrying in 1s");
+                    for run in &mut start {
+                        run.record.state = RunState::Queued;
+                        run.record.started_at = None;
+                    }
+                    inner.unstart(start);
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    inner.wake.notify_one();
+                }
+            }
+        }
+        woken.await;
+    }
+}
+
+async fn execute(inner: Arc<Inner>, mut run: Run) {
+    let executor = Arc::clone(&run.executor);
+    let req = &run.request;
+    let fingerprint = req
+        .subject
+        .fingerprint
+        .map(|f| f.to_string())
+        .unwrap_or_default();
+    // `<fingerprint>@<startsAt>` for an alert; a group run has no episode.
+    let episode = if req.subject.fingerprint.is_some() {
+        run.subject.clone()
+    } else {
+        String::new()
+    };
+    info!(rule = %req.rule, fingerprint, episode, status = req.subject.status.map_or("", |s| s.as_str()),
+        group_key = %req.subject.group_key, run = run.record.id, executor = executor.kind(), "action started");
+    let stop = std::mem::replace(&mut run.stop, oneshot::channel().1);
+    let stop = Box::pin(async move {
+        match stop.await {
+            Ok(reason) => reason,
+            Err(_) => std::future::pending().await,
+        }
+    });
+    let started = Instant::now();
+    let result = executor.execute(req, stop).await;
+    let duration = started.elapsed();
+    let duration_ms = duration.as_millis();
+    let record = finished_record(&run.record, &result, inner.now());
+    inner
+        .options
+        .metrics
+        .run_finished(&record.rule, outcome_of(record.state, &result), duration);
+    let exit = record.exit.clone().unwrap_or_default();
+    let ended_by = record.ended_by.clone().unwrap_or_default();
+    let id = record.id;
+    match (&result, record.state) {
+        (_, RunState::Succeeded) => info!(rule = %req.rule, fingerprint, episode, run = id, exit,
+            duration_ms, stdout = %log_tail(&record.stdout), "action succeeded"),
+        (_, RunState::Failed) => warn!(rule = %req.rule, fingerprint, episode, run = id, exit,
+            duration_ms, stderr = %log_tail(&record.stderr), reason = record.reason.as_deref().unwrap_or(""),
+            "action failed"),
+        (_, RunState::TimedOut) => warn!(rule = %req.rule, fingerprint, episode, run = id, exit,
+            duration_ms, stderr = %log_tail(&record.stderr), "action timed out"),
+        (Ok(Outcome::Finished(_)), _) => info!(rule = %req.rule, fingerprint, episode, run = id,
+            exit, ended_by, duration_ms, "action stopped"),
+        _ => info!(rule = %req.rule, fingerprint, episode, run = id, state = record.state.as_str(),
+            duration_ms, "action ended"),
+    }
+    let _ = inner.updates.send(Update::End(Box::new(record)));
+    inner.finished(&run);
+}
+
+/// The metric outcome of a finished run.
+fn outcome_of(state: RunState, result: &Result<Outcome, alert_core::ExecError>) -> RunOutcome {
+    match state {
+        _ if result.is_err() => RunOutcome::Error,
+        RunState::Succeeded => RunOutcome::Succeeded,
+        RunState::TimedOut => RunOutcome::TimedOut,
+        RunState::Cancelled => RunOutcome::Cancelled,
+        RunState::Interrupted => RunOutcome::Interrupted,
+        _ => RunOutcome::Failed,
+    }
+}
+
+/// The recorder task: writes runs' ends, batched.
+pub(super) async fn record_ends(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Update>) {
+    while let Some(first) = rx.recv().await {
+        let mut write = store::Batch::default();
+        let mut flushes = Vec::new();
+        let mut next = Some(first);
+        while let Some(update) = next.take().or_else(|| rx.try_recv().ok()) {
+            match update {
+                Update::End(record) => write.runs.push(*record),
+                Update::Flush(done) => flushes.push(done),
+            }
+            if write.runs.len() >= 512 {
+                break;
+            }
+        }
+        if let Err(e) = inner.write(&write).await {
+            error!(error = %e, runs = write.runs.len(), "cannot record how actions ended");
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// The end of an output for a log line: at most 1 KiB, trailing whitespace dropped.
+fn log_tail(text: &str) -> String {
+    const MAX: usize = 1024;
+    let text = text.trim_end();
+    let mut start = text.len().saturating_sub(MAX);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    text[start..].to_owned()
+}

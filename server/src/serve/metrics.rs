@@ -1,0 +1,548 @@
+//! The Prometheus metrics of `alertrun serve`, served at `GET /metrics` ([`route`]) in the
+//! OpenMetrics text format.
+//!
+//! [`Metrics`] holds one registry with every family below. The server calls its methods as
+//! things happen, on hot paths too: a counter with an enum label or none, and a gauge, is
+//! one atomic update; a series labelled by rule is found in a map under a read lock (after
+//! copying the rule name). A scrape encodes the registry ([`Metrics::encode`]).
+//!
+//! | family | type | labels |
+//! | --- | --- | --- |
+//! | `alertrun_notifications_received_total` | counter | `source` |
+//! | `alertrun_notifications_rejected_total` | counter | `reason` ([`RejectReason`]) |
+//! | `alertrun_alerts_received_total` | counter | |
+//! | `alertrun_rule_matches_total` | counter | `rule` |
+//! | `alertrun_rule_skips_total` | counter | `rule`, `reason` ([`SkipReason`]) |
+//! | `alertrun_runs_total` | counter | `rule`, `outcome` ([`RunOutcome`]) |
+//! | `alertrun_run_duration_seconds` | histogram, 0.01 s to 1 h | `rule` |
+//! | `alertrun_runs_running`, `alertrun_runs_queued` | gauge | |
+//! | `alertrun_oldest_queued_run_age_seconds` | gauge | |
+//! | `alertrun_store_commit_duration_seconds` | histogram, 0.1 ms to 1 s | |
+//! | `alertrun_store_errors_total` | counter | `op` ([`StoreOp`]) |
+//! | `alertrun_config_last_reload_successful` | gauge, 0 or 1 | |
+//! | `alertrun_config_last_reload_success_timestamp_seconds` | gauge | |
+//! | `alertrun_build_info` | info | `version`, `arch`, `os` |
+//!
+//! Label values are bounded: enums for sources, reasons, outcomes and store operations (all
+//! their values are exported as 0 from the start, so `rate()` sees the first increase), and
+//! rule names from the config. Fingerprints and alert labels never become label values.
+
+use std::fmt::{self, Write as _};
+use std::hash::Hash;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder, text};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::{Registry, Unit};
+use warp::Filter;
+use warp::http::HeaderValue;
+use warp::http::header;
+use warp::reply::Response;
+
+use super::intake::Source;
+
+/// The `Content-Type` of a `/metrics` response: the OpenMetrics text format, which
+/// Prometheus asks for first.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Upper bounds of `alertrun_run_duration_seconds`: from 10 ms to an hour, in steps a
+/// person reads at a glance.
+const RUN_DURATION_BUCKETS: [f64; 15] = [
+    0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+];
+
+/// Upper bounds of `alertrun_store_commit_duration_seconds`: from 0.1 ms to a second.
+const STORE_COMMIT_BUCKETS: [f64; 13] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+];
+
+/// Defines a label-value enum: its `as_str`, `ALL` and its OpenMetrics encoding.
+macro_rules! label_values {
+    (
+        $(#[$doc:meta])*
+        pub enum $name:ident {
+            $($(#[$vdoc:meta])* $variant:ident => $text:literal,)+
+        }
+    ) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &[Self] = &[$(Self::$variant,)+];
+
+            /// The position in [`Self::ALL`].
+            #[allow(dead_code, reason = "only the enums held by index use it")]
+            fn index(self) -> usize {
+                self as usize
+            }
+
+            /// The label value, as the exposition spells it.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)+
+                }
+            }
+        }
+
+        impl EncodeLabelValue for $name {
+            fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> fmt::Result {
+                encoder.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+label_values! {
+    /// Why a request on a receiving route was answered with an error
+    /// (`alertrun_notifications_rejected_total{reason}`).
+    pub enum RejectReason {
+        /// The body is not a valid notification (400), or has too many alerts.
+        Invalid => "invalid",
+        /// The body is larger than `server.limits.max_body_bytes` (413).
+        TooLarge => "too_large",
+        /// Authentication failed (401).
+        Unauthorized => "unauthorized",
+        /// The run queue has no room for the notification's runs (503).
+        QueueFull => "queue_full",
+        /// alertrun is shutting down (503).
+        ShuttingDown => "shutting_down",
+        /// The run store cannot record the notification's runs (503).
+        StoreUnavailable => "store_unavailable",
+        /// Not JSON, or compressed (415).
+        UnsupportedMediaType => "unsupported_media_type",
+        /// The request was not received within `server.limits.request_timeout` (408).
+        Timeout => "timeout",
+    }
+}
+
+label_values! {
+    /// Why a rule that matched an alert queued no run
+    /// (`alertrun_rule_skips_total{reason}`).
+    pub enum SkipReason {
+        /// The same alert already ran this rule (`repeat: once`).
+        Dedupe => "dedupe",
+        /// The rule's cooldown since the last run has not passed.
+        Cooldown => "cooldown",
+        /// The rule's concurrency limit left no room.
+        Concurrency => "concurrency",
+        /// The rule is `enabled: false`.
+        Disabled => "disabled",
+        /// The rule is `dry_run: true`: the run is recorded, not started.
+        DryRun => "dry_run",
+        /// The action's environment could not be built for the alert.
+        Env => "env",
+    }
+}
+
+label_values! {
+    /// How a run ended (`alertrun_runs_total{outcome}`).
+    pub enum RunOutcome {
+        /// The action finished successfully (or was handed off).
+        Succeeded => "succeeded",
+        /// The action finished and reported failure.
+        Failed => "failed",
+        /// The action exceeded its deadline and was stopped.
+        TimedOut => "timed_out",
+        /// The action was stopped: its alert resolved, or alertrun shut down.
+        Cancelled => "cancelled",
+        /// The action was in flight when alertrun died (found on restart).
+        Interrupted => "interrupted",
+        /// The action could not be started, or the executor failed.
+        Error => "error",
+    }
+}
+
+label_values! {
+    /// What the run store was doing when it failed (`alertrun_store_errors_total{op}`).
+    pub enum StoreOp {
+        /// Writing a batch of changes.
+        Commit => "commit",
+        /// Reading state, at start or on a query.
+        Read => "read",
+        /// Deleting old records.
+        Prune => "prune",
+    }
+}
+
+/// Each source with its `source` label value, at its [`source_index`].
+const SOURCES: [(Source, &str); 2] = [
+    (Source::Webhook, "webhook"),
+    (Source::PrometheusApi, "prometheus"),
+];
+
+/// The position of `source` in [`SOURCES`] and `Inner::received`.
+fn source_index(source: Source) -> usize {
+    match source {
+        Source::Webhook => 0,
+        Source::PrometheusApi => 1,
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct SourceLabels {
+    source: &'static str,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RejectLabels {
+    reason: RejectReason,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RuleLabels {
+    rule: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct SkipLabels {
+    rule: String,
+    reason: SkipReason,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RunLabels {
+    rule: String,
+    outcome: RunOutcome,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct StoreLabels {
+    op: StoreOp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct BuildLabels {
+    version: &'static str,
+    arch: &'static str,
+    os: &'static str,
+}
+
+type HistogramFamily<S> = Family<S, Histogram, fn() -> Histogram>;
+
+/// The server's metrics. Cheap to clone: clones share the same registry.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+/// The registry and a handle on each metric in it. A counter family with an enum label is
+/// held as one handle per value, indexed by the enum, so that counting is one atomic add;
+/// the families labelled by rule are looked up by name.
+struct Inner {
+    registry: Registry,
+    /// By [`source_index`].
+    received: Vec<Counter>,
+    /// By [`RejectReason::index`].
+    rejected: Vec<Counter>,
+    alerts_received: Counter,
+    rule_matches: Family<RuleLabels, Counter>,
+    rule_skips: Family<SkipLabels, Counter>,
+    runs: Family<RunLabels, Counter>,
+    run_duration: HistogramFamily<RuleLabels>,
+    runs_running: Gauge,
+    runs_queued: Gauge,
+    oldest_queued_run_age: Gauge<f64, AtomicU64>,
+    store_commit_duration: Histogram,
+    /// By [`StoreOp::index`].
+    store_errors: Vec<Counter>,
+    config_reload_successful: Gauge,
+    config_reload_success_time: Gauge<f64, AtomicU64>,
+}
+
+impl fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every family. Counters with enum labels start at 0 for every value;
+    /// `alertrun_config_last_reload_successful` is 0 until [`Metrics::config_reloaded`].
+    pub fn new() -> Self {
+        Self {
+            inner: Arc::new(Inner::new()),
+        }
+    }
+
+    /// A notification was parsed from a request on `source`'s route; it held `alerts`
+    /// alerts. Counted whether or not it is then accepted.
+    pub fn notification_received(&self, source: Source, alerts: usize) {
+        self.inner.received[source_index(source)].inc();
+        self.inner.alerts_received.inc_by(saturate_u64(alerts));
+    }
+
+    /// A request on a receiving route was answered with an error.
+    pub fn notification_rejected(&self, reason: RejectReason) {
+        self.inner.rejected[reason.index()].inc();
+    }
+
+    /// The rule named `rule` matched an alert (whether or not a run is queued).
+    pub fn rule_matched(&self, rule: &str) {
+        self.inner
+            .rule_matches
+            .get_or_create(&RuleLabels {
+                rule: rule.to_owned(),
+            })
+            .inc();
+    }
+
+    /// The rule named `rule` matched an alert but queued no run.
+    pub fn rule_skipped(&self, rule: &str, reason: SkipReason) {
+        self.inner
+            .rule_skips
+            .get_or_create(&SkipLabels {
+                rule: rule.to_owned(),
+                reason,
+            })
+            .inc();
+    }
+
+    /// A run of the rule named `rule` ended with `outcome` after `duration`.
+    pub fn run_finished(&self, rule: &str, outcome: RunOutcome, duration: Duration) {
+        let rule = rule.to_owned();
+        self.inner
+            .run_duration
+            .get_or_create(&RuleLabels { rule: rule.clone() })
+            .observe(duration.as_secs_f64());
+        self.inner
+            .runs
+            .get_or_create(&RunLabels { rule, outcome })
+            .inc();
+    }
+
+    /// `n` actions are running now.
+    pub fn set_running(&self, n: usize) {
+        self.inner.runs_running.set(saturate_i64(n));
+    }
+
+    /// `n` runs are waiting to start now.
+    pub fn set_queued(&self, n: usize) {
+        self.inner.runs_queued.set(saturate_i64(n));
+    }
+
+    /// The oldest queued run has waited `secs` seconds (0 when the queue is empty).
+    pub fn set_oldest_queued_age(&self, secs: f64) {
+        self.inner.oldest_queued_run_age.set(secs);
+    }
+
+    /// The store committed a batch in `duration`.
+    pub fn store_commit(&self, duration: Duration) {
+        self.inner
+            .store_commit_duration
+            .observe(duration.as_secs_f64());
+    }
+
+    /// A store operation failed.
+    pub fn store_error(&self, op: StoreOp) {
+        self.inner.store_errors[op.index()].inc();
+    }
+
+    /// The config was loaded (at start) or reloaded, at `at_unix_secs` seconds since the
+    /// Unix epoch; `ok` says whether it is now in force. A failed reload keeps the time of
+    /// the last success.
+    pub fn config_reloaded(&self, ok: bool, at_unix_secs: f64) {
+        self.inner.config_reload_successful.set(i64::from(ok));
+        if ok {
+            self.inner.config_reload_success_time.set(at_unix_secs);
+        }
+    }
+
+    /// The whole exposition in the OpenMetrics text format (ending with `# EOF`), to be
+    /// served with [`CONTENT_TYPE`].
+    ///
+    /// # Panics
+    /// Never in practice: writing to a `String` cannot fail, nor can this module's label
+    /// encoders.
+    pub fn encode(&self) -> String {
+        let mut out = String::with_capacity(8 * 1024);
+        text::encode(&mut out, &self.inner.registry)
+            .expect("writing to a String and encoding this module's labels cannot fail");
+        out
+    }
+
+    fn to_response(&self) -> Response {
+        let mut response = Response::new(self.encode().into());
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        response
+    }
+}
+
+impl Inner {
+    /// Registers every metric with a new registry, which keeps its own handles.
+    fn new() -> Self {
+        let mut r = Registry::with_prefix("alertrun");
+        let received = counters_by(
+            &mut r,
+            "notifications_received",
+            "Notifications parsed from requests, accepted or not, by the route they came on",
+            &SOURCES,
+            |(_, source)| SourceLabels { source },
+        );
+        let rejected = counters_by(
+            &mut r,
+            "notifications_rejected",
+            "Requests on the receiving routes answered with an error, by reason",
+            RejectReason::ALL,
+            |reason| RejectLabels { reason },
+        );
+        let inner = Self {
+            received,
+            rejected,
+            alerts_received: Counter::default(),
+            rule_matches: Family::default(),
+            rule_skips: Family::default(),
+            runs: Family::default(),
+            run_duration: Family::new_with_constructor(|| Histogram::new(RUN_DURATION_BUCKETS)),
+            runs_running: Gauge::default(),
+            runs_queued: Gauge::default(),
+            oldest_queued_run_age: Gauge::default(),
+            store_commit_duration: Histogram::new(STORE_COMMIT_BUCKETS),
+            store_errors: Vec::new(),
+            config_reload_successful: Gauge::default(),
+            config_reload_success_time: Gauge::default(),
+            registry: Registry::default(),
+        };
+        inner.registered(r)
+    }
+
+    /// Registers the rest of the metrics with `r`, which becomes the registry.
+    fn registered(mut self, mut r: Registry) -> Self {
+        r.register(
+            "alerts_received",
+            "Alerts in the notifications received",
+            self.alerts_received.clone(),
+        );
+        r.register(
+            "rule_matches",
+            "Alerts a rule matched, by rule",
+            self.rule_matches.clone(),
+        );
+        r.register(
+            "rule_skips",
+            "Alerts a rule matched without queuing a run, by rule and reason",
+            self.rule_skips.clone(),
+        );
+        r.register(
+            "runs",
+            "Runs of actions that ended, by rule and outcome",
+            self.runs.clone(),
+        );
+        r.register_with_unit(
+            "run_duration",
+            "How long runs of actions took from start to end, by rule",
+            Unit::Seconds,
+            self.run_duration.clone(),
+        );
+        r.register(
+            "runs_running",
+            "Actions running now",
+            self.runs_running.clone(),
+        );
+        r.register(
+            "runs_queued",
+            "Runs waiting to start now",
+            self.runs_queued.clone(),
+        );
+        r.register_with_unit(
+            "oldest_queued_run_age",
+            "How long the oldest queued run has waited; 0 when none waits",
+            Unit::Seconds,
+            self.oldest_queued_run_age.clone(),
+        );
+        r.register_with_unit(
+            "store_commit_duration",
+            "How long the run store took to commit a batch",
+            Unit::Seconds,
+            self.store_commit_duration.clone(),
+        );
+        self.store_errors = counters_by(
+            &mut r,
+            "store_errors",
+            "Failed run store operations, by operation",
+            StoreOp::ALL,
+            |op| StoreLabels { op },
+        );
+        r.register(
+            "config_last_reload_successful",
+            "Whether the last config load or reload succeeded (1) or failed (0)",
+            self.config_reload_successful.clone(),
+        );
+        r.register_with_unit(
+            "config_last_reload_success_timestamp",
+            "When the config was last loaded successfully, in seconds since the Unix epoch",
+            Unit::Seconds,
+            self.config_reload_success_time.clone(),
+        );
+        r.register(
+            "build",
+            "The alertrun build: version and target; always 1",
+            Info::new(BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+                arch: std::env::consts::ARCH,
+                os: std::env::consts::OS,
+            }),
+        );
+        self.registry = r;
+        self
+    }
+}
+
+/// Registers a counter family with one series per value in `values`, each starting at 0,
+/// and returns their handles in the order of `values`.
+fn counters_by<T: Copy, L>(
+    r: &mut Registry,
+    name: &str,
+    help: &str,
+    values: &[T],
+    labels: impl Fn(T) -> L,
+) -> Vec<Counter>
+where
+    L: EncodeLabelSet + Clone + Eq + Hash + fmt::Debug + Send + Sync + 'static,
+{
+    let family = Family::<L, Counter>::default();
+    let handles = values
+        .iter()
+        .map(|&v| family.get_or_create_owned(&labels(v)))
+        .collect();
+    r.register(name, help, family);
+    handles
+}
+
+fn saturate_u64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+fn saturate_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// `GET /metrics` (and `HEAD`): the exposition of `metrics`. Other methods and paths are
+/// rejected, for the caller's fallback routes to answer.
+pub fn route(
+    metrics: Metrics,
+) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
+    warp::path!("metrics")
+        .and(warp::get().or(warp::head()).unify())
+        .map(move || metrics.to_response())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,403 @@
+//! What happens when writes fail or the process dies: injected I/O errors, SIGKILL in the
+//! middle of commits, damaged files; and the commit latency bench.
+
+use std::fs;
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::ops::Bound;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use redb::backends::FileBackend;
+use redb::{BackendError, StorageBackend};
+
+use super::tests::{all_runs, assert_consistent, record};
+use super::*;
+
+/// A file backend whose writes, syncs and resizes fail with "no space left" while `full`
+/// is set.
+#[derive(Debug)]
+struct FullDisk {
+    file: FileBackend,
+    full: Arc<AtomicBool>,
+}
+
+impl FullDisk {
+    fn check(&self) -> Result<(), std::io::Error> {
+        if self.full.load(Ordering::SeqCst) {
+            Err(std::io::Error::from(std::io::ErrorKind::StorageFull))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl StorageBackend for FullDisk {
+    fn len(&self) -> Result<u64, std::io::Error> {
+        self.file.len()
+    }
+    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), std::io::Error> {
+        self.file.read(offset, out)
+    }
+    fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
+        self.check()?;
+        self.file.set_len(len)
+    }
+    fn sync_data(&self) -> Result<(), std::io::Error> {
+        self.check()?;
+        self.file.sync_data()
+    }
+    fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
+        self.check()?;
+        self.file.write(offset, data)
+    }
+    fn close(&self) -> Result<(), std::io::Error> {
+        self.file.close()
+    }
+    fn try_lock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<bool, BackendError> {
+        self.file.try_lock_range(start, end)
+    }
+    fn try_lock_shared_range(
+        &self,
+        start: Bound<u64>,
+        end: Bound<u64>,
+    ) -> Result<bool, BackendError> {
+        self.file.try_lock_shared_range(start, end)
+    }
+    fn lock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<(), BackendError> {
+        self.file.lock_range(start, end)
+    }
+    fn lock_shared_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<(), BackendError> {
+        self.file.lock_shared_range(start, end)
+    }
+    fn unlock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<(), BackendError> {
+        self.file.unlock_range(start, end)
+    }
+    fn query_lock_range(&self, start: Bound<u64>, end: Bound<u64>) -> Result<bool, BackendError> {
+        self.file.query_lock_range(start, end)
+    }
+}
+
+fn batch_of(notification: u64, runs: Vec<RunRecord>) -> Batch {
+    Batch {
+        notifications: vec![(
+            notification,
+            format!("{{\"n\":{notification}}}").into_bytes(),
+        )],
+        runs,
+        ..Batch::default()
+    }
+}
+
+#[test]
+fn a_failed_write_is_reported_and_the_store_reopens_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .unwrap();
+    let full = Arc::new(AtomicBool::new(false));
+    let backend = FullDisk {
+        file: FileBackend::new(file).unwrap(),
+        full: Arc::clone(&full),
+    };
+    let store = Store::open_with_backend(&path, backend).unwrap();
+    store
+        .commit(&batch_of(1, vec![record(2, "a", RunState::Queued, 10, 1)]))
+        .unwrap();
+
+    full.store(true, Ordering::SeqCst);
+    let err = store
+        .commit(&batch_of(
+            3,
+            vec![
+                record(4, "a", RunState::Queued, 11, 3),
+                record(5, "a", RunState::Queued, 11, 3),
+            ],
+        ))
+        .unwrap_err();
+    assert!(err.is_write_failure(), "{err:?}");
+    assert!(err.to_string().contains(FILE_NAME), "{err}");
+    let StoreError::Write { source, .. } = &err else {
+        unreachable!()
+    };
+    assert_eq!(source.kind(), std::io::ErrorKind::StorageFull);
+
+    // The next call reopens the file (with a plain backend: the disk has room again).
+    assert_eq!(store.run(2).unwrap().map(|r| r.id), Some(2));
+    let after = store.run(4).unwrap().is_some();
+    assert_eq!(
+        store.run(5).unwrap().is_some(),
+        after,
+        "a batch is stored whole or not at all"
+    );
+    store
+        .commit(&batch_of(
+            6,
+            vec![record(7, "a", RunState::Succeeded, 12, 6)],
+        ))
+        .unwrap();
+    assert_eq!(
+        store.run(7).unwrap().map(|r| r.state),
+        Some(RunState::Succeeded)
+    );
+    assert_consistent(&store);
+    drop(store);
+    assert_eq!(
+        Store::open(dir.path())
+            .unwrap()
+            .run(7)
+            .unwrap()
+            .map(|r| r.id),
+        Some(7)
+    );
+}
+
+#[test]
+fn a_damaged_file_is_refused_not_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    let original = {
+        let store = Store::open(dir.path()).unwrap();
+        for n in 0..10u64 {
+            let runs = (1..=5)
+                .map(|i| record(n * 10 + i, "a", RunState::Failed, 1, n * 10))
+                .collect();
+            store.commit(&batch_of(n * 10, runs)).unwrap();
+        }
+        all_runs(&store)
+    };
+    let pristine = fs::read(&path).unwrap();
+    let len = u64::try_from(pristine.len()).unwrap();
+    let mut refused = 0;
+    for seed in 1..=12u64 {
+        let mut bytes = pristine.clone();
+        let mut x = seed;
+        for _ in 0..64 {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            bytes[usize::try_from((x >> 16) % len).unwrap()] ^= 0xff;
+        }
+        fs::write(&path, &bytes).unwrap();
+        match Store::open(dir.path()) {
+            Ok(store) => assert_eq!(
+                all_runs(&store),
+                original,
+                "seed {seed}: opened, so the data must be intact"
+            ),
+            Err(err) => {
+                assert!(
+                    matches!(err, StoreError::Corrupt { .. }),
+                    "seed {seed}: {err:?}"
+                );
+                refused += 1;
+            }
+        }
+    }
+    assert!(refused > 0, "some damage lands in live pages");
+}
+
+const WRITER_ENV: &str = "ALERTRUN_STORE_TEST_WRITER";
+
+/// This test's name as the test harness knows it, for re-running it as the writer.
+fn own_test_name() -> String {
+    let module = module_path!()
+        .split_once("::")
+        .map_or(module_path!(), |(_, rest)| rest);
+    format!("{module}::committed_batches_survive_sigkill")
+}
+
+/// The child's part: commit batches as fast as possible, report each run id once its
+/// commit returned, until killed (or a minute passed, should the parent be gone).
+fn write_until_killed(dir: &Path) {
+    let store = Store::open(dir).unwrap();
+    let mut id = store.recover().unwrap().next_id;
+    let started = Instant::now();
+    let mut out = std::io::stdout().lock();
+    let mut previous: Vec<RunRecord> = Vec::new();
+    while started.elapsed() < Duration::from_secs(60) {
+        let notification = id;
+        let mut runs: Vec<RunRecord> = (1..=4)
+            .map(|i| {
+                let mut run = record(notification + i, "crash", RunState::Queued, 1, notification);
+                run.stdout = "x".repeat(usize::try_from(i).unwrap() * 700);
+                run
+            })
+            .collect();
+        id += 5;
+        // Finish the previous batch's runs in the same commit: index moves under a kill too.
+        for mut run in previous.drain(..) {
+            run.state = RunState::Succeeded;
+            runs.push(run);
+        }
+        let mut batch = batch_of(notification, runs);
+        batch.dedupe = vec![(format!("crash/{notification}"), 1)];
+        store.commit(&batch).unwrap();
+        for run in &batch.runs {
+            if writeln!(out, "committed {}", run.id).is_err() {
+                return;
+            }
+        }
+        previous = batch
+            .runs
+            .into_iter()
+            .filter(|r| r.state == RunState::Queued)
+            .collect();
+    }
+}
+
+#[test]
+fn committed_batches_survive_sigkill() {
+    if let Some(dir) = std::env::var_os(WRITER_ENV) {
+        write_until_killed(Path::new(&dir));
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut reported: Vec<u64> = Vec::new();
+    for round in 0..4usize {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                &own_test_name(),
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(WRITER_ENV, dir.path())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let wanted = reported.len() + 40 + round * 13;
+        while reported.len() < wanted {
+            let line = lines
+                .next()
+                .expect("the writer stopped before it was killed")
+                .unwrap();
+            if let Some(id) = line.strip_prefix("committed ") {
+                reported.push(id.parse().unwrap());
+            }
+        }
+        child.kill().unwrap();
+        // Ids the writer reported between the last read and the kill count as well.
+        for line in lines {
+            if let Some(id) = line.unwrap().strip_prefix("committed ") {
+                reported.push(id.parse().unwrap());
+            }
+        }
+        child.wait().unwrap();
+
+        let store = Store::open(dir.path()).expect("the store opens after a SIGKILL");
+        for &id in &reported {
+            assert!(
+                store.run(id).unwrap().is_some(),
+                "round {round}: run {id} was reported committed"
+            );
+        }
+        let recovery = store.recover().unwrap();
+        assert!(
+            recovery
+                .unfinished
+                .iter()
+                .all(|r| recovery.notifications.contains_key(&r.notification))
+        );
+        assert!(recovery.next_id > reported.iter().copied().max().unwrap_or(0));
+        assert_consistent(&store);
+    }
+}
+
+/// `cargo test -p alertrun --lib bench_commit_latency -- --ignored --nocapture`
+#[test]
+#[ignore = "a benchmark: run it by hand on the disk to measure"]
+fn bench_commit_latency() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut next = 1u64;
+    let mut batch = |runs: u64, state: RunState| {
+        let notification = next;
+        let b = batch_of(
+            notification,
+            (1..=runs)
+                .map(|i| record(notification + i, "bench", state, 1, notification))
+                .collect(),
+        );
+        next += runs + 1;
+        (b, next)
+    };
+    for (label, runs, commits) in [("1-run batches", 1, 300), ("64-run batches", 64, 100)] {
+        let batches: Vec<Batch> = (0..commits)
+            .map(|_| batch(runs, RunState::Queued).0)
+            .collect();
+        let started = Instant::now();
+        for b in &batches {
+            store.commit(b).unwrap();
+        }
+        let secs = started.elapsed().as_secs_f64();
+        eprintln!(
+            "{label}: {commits} commits in {secs:.2} s = {:.0} commits/s, {:.0} runs/s, {:.2} ms/commit",
+            f64::from(commits) / secs,
+            f64::from(commits) * runs as f64 / secs,
+            secs * 1000.0 / f64::from(commits),
+        );
+    }
+
+    // History at scale: 100k runs (the 6,700 above stay queued), then the reads an API or a
+    // scrape makes, a restart, and pruning it all.
+    loop {
+        let (b, next) = batch(255, RunState::Succeeded);
+        store.commit(&b).unwrap();
+        if next > 100_000 {
+            break;
+        }
+    }
+    let timed = |label: &str, f: &dyn Fn()| {
+        let started = Instant::now();
+        f();
+        eprintln!(
+            "{label}: {:.1} ms",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    };
+    timed("counts() on 100k runs", &|| drop(store.counts().unwrap()));
+    timed("runs(limit 100) on 100k runs", &|| {
+        drop(store.runs(&RunFilter::default()).unwrap())
+    });
+    timed("runs(fingerprint matching none) on 100k runs", &|| {
+        drop(
+            store
+                .runs(&RunFilter {
+                    fingerprint: Some("none".to_owned()),
+                    ..RunFilter::default()
+                })
+                .unwrap(),
+        );
+    });
+    timed("recover() with 6.7k queued runs of 100k", &|| {
+        drop(store.recover().unwrap())
+    });
+    let started = Instant::now();
+    let pruned = store.prune(i64::MAX, 0, i64::MAX, usize::MAX).unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "prune: {pruned} runs in {secs:.2} s = {:.1} ms per {}-run transaction",
+        secs * 1000.0 / (pruned as f64 / prune::CHUNK as f64),
+        prune::CHUNK,
+    );
+    drop(store);
+    let size = fs::metadata(dir.path().join(FILE_NAME)).unwrap().len();
+    timed(
+        &format!(
+            "open after prune, integrity check ({} MiB)",
+            size / (1024 * 1024)
+        ),
+        &|| {
+            drop(Store::open(dir.path()).unwrap());
+        },
+    );
+}

@@ -1,0 +1,437 @@
+//! The durable store: notifications, runs, dedupe entries and run history, in one
+//! [redb](https://docs.rs/redb) file, `<data dir>/alertrun.redb`.
+//!
+//! The store is what lets alertrun answer a notification only once the runs it creates
+//! are safe: [`Store::commit`] writes a [`Batch`] in one transaction and returns once it is
+//! fsync'ed. After a crash or restart, [`Store::recover`] hands back everything needed to
+//! carry on: the id counter, the dedupe entries, and every unfinished run with the
+//! notification body it came from.
+//!
+//! It is not a general database: it keeps records whole (JSON), indexes only what the
+//! listings filter on (rule, state, notification), and is synchronous. Async callers run
+//! it in `tokio::task::spawn_blocking`. A [`Store`] is a cheap handle: clones share one
+//! open database; reads run concurrently with each other and with the one writer.
+//!
+//! If a write fails (disk full, read-only file system), redb refuses all further work on the
+//! open file; the store then closes it and reopens it on the next call, so alertrun
+//! recovers by itself once the disk has room again.
+//!
+//! ```
+//! use alertrun::store::{Batch, RunFilter, Store};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let store = Store::open(dir.path())?;
+//! store.commit(&Batch {
+//!     dedupe: vec![("rule/abc".to_owned(), 1_700_000_000_000)],
+//!     ..Batch::default()
+//! })?;
+//! let recovery = store.recover()?;
+//! assert_eq!(recovery.next_id, 1);
+//! assert_eq!(recovery.dedupe.len(), 1);
+//! assert!(store.runs(&RunFilter::default())?.is_empty());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#[cfg(test)]
+mod durability_tests;
+mod error;
+mod prune;
+mod query;
+mod record;
+mod tables;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::fs::DirBuilder;
+use std::os::unix::fs::DirBuilderExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
+
+use redb::{Database, ReadableDatabase as _, ReadableTable as _};
+
+pub use error::StoreError;
+pub use record::{Batch, ParseRunStateError, Recovery, RunFilter, RunRecord, RunState};
+
+use error::Classify;
+use tables::{META_VERSION, VERSION, WriteTables};
+
+/// The file name inside the data directory.
+pub const FILE_NAME: &str = "alertrun.redb";
+
+/// redb's page cache. Its default (1 GiB) suits a database server, not a receiver.
+const CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+/// A handle on the store. Clones share one open database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: PathBuf,
+    slot: RwLock<Slot>,
+}
+
+/// The open database, or none after a latched I/O failure closed it. Every operation holds
+/// the read lock while it runs, so closing (the write lock) waits for them.
+#[derive(Debug)]
+struct Slot {
+    db: Option<Database>,
+    /// Counts opens, so that a failure seen on an older database does not close a newer one.
+    generation: u64,
+}
+
+/// Whether an operation writes, which decides what its I/O errors mean.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
+
+impl Store {
+    /// Opens `<dir>/alertrun.redb`, creating `dir` (mode 0700) and the file where missing.
+    ///
+    /// # Errors
+    /// [`StoreError::Open`] when the directory or file cannot be created or opened (e.g.
+    /// permission denied), [`StoreError::Locked`] when another process has the file open,
+    /// [`StoreError::Corrupt`] when it is not a redb database, [`StoreError::Version`] when it
+    /// was written with another layout, [`StoreError::Write`] when it cannot be initialized.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let open_error = |path: &Path, source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let existed = dir.is_dir();
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| open_error(dir, e))?;
+        let path = dir.join(FILE_NAME);
+        let db = open_database(&path)?;
+        // redb syncs the file; a new file's (and directory's) name must be synced too, or a
+        // power cut could lose the whole store.
+        sync_dir(dir).map_err(|e| open_error(dir, e))?;
+        if !existed {
+            let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+            let parent = parent.unwrap_or(Path::new("."));
+            sync_dir(parent).map_err(|e| open_error(parent, e))?;
+        }
+        Ok(Store::from_database(path, db))
+    }
+
+    /// Opens the store on a custom storage backend; tests use it to inject I/O failures.
+    /// Reopening after a failure uses the file at `path`.
+    #[cfg(test)]
+    fn open_with_backend(
+        path: &Path,
+        backend: impl redb::StorageBackend,
+    ) -> Result<Store, StoreError> {
+        let db = builder()
+            .create_with_backend(backend)
+            .map_err(|e| open_error(path, e))?;
+        initialize(path, &db)?;
+        Ok(Store::from_database(path.to_owned(), db))
+    }
+
+    fn from_database(path: PathBuf, db: Database) -> Store {
+        Store {
+            inner: Arc::new(Inner {
+                path,
+                slot: RwLock::new(Slot {
+                    db: Some(db),
+                    generation: 0,
+                }),
+            }),
+        }
+    }
+
+    /// The store's file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Writes the batch in one transaction: inserts the notifications, inserts or replaces
+    /// the runs, removes then upserts the dedupe entries. Durable (fsync'ed) once it
+    /// returns `Ok`.
+    ///
+    /// # Errors
+    /// [`StoreError::MissingNotification`] when a run refers to a notification that is
+    /// neither in the batch nor stored (nothing is written);
+    /// [`StoreError::Write`] when writing fails: the batch may or may not be stored;
+    /// [`StoreError::Corrupt`], [`StoreError::Decode`] or [`StoreError::Database`] for a
+    /// damaged file.
+    pub fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.with_db(Access::Write, |db, cx| {
+            let txn = db.begin_write().map_err(|e| cx.error(e))?;
+            {
+                let mut t = WriteTables::open(&txn, cx)?;
+                for (id, body) in &batch.notifications {
+                    t.notifications
+                        .insert(*id, body.as_slice())
+                        .map_err(|e| cx.error(e))?;
+                    t.raise_next_id(*id)?;
+                }
+                for run in &batch.runs {
+                    t.put_run(run)?;
+                    t.raise_next_id(run.id)?;
+                }
+                for (id, _) in &batch.notifications {
+                    t.mark_if_orphan(*id)?;
+                }
+                for key in &batch.dedupe_remove {
+                    t.dedupe.remove(key.as_str()).map_err(|e| cx.error(e))?;
+                }
+                for (key, at) in &batch.dedupe {
+                    t.dedupe
+                        .insert(key.as_str(), *at)
+                        .map_err(|e| cx.error(e))?;
+                }
+            }
+            txn.commit().map_err(|e| cx.error(e))
+        })
+    }
+
+    /// Everything a restart needs: the next free id, every dedupe entry, every `Queued` or
+    /// `Running` run (oldest first) and the notification bodies they refer to.
+    ///
+    /// # Errors
+    /// When the file cannot be read or holds an unreadable record.
+    pub fn recover(&self) -> Result<Recovery, StoreError> {
+        self.with_db(Access::Read, |db, cx| {
+            let txn = db.begin_read().map_err(|e| cx.error(e))?;
+            query::recover(&txn, cx)
+        })
+    }
+
+    /// The run with this id.
+    ///
+    /// # Errors
+    /// When the file cannot be read or the record is unreadable.
+    pub fn run(&self, id: u64) -> Result<Option<RunRecord>, StoreError> {
+        self.with_db(Access::Read, |db, cx| {
+            let txn = db.begin_read().map_err(|e| cx.error(e))?;
+            query::run(&txn, cx, id)
+        })
+    }
+
+    /// Runs that pass the filter, newest (highest id) first, at most
+    /// [`RunFilter::MAX_LIMIT`]. Page by passing the last id of a page as the next
+    /// page's `before`.
+    ///
+    /// # Errors
+    /// When the file cannot be read or holds an unreadable record.
+    pub fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
+        self.with_db(Access::Read, |db, cx| {
+            let txn = db.begin_read().map_err(|e| cx.error(e))?;
+            query::runs(&txn, cx, filter)
+        })
+    }
+
+    /// The notification body with this id.
+    ///
+    /// # Errors
+    /// When the file cannot be read.
+    pub fn notification(&self, id: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.with_db(Access::Read, |db, cx| {
+            let txn = db.begin_read().map_err(|e| cx.error(e))?;
+            query::notification(&txn, cx, id)
+        })
+    }
+
+    /// How many runs are in each state; every state is listed, zero where none. Cheap: one
+    /// index length per state.
+    ///
+    /// # Errors
+    /// When the file cannot be read.
+    pub fn counts(&self) -> Result<BTreeMap<RunState, u64>, StoreError> {
+        self.with_db(Access::Read, |db, cx| {
+            let txn = db.begin_read().map_err(|e| cx.error(e))?;
+            query::counts(&txn, cx)
+        })
+    }
+
+    /// Deletes up to `max` finished runs that were created before `older_than` (unix ms)
+    /// or are not among the newest `keep_count` runs, with the notification bodies no run
+    /// refers to any more, and the dedupe entries older than `dedupe_older_than` (unix
+    /// ms). Works in small transactions, so writers wait briefly. Returns how many runs
+    /// were deleted.
+    ///
+    /// `Queued` and `Running` runs are never deleted, but count towards `keep_count`. The
+    /// scan goes from the oldest run and stops at the first one within both limits: it
+    /// relies on ids being handed out in creation order.
+    ///
+    /// # Errors
+    /// [`StoreError::Write`] when writing fails; what earlier transactions deleted stays
+    /// deleted.
+    pub fn prune(
+        &self,
+        older_than: i64,
+        keep_count: usize,
+        dedupe_older_than: i64,
+        max: usize,
+    ) -> Result<usize, StoreError> {
+        let limits = prune::Limits {
+            older_than,
+            keep_count: u64::try_from(keep_count).unwrap_or(u64::MAX),
+        };
+        let mut deleted = 0;
+        let mut resume = prune::Resume::default();
+        while deleted < max {
+            let chunk = (max - deleted).min(prune::CHUNK);
+            let (n, next) = self.with_db(Access::Write, |db, cx| {
+                prune::runs(db, cx, limits, chunk, resume)
+            })?;
+            deleted += n;
+            match next {
+                Some(next) => resume = next,
+                None => break,
+            }
+        }
+        while self.with_db(Access::Write, prune::orphans)? == prune::CHUNK {}
+        let expired = self.with_db(Access::Read, |db, cx| {
+            prune::expired_dedupe(db, cx, dedupe_older_than)
+        })?;
+        for keys in expired.chunks(prune::CHUNK) {
+            self.with_db(Access::Write, |db, cx| {
+                prune::dedupe(db, cx, keys, dedupe_older_than)
+            })?;
+        }
+        Ok(deleted)
+    }
+
+    /// Runs `f` on the open database, reopening it first if an earlier failure closed it,
+    /// and closing it if `f` hits a latched I/O failure.
+    fn with_db<T>(
+        &self,
+        access: Access,
+        f: impl Fn(&Database, Classify<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let cx = Classify {
+            path: &self.inner.path,
+            writing: access == Access::Write,
+        };
+        loop {
+            let slot = self
+                .inner
+                .slot
+                .read()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(db) = &slot.db {
+                let result = f(db, cx);
+                if result.as_ref().is_err_and(StoreError::needs_reopen) {
+                    let generation = slot.generation;
+                    drop(slot);
+                    self.close(generation);
+                }
+                return result;
+            }
+            drop(slot);
+            self.reopen()?;
+        }
+    }
+
+    /// Drops the database opened as `generation`, if it is still the open one.
+    fn close(&self, generation: u64) {
+        let mut slot = self
+            .inner
+            .slot
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if slot.generation == generation {
+            slot.db = None;
+        }
+    }
+
+    fn reopen(&self) -> Result<(), StoreError> {
+        let mut slot = self
+            .inner
+            .slot
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if slot.db.is_none() {
+            slot.db = Some(open_database(&self.inner.path)?);
+            slot.generation += 1;
+        }
+        Ok(())
+    }
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+fn builder() -> redb::Builder {
+    let mut builder = Database::builder();
+    builder.set_cache_size(CACHE_BYTES);
+    builder.set_check_integrity_on_open(true);
+    builder
+}
+
+/// Opens or creates the file and checks or writes its layout version.
+fn open_database(path: &Path) -> Result<Database, StoreError> {
+    let db = builder().create(path).map_err(|e| open_error(path, e))?;
+    initialize(path, &db)?;
+    Ok(db)
+}
+
+fn open_error(path: &Path, error: redb::DatabaseError) -> StoreError {
+    match error {
+        // redb's word for "not a redb file" (magic number mismatch).
+        redb::DatabaseError::Storage(redb::StorageError::Io(source))
+            if source.kind() == std::io::ErrorKind::InvalidData =>
+        {
+            StoreError::Corrupt {
+                path: path.to_owned(),
+                source: redb::Error::Io(source),
+            }
+        }
+        redb::DatabaseError::Storage(redb::StorageError::Io(source)) => StoreError::Open {
+            path: path.to_owned(),
+            source,
+        },
+        other => Classify {
+            path,
+            writing: true,
+        }
+        .error(other),
+    }
+}
+
+/// Creates every table and checks (or, in a new file, writes) the layout version.
+fn initialize(path: &Path, db: &Database) -> Result<(), StoreError> {
+    let cx = Classify {
+        path,
+        writing: true,
+    };
+    let txn = db.begin_write().map_err(|e| cx.error(e))?;
+    {
+        let mut t = WriteTables::open(&txn, cx)?;
+        let found = t
+            .meta
+            .get(META_VERSION)
+            .map_err(|e| cx.error(e))?
+            .map(|v| v.value());
+        match found {
+            Some(VERSION) => {}
+            Some(found) => {
+                return Err(StoreError::Version {
+                    path: path.to_owned(),
+                    found,
+                    expected: VERSION,
+                });
+            }
+            None => {
+                t.meta
+                    .insert(META_VERSION, VERSION)
+                    .map_err(|e| cx.error(e))?;
+            }
+        }
+    }
+    txn.commit().map_err(|e| cx.error(e))
+}

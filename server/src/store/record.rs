@@ -1,0 +1,266 @@
+//! What the store keeps: runs, their states, and the batches and queries that move them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// One run of one rule's action, for one alert or one group, as stored.
+///
+/// The caller fills in every field; the store keeps the record whole and replaces it
+/// whole when a [`Batch`] holds the same `id` again.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Unique id, from the same counter as notification ids.
+    pub id: u64,
+    /// Name of the rule that selected the alert.
+    pub rule: String,
+    /// Executor kind, e.g. "process".
+    pub executor: String,
+    /// Id of the stored notification body this run came from.
+    pub notification: u64,
+    /// Index into the notification's alerts for a per-alert run; `None` for a per-group run.
+    pub alert_index: Option<usize>,
+    /// Fingerprint of the alert (of the group for a per-group run).
+    pub fingerprint: String,
+    /// Labels of the alert (common labels for a per-group run).
+    pub labels: BTreeMap<String, String>,
+    /// "firing" or "resolved".
+    pub status: String,
+    /// The alert's `startsAt`, as Alertmanager sent it.
+    pub starts_at: String,
+    /// Alertmanager's group key.
+    pub group_key: String,
+    /// Alertmanager's receiver name.
+    pub receiver: String,
+    /// The key that keeps this run from being started twice.
+    pub dedupe_key: String,
+    /// Where the run is in its life.
+    pub state: RunState,
+    /// Why it was skipped, failed or interrupted.
+    pub reason: Option<String>,
+    /// When the run was created, in unix milliseconds.
+    pub created_at: i64,
+    /// When the action started, in unix milliseconds.
+    pub started_at: Option<i64>,
+    /// When the action ended, in unix milliseconds.
+    pub ended_at: Option<i64>,
+    /// How the action exited: "exit 0", "signal 15".
+    pub exit: Option<String>,
+    /// What ended the action early: "timeout", "resolved", "shutdown".
+    pub ended_by: Option<String>,
+    /// Tail of the action's standard output (lossy UTF-8).
+    pub stdout: String,
+    /// Tail of the action's standard error (lossy UTF-8).
+    pub stderr: String,
+    /// The program and its arguments, secrets already redacted.
+    pub argv: Vec<String>,
+    /// The action's environment, secret values already redacted.
+    pub env: Vec<(String, String)>,
+    /// Whether the action was only rendered, not run.
+    pub dry_run: bool,
+}
+
+/// Where a run is in its life.
+///
+/// `Queued` and `Running` are unfinished: [`Store::recover`](super::Store::recover)
+/// returns them and [`Store::prune`](super::Store::prune) never deletes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Waiting for a free slot.
+    Queued,
+    /// The action is running.
+    Running,
+    /// The action ended with success.
+    Succeeded,
+    /// The action ended with failure, or could not be started.
+    Failed,
+    /// The action exceeded its timeout and was stopped.
+    TimedOut,
+    /// The action was stopped on purpose, e.g. because the alert resolved.
+    Cancelled,
+    /// alertrun stopped (or died) while the run was unfinished.
+    Interrupted,
+    /// The run was not started, e.g. because of a cooldown or a dry run.
+    Skipped,
+}
+
+impl RunState {
+    /// Every state, in order.
+    pub const ALL: [RunState; 8] = [
+        RunState::Queued,
+        RunState::Running,
+        RunState::Succeeded,
+        RunState::Failed,
+        RunState::TimedOut,
+        RunState::Cancelled,
+        RunState::Interrupted,
+        RunState::Skipped,
+    ];
+
+    /// The name used in JSON and API filters: "queued", "timed_out", ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Queued => "queued",
+            RunState::Running => "running",
+            RunState::Succeeded => "succeeded",
+            RunState::Failed => "failed",
+            RunState::TimedOut => "timed_out",
+            RunState::Cancelled => "cancelled",
+            RunState::Interrupted => "interrupted",
+            RunState::Skipped => "skipped",
+        }
+    }
+
+    /// Whether the run still has to be started or finished: `Queued` or `Running`.
+    pub fn is_unfinished(self) -> bool {
+        matches!(self, RunState::Queued | RunState::Running)
+    }
+
+    /// The byte that stands for the state in the store's indexes. Part of the file format:
+    /// never renumber.
+    pub(super) fn code(self) -> u8 {
+        match self {
+            RunState::Queued => 0,
+            RunState::Running => 1,
+            RunState::Succeeded => 2,
+            RunState::Failed => 3,
+            RunState::TimedOut => 4,
+            RunState::Cancelled => 5,
+            RunState::Interrupted => 6,
+            RunState::Skipped => 7,
+        }
+    }
+}
+
+impl fmt::Display for RunState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A run state name that is not one of [`RunState`]'s.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown run state {0:?}: use queued, running, succeeded, failed, timed_out, cancelled, \
+     interrupted or skipped"
+)]
+pub struct ParseRunStateError(pub String);
+
+impl FromStr for RunState {
+    type Err = ParseRunStateError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RunState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| ParseRunStateError(s.to_owned()))
+    }
+}
+
+/// Everything one [`Store::commit`](super::Store::commit) writes, in one transaction.
+#[derive(Default, Debug, Clone)]
+pub struct Batch {
+    /// Notification bodies (the webhook's JSON) by id; an existing id is replaced.
+    pub notifications: Vec<(u64, Vec<u8>)>,
+    /// Runs to insert, or to replace where the id exists.
+    pub runs: Vec<RunRecord>,
+    /// Dedupe entries to insert or replace: key and unix milliseconds.
+    pub dedupe: Vec<(String, i64)>,
+    /// Dedupe keys to remove. Applied before `dedupe`, so a key in both is kept.
+    pub dedupe_remove: Vec<String>,
+}
+
+impl Batch {
+    /// Whether the batch writes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.notifications.is_empty()
+            && self.runs.is_empty()
+            && self.dedupe.is_empty()
+            && self.dedupe_remove.is_empty()
+    }
+}
+
+/// What a restart needs, from [`Store::recover`](super::Store::recover).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recovery {
+    /// The next free id: one past the highest run or notification id ever committed, or 1.
+    pub next_id: u64,
+    /// Every dedupe entry, by key.
+    pub dedupe: Vec<(String, i64)>,
+    /// Every `Queued` or `Running` run, oldest (lowest id) first.
+    pub unfinished: Vec<RunRecord>,
+    /// The notification bodies that the unfinished runs refer to, by id.
+    pub notifications: BTreeMap<u64, Vec<u8>>,
+}
+
+/// Which runs [`Store::runs`](super::Store::runs) lists. Filters are ANDed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunFilter {
+    /// Only runs of this rule.
+    pub rule: Option<String>,
+    /// Only runs in this state.
+    pub state: Option<RunState>,
+    /// Only runs with this fingerprint.
+    pub fingerprint: Option<String>,
+    /// Only runs created at or after this time, in unix milliseconds.
+    ///
+    /// Runs are listed newest first and the listing stops at the first run created before
+    /// `since`: this relies on ids being handed out in creation order. A run whose
+    /// `created_at` is out of order (the clock stepped back) may be left out.
+    pub since: Option<i64>,
+    /// Only runs with an id below this one: the paging cursor (the last id of the
+    /// previous page).
+    pub before: Option<u64>,
+    /// At most this many runs; capped at [`RunFilter::MAX_LIMIT`]; 0 lists none.
+    pub limit: usize,
+}
+
+impl RunFilter {
+    /// The most runs one listing returns.
+    pub const MAX_LIMIT: usize = 1000;
+    /// The limit of [`RunFilter::default`].
+    pub const DEFAULT_LIMIT: usize = 100;
+}
+
+impl Default for RunFilter {
+    /// No filters, [`RunFilter::DEFAULT_LIMIT`] runs.
+    fn default() -> Self {
+        RunFilter {
+            rule: None,
+            state: None,
+            fingerprint: None,
+            since: None,
+            before: None,
+            limit: RunFilter::DEFAULT_LIMIT,
+        }
+    }
+}
+
+/// The few fields of a stored run that indexes, filters and pruning look at, decoded
+/// without copying the rest (output tails can be large).
+#[derive(Deserialize)]
+pub(super) struct RunHead<'a> {
+    #[serde(borrow)]
+    pub(super) rule: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    pub(super) fingerprint: std::borrow::Cow<'a, str>,
+    pub(super) notification: u64,
+    pub(super) state: RunState,
+    pub(super) created_at: i64,
+}
+
+impl RunHead<'_> {
+    /// Whether the run passes the filter's field tests (`before` and `since` are the
+    /// caller's: they steer the scan).
+    pub(super) fn matches(&self, filter: &RunFilter) -> bool {
+        filter.rule.as_deref().is_none_or(|r| r == self.rule)
+            && filter.state.is_none_or(|s| s == self.state)
+            && filter
+                .fingerprint
+                .as_deref()
+                .is_none_or(|f| f == self.fingerprint)
+    }
+}

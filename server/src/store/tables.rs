@@ -1,0 +1,254 @@
+//! The store's tables and the writes that keep its indexes in step with the runs.
+//!
+//! | table | key → value | what |
+//! | --- | --- | --- |
+//! | `meta` | name → u64 | `version` (layout), `next_id` (high-water mark of ids) |
+//! | `runs` | id → JSON | [`RunRecord`]s |
+//! | `notifications` | id → bytes | webhook bodies |
+//! | `dedupe` | key → unix ms | dedupe entries |
+//! | `runs_by_rule` | (rule, id) → () | index for the rule filter |
+//! | `runs_by_notification` | (notification, id) → () | which runs keep a body alive |
+//! | `runs_<state>` | id → () | one index per [`RunState`]; its length is the count |
+//! | `orphan_notifications` | id → () | bodies no run refers to, for the next prune |
+
+use std::borrow::Cow;
+
+use redb::{ReadableTable, ReadableTableMetadata, Table, TableDefinition, WriteTransaction};
+
+use super::error::{Classify, StoreError};
+use super::record::{RunHead, RunRecord, RunState};
+
+/// The layout this build reads and writes; stored under `meta.version`.
+pub(super) const VERSION: u64 = 1;
+pub(super) const META_VERSION: &str = "version";
+pub(super) const META_NEXT_ID: &str = "next_id";
+
+pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+pub(super) const RUNS: TableDefinition<u64, &[u8]> = TableDefinition::new("runs");
+pub(super) const NOTIFICATIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("notifications");
+pub(super) const DEDUPE: TableDefinition<&str, i64> = TableDefinition::new("dedupe");
+pub(super) const BY_RULE: TableDefinition<(&str, u64), ()> = TableDefinition::new("runs_by_rule");
+pub(super) const BY_NOTIFICATION: TableDefinition<(u64, u64), ()> =
+    TableDefinition::new("runs_by_notification");
+pub(super) const ORPHANS: TableDefinition<u64, ()> = TableDefinition::new("orphan_notifications");
+
+/// The index of runs in one state, named after it.
+pub(super) fn by_state(state: RunState) -> TableDefinition<'static, u64, ()> {
+    TableDefinition::new(match state {
+        RunState::Queued => "runs_queued",
+        RunState::Running => "runs_running",
+        RunState::Succeeded => "runs_succeeded",
+        RunState::Failed => "runs_failed",
+        RunState::TimedOut => "runs_timed_out",
+        RunState::Cancelled => "runs_cancelled",
+        RunState::Interrupted => "runs_interrupted",
+        RunState::Skipped => "runs_skipped",
+    })
+}
+
+/// Decodes the indexed fields of a stored run.
+pub(super) fn decode_head<'a>(
+    cx: Classify<'_>,
+    id: u64,
+    bytes: &'a [u8],
+) -> Result<RunHead<'a>, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| cx.decode(|| format!("run {id}"), e))
+}
+
+/// Decodes a whole stored run.
+pub(super) fn decode_run(cx: Classify<'_>, id: u64, bytes: &[u8]) -> Result<RunRecord, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| cx.decode(|| format!("run {id}"), e))
+}
+
+/// An index entry that points at a run that is not stored.
+pub(super) fn dangling(cx: Classify<'_>, index: &str, id: u64) -> StoreError {
+    cx.error(redb::Error::Corrupted(format!(
+        "index {index} lists run {id}, which is not stored"
+    )))
+}
+
+/// What a run's index entries are made of.
+struct IndexKeys {
+    rule: String,
+    notification: u64,
+    state: RunState,
+}
+
+impl From<RunHead<'_>> for IndexKeys {
+    fn from(head: RunHead<'_>) -> Self {
+        IndexKeys {
+            rule: Cow::into_owned(head.rule),
+            notification: head.notification,
+            state: head.state,
+        }
+    }
+}
+
+/// Every table a write opens, open for one write transaction.
+pub(super) struct WriteTables<'txn> {
+    cx: Classify<'txn>,
+    pub(super) meta: Table<'txn, &'static str, u64>,
+    pub(super) runs: Table<'txn, u64, &'static [u8]>,
+    pub(super) notifications: Table<'txn, u64, &'static [u8]>,
+    pub(super) dedupe: Table<'txn, &'static str, i64>,
+    by_rule: Table<'txn, (&'static str, u64), ()>,
+    by_notification: Table<'txn, (u64, u64), ()>,
+    pub(super) orphans: Table<'txn, u64, ()>,
+    by_state: Vec<Table<'txn, u64, ()>>,
+}
+
+impl<'txn> WriteTables<'txn> {
+    /// Opens (creating where missing) every table.
+    pub(super) fn open(
+        txn: &'txn WriteTransaction,
+        cx: Classify<'txn>,
+    ) -> Result<Self, StoreError> {
+        let by_state = RunState::ALL
+            .into_iter()
+            .map(|s| txn.open_table(by_state(s)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| cx.error(e))?;
+        Ok(WriteTables {
+            cx,
+            meta: txn.open_table(META).map_err(|e| cx.error(e))?,
+            runs: txn.open_table(RUNS).map_err(|e| cx.error(e))?,
+            notifications: txn.open_table(NOTIFICATIONS).map_err(|e| cx.error(e))?,
+            dedupe: txn.open_table(DEDUPE).map_err(|e| cx.error(e))?,
+            by_rule: txn.open_table(BY_RULE).map_err(|e| cx.error(e))?,
+            by_notification: txn.open_table(BY_NOTIFICATION).map_err(|e| cx.error(e))?,
+            orphans: txn.open_table(ORPHANS).map_err(|e| cx.error(e))?,
+            by_state,
+        })
+    }
+
+    fn state_index(&mut self, state: RunState) -> &mut Table<'txn, u64, ()> {
+        &mut self.by_state[usize::from(state.code())]
+    }
+
+    /// Inserts or replaces a run and moves its index entries. The run's notification must be
+    /// stored already.
+    pub(super) fn put_run(&mut self, run: &RunRecord) -> Result<(), StoreError> {
+        let cx = self.cx;
+        let bytes = serde_json::to_vec(run)
+            .expect("a RunRecord always serializes: its maps have string keys");
+        let old = match self
+            .runs
+            .insert(run.id, bytes.as_slice())
+            .map_err(|e| cx.error(e))?
+        {
+            Some(old) => Some(IndexKeys::from(decode_head(cx, run.id, old.value())?)),
+            None => None,
+        };
+        if let Some(old) = old {
+            self.remove_index_entries(run.id, &old)?;
+            if old.notification != run.notification {
+                self.mark_if_orphan(old.notification)?;
+            }
+        }
+        if self
+            .notifications
+            .get(run.notification)
+            .map_err(|e| cx.error(e))?
+            .is_none()
+        {
+            return Err(StoreError::MissingNotification {
+                path: cx.path.to_owned(),
+                run: run.id,
+                notification: run.notification,
+            });
+        }
+        self.by_rule
+            .insert((run.rule.as_str(), run.id), ())
+            .map_err(|e| cx.error(e))?;
+        self.by_notification
+            .insert((run.notification, run.id), ())
+            .map_err(|e| cx.error(e))?;
+        self.state_index(run.state)
+            .insert(run.id, ())
+            .map_err(|e| cx.error(e))?;
+        self.orphans
+            .remove(run.notification)
+            .map_err(|e| cx.error(e))?;
+        Ok(())
+    }
+
+    /// Deletes a run, its index entries, and its notification if no other run refers to it.
+    pub(super) fn delete_run(&mut self, id: u64) -> Result<(), StoreError> {
+        let cx = self.cx;
+        let old = match self.runs.remove(id).map_err(|e| cx.error(e))? {
+            Some(old) => IndexKeys::from(decode_head(cx, id, old.value())?),
+            None => return Ok(()),
+        };
+        self.remove_index_entries(id, &old)?;
+        if !self.is_referenced(old.notification)? {
+            self.notifications
+                .remove(old.notification)
+                .map_err(|e| cx.error(e))?;
+            self.orphans
+                .remove(old.notification)
+                .map_err(|e| cx.error(e))?;
+        }
+        Ok(())
+    }
+
+    fn remove_index_entries(&mut self, id: u64, keys: &IndexKeys) -> Result<(), StoreError> {
+        let cx = self.cx;
+        self.by_rule
+            .remove((keys.rule.as_str(), id))
+            .map_err(|e| cx.error(e))?;
+        self.by_notification
+            .remove((keys.notification, id))
+            .map_err(|e| cx.error(e))?;
+        self.state_index(keys.state)
+            .remove(id)
+            .map_err(|e| cx.error(e))?;
+        Ok(())
+    }
+
+    /// Whether any stored run refers to the notification.
+    pub(super) fn is_referenced(&self, notification: u64) -> Result<bool, StoreError> {
+        let mut refs = self
+            .by_notification
+            .range((notification, 0)..=(notification, u64::MAX))
+            .map_err(|e| self.cx.error(e))?;
+        Ok(refs.next().is_some())
+    }
+
+    /// Notes a stored notification that no run refers to, for the next prune to delete.
+    pub(super) fn mark_if_orphan(&mut self, notification: u64) -> Result<(), StoreError> {
+        let cx = self.cx;
+        let stored = self
+            .notifications
+            .get(notification)
+            .map_err(|e| cx.error(e))?
+            .is_some();
+        if stored && !self.is_referenced(notification)? {
+            self.orphans
+                .insert(notification, ())
+                .map_err(|e| cx.error(e))?;
+        }
+        Ok(())
+    }
+
+    /// Raises the stored high-water mark so that `next_id` is above `id`.
+    pub(super) fn raise_next_id(&mut self, id: u64) -> Result<(), StoreError> {
+        let cx = self.cx;
+        let current = self
+            .meta
+            .get(META_NEXT_ID)
+            .map_err(|e| cx.error(e))?
+            .map_or(1, |v| v.value());
+        let wanted = id.saturating_add(1);
+        if wanted > current {
+            self.meta
+                .insert(META_NEXT_ID, wanted)
+                .map_err(|e| cx.error(e))?;
+        }
+        Ok(())
+    }
+
+    /// How many runs are stored.
+    pub(super) fn run_count(&self) -> Result<u64, StoreError> {
+        self.runs.len().map_err(|e| self.cx.error(e))
+    }
+}
