@@ -149,6 +149,20 @@ pub(crate) fn request(
     path: &str,
     body: Option<&[u8]>,
 ) -> io::Result<Response> {
+    let msg = exchange(addr, method, path, body)?;
+    Ok(Response {
+        status: msg.status(),
+        body: msg.body,
+    })
+}
+
+/// [`request`], answering the whole response: status line, headers and body.
+pub(crate) fn exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&[u8]>,
+) -> io::Result<Message> {
     let mut stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
@@ -161,10 +175,6 @@ pub(crate) fn request(
     stream.write_all(head.as_bytes())?;
     stream.write_all(body)?;
     let mut reader = BufReader::new(stream);
-    let msg = read_message(&mut reader, Kind::Response)?
-        .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "no response"))?;
-    Ok(Response {
-        status: msg.status(),
-        body: msg.body,
-    })
+    read_message(&mut reader, Kind::Response)?
+        .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "no response"))
 }
