@@ -267,7 +267,7 @@ pub(crate) fn run_filter(query: &str) -> Result<RunFilter, String> {
                 filter.limit = value
                     .parse::<usize>()
                     .ok()
-                    .filter(|n| (1..=1000).contains(n))
+                    .filter(|n| (1..=RunFilter::MAX_LIMIT).contains(n))
                     .ok_or_else(|| format!("invalid limit {value:?}: 1 to 1000"))?;
             }
             other => {

@@ -128,6 +128,51 @@ struct Inner {
     idle: Notify,
     intake: mpsc::Sender<Submission>,
     updates: mpsc::UnboundedSender<Update>,
+    /// The store writer task's inbox; `None` without a store.
+    writer: Option<mpsc::UnboundedSender<WriteJob>>,
+}
+
+/// A batch for the writer task, and where to say how its commit went.
+struct WriteJob {
+    batch: store::Batch,
+    done: oneshot::Sender<Result<(), Arc<StoreError>>>,
+}
+
+/// The writer task: every write goes through it; what is waiting is merged into one
+/// commit, so concurrent intake, starts and ends share one fsync.
+async fn write_batches(store: Store, metrics: Metrics, mut rx: mpsc::UnboundedReceiver<WriteJob>) {
+    const MAX_JOBS: usize = 1024;
+    while let Some(first) = rx.recv().await {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_JOBS {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut merged = store::Batch::default();
+        let mut dones = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            merged.notifications.extend(job.batch.notifications);
+            merged.runs.extend(job.batch.runs);
+            merged.dedupe.extend(job.batch.dedupe);
+            merged.dedupe_remove.extend(job.batch.dedupe_remove);
+            dones.push(job.done);
+        }
+        let store = store.clone();
+        let started = Instant::now();
+        let result = tokio::task::spawn_blocking(move || store.commit(&merged))
+            .await
+            .unwrap_or_else(|e| Err(StoreError::from_panic(&e)))
+            .map_err(Arc::new);
+        metrics.store_commit(started.elapsed());
+        if result.is_err() {
+            metrics.store_error(StoreOp::Commit);
+        }
+        for done in dones {
+            let _ = done.send(result.clone());
+        }
+    }
 }
 
 #[derive(Default)]
@@ -137,6 +182,10 @@ struct State {
     running_by_rule: HashMap<String, usize>,
     /// `rule \x1f dedupe key` → when its last run was accepted (unix ms).
     ran: HashMap<String, i64>,
+    /// Dedupe keys of batches planned but not yet written.
+    pending: HashSet<String>,
+    /// Runs those batches will queue.
+    pending_queued: usize,
     /// Runs queued or running, by (rule, subject): how to stop them.
     live: HashMap<(String, String), Vec<Live>>,
     closing: bool,
@@ -226,6 +275,11 @@ impl Dispatcher {
     pub async fn start(loaded: Loaded, options: DispatchOptions) -> Result<Self, StoreError> {
         let (intake_tx, intake_rx) = mpsc::channel(options.limits.max_queued.max(64));
         let (updates_tx, updates_rx) = mpsc::unbounded_channel();
+        let writer = options.store.clone().map(|store| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(write_batches(store, options.metrics.clone(), rx));
+            tx
+        });
         let inner = Arc::new(Inner {
             loaded: RwLock::new(Arc::new(loaded)),
             options,
@@ -237,6 +291,7 @@ impl Dispatcher {
             idle: Notify::new(),
             intake: intake_tx,
             updates: updates_tx,
+            writer,
         });
         if let Some(store) = inner.options.store.clone() {
             inner.recover(store).await?;
@@ -355,8 +410,19 @@ impl Intake for Dispatcher {
 }
 
 /// The intake task: takes what has arrived as one batch, writes it once, answers all.
+///
+/// Planning and writing are pipelined: while one batch is being written, the next is
+/// planned (its dedupe keys checked against the keys still being written too), so the
+/// store is kept busy and batches grow with the load.
 async fn take_notifications(inner: Arc<Inner>, mut rx: mpsc::Receiver<Submission>) {
     const MAX_BATCH: usize = 512;
+    let (planned_tx, mut planned_rx) = mpsc::channel::<PlannedBatch>(1);
+    let writer = Arc::clone(&inner);
+    tokio::spawn(async move {
+        while let Some(planned) = planned_rx.recv().await {
+            writer.commit_batch(planned).await;
+        }
+    });
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -365,8 +431,20 @@ async fn take_notifications(inner: Arc<Inner>, mut rx: mpsc::Receiver<Submission
                 Err(_) => break,
             }
         }
-        inner.take_batch(batch).await;
+        if let Some(planned) = inner.plan_batch(batch) {
+            if planned_tx.send(planned).await.is_err() {
+                return;
+            }
+        }
     }
+}
+
+/// A batch planned and waiting to be written.
+struct PlannedBatch {
+    taken: Vec<Taken>,
+    write: store::Batch,
+    /// Runs it will queue.
+    queued: usize,
 }
 
 impl Inner {
@@ -382,7 +460,9 @@ impl Inner {
         (self.options.clock)()
     }
 
-    async fn take_batch(&self, batch: Vec<Submission>) {
+    /// Plans a batch under the state lock: its dedupe keys and queued runs count as
+    /// pending until [`Inner::commit_batch`] settles them.
+    fn plan_batch(&self, batch: Vec<Submission>) -> Option<PlannedBatch> {
         let loaded = self.loaded();
         let now = self.now();
         let mut taken: Vec<Taken> = Vec::with_capacity(batch.len());
@@ -417,6 +497,7 @@ impl Inner {
                 for p in planned {
                     let key = format!("{}\u{1f}{}", p.run.record.rule, p.run.record.dedupe_key);
                     let due = state.due(&key, p.repeat, now)
+                        && (p.repeat == Repeat::Always || !state.pending.contains(&key))
                         && !in_batch.contains(&key)
                         && mine.insert(key.clone());
                     if !due {
@@ -441,7 +522,8 @@ impl Inner {
                     .filter(|r| r.record.state == RunState::Queued)
                     .count();
                 if queued > 0
-                    && state.queue.len() + queued_in_batch + queued > self.options.limits.max_queued
+                    && state.queue.len() + state.pending_queued + queued_in_batch + queued
+                        > self.options.limits.max_queued
                 {
                     self.options
                         .metrics
@@ -464,11 +546,38 @@ impl Inner {
                 }
                 taken.push(t);
             }
+            state.pending.extend(in_batch);
+            state.pending_queued += queued_in_batch;
+            if taken.is_empty() {
+                return None;
+            }
+            Some(PlannedBatch {
+                taken,
+                write,
+                queued: queued_in_batch,
+            })
         }
-        if taken.is_empty() {
-            return;
+    }
+
+    /// Writes a planned batch; then queues its runs and answers 200, or, when the write
+    /// failed, forgets it and answers 503.
+    async fn commit_batch(&self, planned: PlannedBatch) {
+        let PlannedBatch {
+            taken,
+            write,
+            queued: pending_queued,
+        } = planned;
+        let written = self.write(&write).await;
+        {
+            let mut state = self.lock();
+            for t in &taken {
+                for (key, _) in &t.dedupe {
+                    state.pending.remove(key);
+                }
+            }
+            state.pending_queued -= pending_queued;
         }
-        if let Err(e) = self.write(&write).await {
+        if let Err(e) = written {
             error!(error = %e, notifications = taken.len(),
                 "cannot record accepted notifications: refusing them (503) so that Alertmanager retries");
             for t in taken {
@@ -510,24 +619,30 @@ impl Inner {
         }
     }
 
-    /// Writes `batch` durably (no-op without a store), timing it.
-    async fn write(&self, batch: &store::Batch) -> Result<(), StoreError> {
-        let Some(store) = self.options.store.clone() else {
+    /// Writes `batch` durably (no-op without a store): hands it to the writer task, which
+    /// merges whatever is waiting (intake, starts, ends) into one commit, one fsync.
+    async fn write(&self, batch: &store::Batch) -> Result<(), Arc<StoreError>> {
+        let Some(writer) = &self.writer else {
             return Ok(());
         };
-        if batch.runs.is_empty() && batch.notifications.is_empty() && batch.dedupe.is_empty() {
+        if batch.is_empty() {
             return Ok(());
         }
-        let batch = batch.clone();
-        let started = Instant::now();
-        let result = tokio::task::spawn_blocking(move || store.commit(&batch))
-            .await
-            .unwrap_or_else(|e| Err(StoreError::from_panic(&e)));
-        self.options.metrics.store_commit(started.elapsed());
-        if result.is_err() {
-            self.options.metrics.store_error(StoreOp::Commit);
+        let (done, result) = oneshot::channel();
+        let job = WriteJob {
+            batch: batch.clone(),
+            done,
+        };
+        if writer.send(job).is_err() {
+            return Err(Arc::new(StoreError::from_panic(
+                &"the store writer stopped",
+            )));
         }
-        result
+        result.await.unwrap_or_else(|_| {
+            Err(Arc::new(StoreError::from_panic(
+                &"the store writer stopped",
+            )))
+        })
     }
 
     /// Every selection `n` fires, rendered, as queued (or skipped) runs without ids.

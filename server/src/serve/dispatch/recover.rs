@@ -13,6 +13,7 @@ impl Inner {
     /// Re-queues the runs a previous alertrun left queued and records the ones it left
     /// running as interrupted (queueing them again for `on_interrupt: rerun`).
     pub(super) async fn recover(&self, store: Store) -> Result<(), StoreError> {
+        let store_for_write = store.clone();
         let recovery = tokio::task::spawn_blocking(move || store.recover())
             .await
             .unwrap_or_else(|e| Err(StoreError::from_panic(&e)))?;
@@ -70,7 +71,12 @@ impl Inner {
                 },
             }
         }
-        self.write(&write).await?;
+        // Before the tasks run: written directly, not through the writer.
+        let writer = store_for_write.clone();
+        let batch = write.clone();
+        tokio::task::spawn_blocking(move || writer.commit(&batch))
+            .await
+            .unwrap_or_else(|e| Err(StoreError::from_panic(&e)))?;
         let mut state = self.lock();
         info!(
             requeued = requeue.len(),

@@ -18,35 +18,43 @@ use crate::store::{self, RunState};
 pub(super) async fn schedule(inner: Arc<Inner>) {
     loop {
         let woken = inner.wake.notified();
-        let mut start = inner.startable();
+        let start = inner.startable();
         if !start.is_empty() {
-            let now = inner.now();
-            let mut write = store::Batch::default();
-            for run in &mut start {
-                run.record.state = RunState::Running;
-                run.record.started_at = Some(now);
-                write.runs.push(run.record.clone());
-            }
-            match inner.write(&write).await {
-                Ok(()) => {
-                    for run in start {
-                        tokio::spawn(execute(Arc::clone(&inner), run));
-                    }
-                }
-                Err(e) => {
-                    error!(error = %e, runs = start.len(),
-                        "cannot record actions as started: they wait in the queue; retrying in 1s");
-                    for run in &mut start {
-                        run.record.state = RunState::Queued;
-                        run.record.started_at = None;
-                    }
-                    inner.unstart(start);
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    inner.wake.notify_one();
-                }
-            }
+            // Their slots are taken; recording them as running happens beside the loop,
+            // so that further runs can start while this write is on its way.
+            tokio::spawn(start_runs(Arc::clone(&inner), start));
         }
         woken.await;
+    }
+}
+
+/// Records `start` as running, then starts their actions; when the record cannot be
+/// written they go back to the front of the queue and are tried again a second later.
+async fn start_runs(inner: Arc<Inner>, mut start: Vec<Run>) {
+    let now = inner.now();
+    let mut write = store::Batch::default();
+    for run in &mut start {
+        run.record.state = RunState::Running;
+        run.record.started_at = Some(now);
+        write.runs.push(run.record.clone());
+    }
+    match inner.write(&write).await {
+        Ok(()) => {
+            for run in start {
+                tokio::spawn(execute(Arc::clone(&inner), run));
+            }
+        }
+        Err(e) => {
+            error!(error = %e, runs = start.len(),
+                "cannot record actions as started: they wait in the queue; retrying in 1s");
+            for run in &mut start {
+                run.record.state = RunState::Queued;
+                run.record.started_at = None;
+            }
+            inner.unstart(start);
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            inner.wake.notify_one();
+        }
     }
 }
 
@@ -116,10 +124,25 @@ fn outcome_of(state: RunState, result: &Result<Outcome, alert_core::ExecError>) 
 
 /// The recorder task: writes runs' ends, batched.
 pub(super) async fn record_ends(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiver<Update>) {
-    while let Some(first) = rx.recv().await {
-        let mut write = store::Batch::default();
-        let mut flushes = Vec::new();
-        let mut next = Some(first);
+    const RETRY: Duration = Duration::from_secs(1);
+    // Ends that could not be written (full or read-only disk): kept, and written again
+    // every second until they are, before anything newer.
+    let mut unwritten: Vec<store::RunRecord> = Vec::new();
+    let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
+    loop {
+        let first = if unwritten.is_empty() {
+            match rx.recv().await {
+                Some(update) => Some(update),
+                None => return,
+            }
+        } else {
+            tokio::time::timeout(RETRY, rx.recv()).await.ok().flatten()
+        };
+        let mut write = store::Batch {
+            runs: std::mem::take(&mut unwritten),
+            ..store::Batch::default()
+        };
+        let mut next = first;
         while let Some(update) = next.take().or_else(|| rx.try_recv().ok()) {
             match update {
                 Update::End(record) => write.runs.push(*record),
@@ -130,9 +153,13 @@ pub(super) async fn record_ends(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiv
             }
         }
         if let Err(e) = inner.write(&write).await {
-            error!(error = %e, runs = write.runs.len(), "cannot record how actions ended");
+            error!(error = %e, runs = write.runs.len(),
+                "cannot record how actions ended: retrying every second");
+            unwritten = write.runs;
+            continue;
         }
-        for done in flushes {
+        // Everything sent before a flush request is written now.
+        for done in flushes.drain(..) {
             let _ = done.send(());
         }
     }
