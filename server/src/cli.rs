@@ -65,8 +65,12 @@ enum Command {
     /// Show the run history of a running `alertrun serve` (newest first), or one run.
     Runs {
         /// The server's config: its listen address and credentials.
-        #[arg(short, long, required_unless_present = "url")]
+        #[arg(short, long, required_unless_present_any = ["url", "state_dir"])]
         config: Option<PathBuf>,
+        /// Read the state directory instead of asking a server (only while no
+        /// `alertrun serve` uses it).
+        #[arg(long, conflicts_with_all = ["url", "config"])]
+        state_dir: Option<PathBuf>,
         /// The server's base URL, e.g. http://127.0.0.1:9095 (default: from the config).
         #[arg(long)]
         url: Option<String>,
@@ -181,6 +185,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Runs {
             config,
+            state_dir,
             url,
             rule,
             state,
@@ -188,6 +193,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             limit,
             show,
         } => {
+            if let Some(dir) = state_dir {
+                return runs_from_state(&dir, rule, state, fingerprint, limit, show.as_ref());
+            }
             let server = Server::new(config.as_deref(), url)?;
             match show {
                 Some(RunsCommand::Show { id }) => {
@@ -233,6 +241,39 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+/// `alertrun runs --state-dir DIR`: the history straight from the store.
+fn runs_from_state(
+    dir: &Path,
+    rule: Option<String>,
+    state: Option<String>,
+    fingerprint: Option<String>,
+    limit: usize,
+    show: Option<&RunsCommand>,
+) -> anyhow::Result<ExitCode> {
+    use alertrun::store::{RunFilter, Store};
+    let store = Store::open(dir)?;
+    if let Some(&RunsCommand::Show { id }) = show {
+        let run = store
+            .run(id)?
+            .ok_or_else(|| anyhow::anyhow!("no run {id} in {}", dir.display()))?;
+        print!("{}", alertrun::history::detail(&run));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let filter = RunFilter {
+        rule,
+        state: state
+            .map(|s| s.parse())
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--state: {e}"))?,
+        fingerprint,
+        since: None,
+        before: None,
+        limit: limit.clamp(1, RunFilter::MAX_LIMIT),
+    };
+    print!("{}", alertrun::history::table(&store.runs(&filter)?));
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(serde::Deserialize)]

@@ -38,7 +38,7 @@ fn readme_walkthrough() -> (PathBuf, String) {
 fn the_readme_serve_walkthrough_works() {
     let (payload, answer) = readme_walkthrough();
     let body = std::fs::read(&payload).expect("the README's payload file exists");
-    let server = Alertrun::start(&root().join("examples/local.yaml"), &[]);
+    let mut server = Alertrun::start(&root().join("examples/local.yaml"), &[]);
 
     let first = support::http::request(server.addr, "POST", "/webhook", Some(&body))
         .expect("POST /webhook");
@@ -76,4 +76,39 @@ fn the_readme_serve_walkthrough_works() {
             "would clean /var on node-2:9100",
         ]
     );
+
+    // `alertrun runs`: from the running server, then from the state directory.
+    let alertrun = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_alertrun"))
+            .arg("runs")
+            .args(args)
+            .output()
+            .expect("run alertrun runs");
+        assert!(out.status.success(), "alertrun runs {args:?}: {out:?}");
+        String::from_utf8(out.stdout).expect("UTF-8 output")
+    };
+    let url = format!("http://{}", server.addr);
+    let table = alertrun(&["--url", &url, "--rule", "clean-node-disk"]);
+    let rows: Vec<&str> = table.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{table}");
+    assert!(
+        rows.iter()
+            .all(|r| r.contains(" succeeded ") && r.ends_with("exit 0")),
+        "{table}"
+    );
+    assert!(table.starts_with("ID  STATE      RULE"), "{table}");
+    let id = rows[0].split_whitespace().next().expect("an id");
+    let detail = alertrun(&["--url", &url, "show", id]);
+    assert!(detail.contains("rule         clean-node-disk"), "{detail}");
+    assert!(detail.contains("  would clean /"), "{detail}");
+
+    server.terminate(Duration::from_secs(15));
+    let dir = server
+        .state_dir
+        .path()
+        .to_str()
+        .expect("a UTF-8 temp path")
+        .to_owned();
+    let all = alertrun(&["--state-dir", &dir]);
+    assert_eq!(all.lines().count(), 4, "header and three runs: {all}");
 }

@@ -411,19 +411,19 @@ impl Intake for Dispatcher {
 
 /// The intake task: takes what has arrived as one batch, writes it once, answers all.
 ///
-/// Planning and writing are pipelined: while one batch is being written, the next is
-/// planned (its dedupe keys checked against the keys still being written too), so the
-/// store is kept busy and batches grow with the load.
+/// Planning and writing are pipelined: while batches are being written, the next ones are
+/// planned (their dedupe keys checked against the keys still being written too), and the
+/// writer merges the batches waiting into one commit, so the store stays busy and commits
+/// grow with the load.
 async fn take_notifications(inner: Arc<Inner>, mut rx: mpsc::Receiver<Submission>) {
     const MAX_BATCH: usize = 512;
-    let (planned_tx, mut planned_rx) = mpsc::channel::<PlannedBatch>(1);
-    let writer = Arc::clone(&inner);
-    tokio::spawn(async move {
-        while let Some(planned) = planned_rx.recv().await {
-            writer.commit_batch(planned).await;
-        }
-    });
+    // Batches being written at once; the writer merges them into one commit.
+    const IN_FLIGHT: usize = 4;
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     while let Some(first) = rx.recv().await {
+        let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else {
+            return;
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
@@ -432,9 +432,11 @@ async fn take_notifications(inner: Arc<Inner>, mut rx: mpsc::Receiver<Submission
             }
         }
         if let Some(planned) = inner.plan_batch(batch) {
-            if planned_tx.send(planned).await.is_err() {
-                return;
-            }
+            let inner = Arc::clone(&inner);
+            tokio::spawn(async move {
+                inner.commit_batch(planned).await;
+                drop(permit);
+            });
         }
     }
 }

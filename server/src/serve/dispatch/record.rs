@@ -2,11 +2,15 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use alert_core::env::EnvVar;
+use alert_core::env::{self, EnvVar};
 use alert_core::{EndedBy, ExecError, ExecRequest, Notification, Outcome};
 
 use crate::config::{Action, Config};
 use crate::store::{RunRecord, RunState};
+
+/// What a run record shows for `ALERTRUN_ALERT_JSON` and `ALERTRUN_GROUP_JSON`: the value
+/// is the notification stored with the run (`/api/v1/runs/{id}` names it).
+pub(crate) const STORED_WITH_NOTIFICATION: &str = "<the alert JSON, stored with the notification>";
 
 /// Unix milliseconds now, from the system clock.
 pub(crate) fn now_ms() -> i64 {
@@ -72,7 +76,14 @@ pub(crate) fn queued(
         stdout: String::new(),
         stderr: String::new(),
         argv,
-        env: shown.into_iter().map(|v| (v.name, v.value)).collect(),
+        // The alert (or group) JSON is the stored notification's: not kept twice.
+        env: shown
+            .into_iter()
+            .map(|v| match v.name.as_str() {
+                env::ALERT_JSON | env::GROUP_JSON => (v.name, STORED_WITH_NOTIFICATION.to_owned()),
+                _ => (v.name, v.value),
+            })
+            .collect(),
         dry_run: false,
     }
 }
