@@ -391,6 +391,26 @@ impl Intake for Dispatcher {
         n: Notification,
         source: Source,
     ) -> BoxFuture<'static, Result<Accepted, Refused>> {
+        // A firing notification that selects no rule has nothing to record, run or stop:
+        // answered at once, without a trip through the intake task.
+        let firing = n.status == AlertStatus::Firing
+            && n.alerts.iter().all(|a| a.status == AlertStatus::Firing);
+        if firing && self.inner.loaded().config.rules().select(&n).is_empty() {
+            let closing = self.inner.lock().closing;
+            if !closing {
+                self.inner
+                    .options
+                    .metrics
+                    .notification_received(source, n.alerts.len());
+            }
+            return Box::pin(async move {
+                if closing {
+                    Err(Refused::ShuttingDown)
+                } else {
+                    Ok(Accepted::default())
+                }
+            });
+        }
         let intake = self.inner.intake.clone();
         Box::pin(async move {
             let (reply, answer) = oneshot::channel();
