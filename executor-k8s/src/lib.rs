@@ -1,9 +1,11 @@
 //! alertrun's Kubernetes backend: one `batch/v1` Job per alert (or group).
 //!
-//! This part is pure: it turns a rule's Kubernetes action ([`JobAction`], from the YAML
-//! config) and a rendered [`ExecRequest`](alert_core::ExecRequest) into the exact Job
-//! alertrun would create ([`render_job`]), which `alertrun explain` prints. It does not
-//! talk to a cluster: creating, watching, reading logs and deleting come separately.
+//! It has two parts. The pure one turns a rule's Kubernetes action ([`JobAction`], from
+//! the YAML config) and a rendered [`ExecRequest`](alert_core::ExecRequest) into the
+//! exact Job alertrun would create ([`render_job`]), which `alertrun explain` prints.
+//! [`JobExecutor`] is the [`Executor`](alert_core::Executor) that talks to the cluster:
+//! it creates that Job, follows it to its end (or deletes it at the deadline or on stop)
+//! and reports its exit code and log tail.
 //!
 //! The key design choices:
 //! - **One deterministic name per (rule, dedup key)** ([`job_name`]): a repeated
@@ -52,6 +54,7 @@
 #![warn(clippy::print_stdout)]
 
 mod action;
+mod executor;
 mod metadata;
 mod name;
 mod problem;
@@ -61,6 +64,10 @@ mod template;
 pub use action::{
     JobAction, RestartPolicy, default_backoff_limit, default_container_name,
     default_restart_policy, default_ttl_seconds_after_finished,
+};
+pub use executor::{
+    ClusterError, JobExecutor, JobOptions, default_log_tail_bytes, default_log_tail_lines,
+    default_poll_interval,
 };
 pub use name::{is_dns1123_label, job_name};
 pub use problem::{JobConfigError, JobConfigErrorKind};

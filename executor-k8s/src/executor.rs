@@ -1,0 +1,511 @@
+//! [`JobExecutor`]: runs a rule's action as a Kubernetes Job and follows it to its end.
+
+use std::fmt;
+use std::time::Duration;
+
+use alert_core::{
+    BoxFuture, EndedBy, ExecError, ExecRequest, Executor, Exit, Outcome, Report, StopReason, Tail,
+};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, ListParams, LogParams, PostParams};
+use tokio::time::Instant;
+
+use crate::action::{JobAction, default_container_name};
+use crate::render::render_job;
+
+/// What [`Executor::kind`] returns for [`JobExecutor`].
+const KIND: &str = "kubernetes";
+
+/// The label the Job controller puts on the pods of a Job: its uid (Kubernetes 1.27+).
+const CONTROLLER_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
+
+/// How a [`JobExecutor`] follows Jobs and collects their output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct JobOptions {
+    /// How often the Job is read while it runs (default [`default_poll_interval`]).
+    pub poll_interval: Duration,
+    /// The most bytes of pod log kept in [`Report::stdout`] (default
+    /// [`default_log_tail_bytes`]).
+    pub log_tail_bytes: usize,
+    /// How many lines of pod log are asked for (default [`default_log_tail_lines`]).
+    pub log_tail_lines: i64,
+}
+
+/// 1 s: a Job's end is noticed within a second, at one `GET` a second per running Job.
+pub fn default_poll_interval() -> Duration {
+    Duration::from_secs(1)
+}
+
+/// 64 KiB of log in a report.
+pub fn default_log_tail_bytes() -> usize {
+    64 * 1024
+}
+
+/// 1000 lines of log asked for (then cut to [`default_log_tail_bytes`]).
+pub fn default_log_tail_lines() -> i64 {
+    1000
+}
+
+impl Default for JobOptions {
+    fn default() -> Self {
+        Self {
+            poll_interval: default_poll_interval(),
+            log_tail_bytes: default_log_tail_bytes(),
+            log_tail_lines: default_log_tail_lines(),
+        }
+    }
+}
+
+impl JobOptions {
+    /// Sets [`JobOptions::poll_interval`].
+    pub fn with_poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// Sets [`JobOptions::log_tail_bytes`].
+    pub fn with_log_tail_bytes(mut self, bytes: usize) -> Self {
+        self.log_tail_bytes = bytes;
+        self
+    }
+
+    /// Sets [`JobOptions::log_tail_lines`].
+    pub fn with_log_tail_lines(mut self, lines: i64) -> Self {
+        self.log_tail_lines = lines;
+        self
+    }
+}
+
+/// A call to the Kubernetes API that failed: the source of [`ExecError::Backend`] from a
+/// [`JobExecutor`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClusterError {
+    /// The API server refused the call (403): the service account lacks the RBAC rule.
+    #[error("forbidden to {verb} {resource} in namespace {namespace:?}: check the RBAC rules")]
+    Forbidden {
+        /// `create`, `get`, `list` or `delete`.
+        verb: &'static str,
+        /// `jobs`, `pods` or `pods/log`.
+        resource: &'static str,
+        /// The namespace of the call.
+        namespace: String,
+        /// The API's answer.
+        #[source]
+        source: kube::Error,
+    },
+    /// Any other failure: an API error or a transport problem.
+    #[error("cannot {verb} {resource} in namespace {namespace:?}")]
+    Api {
+        /// `create`, `get`, `list` or `delete`.
+        verb: &'static str,
+        /// `jobs`, `pods` or `pods/log`.
+        resource: &'static str,
+        /// The namespace of the call.
+        namespace: String,
+        /// The API's answer, or the transport error.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl ClusterError {
+    fn new(verb: &'static str, resource: &'static str, namespace: &str, e: kube::Error) -> Self {
+        let namespace = namespace.to_string();
+        match &e {
+            kube::Error::Api(s) if s.is_forbidden() => Self::Forbidden {
+                verb,
+                resource,
+                namespace,
+                source: e,
+            },
+            _ => Self::Api {
+                verb,
+                resource,
+                namespace,
+                source: e,
+            },
+        }
+    }
+
+    fn into_exec(self) -> ExecError {
+        ExecError::Backend {
+            backend: KIND,
+            source: Box::new(self),
+        }
+    }
+}
+
+/// Runs a rule's action as one `batch/v1` Job per request and follows it to its end.
+///
+/// [`execute`](Executor::execute):
+/// 1. renders the Job with [`render_job`] and `POST`s it. `409 AlreadyExists` means an
+///    earlier request for the same (rule, dedup key) created it: [`Outcome::Duplicate`];
+/// 2. reads the Job every [`JobOptions::poll_interval`] until its `Complete` or `Failed`
+///    condition is `True` (either one: a failed Job ends the wait too);
+/// 3. at `req.deadline`, or when `stop` resolves, deletes the Job with
+///    `propagationPolicy: Background` (so its pods go too) and reports
+///    [`EndedBy::Timeout`] or [`EndedBy::Stop`];
+/// 4. then lists the Job's pods by the label `batch.kubernetes.io/controller-uid=<uid>`
+///    (never by name: pod names are generated and truncated), reads the newest pod's
+///    log tail into [`Report::stdout`] and its container's exit code into
+///    [`Report::exit`] (`0` for `Complete`, `1` for `Failed` when the pod does not say).
+///
+/// **Polling, not watching.** The Job is read with a plain `GET` at an interval instead
+/// of a watch (`kube::runtime::wait::await_condition`): it needs only `get` on jobs
+/// (a watch needs `list` and `watch`), no kube-runtime dependency and no reconnection
+/// handling for watches the API server closes, and it is deterministic to test against
+/// a mocked API server. The cost is up to one interval of delay in noticing the end and
+/// one `GET` per interval per running Job, which is small for remediation Jobs.
+///
+/// Log reading is best effort: a pod that is already gone, or a log call that fails,
+/// leaves [`Report::stdout`] empty (with a warning logged) rather than losing the report.
+///
+/// RBAC for the service account: `batch/jobs: create, get, delete`, `pods: list`,
+/// `pods/log: get`.
+///
+/// Dropping the future returned by `execute` stops following the Job but does not delete
+/// it: its `activeDeadlineSeconds` (the request's deadline by default) still bounds it.
+///
+/// ```no_run
+/// use alert_core::{ExecRequest, Executor, Outcome, Subject};
+/// use executor_k8s::{JobAction, JobExecutor, JobOptions};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let action: JobAction = serde_json::from_value(serde_json::json!({
+///     "image": "busybox:1.36",
+///     "command": ["sh", "-c", "echo remediating"],
+/// }))?;
+/// let client = kube::Client::try_default().await?;
+/// let executor = JobExecutor::new(client, action, "default".into(), JobOptions::default());
+/// let req = ExecRequest {
+///     rule: "remediate".into(),
+///     dedup_key: "d284efc389a5bf32@2026-11-21T07:38:36Z".into(),
+///     subject: Subject::default(),
+///     env: Vec::new(),
+///     input: Vec::new(),
+///     deadline: std::time::Duration::from_secs(300),
+/// };
+/// if let Outcome::Finished(report) = executor.execute(&req, Box::pin(std::future::pending())).await? {
+///     println!("{:?}: {}", report.exit, report.stdout.text());
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct JobExecutor {
+    client: kube::Client,
+    action: JobAction,
+    default_namespace: String,
+    options: JobOptions,
+}
+
+impl fmt::Debug for JobExecutor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JobExecutor")
+            .field("action", &self.action)
+            .field("default_namespace", &self.default_namespace)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How following a Job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Its `Complete` condition is `True`.
+    Complete,
+    /// Its `Failed` condition is `True`.
+    Failed,
+    /// It disappeared (deleted by someone else, or by its TTL).
+    Gone,
+    /// alertrun ended it.
+    EndedBy(EndedBy),
+}
+
+impl JobExecutor {
+    /// An executor creating Jobs for `action` through `client`, in the action's namespace
+    /// or else `default_namespace`.
+    ///
+    /// The action is checked when a Job is rendered; call [`JobAction::validate`] first to
+    /// find problems at startup.
+    pub fn new(
+        client: kube::Client,
+        action: JobAction,
+        default_namespace: String,
+        options: JobOptions,
+    ) -> Self {
+        Self {
+            client,
+            action,
+            default_namespace,
+            options,
+        }
+    }
+
+    async fn run(
+        &self,
+        req: &ExecRequest,
+        stop: BoxFuture<'_, StopReason>,
+    ) -> Result<Outcome, ExecError> {
+        let job = render_job(&self.action, req, &self.default_namespace).map_err(|e| {
+            ExecError::Rejected {
+                backend: KIND,
+                reason: e.to_string(),
+            }
+        })?;
+        let name = job.metadata.name.clone().unwrap_or_default();
+        let namespace = job
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| self.default_namespace.clone());
+        let jobs: Api<Job> = Api::namespaced(self.client.clone(), &namespace);
+        let started = Instant::now();
+        let created = match jobs.create(&PostParams::default(), &job).await {
+            Ok(created) => created,
+            Err(kube::Error::Api(s)) if s.is_already_exists() => {
+                tracing::info!(job = %name, %namespace, "Job exists already: a duplicate");
+                return Ok(Outcome::Duplicate);
+            }
+            Err(e) => return Err(ClusterError::new("create", "jobs", &namespace, e).into_exec()),
+        };
+        tracing::info!(job = %name, %namespace, "created Job");
+
+        let end = tokio::select! {
+            end = tokio::time::timeout(req.deadline, self.follow(&jobs, &name, &namespace)) => {
+                match end {
+                    Ok(end) => end?,
+                    Err(_elapsed) => End::EndedBy(EndedBy::Timeout),
+                }
+            }
+            reason = stop => End::EndedBy(EndedBy::Stop(reason)),
+        };
+        if let End::EndedBy(by) = end {
+            tracing::info!(job = %name, %namespace, ?by, "deleting Job");
+            match jobs.delete(&name, &DeleteParams::background()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.is_not_found() => {}
+                Err(e) => {
+                    return Err(ClusterError::new("delete", "jobs", &namespace, e).into_exec());
+                }
+            }
+        }
+
+        let uid = created.metadata.uid.unwrap_or_default();
+        let pod = self.newest_pod(&namespace, &uid).await;
+        let code = pod
+            .as_ref()
+            .and_then(|p| terminated_exit_code(p, &self.container(&job)));
+        let exit = match end {
+            End::Complete => Some(Exit::Code(code.unwrap_or(0))),
+            // A Failed Job never reports success, whatever its pod says.
+            End::Failed => Some(Exit::Code(code.filter(|c| *c != 0).unwrap_or(1))),
+            End::Gone | End::EndedBy(_) => code.map(Exit::Code),
+        };
+        let mut stdout = Tail::default();
+        if let Some(pod) = &pod {
+            let log = self.log(&namespace, pod, &self.container(&job)).await;
+            stdout.push(log.as_bytes(), self.options.log_tail_bytes);
+        }
+        Ok(Outcome::Finished(Report {
+            exit,
+            ended_by: match end {
+                End::EndedBy(by) => Some(by),
+                _ => None,
+            },
+            stdout,
+            stderr: Tail::default(),
+            duration: started.elapsed(),
+        }))
+    }
+
+    /// Reads the Job every poll interval until it is Complete, Failed or gone.
+    ///
+    /// Transient failures (transport errors, 429, 5xx) are logged and retried at the next
+    /// interval; other API errors (a 403, say) end the wait with an error.
+    async fn follow(&self, jobs: &Api<Job>, name: &str, namespace: &str) -> Result<End, ExecError> {
+        loop {
+            tokio::time::sleep(self.options.poll_interval).await;
+            match jobs.get(name).await {
+                Ok(job) => {
+                    if let Some(end) = job_end(&job) {
+                        return Ok(end);
+                    }
+                }
+                Err(kube::Error::Api(s)) if s.is_not_found() => return Ok(End::Gone),
+                Err(kube::Error::Api(s)) if s.code != 429 && s.code < 500 => {
+                    return Err(
+                        ClusterError::new("get", "jobs", namespace, kube::Error::Api(s))
+                            .into_exec(),
+                    );
+                }
+                Err(e) => tracing::warn!(job = %name, %namespace, error = %e, "cannot read Job"),
+            }
+        }
+    }
+
+    /// The container whose log and exit code the report shows: the action's
+    /// `container_name`, else the only (or first) container of the pod template.
+    fn container(&self, job: &Job) -> String {
+        if let Some(name) = &self.action.container_name {
+            return name.clone();
+        }
+        job.spec
+            .as_ref()
+            .and_then(|spec| spec.template.spec.as_ref())
+            .and_then(|pod| pod.containers.first())
+            .map_or_else(|| default_container_name().to_string(), |c| c.name.clone())
+    }
+
+    /// The newest pod of the Job with this uid, if any (best effort).
+    async fn newest_pod(&self, namespace: &str, uid: &str) -> Option<Pod> {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let selector = format!("{CONTROLLER_UID_LABEL}={uid}");
+        match pods.list(&ListParams::default().labels(&selector)).await {
+            Ok(list) => list.items.into_iter().max_by(|a, b| {
+                a.metadata
+                    .creation_timestamp
+                    .cmp(&b.metadata.creation_timestamp)
+            }),
+            Err(e) => {
+                let e = ClusterError::new("list", "pods", namespace, e);
+                tracing::warn!(error = %e, cause = %e.source_text(), "no pod, so no log");
+                None
+            }
+        }
+    }
+
+    /// The tail of the pod's log (best effort: empty on failure).
+    async fn log(&self, namespace: &str, pod: &Pod, container: &str) -> String {
+        let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
+        let Some(name) = pod.metadata.name.as_deref() else {
+            return String::new();
+        };
+        // `limitBytes` cuts the *start* of what `tailLines` selects, so the lines ask for
+        // the tail and the bytes only bound memory; `Tail::push` keeps the last bytes.
+        let limit = self.options.log_tail_bytes.saturating_mul(16);
+        let params = LogParams {
+            container: Some(container.to_string()),
+            tail_lines: Some(self.options.log_tail_lines),
+            limit_bytes: Some(i64::try_from(limit).unwrap_or(i64::MAX)),
+            ..LogParams::default()
+        };
+        match pods.logs(name, &params).await {
+            Ok(log) => log,
+            Err(e) => {
+                let e = ClusterError::new("get", "pods/log", namespace, e);
+                tracing::warn!(pod = %name, error = %e, cause = %e.source_text(), "no log");
+                String::new()
+            }
+        }
+    }
+}
+
+impl ClusterError {
+    /// The underlying error's text, for logs.
+    fn source_text(&self) -> String {
+        match self {
+            Self::Forbidden { source, .. } | Self::Api { source, .. } => source.to_string(),
+        }
+    }
+}
+
+impl Executor for JobExecutor {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn execute<'a>(
+        &'a self,
+        req: &'a ExecRequest,
+        stop: BoxFuture<'a, StopReason>,
+    ) -> BoxFuture<'a, Result<Outcome, ExecError>> {
+        Box::pin(self.run(req, stop))
+    }
+}
+
+/// `Complete` or `Failed` when that condition of the Job is `True`.
+fn job_end(job: &Job) -> Option<End> {
+    let conditions = job.status.as_ref()?.conditions.as_ref()?;
+    conditions
+        .iter()
+        .filter(|c| c.status == "True")
+        .find_map(|c| match c.type_.as_str() {
+            "Complete" => Some(End::Complete),
+            "Failed" => Some(End::Failed),
+            _ => None,
+        })
+}
+
+/// The exit code of the container named `container` in `pod`, once it terminated.
+fn terminated_exit_code(pod: &Pod, container: &str) -> Option<i32> {
+    pod.status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .iter()
+        .find(|s| s.name == container)?
+        .state
+        .as_ref()?
+        .terminated
+        .as_ref()
+        .map(|t| t.exit_code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn job_end_table() {
+        for (case, status, want) in [
+            ("no status", json!(null), None),
+            ("running", json!({"active": 1}), None),
+            (
+                "complete",
+                json!({"conditions": [{"type": "SuccessCriteriaMet", "status": "True"},
+                                      {"type": "Complete", "status": "True"}]}),
+                Some(End::Complete),
+            ),
+            (
+                "failed",
+                json!({"conditions": [{"type": "FailureTarget", "status": "True"},
+                                      {"type": "Failed", "status": "True"}]}),
+                Some(End::Failed),
+            ),
+            (
+                "failure target only",
+                json!({"conditions": [{"type": "FailureTarget", "status": "True"}]}),
+                None,
+            ),
+            (
+                "condition not true",
+                json!({"conditions": [{"type": "Complete", "status": "False"}]}),
+                None,
+            ),
+        ] {
+            let job: Job = serde_json::from_value(json!({"status": status})).unwrap();
+            assert_eq!(job_end(&job), want, "{case}");
+        }
+    }
+
+    #[test]
+    fn exit_code_comes_from_the_named_terminated_container() {
+        let pod: Pod = serde_json::from_value(json!({"status": {"containerStatuses": [
+            {"name": "sidecar", "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+             "state": {"terminated": {"exitCode": 9}}},
+            {"name": "action", "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+             "state": {"terminated": {"exitCode": 3}}},
+            {"name": "running", "image": "i", "imageID": "", "ready": true, "restartCount": 0,
+             "state": {"running": {}}},
+        ]}}))
+        .unwrap();
+        assert_eq!(terminated_exit_code(&pod, "action"), Some(3));
+        assert_eq!(terminated_exit_code(&pod, "running"), None);
+        assert_eq!(terminated_exit_code(&pod, "absent"), None);
+    }
+}

@@ -1,0 +1,520 @@
+//! `JobExecutor` against kube's mocked API server (tower-test): each test runs one
+//! scenario that asserts every request's method, path, query and body in order and
+//! answers with typed objects. Every call is awaited under a 1 s timeout and every test
+//! under 5 s, so a missing or extra call fails fast instead of hanging.
+#![allow(
+    clippy::unwrap_used,
+    reason = "the scenario helpers are test code: a failed unwrap is a failed test"
+)]
+
+use std::error::Error as _;
+use std::future::pending;
+use std::time::Duration;
+
+use alert_core::env::EnvVar;
+use alert_core::{
+    BoxFuture, EndedBy, ExecError, ExecRequest, Executor, Exit, Outcome, StopReason, Subject,
+};
+use executor_k8s::{JobAction, JobExecutor, JobOptions, job_name};
+use http::{Method, Request, Response, StatusCode};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use kube::client::Body;
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::time::timeout;
+use tower_test::mock::{self, SendResponse};
+
+type Handle = mock::Handle<Request<Body>, Response<Body>>;
+
+const NS: &str = "ops";
+const RULE: &str = "restart-web";
+const DEDUP_KEY: &str = "d284efc389a5bf32@2026-11-21T07:38:36.123000000Z";
+const UID: &str = "0f6f3c1e-5b8a-4c1e-9d7e-2a1b3c4d5e6f";
+const CALL_TIMEOUT: Duration = Duration::from_secs(1);
+const TEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn jobs_path() -> String {
+    format!("/apis/batch/v1/namespaces/{NS}/jobs")
+}
+
+fn job_path() -> String {
+    format!("{}/{}", jobs_path(), job_name(RULE, DEDUP_KEY))
+}
+
+fn executor(client: kube::Client) -> JobExecutor {
+    let action: JobAction = serde_json::from_value(json!({
+        "namespace": NS,
+        "image": "busybox:1.36",
+        "command": ["sh", "-c", "echo restarting $(ALERTRUN_LABEL_pod)"],
+    }))
+    .unwrap();
+    let options = JobOptions::default()
+        .with_poll_interval(Duration::from_millis(10))
+        .with_log_tail_bytes(8);
+    JobExecutor::new(client, action, "default".to_string(), options)
+}
+
+fn request(deadline: Duration) -> ExecRequest {
+    ExecRequest {
+        rule: RULE.into(),
+        dedup_key: DEDUP_KEY.into(),
+        subject: Subject {
+            alertname: "WebDown".into(),
+            ..Subject::default()
+        },
+        env: vec![EnvVar::new("ALERTRUN_LABEL_pod", "web-0")],
+        input: Vec::new(),
+        deadline,
+    }
+}
+
+/// One request the executor made, taken apart for asserting.
+struct Call {
+    method: Method,
+    path: String,
+    query: Vec<(String, String)>,
+    body: Value,
+    respond: SendResponse<Response<Body>>,
+}
+
+impl Call {
+    async fn next(handle: &mut Handle) -> Self {
+        let (request, respond) = timeout(CALL_TIMEOUT, handle.next_request())
+            .await
+            .expect("the executor made the next call in time")
+            .expect("the client is alive");
+        let (parts, body) = request.into_parts();
+        let bytes = body.collect_bytes().await.unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        };
+        Self {
+            method: parts.method,
+            path: parts.uri.path().to_string(),
+            query: serde_urlencoded::from_str(parts.uri.query().unwrap_or_default()).unwrap(),
+            body,
+            respond,
+        }
+    }
+
+    /// The next call, asserted to be `method path`.
+    async fn expect(handle: &mut Handle, method: Method, path: &str) -> Self {
+        let call = Self::next(handle).await;
+        assert_eq!((&call.method, call.path.as_str()), (&method, path));
+        call
+    }
+
+    fn query(&self, key: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn reply(self, status: StatusCode, body: &impl Serialize) {
+        self.reply_bytes(status, serde_json::to_vec(body).unwrap());
+    }
+
+    fn reply_bytes(self, status: StatusCode, body: Vec<u8>) {
+        let mut response = Response::new(Body::from(body));
+        *response.status_mut() = status;
+        self.respond.send_response(response);
+    }
+}
+
+/// Answers the create, asserting the Job the executor posted, with that Job plus a uid.
+async fn expect_create(handle: &mut Handle) {
+    let call = Call::expect(handle, Method::POST, &jobs_path()).await;
+    let name = job_name(RULE, DEDUP_KEY);
+    let body = &call.body;
+    assert_eq!(body["metadata"]["name"], name.as_str());
+    assert_eq!(body["metadata"]["namespace"], NS);
+    assert_eq!(
+        body["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "alertrun"
+    );
+    assert_eq!(body["spec"]["backoffLimit"], 0);
+    let container = &body["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["name"], "action");
+    assert_eq!(container["image"], "busybox:1.36");
+    assert_eq!(
+        container["env"],
+        json!([{"name": "ALERTRUN_LABEL_pod", "value": "web-0"}])
+    );
+    let mut job: Job = serde_json::from_value(call.body.clone()).unwrap();
+    job.metadata.uid = Some(UID.to_string());
+    call.reply(StatusCode::CREATED, &job);
+}
+
+fn job_with(status: &Value) -> Job {
+    serde_json::from_value(json!({
+        "metadata": {"name": job_name(RULE, DEDUP_KEY), "namespace": NS, "uid": UID},
+        "status": status,
+    }))
+    .unwrap()
+}
+
+/// Answers one `GET` of the Job with `status`.
+async fn expect_get(handle: &mut Handle, status: Value) {
+    Call::expect(handle, Method::GET, &job_path())
+        .await
+        .reply(StatusCode::OK, &job_with(&status));
+}
+
+/// Answers `GET`s of the Job as running until the `DELETE`, which it asserts is
+/// Background.
+async fn running_until_delete(handle: &mut Handle) {
+    loop {
+        let call = Call::next(handle).await;
+        match (&call.method, call.path.as_str()) {
+            (&Method::GET, path) if path == job_path() => {
+                call.reply(StatusCode::OK, &job_with(&json!({"active": 1})));
+            }
+            (&Method::DELETE, path) if path == job_path() => {
+                assert_eq!(call.body["propagationPolicy"], "Background");
+                call.reply(StatusCode::OK, &job_with(&json!({"active": 1})));
+                return;
+            }
+            (method, path) => panic!("unexpected {method} {path}"),
+        }
+    }
+}
+
+fn pod(name: &str, created: &str, exit_code: Option<i32>) -> Pod {
+    let state = match exit_code {
+        Some(code) => json!({"terminated": {"exitCode": code}}),
+        None => json!({"running": {}}),
+    };
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": NS, "creationTimestamp": created,
+                     "labels": {"batch.kubernetes.io/controller-uid": UID}},
+        "status": {"containerStatuses": [{"name": "action", "image": "busybox:1.36",
+                   "imageID": "", "ready": false, "restartCount": 0, "state": state}]},
+    }))
+    .unwrap()
+}
+
+/// Answers the pod list (asserting the controller-uid selector) with `pods`, then the log
+/// of the newest, `newest`, with `log`.
+async fn expect_pods_and_log(handle: &mut Handle, pods: Vec<Pod>, newest: &str, log: &str) {
+    let call = Call::expect(
+        handle,
+        Method::GET,
+        &format!("/api/v1/namespaces/{NS}/pods"),
+    )
+    .await;
+    let selector = format!("batch.kubernetes.io/controller-uid={UID}");
+    assert_eq!(call.query("labelSelector"), Some(selector.as_str()));
+    call.reply(StatusCode::OK, &pod_list(&pods));
+    let path = format!("/api/v1/namespaces/{NS}/pods/{newest}/log");
+    let call = Call::expect(handle, Method::GET, &path).await;
+    assert_eq!(call.query("container"), Some("action"));
+    assert_eq!(call.query("tailLines"), Some("1000"));
+    assert!(call.query("limitBytes").is_some());
+    call.reply_bytes(StatusCode::OK, log.as_bytes().to_vec());
+}
+
+fn pod_list(items: &[Pod]) -> Value {
+    json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": items})
+}
+
+fn status(code: u16, reason: &str, message: &str) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+           "message": message, "reason": reason, "code": code,
+           "details": {"name": job_name(RULE, DEDUP_KEY), "group": "batch", "kind": "jobs"}})
+}
+
+/// Runs the executor against `scenario`, both under [`TEST_TIMEOUT`].
+async fn run<S, F>(
+    deadline: Duration,
+    stop: BoxFuture<'static, StopReason>,
+    scenario: S,
+) -> Result<Outcome, ExecError>
+where
+    S: FnOnce(Handle) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
+    let scenario = tokio::spawn(scenario(handle));
+    let executor = executor(kube::Client::new(service, "default"));
+    let req = request(deadline);
+    let outcome = timeout(TEST_TIMEOUT, executor.execute(&req, stop))
+        .await
+        .expect("the executor ended in time");
+    timeout(TEST_TIMEOUT, scenario)
+        .await
+        .expect("the scenario ended in time")
+        .expect("the scenario's assertions held");
+    outcome
+}
+
+fn finished(outcome: Result<Outcome, ExecError>) -> alert_core::Report {
+    match outcome {
+        Ok(Outcome::Finished(report)) => report,
+        other => panic!("expected Finished, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn complete_job_reports_success_with_the_newest_pods_log_tail() {
+    let outcome = run(
+        Duration::from_secs(300),
+        Box::pin(pending()),
+        |mut h| async move {
+            expect_create(&mut h).await;
+            expect_get(&mut h, json!({"active": 1})).await;
+            expect_get(
+                &mut h,
+                json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}),
+            )
+            .await;
+            let pods = vec![
+                pod("web-old", "2026-11-21T07:38:40Z", Some(1)),
+                pod("web-new", "2026-11-21T07:39:40Z", Some(0)),
+            ];
+            expect_pods_and_log(&mut h, pods, "web-new", "line 1\nline 2\ndone\n").await;
+        },
+    )
+    .await;
+    let report = finished(outcome);
+    assert_eq!(report.exit, Some(Exit::Code(0)));
+    assert_eq!(report.ended_by, None);
+    assert!(report.success());
+    // log_tail_bytes is 8: the last 8 bytes, and the count of those before.
+    assert_eq!(report.stdout.text(), " 2\ndone\n");
+    assert_eq!(report.stdout.dropped, 11);
+}
+
+#[tokio::test]
+async fn failed_job_reports_failure_with_the_pods_exit_code() {
+    let outcome = run(
+        Duration::from_secs(300),
+        Box::pin(pending()),
+        |mut h| async move {
+            expect_create(&mut h).await;
+            expect_get(
+                &mut h,
+                json!({"failed": 1, "conditions": [
+                {"type": "FailureTarget", "status": "True"},
+                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]}),
+            )
+            .await;
+            let pods = vec![pod("web-a", "2026-11-21T07:38:40Z", Some(3))];
+            expect_pods_and_log(&mut h, pods, "web-a", "boom\n").await;
+        },
+    )
+    .await;
+    let report = finished(outcome);
+    assert_eq!(report.exit, Some(Exit::Code(3)));
+    assert_eq!(report.ended_by, None);
+    assert!(!report.success());
+    assert_eq!(report.stdout.text(), "boom\n");
+}
+
+#[tokio::test]
+async fn failed_job_without_pods_reports_exit_one() {
+    let outcome = run(
+        Duration::from_secs(300),
+        Box::pin(pending()),
+        |mut h| async move {
+            expect_create(&mut h).await;
+            expect_get(
+                &mut h,
+                json!({"conditions": [{"type": "Failed", "status": "True",
+                                   "reason": "DeadlineExceeded"}]}),
+            )
+            .await;
+            let call = Call::expect(
+                &mut h,
+                Method::GET,
+                &format!("/api/v1/namespaces/{NS}/pods"),
+            )
+            .await;
+            call.reply(StatusCode::OK, &pod_list(&[]));
+        },
+    )
+    .await;
+    let report = finished(outcome);
+    assert_eq!(report.exit, Some(Exit::Code(1)));
+    assert!(report.stdout.bytes.is_empty());
+}
+
+#[tokio::test]
+async fn existing_job_is_a_duplicate() {
+    let outcome = run(
+        Duration::from_secs(300),
+        Box::pin(pending()),
+        |mut h| async move {
+            let call = Call::expect(&mut h, Method::POST, &jobs_path()).await;
+            let message = format!(
+                "jobs.batch \"{}\" already exists",
+                job_name(RULE, DEDUP_KEY)
+            );
+            call.reply(
+                StatusCode::CONFLICT,
+                &status(409, "AlreadyExists", &message),
+            );
+        },
+    )
+    .await;
+    assert!(matches!(outcome, Ok(Outcome::Duplicate)), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn forbidden_create_names_verb_resource_and_namespace() {
+    let outcome = run(
+        Duration::from_secs(300),
+        Box::pin(pending()),
+        |mut h| async move {
+            let call = Call::expect(&mut h, Method::POST, &jobs_path()).await;
+            let message = "jobs.batch is forbidden: User \"system:serviceaccount:ops:alertrun\" \
+                       cannot create resource \"jobs\" in API group \"batch\" in the namespace \
+                       \"ops\"";
+            call.reply(StatusCode::FORBIDDEN, &status(403, "Forbidden", message));
+        },
+    )
+    .await;
+    let Err(e) = outcome else {
+        panic!("expected an error, got {outcome:?}");
+    };
+    assert!(
+        matches!(
+            e,
+            ExecError::Backend {
+                backend: "kubernetes",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let cause = e
+        .source()
+        .expect("the backend error has a cause")
+        .to_string();
+    assert_eq!(
+        cause,
+        "forbidden to create jobs in namespace \"ops\": check the RBAC rules"
+    );
+}
+
+#[tokio::test]
+async fn other_create_errors_are_backend_errors() {
+    let outcome = run(
+        Duration::from_secs(300),
+        Box::pin(pending()),
+        |mut h| async move {
+            let call = Call::expect(&mut h, Method::POST, &jobs_path()).await;
+            call.reply(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &status(422, "Invalid", "Job.batch is invalid"),
+            );
+        },
+    )
+    .await;
+    let Err(e) = outcome else {
+        panic!("expected an error, got {outcome:?}");
+    };
+    let cause = e.source().expect("the backend error has a cause");
+    assert_eq!(cause.to_string(), "cannot create jobs in namespace \"ops\"");
+    assert!(
+        cause
+            .source()
+            .is_some_and(|s| s.to_string().contains("Job.batch is invalid"))
+    );
+}
+
+#[tokio::test]
+async fn deadline_deletes_the_job_in_background_and_reports_timeout() {
+    let outcome = run(
+        Duration::from_millis(100),
+        Box::pin(pending()),
+        |mut h| async move {
+            expect_create(&mut h).await;
+            running_until_delete(&mut h).await;
+            let pods = vec![pod("web-a", "2026-11-21T07:38:40Z", Some(137))];
+            expect_pods_and_log(&mut h, pods, "web-a", "working\n").await;
+        },
+    )
+    .await;
+    let report = finished(outcome);
+    assert_eq!(report.ended_by, Some(EndedBy::Timeout));
+    assert_eq!(report.exit, Some(Exit::Code(137)));
+    assert_eq!(report.stdout.text(), "working\n");
+    assert!(report.duration >= Duration::from_millis(100));
+}
+
+#[tokio::test]
+async fn stop_deletes_the_job_in_background_and_reports_the_reason() {
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let stop: BoxFuture<'static, StopReason> =
+        Box::pin(async move { stop_rx.await.unwrap_or(StopReason::Shutdown) });
+    let outcome = run(Duration::from_secs(300), stop, |mut h| async move {
+        expect_create(&mut h).await;
+        expect_get(&mut h, json!({"active": 1})).await;
+        stop_tx.send(StopReason::Resolved).unwrap();
+        running_until_delete(&mut h).await;
+        let call = Call::expect(
+            &mut h,
+            Method::GET,
+            &format!("/api/v1/namespaces/{NS}/pods"),
+        )
+        .await;
+        call.reply(
+            StatusCode::OK,
+            &pod_list(&[pod("web-a", "2026-11-21T07:38:40Z", None)]),
+        );
+        let path = format!("/api/v1/namespaces/{NS}/pods/web-a/log");
+        Call::expect(&mut h, Method::GET, &path)
+            .await
+            .reply_bytes(StatusCode::OK, b"halfway\n".to_vec());
+    })
+    .await;
+    let report = finished(outcome);
+    assert_eq!(report.ended_by, Some(EndedBy::Stop(StopReason::Resolved)));
+    assert_eq!(report.exit, None);
+    assert_eq!(report.stdout.text(), "halfway\n");
+}
+
+#[tokio::test]
+async fn job_deleted_by_someone_else_ends_the_wait() {
+    let outcome = run(
+        Duration::from_secs(300),
+        Box::pin(pending()),
+        |mut h| async move {
+            expect_create(&mut h).await;
+            let call = Call::expect(&mut h, Method::GET, &job_path()).await;
+            call.reply(
+                StatusCode::NOT_FOUND,
+                &status(404, "NotFound", "jobs.batch not found"),
+            );
+            let call = Call::expect(
+                &mut h,
+                Method::GET,
+                &format!("/api/v1/namespaces/{NS}/pods"),
+            )
+            .await;
+            call.reply(StatusCode::OK, &pod_list(&[]));
+        },
+    )
+    .await;
+    let report = finished(outcome);
+    assert_eq!((report.exit, report.ended_by), (None, None));
+    assert!(!report.success());
+}
+
+#[test]
+fn kind_is_kubernetes() {
+    let (service, _handle) = mock::pair::<Request<Body>, Response<Body>>();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let _guard = rt.enter();
+    assert_eq!(
+        executor(kube::Client::new(service, "default")).kind(),
+        "kubernetes"
+    );
+}
