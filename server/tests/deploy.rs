@@ -1,0 +1,534 @@
+//! The deployment files in `deploy/` stay valid: every Kubernetes manifest parses into its
+//! k8s-openapi type with no unknown field (a typo such as `imagePullPolicyy` fails), the
+//! config in the ConfigMap loads as alertrun loads it, and the Deployment, Service and RBAC
+//! agree with that config. The Helm chart is rendered with `helm template` when helm is on
+//! PATH; without it, its files are checked to exist and its values to parse.
+
+// The helpers below are test code too; a broken file should fail loudly at the unwrap.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use alertrun::Config;
+use alertrun::serve::settings::Auth;
+use k8s_openapi::Resource;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Container, Namespace, PersistentVolumeClaim, Secret, Service, ServiceAccount,
+};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// The kinds the plain manifests must hold, each at least once.
+const KINDS: [&str; 9] = [
+    "ConfigMap",
+    "Deployment",
+    "Namespace",
+    "PersistentVolumeClaim",
+    "Role",
+    "RoleBinding",
+    "Secret",
+    "Service",
+    "ServiceAccount",
+];
+
+/// Where the token Secret is mounted, and the config path the Deployment passes.
+const TOKEN_FILE: &str = "/etc/alertrun/token/token";
+const CONFIG_FILE: &str = "/etc/alertrun/alertrun.yaml";
+
+fn deploy() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy")
+}
+
+/// One object of a manifest file, with the file and document index for messages.
+#[derive(Debug)]
+struct Manifest {
+    source: String,
+    value: Value,
+}
+
+impl Manifest {
+    fn kind(&self) -> &str {
+        self.value["kind"].as_str().unwrap_or_default()
+    }
+
+    fn name(&self) -> &str {
+        self.value["metadata"]["name"].as_str().unwrap_or_default()
+    }
+}
+
+/// Splits a multi-document YAML stream on `---` lines and parses each non-empty document.
+fn parse_stream(source: &str, text: &str) -> Vec<Manifest> {
+    let mut documents = vec![String::new()];
+    for line in text.split_inclusive('\n') {
+        if line.trim_end() == "---" {
+            documents.push(String::new());
+        } else {
+            documents.last_mut().unwrap().push_str(line);
+        }
+    }
+    documents
+        .iter()
+        .enumerate()
+        .filter_map(|(i, doc)| {
+            let source = format!("{source} (document {i})");
+            let value: Value = serde_saphyr::from_str(doc)
+                .unwrap_or_else(|e| panic!("{source}: invalid YAML: {e}"));
+            (!value.is_null()).then_some(Manifest { source, value })
+        })
+        .collect()
+}
+
+/// The manifest files of deploy/kubernetes (all but the kustomization), sorted.
+fn manifest_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(deploy().join("kubernetes"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "yaml" || e == "yml")
+                && p.file_name().is_some_and(|n| n != "kustomization.yaml")
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn manifests() -> Vec<Manifest> {
+    manifest_files()
+        .iter()
+        .flat_map(|path| {
+            let text = std::fs::read_to_string(path).unwrap();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            parse_stream(&format!("kubernetes/{name}"), &text)
+        })
+        .collect()
+}
+
+/// Deserializes into `T`, then checks that serializing back keeps every key and scalar of
+/// the original: k8s-openapi types ignore unknown fields, so a misspelt key is lost there.
+fn strict<T: Resource + DeserializeOwned + Serialize>(m: &Manifest) -> T {
+    assert_eq!(
+        m.value["apiVersion"],
+        T::API_VERSION,
+        "{}: apiVersion",
+        m.source
+    );
+    assert_eq!(m.value["kind"], T::KIND, "{}: kind", m.source);
+    let typed: T = serde_json::from_value(m.value.clone())
+        .unwrap_or_else(|e| panic!("{}: not a valid {}: {e}", m.source, T::KIND));
+    let back = serde_json::to_value(&typed).unwrap();
+    let mut lost = Vec::new();
+    lost_paths(&m.value, &back, "", &mut lost);
+    assert!(
+        lost.is_empty(),
+        "{}: keys or values that {} does not keep (typos?): {lost:?}",
+        m.source,
+        T::KIND
+    );
+    typed
+}
+
+/// Pushes each path of `original` that `round_trip` lacks or holds with another value.
+fn lost_paths(original: &Value, round_trip: &Value, path: &str, lost: &mut Vec<String>) {
+    match (original, round_trip) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (key, value) in a {
+                let here = format!("{path}.{key}");
+                match b.get(key) {
+                    Some(other) => lost_paths(value, other, &here, lost),
+                    None => lost.push(here),
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            for (i, value) in a.iter().enumerate() {
+                let here = format!("{path}[{i}]");
+                match b.get(i) {
+                    Some(other) => lost_paths(value, other, &here, lost),
+                    None => lost.push(here),
+                }
+            }
+        }
+        (a, b) if a == b => {}
+        (a, b) => lost.push(format!("{path}: {a} became {b}")),
+    }
+}
+
+/// Checks one object against the k8s-openapi type of its kind.
+fn check_typed(m: &Manifest) {
+    match m.kind() {
+        "ConfigMap" => drop(strict::<ConfigMap>(m)),
+        "Deployment" => drop(strict::<Deployment>(m)),
+        "Namespace" => drop(strict::<Namespace>(m)),
+        "PersistentVolumeClaim" => drop(strict::<PersistentVolumeClaim>(m)),
+        "Role" => drop(strict::<Role>(m)),
+        "RoleBinding" => drop(strict::<RoleBinding>(m)),
+        "Secret" => drop(strict::<Secret>(m)),
+        "Service" => drop(strict::<Service>(m)),
+        "ServiceAccount" => drop(strict::<ServiceAccount>(m)),
+        other => panic!("{}: unexpected kind {other:?}", m.source),
+    }
+}
+
+/// The one object of `T`'s kind named `name` (in any namespace when several share it,
+/// the first).
+fn find<T: Resource + DeserializeOwned + Serialize>(all: &[Manifest], name: &str) -> T {
+    let m = all
+        .iter()
+        .find(|m| m.kind() == T::KIND && m.name() == name)
+        .unwrap_or_else(|| panic!("no {} named {name}", T::KIND));
+    strict(m)
+}
+
+/// Writes a token file and returns the config text with `server.auth.bearer_token_file`
+/// pointing at it (alertrun reads the token while loading); also the original path.
+fn with_local_token(config_yaml: &str, dir: &Path) -> (String, String) {
+    let mut doc: Value = serde_saphyr::from_str(config_yaml).unwrap();
+    let token = dir.join("token");
+    std::fs::write(&token, "test-token\n").unwrap();
+    let slot = &mut doc["server"]["auth"]["bearer_token_file"];
+    let original = slot
+        .as_str()
+        .expect("the config sets server.auth.bearer_token_file");
+    let original = original.to_owned();
+    *slot = Value::String(token.to_string_lossy().into_owned());
+    (serde_saphyr::to_string(&doc).unwrap(), original)
+}
+
+fn alertrun_yaml(all: &[Manifest]) -> String {
+    let config_map: ConfigMap = find(all, "alertrun-config");
+    config_map.data.unwrap()["alertrun.yaml"].clone()
+}
+
+fn container(deployment: &Deployment) -> Container {
+    let pod = deployment.spec.clone().unwrap().template.spec.unwrap();
+    assert_eq!(pod.containers.len(), 1, "one container");
+    pod.containers[0].clone()
+}
+
+#[test]
+fn every_manifest_parses_into_its_kubernetes_type_without_unknown_fields() {
+    let all = manifests();
+    for m in &all {
+        check_typed(m);
+    }
+    let kinds: BTreeSet<&str> = all.iter().map(Manifest::kind).collect();
+    assert_eq!(kinds, BTreeSet::from(KINDS));
+}
+
+#[test]
+fn strict_check_catches_a_misspelt_field() {
+    let text = "apiVersion: v1\nkind: Service\nmetadata: {name: x}\n\
+                spec:\n  ports:\n    - port: 9095\n      targetPortt: http\n";
+    let m = parse_stream("typo", text).pop().unwrap();
+    let typed: Service = serde_json::from_value(m.value.clone()).unwrap();
+    let mut lost = Vec::new();
+    lost_paths(
+        &m.value,
+        &serde_json::to_value(typed).unwrap(),
+        "",
+        &mut lost,
+    );
+    assert_eq!(lost, [".spec.ports[0].targetPortt"]);
+}
+
+#[test]
+fn kustomization_lists_every_manifest_file() {
+    let text = std::fs::read_to_string(deploy().join("kubernetes/kustomization.yaml")).unwrap();
+    let kustomization: Value = serde_saphyr::from_str(&text).unwrap();
+    let listed: BTreeSet<String> = kustomization["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap().to_owned())
+        .collect();
+    let files: BTreeSet<String> = manifest_files()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(listed, files);
+}
+
+#[test]
+fn configmap_config_loads_and_agrees_with_the_deployment() {
+    let all = manifests();
+    let dir = tempfile::tempdir().unwrap();
+    let (text, token_path) = with_local_token(&alertrun_yaml(&all), dir.path());
+    assert_eq!(token_path, TOKEN_FILE);
+    let config = Config::from_yaml(&text).unwrap_or_else(|e| panic!("{e}"));
+
+    let server = config.server();
+    assert!(matches!(server.auth, Some(Auth::Bearer { .. })));
+    assert_eq!(server.listen.to_string(), "0.0.0.0:9095");
+    assert_eq!(server.state.dir, Path::new("/var/lib/alertrun"));
+    let names: Vec<&str> = config
+        .rules()
+        .rules()
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(names, ["delete-crashlooping-pod"]);
+    let alertrun::Action::Kubernetes {
+        default_namespace, ..
+    } = config.action(0)
+    else {
+        panic!("the example rule runs a Kubernetes Job");
+    };
+
+    // The Deployment passes this config, mounts the token, the state and the config
+    // where the config expects them, and outlasts the shutdown grace.
+    let deployment: Deployment = find(&all, "alertrun");
+    let c = container(&deployment);
+    assert_eq!(c.args.clone().unwrap(), ["serve", "-c", CONFIG_FILE]);
+    let ports: Vec<i32> = c
+        .ports
+        .clone()
+        .unwrap()
+        .iter()
+        .map(|p| p.container_port)
+        .collect();
+    assert_eq!(ports, [i32::from(server.listen.port())]);
+    let mounts: BTreeMap<String, String> = c
+        .volume_mounts
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.mount_path, m.name))
+        .collect();
+    let pod = deployment.spec.unwrap().template.spec.unwrap();
+    let volumes: BTreeMap<String, _> = pod
+        .volumes
+        .unwrap()
+        .into_iter()
+        .map(|v| (v.name.clone(), v))
+        .collect();
+    let config_volume = &volumes[&mounts["/etc/alertrun"]];
+    assert_eq!(
+        config_volume.config_map.as_ref().unwrap().name,
+        "alertrun-config"
+    );
+    let token_volume = &volumes[&mounts["/etc/alertrun/token"]];
+    let secret_name = token_volume.secret.as_ref().unwrap().secret_name.clone();
+    assert_eq!(secret_name.as_deref(), Some("alertrun-token"));
+    let state_volume = &volumes[&mounts[server.state.dir.to_str().unwrap()]];
+    let claim = &state_volume
+        .persistent_volume_claim
+        .as_ref()
+        .unwrap()
+        .claim_name;
+    let _: PersistentVolumeClaim = find(&all, claim);
+    let grace = pod.termination_grace_period_seconds.unwrap();
+    assert!(
+        u64::try_from(grace).unwrap() > server.shutdown_grace.as_secs(),
+        "terminationGracePeriodSeconds {grace} must exceed shutdown_grace"
+    );
+
+    // The Secret holds the token file the config names; Jobs go where the RBAC allows.
+    let secret: Secret = find(&all, "alertrun-token");
+    let token = &secret.string_data.unwrap()["token"];
+    assert!(!token.trim().is_empty() && !token.contains('\n'));
+    let role: Role = find(&all, "alertrun-jobs");
+    assert_eq!(
+        role.metadata.namespace.as_deref(),
+        Some(default_namespace.as_str())
+    );
+}
+
+#[test]
+fn deployment_probes_health_endpoints_and_runs_locked_down() {
+    let all = manifests();
+    let deployment: Deployment = find(&all, "alertrun");
+    let spec = deployment.spec.clone().unwrap();
+    assert_eq!(spec.replicas, Some(1));
+    let c = container(&deployment);
+    let port = &c.ports.clone().unwrap()[0];
+    for (probe, path) in [
+        (c.liveness_probe.clone(), "/-/healthy"),
+        (c.readiness_probe.clone(), "/-/ready"),
+    ] {
+        let get = probe.and_then(|p| p.http_get).expect("an httpGet probe");
+        assert_eq!(get.path.as_deref(), Some(path));
+        match get.port {
+            IntOrString::Int(n) => assert_eq!(n, port.container_port),
+            IntOrString::String(name) => assert_eq!(Some(name), port.name.clone()),
+        }
+    }
+    assert_eq!(port.container_port, 9095);
+
+    let pod_security = spec.template.spec.unwrap().security_context.unwrap();
+    assert_eq!(pod_security.run_as_non_root, Some(true));
+    assert_eq!(pod_security.run_as_user, Some(65532));
+    let security = c.security_context.clone().unwrap();
+    assert_eq!(security.run_as_non_root, Some(true));
+    assert_eq!(security.run_as_user, Some(65532));
+    assert_eq!(security.read_only_root_filesystem, Some(true));
+    assert_eq!(security.allow_privilege_escalation, Some(false));
+    assert_eq!(security.capabilities.unwrap().drop.unwrap(), ["ALL"]);
+    assert_eq!(security.seccomp_profile.unwrap().type_, "RuntimeDefault");
+    let resources = c.resources.unwrap();
+    assert!(resources.requests.is_some() && resources.limits.is_some());
+}
+
+#[test]
+fn service_exposes_the_container_port_in_the_cluster() {
+    let all = manifests();
+    let service: Service = find(&all, "alertrun");
+    let deployment: Deployment = find(&all, "alertrun");
+    let spec = service.spec.unwrap();
+    assert_eq!(spec.type_.as_deref(), Some("ClusterIP"));
+    let port = &spec.ports.unwrap()[0];
+    assert_eq!(port.port, 9095);
+    assert_eq!(port.target_port, Some(IntOrString::String("http".into())));
+    let pod_labels = deployment
+        .spec
+        .unwrap()
+        .template
+        .metadata
+        .unwrap()
+        .labels
+        .unwrap();
+    for (key, value) in spec.selector.unwrap() {
+        assert_eq!(pod_labels.get(&key), Some(&value), "selector {key}");
+    }
+}
+
+/// Each rule of a Role as (apiGroup, resource, sorted verbs).
+fn grants(role: &Role) -> BTreeSet<(String, String, Vec<String>)> {
+    let mut out = BTreeSet::new();
+    for rule in role.rules.clone().unwrap() {
+        assert!(rule.resource_names.is_none() && rule.non_resource_urls.is_none());
+        let mut verbs = rule.verbs.clone();
+        verbs.sort();
+        for group in rule.api_groups.clone().unwrap() {
+            for resource in rule.resources.clone().unwrap() {
+                out.insert((group.clone(), resource, verbs.clone()));
+            }
+        }
+    }
+    out
+}
+
+fn grant(group: &str, resource: &str, verbs: &[&str]) -> (String, String, Vec<String>) {
+    let mut verbs: Vec<String> = verbs.iter().map(|v| (*v).to_owned()).collect();
+    verbs.sort();
+    (group.to_owned(), resource.to_owned(), verbs)
+}
+
+#[test]
+fn rbac_grants_exactly_the_verbs_alertrun_and_its_job_need() {
+    let all = manifests();
+    let server: Role = find(&all, "alertrun-jobs");
+    assert_eq!(
+        grants(&server),
+        BTreeSet::from([
+            grant(
+                "batch",
+                "jobs",
+                &["create", "get", "list", "watch", "delete"]
+            ),
+            grant("", "pods", &["get", "list"]),
+            grant("", "pods/log", &["get"]),
+        ])
+    );
+    let binding: RoleBinding = find(&all, "alertrun-jobs");
+    assert_eq!(binding.metadata.namespace, server.metadata.namespace);
+    assert_eq!(
+        (
+            binding.role_ref.kind.as_str(),
+            binding.role_ref.name.as_str()
+        ),
+        ("Role", "alertrun-jobs")
+    );
+    let subject = &binding.subjects.unwrap()[0];
+    assert_eq!(
+        (
+            subject.kind.as_str(),
+            subject.name.as_str(),
+            subject.namespace.as_deref()
+        ),
+        ("ServiceAccount", "alertrun", Some("alertrun"))
+    );
+    let _: ServiceAccount = find(&all, "alertrun");
+
+    // The example rule's Job runs as alertrun-pod-deleter in the Jobs' namespace, and may
+    // only get and delete pods.
+    let deleter: Role = find(&all, "alertrun-pod-deleter");
+    assert_eq!(
+        grants(&deleter),
+        BTreeSet::from([grant("", "pods", &["get", "delete"])])
+    );
+    let binding: RoleBinding = find(&all, "alertrun-pod-deleter");
+    assert_eq!(binding.metadata.namespace, deleter.metadata.namespace);
+    assert_eq!(binding.role_ref.name, "alertrun-pod-deleter");
+    let subject = &binding.subjects.unwrap()[0];
+    let account: ServiceAccount = find(&all, "alertrun-pod-deleter");
+    assert_eq!(subject.name, "alertrun-pod-deleter");
+    assert_eq!(subject.namespace, account.metadata.namespace);
+    assert_eq!(subject.namespace, server.metadata.namespace);
+    assert!(alertrun_yaml(&all).contains("service_account: alertrun-pod-deleter"));
+}
+
+fn helm_on_path() -> bool {
+    Command::new("helm")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn helm_chart_renders_valid_objects() {
+    let chart = deploy().join("helm/alertrun");
+    for file in [
+        "Chart.yaml",
+        "values.yaml",
+        "templates/_helpers.tpl",
+        "templates/serviceaccount.yaml",
+        "templates/configmap.yaml",
+        "templates/secret.yaml",
+        "templates/pvc.yaml",
+        "templates/deployment.yaml",
+        "templates/service.yaml",
+        "templates/rbac.yaml",
+    ] {
+        assert!(chart.join(file).is_file(), "missing {file}");
+    }
+    let chart_yaml: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(chart.join("Chart.yaml")).unwrap())
+            .unwrap();
+    assert_eq!(chart_yaml["apiVersion"], "v2");
+    assert_eq!(chart_yaml["name"], "alertrun");
+    let values: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(chart.join("values.yaml")).unwrap())
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (text, token_path) = with_local_token(values["config"].as_str().unwrap(), dir.path());
+    assert_eq!(token_path, TOKEN_FILE);
+    Config::from_yaml(&text).unwrap_or_else(|e| panic!("values.yaml config: {e}"));
+
+    if !helm_on_path() {
+        eprintln!("skipping `helm template`: helm is not on PATH");
+        return;
+    }
+    let out = Command::new("helm")
+        .args(["template", "alertrun", "--namespace", "alertrun"])
+        .arg(&chart)
+        .args(["--set", "token.value=test-token"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rendered = parse_stream("helm template", &String::from_utf8(out.stdout).unwrap());
+    for m in &rendered {
+        check_typed(m);
+    }
+    let kinds: BTreeSet<&str> = rendered.iter().map(Manifest::kind).collect();
+    let expected: BTreeSet<&str> = KINDS.into_iter().filter(|k| *k != "Namespace").collect();
+    assert_eq!(kinds, expected);
+}
