@@ -22,7 +22,8 @@ pub struct Control {
     metrics: Metrics,
     config_path: PathBuf,
     ready: AtomicBool,
-    reloading: tokio::sync::Mutex<()>,
+    /// The cluster client, made at start or at the first reload that needs one.
+    reloading: tokio::sync::Mutex<Option<kube::Client>>,
 }
 
 impl std::fmt::Debug for Control {
@@ -36,13 +37,18 @@ impl std::fmt::Debug for Control {
 
 impl Control {
     /// Control over `dispatcher`, reloading from `config_path`.
-    pub fn new(dispatcher: Dispatcher, metrics: Metrics, config_path: PathBuf) -> Arc<Self> {
+    pub fn new(
+        dispatcher: Dispatcher,
+        metrics: Metrics,
+        config_path: PathBuf,
+        cluster: Option<kube::Client>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             dispatcher,
             metrics,
             config_path,
             ready: AtomicBool::new(false),
-            reloading: tokio::sync::Mutex::new(()),
+            reloading: tokio::sync::Mutex::new(cluster),
         })
     }
 
@@ -57,19 +63,29 @@ impl Control {
     /// # Errors
     /// Why the new config was not loaded.
     pub async fn reload(&self) -> Result<usize, String> {
-        let _one_at_a_time = self.reloading.lock().await;
+        let mut cluster = self.reloading.lock().await;
         let path = self.config_path.clone();
-        let loaded = tokio::task::spawn_blocking(move || Config::load(&path))
+        let config = tokio::task::spawn_blocking(move || Config::load(&path))
             .await
             .map_err(|e| format!("reload failed: {e}"))
-            .and_then(|r| r.map_err(|e| format!("{}: {e}", self.config_path.display())))
-            .and_then(|config| {
-                let executors = super::executors(&config).map_err(|e| format!("{e:#}"))?;
-                Ok(Loaded {
-                    config: Arc::new(config),
-                    executors,
-                })
-            });
+            .and_then(|r| r.map_err(|e| format!("{}: {e}", self.config_path.display())));
+        let loaded = match config {
+            Ok(config) => {
+                if cluster.is_none() && super::needs_cluster(&config) {
+                    match super::cluster_client().await {
+                        Ok(client) => *cluster = Some(client),
+                        Err(e) => return self.reload_failed(format!("{e:#}")),
+                    }
+                }
+                super::executors(&config, cluster.as_ref())
+                    .map(|executors| Loaded {
+                        config: Arc::new(config),
+                        executors,
+                    })
+                    .map_err(|e| format!("{e:#}"))
+            }
+            Err(e) => Err(e),
+        };
         let now = super::dispatch::unix_seconds();
         match loaded {
             Ok(loaded) => {
@@ -79,12 +95,15 @@ impl Control {
                 info!(rules, "config reloaded");
                 Ok(rules)
             }
-            Err(why) => {
-                self.metrics.config_reloaded(false, now);
-                error!(error = %why, "config reload failed: keeping the running config");
-                Err(why)
-            }
+            Err(why) => self.reload_failed(why),
         }
+    }
+
+    fn reload_failed(&self, why: String) -> Result<usize, String> {
+        self.metrics
+            .config_reloaded(false, super::dispatch::unix_seconds());
+        error!(error = %why, "config reload failed: keeping the running config");
+        Err(why)
     }
 
     fn rules(&self) -> Value {

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use alert_core::Executor;
 use anyhow::{Context as _, bail};
+use executor_k8s::{JobExecutor, JobOptions};
 use executor_process::{ProcessExecutor, ProcessOptions, inherited_env, parse_signal};
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -48,12 +49,32 @@ pub struct ServeOptions {
     pub dry_run: bool,
 }
 
-/// Builds the executor of each rule, by rule name.
+/// Whether any rule's action is a Kubernetes Job (so `serve` needs a cluster client).
+pub fn needs_cluster(config: &Config) -> bool {
+    (0..config.rules().rules().len()).any(|i| matches!(config.action(i), Action::Kubernetes { .. }))
+}
+
+/// The cluster client: the in-cluster service account, else `KUBECONFIG` /
+/// `~/.kube/config`.
 ///
 /// # Errors
-/// When a rule's action cannot be run by `serve` (Kubernetes Jobs come in a later
-/// release) or its stop signal is unknown.
-pub fn executors(config: &Config) -> anyhow::Result<HashMap<String, Arc<dyn Executor>>> {
+/// When neither is available, saying so.
+pub async fn cluster_client() -> anyhow::Result<kube::Client> {
+    kube::Client::try_default().await.context(
+        "rules use Kubernetes Job actions, but no cluster is configured: \
+         run in a pod with a service account, or set KUBECONFIG",
+    )
+}
+
+/// Builds the executor of each rule, by rule name; `cluster` runs Job actions.
+///
+/// # Errors
+/// When a rule's stop signal is unknown, or a rule has a Job action and `cluster` is
+/// `None`.
+pub fn executors(
+    config: &Config,
+    cluster: Option<&kube::Client>,
+) -> anyhow::Result<HashMap<String, Arc<dyn Executor>>> {
     let rules = config.rules().rules();
     rules
         .iter()
@@ -72,11 +93,24 @@ pub fn executors(config: &Config) -> anyhow::Result<HashMap<String, Arc<dyn Exec
                         Arc::new(ProcessExecutor::new(action.clone(), options));
                     Ok((rule.name.clone(), executor))
                 }
-                Action::Kubernetes { .. } => bail!(
-                    "rule {}: Kubernetes Job actions are not run by `alertrun serve` yet; \
-                     `alertrun explain` shows the Job it would create",
-                    rule.name
-                ),
+                Action::Kubernetes {
+                    job,
+                    default_namespace,
+                } => {
+                    let Some(client) = cluster else {
+                        bail!(
+                            "rule {}: a Kubernetes Job action needs a cluster client",
+                            rule.name
+                        );
+                    };
+                    let executor: Arc<dyn Executor> = Arc::new(JobExecutor::new(
+                        client.clone(),
+                        (**job).clone(),
+                        default_namespace.clone(),
+                        JobOptions::default(),
+                    ));
+                    Ok((rule.name.clone(), executor))
+                }
             }
         })
         .collect()
@@ -98,7 +132,12 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         settings.state.dir.clone_from(dir);
     }
     settings::check_exposure(&settings, options.insecure_no_auth).map_err(anyhow::Error::msg)?;
-    let executors = executors(&config)?;
+    let cluster = if needs_cluster(&config) {
+        Some(cluster_client().await?)
+    } else {
+        None
+    };
+    let executors = executors(&config, cluster.as_ref())?;
     let store = if settings.state.durable {
         let dir = settings.state.dir.clone();
         let store = tokio::task::spawn_blocking(move || Store::open(&dir))
@@ -137,7 +176,12 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
     .await
     .context("cannot recover the state store")?;
     metrics.config_reloaded(true, dispatch::unix_seconds());
-    let control = Control::new(dispatcher.clone(), metrics, options.config_path.clone());
+    let control = Control::new(
+        dispatcher.clone(),
+        metrics,
+        options.config_path.clone(),
+        cluster,
+    );
     if let Some(store) = store {
         tokio::spawn(prune(store, settings.state.clone()));
     }
