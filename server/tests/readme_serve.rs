@@ -88,14 +88,21 @@ fn the_readme_serve_walkthrough_works() {
         String::from_utf8(out.stdout).expect("UTF-8 output")
     };
     let url = format!("http://{}", server.addr);
-    let table = alertrun(&["--url", &url, "--rule", "clean-node-disk"]);
-    let rows: Vec<&str> = table.lines().skip(1).collect();
-    assert_eq!(rows.len(), 2, "{table}");
-    assert!(
-        rows.iter()
-            .all(|r| r.contains(" succeeded ") && r.ends_with("exit 0")),
-        "{table}"
+    // The log line comes just before the run's end is written: wait for the history.
+    let table = wait_for(
+        "both runs recorded succeeded",
+        Duration::from_secs(20),
+        || {
+            let table = alertrun(&["--url", &url, "--rule", "clean-node-disk"]);
+            let rows: Vec<&str> = table.lines().skip(1).collect();
+            let done = rows.len() == 2
+                && rows
+                    .iter()
+                    .all(|r| r.contains(" succeeded ") && r.ends_with("exit 0"));
+            done.then_some(table)
+        },
     );
+    let rows: Vec<&str> = table.lines().skip(1).collect();
     assert!(table.starts_with("ID  STATE      RULE"), "{table}");
     let id = rows[0].split_whitespace().next().expect("an id");
     let detail = alertrun(&["--url", &url, "show", id]);

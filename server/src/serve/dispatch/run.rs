@@ -106,7 +106,21 @@ async fn execute(inner: Arc<Inner>, mut run: Run) {
         _ => info!(rule = %req.rule, fingerprint, episode, run = id, state = record.state.as_str(),
             duration_ms, "action ended"),
     }
-    let _ = inner.updates.send(Update::End(Box::new(record)));
+    // The slot is freed once the end is written, so that the store never shows more
+    // runs `running` than may run at once (a crash then interrupts only those). An end
+    // that cannot be written goes to the recorder, which retries it.
+    let end = store::Batch {
+        runs: vec![record],
+        ..store::Batch::default()
+    };
+    if inner.write(&end).await.is_err() {
+        let record = end
+            .runs
+            .into_iter()
+            .next()
+            .expect("the batch holds the record");
+        let _ = inner.updates.send(Update::End(Box::new(record)));
+    }
     inner.finished(&run);
 }
 
