@@ -222,6 +222,12 @@ fn pod_list(items: &[Pod]) -> Value {
     json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": items})
 }
 
+/// The pod list by controller-uid, answered with no pods.
+async fn expect_no_pods(h: &mut Handle) {
+    let call = Call::expect(h, Method::GET, &format!("/api/v1/namespaces/{NS}/pods")).await;
+    call.reply(StatusCode::OK, &pod_list(&[]));
+}
+
 fn status(code: u16, reason: &str, message: &str) -> Value {
     json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
            "message": message, "reason": reason, "code": code,
@@ -328,13 +334,7 @@ async fn failed_job_without_pods_reports_exit_one() {
                                    "reason": "DeadlineExceeded"}]}),
             )
             .await;
-            let call = Call::expect(
-                &mut h,
-                Method::GET,
-                &format!("/api/v1/namespaces/{NS}/pods"),
-            )
-            .await;
-            call.reply(StatusCode::OK, &pod_list(&[]));
+            expect_no_pods(&mut h).await;
         },
     )
     .await;
@@ -491,13 +491,7 @@ async fn job_deleted_by_someone_else_ends_the_wait() {
                 StatusCode::NOT_FOUND,
                 &status(404, "NotFound", "jobs.batch not found"),
             );
-            let call = Call::expect(
-                &mut h,
-                Method::GET,
-                &format!("/api/v1/namespaces/{NS}/pods"),
-            )
-            .await;
-            call.reply(StatusCode::OK, &pod_list(&[]));
+            expect_no_pods(&mut h).await;
         },
     )
     .await;
