@@ -239,6 +239,30 @@ impl Config {
     }
 }
 
+/// Reads a secret from a file: UTF-8, at most 64 KiB, one trailing line ending (`\n` or
+/// `\r\n`) removed; the message names the file.
+pub(crate) fn read_secret_file(path: &Path) -> Result<String, String> {
+    let mut text = read_text(path, MAX_SECRET_BYTES)?;
+    if text.ends_with('\n') {
+        text.pop();
+        if text.ends_with('\r') {
+            text.pop();
+        }
+    }
+    Ok(text)
+}
+
+/// Parses a duration such as `30s` or `1h30m`; zero is refused.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err(format!("duration {text:?} must be more than zero")),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!(
+            "invalid duration {text:?}: {e} (write e.g. 30s, 5m, 1h30m)"
+        )),
+    }
+}
+
 /// Reads a UTF-8 text file of at most `limit` bytes; the message names the file.
 pub(crate) fn read_text(path: &Path, limit: usize) -> Result<String, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
@@ -484,12 +508,7 @@ impl Validator<'_> {
                 continue;
             }
             let value = match source {
-                RawSecret::File(file) => read_text(&file, MAX_SECRET_BYTES).map(|mut text| {
-                    if text.ends_with('\n') {
-                        text.pop();
-                    }
-                    text
-                }),
+                RawSecret::File(file) => read_secret_file(&file),
                 RawSecret::Env(var) => std::env::var(&var)
                     .map_err(|_| format!("environment variable {var} is not set (or not UTF-8)")),
             };
@@ -545,20 +564,9 @@ impl Validator<'_> {
     }
 
     fn duration(&mut self, path: &str, text: &str) -> Option<Duration> {
-        match humantime::parse_duration(text) {
-            Ok(d) if d.is_zero() => {
-                self.problem(path, format!("duration {text:?} must be more than zero"));
-                None
-            }
-            Ok(d) => Some(d),
-            Err(e) => {
-                self.problem(
-                    path,
-                    format!("invalid duration {text:?}: {e} (write e.g. 30s, 5m, 1h30m)"),
-                );
-                None
-            }
-        }
+        parse_duration(text)
+            .map_err(|message| self.problem(path, message))
+            .ok()
     }
 
     fn static_env(&mut self, base: &str, env: BTreeMap<String, String>) -> Option<Vec<EnvVar>> {

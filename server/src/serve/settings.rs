@@ -28,9 +28,6 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio_rustls::rustls::ServerConfig;
 
-/// The largest secret file alertrun reads.
-const MAX_SECRET_BYTES: usize = 64 << 10;
-
 /// Default `listen`: loopback only, so that nothing is exposed by accident.
 pub fn default_listen() -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, 9095))
@@ -491,14 +488,10 @@ fn basic_auth(raw: RawBasic) -> Result<Auth, (String, String)> {
     })
 }
 
-/// Reads a secret file: UTF-8, one trailing newline removed.
+/// Reads a secret file: UTF-8, one trailing line ending removed.
 fn secret_from_file(path: &Path, what: &str) -> Result<Secret, String> {
-    let text = crate::config::read_text(path, MAX_SECRET_BYTES)?;
-    let value = text
-        .strip_suffix('\n')
-        .map(|t| t.strip_suffix('\r').unwrap_or(t))
-        .unwrap_or(&text);
-    checked_secret(value, what, &format!("file {}", path.display()))
+    let value = crate::config::read_secret_file(path)?;
+    checked_secret(&value, what, &format!("file {}", path.display()))
 }
 
 fn secret_from_env(name: &str, what: &str) -> Result<Secret, String> {
@@ -565,24 +558,9 @@ fn count(problems: &mut Problems, path: &str, value: Option<u64>) -> Option<usiz
 }
 
 fn duration(problems: &mut Problems, path: &str, text: Option<String>) -> Option<Duration> {
-    let text = text?;
-    match humantime::parse_duration(&text) {
-        Ok(d) if d.is_zero() => {
-            problems.push((
-                path.into(),
-                format!("duration {text:?} must be more than zero"),
-            ));
-            None
-        }
-        Ok(d) => Some(d),
-        Err(e) => {
-            problems.push((
-                path.into(),
-                format!("invalid duration {text:?}: {e} (write e.g. 10s, 1m30s)"),
-            ));
-            None
-        }
-    }
+    crate::config::parse_duration(&text?)
+        .map_err(|message| problems.push((path.into(), message)))
+        .ok()
 }
 
 #[cfg(test)]
