@@ -487,98 +487,113 @@ impl Inner {
     fn plan_batch(&self, batch: Vec<Submission>) -> Option<PlannedBatch> {
         let loaded = self.loaded();
         let now = self.now();
-        let mut taken: Vec<Taken> = Vec::with_capacity(batch.len());
+        if self.lock().closing {
+            for submission in batch {
+                let _ = submission.reply.send(Err(Refused::ShuttingDown));
+            }
+            return None;
+        }
+        // Selecting and rendering need no state: done before the lock is taken.
+        let rendered: Vec<(Submission, Vec<Planned>, Option<Vec<u8>>)> = batch
+            .into_iter()
+            .map(|submission| {
+                let planned = self.plan(&loaded, &submission.notification, now);
+                let body = (!planned.is_empty())
+                    .then(|| serde_json::to_vec(&submission.notification).unwrap_or_default());
+                (submission, planned, body)
+            })
+            .collect();
+        let mut taken: Vec<Taken> = Vec::with_capacity(rendered.len());
         let mut write = store::Batch::default();
-        {
-            let mut state = self.lock();
-            let mut in_batch = HashSet::new();
-            let mut queued_in_batch = 0;
-            for Submission {
+        let mut state = self.lock();
+        let mut in_batch = HashSet::new();
+        let mut queued_in_batch = 0;
+        for (submission, planned, body) in rendered {
+            let Submission {
                 notification,
                 source,
                 reply,
-            } in batch
-            {
-                if state.closing {
-                    let _ = reply.send(Err(Refused::ShuttingDown));
-                    continue;
-                }
-                self.options
-                    .metrics
-                    .notification_received(source, notification.alerts.len());
-                let mut t = Taken {
-                    reply,
-                    notification,
-                    runs: Vec::new(),
-                    dedupe: Vec::new(),
-                    skipped: 0,
-                };
-                let mut mine = HashSet::new();
-                let notification_id = state.next_id;
-                let planned = self.plan(&loaded, &t.notification, now, notification_id);
-                for p in planned {
-                    let key = format!("{}\u{1f}{}", p.run.record.rule, p.run.record.dedupe_key);
-                    let due = state.due(&key, p.repeat, now)
-                        && (p.repeat == Repeat::Always || !state.pending.contains(&key))
-                        && !in_batch.contains(&key)
-                        && mine.insert(key.clone());
-                    if !due {
-                        self.options
-                            .metrics
-                            .rule_skipped(&p.run.record.rule, p.skip_reason());
-                        t.skipped += 1;
-                        continue;
-                    }
-                    if let Some(reason) = p.skip {
-                        self.options
-                            .metrics
-                            .rule_skipped(&p.run.record.rule, reason);
-                        t.skipped += 1;
-                    }
-                    t.dedupe.push((key, now));
-                    t.runs.push(p.run);
-                }
-                let queued = t
-                    .runs
-                    .iter()
-                    .filter(|r| r.record.state == RunState::Queued)
-                    .count();
-                if queued > 0
-                    && state.queue.len() + state.pending_queued + queued_in_batch + queued
-                        > self.options.limits.max_queued
-                {
+            } = submission;
+            if state.closing {
+                let _ = reply.send(Err(Refused::ShuttingDown));
+                continue;
+            }
+            self.options
+                .metrics
+                .notification_received(source, notification.alerts.len());
+            let mut t = Taken {
+                reply,
+                notification,
+                runs: Vec::new(),
+                dedupe: Vec::new(),
+                skipped: 0,
+            };
+            let mut mine = HashSet::new();
+            for p in planned {
+                let key = format!("{}\u{1f}{}", p.run.record.rule, p.run.record.dedupe_key);
+                let due = state.due(&key, p.repeat, now)
+                    && (p.repeat == Repeat::Always || !state.pending.contains(&key))
+                    && !in_batch.contains(&key)
+                    && mine.insert(key.clone());
+                if !due {
                     self.options
                         .metrics
-                        .notification_rejected(RejectReason::QueueFull);
-                    let _ = t.reply.send(Err(Refused::QueueFull));
+                        .rule_skipped(&p.run.record.rule, p.skip_reason());
+                    t.skipped += 1;
                     continue;
                 }
-                queued_in_batch += queued;
-                in_batch.extend(mine);
-                if !t.runs.is_empty() {
-                    state.next_id += 1;
-                    for run in &mut t.runs {
-                        run.record.id = state.next_id;
-                        state.next_id += 1;
-                    }
-                    let body = serde_json::to_vec(&t.notification).unwrap_or_default();
-                    write.notifications.push((notification_id, body));
-                    write.runs.extend(t.runs.iter().map(|r| r.record.clone()));
-                    write.dedupe.extend(t.dedupe.iter().cloned());
+                if let Some(reason) = p.skip {
+                    self.options
+                        .metrics
+                        .rule_skipped(&p.run.record.rule, reason);
+                    t.skipped += 1;
                 }
-                taken.push(t);
+                t.dedupe.push((key, now));
+                t.runs.push(p.run);
             }
-            state.pending.extend(in_batch);
-            state.pending_queued += queued_in_batch;
-            if taken.is_empty() {
-                return None;
+            let queued = t
+                .runs
+                .iter()
+                .filter(|r| r.record.state == RunState::Queued)
+                .count();
+            if queued > 0
+                && state.queue.len() + state.pending_queued + queued_in_batch + queued
+                    > self.options.limits.max_queued
+            {
+                self.options
+                    .metrics
+                    .notification_rejected(RejectReason::QueueFull);
+                let _ = t.reply.send(Err(Refused::QueueFull));
+                continue;
             }
-            Some(PlannedBatch {
-                taken,
-                write,
-                queued: queued_in_batch,
-            })
+            queued_in_batch += queued;
+            in_batch.extend(mine);
+            if !t.runs.is_empty() {
+                let notification_id = state.next_id;
+                state.next_id += 1;
+                for run in &mut t.runs {
+                    run.record.notification = notification_id;
+                    run.record.id = state.next_id;
+                    state.next_id += 1;
+                }
+                write
+                    .notifications
+                    .push((notification_id, body.unwrap_or_default()));
+                write.runs.extend(t.runs.iter().map(|r| r.record.clone()));
+                write.dedupe.extend(t.dedupe.iter().cloned());
+            }
+            taken.push(t);
         }
+        state.pending.extend(in_batch);
+        state.pending_queued += queued_in_batch;
+        if taken.is_empty() {
+            return None;
+        }
+        Some(PlannedBatch {
+            taken,
+            write,
+            queued: queued_in_batch,
+        })
     }
 
     /// Writes a planned batch; then queues its runs and answers 200, or, when the write
@@ -667,14 +682,9 @@ impl Inner {
         })
     }
 
-    /// Every selection `n` fires, rendered, as queued (or skipped) runs without ids.
-    fn plan(
-        &self,
-        loaded: &Loaded,
-        n: &Notification,
-        now: i64,
-        notification_id: u64,
-    ) -> Vec<Planned> {
+    /// Every selection `n` fires, rendered, as queued (or skipped) runs without ids
+    /// (run and notification ids are given under the state lock).
+    fn plan(&self, loaded: &Loaded, n: &Notification, now: i64) -> Vec<Planned> {
         let config = &loaded.config;
         let rules = config.rules().rules();
         let mut out = Vec::new();
@@ -709,7 +719,7 @@ impl Inner {
                 selection.rule,
                 executor.kind(),
                 n,
-                notification_id,
+                0, // the notification's id, given when the batch is taken
                 alert_index,
                 &rendered.request,
                 dedupe_key,
