@@ -604,7 +604,7 @@ impl Inner {
             write,
             queued: pending_queued,
         } = planned;
-        let written = self.write(&write).await;
+        let written = self.write(write).await;
         {
             let mut state = self.lock();
             for t in &taken {
@@ -658,7 +658,7 @@ impl Inner {
 
     /// Writes `batch` durably (no-op without a store): hands it to the writer task, which
     /// merges whatever is waiting (intake, starts, ends) into one commit, one fsync.
-    async fn write(&self, batch: &store::Batch) -> Result<(), Arc<StoreError>> {
+    async fn write(&self, batch: store::Batch) -> Result<(), Arc<StoreError>> {
         let Some(writer) = &self.writer else {
             return Ok(());
         };
@@ -666,10 +666,7 @@ impl Inner {
             return Ok(());
         }
         let (done, result) = oneshot::channel();
-        let job = WriteJob {
-            batch: batch.clone(),
-            done,
-        };
+        let job = WriteJob { batch, done };
         if writer.send(job).is_err() {
             return Err(Arc::new(StoreError::from_panic(
                 &"the store writer stopped",

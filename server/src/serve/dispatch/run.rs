@@ -38,7 +38,7 @@ async fn start_runs(inner: Arc<Inner>, mut start: Vec<Run>) {
         run.record.started_at = Some(now);
         write.runs.push(run.record.clone());
     }
-    match inner.write(&write).await {
+    match inner.write(write).await {
         Ok(()) => {
             for run in start {
                 tokio::spawn(execute(Arc::clone(&inner), run));
@@ -110,15 +110,10 @@ async fn execute(inner: Arc<Inner>, mut run: Run) {
     // runs `running` than may run at once (a crash then interrupts only those). An end
     // that cannot be written goes to the recorder, which retries it.
     let end = store::Batch {
-        runs: vec![record],
+        runs: vec![record.clone()],
         ..store::Batch::default()
     };
-    if inner.write(&end).await.is_err() {
-        let record = end
-            .runs
-            .into_iter()
-            .next()
-            .expect("the batch holds the record");
+    if inner.write(end).await.is_err() {
         let _ = inner.updates.send(Update::End(Box::new(record)));
     }
     inner.finished(&run);
@@ -166,10 +161,11 @@ pub(super) async fn record_ends(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiv
                 break;
             }
         }
-        if let Err(e) = inner.write(&write).await {
-            error!(error = %e, runs = write.runs.len(),
+        let runs = write.runs.clone();
+        if let Err(e) = inner.write(write).await {
+            error!(error = %e, runs = runs.len(),
                 "cannot record how actions ended: retrying every second");
-            unwritten = write.runs;
+            unwritten = runs;
             continue;
         }
         // Everything sent before a flush request is written now.
