@@ -70,5 +70,8 @@ pub use executor::{
     default_poll_interval,
 };
 pub use name::{is_dns1123_label, job_name};
+
+#[cfg(feature = "test-util")]
+pub mod testing;
 pub use problem::{JobConfigError, JobConfigErrorKind};
 pub use render::{RenderError, redact_job, render_job};

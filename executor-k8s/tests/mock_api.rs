@@ -15,24 +15,19 @@ use alert_core::env::EnvVar;
 use alert_core::{
     BoxFuture, EndedBy, ExecError, ExecRequest, Executor, Exit, Outcome, StopReason, Subject,
 };
+use executor_k8s::testing::{Call, Handle, mock_client};
 use executor_k8s::{JobAction, JobExecutor, JobOptions, job_name};
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, StatusCode};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
-use kube::client::Body;
-use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::time::timeout;
-use tower_test::mock::{self, SendResponse};
-
-type Handle = mock::Handle<Request<Body>, Response<Body>>;
 
 const NS: &str = "ops";
 const RULE: &str = "restart-web";
 const DEDUP_KEY: &str = "d284efc389a5bf32@2026-11-21T07:38:36.123000000Z";
 const UID: &str = "0f6f3c1e-5b8a-4c1e-9d7e-2a1b3c4d5e6f";
-const CALL_TIMEOUT: Duration = Duration::from_secs(1);
 const TEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn jobs_path() -> String {
@@ -67,62 +62,6 @@ fn request(deadline: Duration) -> ExecRequest {
         env: vec![EnvVar::new("ALERTRUN_LABEL_pod", "web-0")],
         input: Vec::new(),
         deadline,
-    }
-}
-
-/// One request the executor made, taken apart for asserting.
-struct Call {
-    method: Method,
-    path: String,
-    query: Vec<(String, String)>,
-    body: Value,
-    respond: SendResponse<Response<Body>>,
-}
-
-impl Call {
-    async fn next(handle: &mut Handle) -> Self {
-        let (request, respond) = timeout(CALL_TIMEOUT, handle.next_request())
-            .await
-            .expect("the executor made the next call in time")
-            .expect("the client is alive");
-        let (parts, body) = request.into_parts();
-        let bytes = body.collect_bytes().await.unwrap();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap()
-        };
-        Self {
-            method: parts.method,
-            path: parts.uri.path().to_string(),
-            query: serde_urlencoded::from_str(parts.uri.query().unwrap_or_default()).unwrap(),
-            body,
-            respond,
-        }
-    }
-
-    /// The next call, asserted to be `method path`.
-    async fn expect(handle: &mut Handle, method: Method, path: &str) -> Self {
-        let call = Self::next(handle).await;
-        assert_eq!((&call.method, call.path.as_str()), (&method, path));
-        call
-    }
-
-    fn query(&self, key: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn reply(self, status: StatusCode, body: &impl Serialize) {
-        self.reply_bytes(status, serde_json::to_vec(body).unwrap());
-    }
-
-    fn reply_bytes(self, status: StatusCode, body: Vec<u8>) {
-        let mut response = Response::new(Body::from(body));
-        *response.status_mut() = status;
-        self.respond.send_response(response);
     }
 }
 
@@ -244,9 +183,9 @@ where
     S: FnOnce(Handle) -> F,
     F: Future<Output = ()> + Send + 'static,
 {
-    let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
+    let (client, handle) = mock_client();
     let scenario = tokio::spawn(scenario(handle));
-    let executor = executor(kube::Client::new(service, "default"));
+    let executor = executor(client);
     let req = request(deadline);
     let outcome = timeout(TEST_TIMEOUT, executor.execute(&req, stop))
         .await
@@ -502,13 +441,10 @@ async fn job_deleted_by_someone_else_ends_the_wait() {
 
 #[test]
 fn kind_is_kubernetes() {
-    let (service, _handle) = mock::pair::<Request<Body>, Response<Body>>();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
     let _guard = rt.enter();
-    assert_eq!(
-        executor(kube::Client::new(service, "default")).kind(),
-        "kubernetes"
-    );
+    let (client, _handle) = mock_client();
+    assert_eq!(executor(client).kind(), "kubernetes");
 }

@@ -32,23 +32,17 @@ use alert_core::{
 };
 use alert_match::{Target, render};
 use alertrun::{Action, Config};
+use executor_k8s::testing::{Call, Handle, mock_client};
 use executor_k8s::{JobAction, JobExecutor, JobOptions, job_name};
 use executor_process::{DEFAULT_PATH, ProcessAction, ProcessExecutor, ProcessOptions};
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, StatusCode};
 use k8s_openapi::api::batch::v1::Job;
-use kube::client::Body;
-use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::time::{sleep, timeout};
-use tower_test::mock::{self, SendResponse};
-
-type Handle = mock::Handle<Request<Body>, Response<Body>>;
 
 /// Every scenario, per backend, must end within this.
 const SCENARIO_TIMEOUT: Duration = Duration::from_secs(10);
-/// Each call the Job executor makes must come within this.
-const CALL_TIMEOUT: Duration = Duration::from_secs(1);
 const UID: &str = "7c0e2a4b-1d3f-4e5a-8b6c-9d0e1f2a3b4c";
 /// The hostile label value: a Kubernetes variable reference, a newline, shell syntax.
 const HOSTILE: &str = "$(HOME)\nrm -rf / `id` $$ $(";
@@ -287,52 +281,6 @@ async fn run_process(action: &ProcessAction, req: &ExecRequest, s: &Scenario) ->
 
 // ---- the Job backend, against the mocked API ----------------------------------------------
 
-/// One request the Job executor made.
-struct Call {
-    method: Method,
-    path: String,
-    body: Value,
-    respond: SendResponse<Response<Body>>,
-}
-
-impl Call {
-    async fn next(handle: &mut Handle) -> Self {
-        let (request, respond) = timeout(CALL_TIMEOUT, handle.next_request())
-            .await
-            .expect("the executor made the next call in time")
-            .expect("the client is alive");
-        let (parts, body) = request.into_parts();
-        let bytes = body.collect_bytes().await.unwrap();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap()
-        };
-        Self {
-            method: parts.method,
-            path: parts.uri.path().to_string(),
-            body,
-            respond,
-        }
-    }
-
-    async fn expect(handle: &mut Handle, method: Method, path: &str) -> Self {
-        let call = Self::next(handle).await;
-        assert_eq!((&call.method, call.path.as_str()), (&method, path));
-        call
-    }
-
-    fn reply(self, status: StatusCode, body: &impl Serialize) {
-        self.reply_bytes(status, serde_json::to_vec(body).unwrap());
-    }
-
-    fn reply_bytes(self, status: StatusCode, body: Vec<u8>) {
-        let mut response = Response::new(Body::from(body));
-        *response.status_mut() = status;
-        self.respond.send_response(response);
-    }
-}
-
 /// The paths of one Job in one namespace.
 #[derive(Clone)]
 struct Paths {
@@ -461,7 +409,7 @@ async fn job_scenario(
 /// Runs `req` as a Job against the mocked API; returns the report and the env of the
 /// posted Job, unescaped.
 async fn run_job(f: &Fixture, req: &ExecRequest, s: &Scenario) -> (Report, Pairs) {
-    let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
+    let (client, handle) = mock_client();
     let paths = Paths {
         namespace: f.namespace.clone(),
         name: job_name(&req.rule, &req.dedup_key),
@@ -469,12 +417,7 @@ async fn run_job(f: &Fixture, req: &ExecRequest, s: &Scenario) -> (Report, Pairs
     let (tx, rx) = oneshot::channel();
     let api = tokio::spawn(job_scenario(handle, paths, s.ending, tx));
     let options = JobOptions::default().with_poll_interval(Duration::from_millis(10));
-    let executor = JobExecutor::new(
-        kube::Client::new(service, "default"),
-        f.job.clone(),
-        f.namespace.clone(),
-        options,
-    );
+    let executor = JobExecutor::new(client, f.job.clone(), f.namespace.clone(), options);
     let stop = match s.ending {
         Ending::Stop(_) => stop_future(Some(rx)),
         _ => stop_future(None),
