@@ -19,6 +19,7 @@
 mod config;
 mod explain;
 pub mod history;
+pub mod lifecycle;
 mod ruletest;
 pub mod serve;
 pub mod store;

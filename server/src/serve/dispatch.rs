@@ -1,58 +1,51 @@
 //! Dispatch: from an accepted notification to durable, queued runs, and from the queue to
-//! the executors.
+//! the executors. The decisions are the [`Ledger`]'s (crate::lifecycle); this module is
+//! the async part around it: tasks that carry events in and effects out.
 //!
 //! Notifications go through one intake task, which takes whatever has arrived as one
-//! batch: under the state lock it selects the rules each alert fires, drops the selections
-//! the rule's repeat policy says already ran, and checks that the queue has room (else that
-//! notification is refused whole); then it writes the batch's runs and dedupe entries to
-//! the store in one transaction (one fsync for the batch), and only then queues the runs
-//! and answers. When the write fails, the batch is refused (503) and nothing of it is
-//! remembered, so Alertmanager's retry finds nothing half-done.
+//! batch. Selecting rules and rendering actions need no state and happen first; then,
+//! under the state lock, the ledger admits each notification's selections (dedupe,
+//! cooldown, queue room; a notification whose runs do not fit is refused whole) and gives
+//! ids. The batch's runs and dedupe entries are written in one transaction (one fsync for
+//! the batch), and only then does the ledger settle it, in one step: its runs queue, its
+//! episodes count as run, and the notification is answered. When the write fails, the
+//! batch is refused (503) and the ledger forgets it, so Alertmanager's retry finds
+//! nothing half-done.
 //!
 //! A scheduler task starts queued runs in FIFO order as the global and per-rule
-//! concurrency limits allow, recording each as running before its action starts; a
-//! recorder task writes each run's end. After a crash, [`Dispatcher::start`] re-queues
-//! what was queued and records what was running as interrupted.
+//! concurrency limits allow, recording each as `starting` before its action starts. A run
+//! whose backend cannot start it is retried with backoff within its rule's timeout, then
+//! recorded `failed_to_start`, which reopens its episode. After a crash,
+//! [`Dispatcher::start`] re-queues what was queued and resolves what was starting or
+//! running before anything else runs (see `recover`).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alert_core::{AlertStatus, BoxFuture, ExecRequest, Executor, Notification, StopReason};
 use alert_match::{Mode, Target, render};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 
 use super::intake::{Accepted, Intake, Refused, Source};
 use super::metrics::{Metrics, RejectReason, SkipReason, StoreOp};
-use crate::config::{Config, OnResolved, Repeat};
-use crate::store::{self, RunRecord, RunState, Store, StoreError};
+use crate::config::{Config, OnResolved};
+use crate::lifecycle::{
+    Admission, DedupeKey, Event, Ledger, LiveRun, Namespace, NotDue, Refusal, RuleName, RunId,
+    Selection, Subject,
+};
+use crate::store::{self, DedupeEntry, RunRecord, RunState, Store, StoreError};
 
 mod record;
 mod recover;
 mod run;
 
+pub use crate::lifecycle::QueueLimits;
+use record::enter;
 pub(crate) use record::now_ms;
 use run::{record_ends, schedule};
-
-/// The global limits of the run queue.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct QueueLimits {
-    /// Actions running at once, over all rules.
-    pub max_running: usize,
-    /// Runs waiting to start; a notification whose runs do not fit is refused (503).
-    pub max_queued: usize,
-}
-
-impl Default for QueueLimits {
-    fn default() -> Self {
-        Self {
-            max_running: 16,
-            max_queued: 1024,
-        }
-    }
-}
 
 /// Unix milliseconds now. Tests pass a clock they move by hand.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -75,7 +68,7 @@ pub struct DispatchOptions {
     pub store: Option<Store>,
     /// Where counters go.
     pub metrics: Metrics,
-    /// The clock (unix ms).
+    /// The clock (unix ms): everything in dispatch that reads time reads it.
     pub clock: Clock,
     /// Record what would run for every rule, run nothing.
     pub dry_run: bool,
@@ -124,12 +117,21 @@ struct Inner {
     state: Mutex<State>,
     /// Wakes the scheduler: a run was queued or one ended.
     wake: Notify,
-    /// Signalled when the last running action ends.
+    /// Signalled when the last action holding a slot ends.
     idle: Notify,
     intake: mpsc::Sender<Submission>,
     updates: mpsc::UnboundedSender<Update>,
     /// The store writer task's inbox; `None` without a store.
     writer: Option<mpsc::UnboundedSender<WriteJob>>,
+}
+
+/// The ledger, and what the dispatcher keeps beside it for each unfinished run.
+struct State {
+    ledger: Ledger,
+    /// Queued runs, ready to start.
+    queued: HashMap<RunId, Run>,
+    /// How to ask each queued, starting or running run to stop.
+    stops: HashMap<RunId, watch::Sender<Option<StopReason>>>,
 }
 
 /// A batch for the writer task, and where to say how its commit went.
@@ -175,62 +177,17 @@ async fn write_batches(store: Store, metrics: Metrics, mut rx: mpsc::UnboundedRe
     }
 }
 
-#[derive(Default)]
-struct State {
-    queue: VecDeque<Run>,
-    running: usize,
-    running_by_rule: HashMap<String, usize>,
-    /// `rule \x1f dedupe key` → when its last run was accepted (unix ms).
-    ran: HashMap<String, i64>,
-    /// Dedupe keys of batches planned but not yet written.
-    pending: HashSet<String>,
-    /// Runs those batches will queue.
-    pending_queued: usize,
-    /// Runs queued or running, by (rule, subject): how to stop them.
-    live: HashMap<(String, String), Vec<Live>>,
-    closing: bool,
-    next_id: u64,
-}
-
 /// A run on its way: its durable record and what the executor needs.
 struct Run {
     record: RunRecord,
     request: ExecRequest,
     executor: Arc<dyn Executor>,
-    concurrency: Option<usize>,
-    subject: String,
-    status: AlertStatus,
-    stop_on_resolve: bool,
-    /// Moved into [`Live`] when the run is queued.
-    stop_tx: Option<oneshot::Sender<StopReason>>,
-    stop: oneshot::Receiver<StopReason>,
+    /// What the ledger follows of it.
+    live: LiveRun,
+    /// Moved to [`State::stops`] when the run is queued.
+    stop_tx: Option<watch::Sender<Option<StopReason>>>,
+    stop: watch::Receiver<Option<StopReason>>,
     queued_at: Instant,
-}
-
-impl Run {
-    /// A run of `record` (rule `policy`), not yet queued.
-    fn new(
-        record: RunRecord,
-        request: ExecRequest,
-        executor: &Arc<dyn Executor>,
-        policy: &crate::config::Policy,
-        subject: String,
-        status: AlertStatus,
-    ) -> Self {
-        let (stop_tx, stop) = oneshot::channel();
-        Self {
-            record,
-            request,
-            executor: Arc::clone(executor),
-            concurrency: policy.concurrency,
-            subject,
-            status,
-            stop_on_resolve: policy.on_resolved_while_running == OnResolved::Stop,
-            stop_tx: Some(stop_tx),
-            stop,
-            queued_at: Instant::now(),
-        }
-    }
 }
 
 /// What the recorder task writes.
@@ -239,14 +196,6 @@ enum Update {
     End(Box<RunRecord>),
     /// Answered once everything sent before it is written.
     Flush(oneshot::Sender<()>),
-}
-
-/// A run not yet ended, as seen by a later notification.
-struct Live {
-    id: u64,
-    status: AlertStatus,
-    stop_on_resolve: bool,
-    stop: Option<oneshot::Sender<StopReason>>,
 }
 
 struct Submission {
@@ -259,16 +208,16 @@ struct Submission {
 struct Taken {
     reply: oneshot::Sender<Result<Accepted, Refused>>,
     notification: Notification,
+    admission: Admission,
+    /// Its runs that queue once written.
     runs: Vec<Run>,
-    dedupe: Vec<(String, i64)>,
     skipped: usize,
 }
 
 impl Dispatcher {
     /// A dispatcher for `loaded`. With a store, first recovers what a previous alertrun
-    /// left: queued runs are queued again; runs that were running are recorded
-    /// `interrupted` (and queued again when their rule says `on_interrupt: rerun`). Starts
-    /// the intake, scheduler and recorder tasks on the current tokio runtime.
+    /// left (see `recover`); then starts the intake, scheduler and recorder tasks on the
+    /// current tokio runtime.
     ///
     /// # Errors
     /// When the store cannot be read or the recovery cannot be written.
@@ -282,11 +231,12 @@ impl Dispatcher {
         });
         let inner = Arc::new(Inner {
             loaded: RwLock::new(Arc::new(loaded)),
-            options,
             state: Mutex::new(State {
-                next_id: 1,
-                ..State::default()
+                ledger: Ledger::new(options.limits, 1),
+                queued: HashMap::new(),
+                stops: HashMap::new(),
             }),
+            options,
             wake: Notify::new(),
             idle: Notify::new(),
             intake: intake_tx,
@@ -322,23 +272,25 @@ impl Dispatcher {
         self.inner.options.store.as_ref()
     }
 
-    /// Actions running and runs queued now.
+    /// Actions starting or running, and runs queued, now.
     pub fn load(&self) -> (usize, usize) {
-        let state = self.inner.lock();
-        (state.running, state.queue.len())
+        self.inner.lock().ledger.load()
     }
 
-    /// Running and queued runs of one rule now.
+    /// Starting or running actions, and queued runs, of one rule now.
     pub fn rule_load(&self, rule: &str) -> (usize, usize) {
-        let state = self.inner.lock();
-        let running = state.running_by_rule.get(rule).copied().unwrap_or(0);
-        let queued = state.queue.iter().filter(|r| r.record.rule == rule).count();
-        (running, queued)
+        self.inner.lock().ledger.rule_load(rule)
+    }
+
+    /// Forgets the dedupe entries of episodes not delivered since `idle_since` (unix ms),
+    /// in memory; [`Store::prune`] does the same in the store.
+    pub fn forget_idle(&self, idle_since: i64) -> usize {
+        self.inner.lock().ledger.forget_idle(idle_since).len()
     }
 
     /// Stops taking notifications: [`Intake::accept`] refuses from now on.
     pub fn close(&self) {
-        self.inner.lock().closing = true;
+        self.inner.lock().ledger.close();
     }
 
     /// Stops taking notifications; lets running actions go on for up to `grace`, then asks
@@ -349,23 +301,37 @@ impl Dispatcher {
         self.close();
         if tokio::time::timeout(grace, self.idle()).await.is_err() {
             let mut state = self.inner.lock();
-            for lives in state.live.values_mut() {
-                for live in lives {
-                    if let Some(stop) = live.stop.take() {
-                        let _ = stop.send(StopReason::Shutdown);
-                    }
+            for id in state.ledger.close() {
+                if let Ok(step) = state.ledger.apply(id, Event::Shutdown) {
+                    self.inner.send_effects(&state, id, &step.effects);
                 }
             }
         }
         self.idle().await;
-        let left = std::mem::take(&mut self.inner.lock().queue);
-        for run in &left {
+        let left: Vec<(RunId, String)> = {
+            let state = self.inner.lock();
+            state
+                .ledger
+                .queued()
+                .map(|id| {
+                    let rule = state.queued.get(&id).map(|r| r.record.rule.clone());
+                    (id, rule.unwrap_or_default())
+                })
+                .collect()
+        };
+        for (id, rule) in left {
             if self.inner.options.store.is_some() {
-                info!(rule = %run.record.rule, run = run.record.id,
-                    "shutting down: queued action stays queued for the next start");
+                info!(
+                    rule,
+                    run = id,
+                    "shutting down: queued action stays queued for the next start"
+                );
             } else {
-                warn!(rule = %run.record.rule, run = run.record.id,
-                    "shutting down without a store: queued action is dropped");
+                warn!(
+                    rule,
+                    run = id,
+                    "shutting down without a store: queued action is dropped"
+                );
             }
         }
         // Let the recorder write the last ends.
@@ -377,7 +343,7 @@ impl Dispatcher {
     async fn idle(&self) {
         loop {
             let idle = self.inner.idle.notified();
-            if self.inner.lock().running == 0 {
+            if self.inner.lock().ledger.load().0 == 0 {
                 return;
             }
             idle.await;
@@ -396,8 +362,13 @@ impl Intake for Dispatcher {
         let firing = n.status == AlertStatus::Firing
             && n.alerts.iter().all(|a| a.status == AlertStatus::Firing);
         if firing && self.inner.loaded().config.rules().select(&n).is_empty() {
-            let closing = self.inner.lock().closing;
-            if !closing {
+            let closing = self.inner.lock().ledger.is_closing();
+            if closing {
+                self.inner
+                    .options
+                    .metrics
+                    .notification_rejected(RejectReason::ShuttingDown);
+            } else {
                 self.inner
                     .options
                     .metrics
@@ -412,6 +383,7 @@ impl Intake for Dispatcher {
             });
         }
         let intake = self.inner.intake.clone();
+        let metrics = self.inner.options.metrics.clone();
         Box::pin(async move {
             let (reply, answer) = oneshot::channel();
             let submission = Submission {
@@ -419,12 +391,16 @@ impl Intake for Dispatcher {
                 source,
                 reply,
             };
-            match intake.try_send(submission) {
-                Ok(()) => {}
-                Err(mpsc::error::TrySendError::Full(_)) => return Err(Refused::QueueFull),
-                Err(mpsc::error::TrySendError::Closed(_)) => return Err(Refused::ShuttingDown),
-            }
-            answer.await.unwrap_or(Err(Refused::ShuttingDown))
+            let refused = match intake.try_send(submission) {
+                Ok(()) => return answer.await.unwrap_or(Err(Refused::ShuttingDown)),
+                Err(mpsc::error::TrySendError::Full(_)) => Refused::QueueFull,
+                Err(mpsc::error::TrySendError::Closed(_)) => Refused::ShuttingDown,
+            };
+            metrics.notification_rejected(match refused {
+                Refused::QueueFull => RejectReason::QueueFull,
+                _ => RejectReason::ShuttingDown,
+            });
+            Err(refused)
         })
     }
 }
@@ -432,9 +408,9 @@ impl Intake for Dispatcher {
 /// The intake task: takes what has arrived as one batch, writes it once, answers all.
 ///
 /// Planning and writing are pipelined: while batches are being written, the next ones are
-/// planned (their dedupe keys checked against the keys still being written too), and the
-/// writer merges the batches waiting into one commit, so the store stays busy and commits
-/// grow with the load.
+/// admitted (the ledger holds the keys still being written as pending), and the writer
+/// merges the batches waiting into one commit, so the store stays busy and commits grow
+/// with the load.
 async fn take_notifications(inner: Arc<Inner>, mut rx: mpsc::Receiver<Submission>) {
     const MAX_BATCH: usize = 512;
     // Batches being written at once; the writer merges them into one commit.
@@ -461,12 +437,18 @@ async fn take_notifications(inner: Arc<Inner>, mut rx: mpsc::Receiver<Submission
     }
 }
 
-/// A batch planned and waiting to be written.
+/// A batch admitted and waiting to be written.
 struct PlannedBatch {
     taken: Vec<Taken>,
     write: store::Batch,
-    /// Runs it will queue.
-    queued: usize,
+}
+
+/// A selection rendered into a run, before the ledger admits it.
+struct Planned {
+    selection: Selection,
+    /// The metric reason when it is recorded as skipped instead of queued.
+    skip: Option<(SkipReason, String)>,
+    run: Run,
 }
 
 impl Inner {
@@ -482,177 +464,223 @@ impl Inner {
         (self.options.clock)()
     }
 
-    /// Plans a batch under the state lock: its dedupe keys and queued runs count as
-    /// pending until [`Inner::commit_batch`] settles them.
+    /// Carries out the stop effects of a transition of run `id`.
+    fn send_effects(&self, state: &State, id: RunId, effects: &[crate::lifecycle::Effect]) {
+        for effect in effects {
+            if let crate::lifecycle::Effect::Stop(reason) = effect
+                && let Some(stop) = state.stops.get(&id)
+            {
+                let _ = stop.send(Some(*reason));
+            }
+        }
+    }
+
+    /// Admits a batch under the state lock: selecting and rendering first, without it.
     fn plan_batch(&self, batch: Vec<Submission>) -> Option<PlannedBatch> {
         let loaded = self.loaded();
         let now = self.now();
-        if self.lock().closing {
-            for submission in batch {
-                let _ = submission.reply.send(Err(Refused::ShuttingDown));
-            }
-            return None;
-        }
-        // Selecting and rendering need no state: done before the lock is taken.
-        let rendered: Vec<(Submission, Vec<Planned>, Option<Vec<u8>>)> = batch
+        let rendered: Vec<(Submission, Vec<Planned>)> = batch
             .into_iter()
             .map(|submission| {
                 let planned = self.plan(&loaded, &submission.notification, now);
-                let body = (!planned.is_empty())
-                    .then(|| serde_json::to_vec(&submission.notification).unwrap_or_default());
-                (submission, planned, body)
+                (submission, planned)
             })
             .collect();
         let mut taken: Vec<Taken> = Vec::with_capacity(rendered.len());
         let mut write = store::Batch::default();
         let mut state = self.lock();
-        let mut in_batch = HashSet::new();
-        let mut queued_in_batch = 0;
-        for (submission, planned, body) in rendered {
+        for (submission, planned) in rendered {
             let Submission {
                 notification,
                 source,
                 reply,
             } = submission;
-            if state.closing {
-                let _ = reply.send(Err(Refused::ShuttingDown));
-                continue;
-            }
+            let selections: Vec<Selection> = planned.iter().map(|p| p.selection.clone()).collect();
+            let admission = match state.ledger.admit(&selections, now) {
+                Ok(admission) => admission,
+                Err(refusal) => {
+                    let (reason, refused) = match refusal {
+                        Refusal::Closing => (RejectReason::ShuttingDown, Refused::ShuttingDown),
+                        Refusal::QueueFull => (RejectReason::QueueFull, Refused::QueueFull),
+                    };
+                    self.options.metrics.notification_rejected(reason);
+                    let _ = reply.send(Err(refused));
+                    continue;
+                }
+            };
             self.options
                 .metrics
                 .notification_received(source, notification.alerts.len());
             let mut t = Taken {
                 reply,
                 notification,
+                admission,
                 runs: Vec::new(),
-                dedupe: Vec::new(),
                 skipped: 0,
             };
-            let mut mine = HashSet::new();
-            for p in planned {
-                let key = format!("{}\u{1f}{}", p.run.record.rule, p.run.record.dedupe_key);
-                let due = state.due(&key, p.repeat, now)
-                    && (p.repeat == Repeat::Always || !state.pending.contains(&key))
-                    && !in_batch.contains(&key)
-                    && mine.insert(key.clone());
-                if !due {
-                    self.options
-                        .metrics
-                        .rule_skipped(&p.run.record.rule, p.skip_reason());
-                    t.skipped += 1;
-                    continue;
-                }
-                if let Some(reason) = p.skip {
-                    self.options
-                        .metrics
-                        .rule_skipped(&p.run.record.rule, reason);
-                    t.skipped += 1;
-                }
-                t.dedupe.push((key, now));
-                t.runs.push(p.run);
+            for (key, entry) in &t.admission.refresh {
+                let ran_at = entry.ran_at.unwrap_or(entry.seen_at);
+                write.dedupe.push((
+                    key.to_store_key(),
+                    DedupeEntry {
+                        ran_at,
+                        seen_at: entry.seen_at,
+                    },
+                ));
             }
-            let queued = t
-                .runs
-                .iter()
-                .filter(|r| r.record.state == RunState::Queued)
-                .count();
-            if queued > 0
-                && state.queue.len() + state.pending_queued + queued_in_batch + queued
-                    > self.options.limits.max_queued
-            {
-                self.options
-                    .metrics
-                    .notification_rejected(RejectReason::QueueFull);
-                let _ = t.reply.send(Err(Refused::QueueFull));
-                continue;
-            }
-            queued_in_batch += queued;
-            in_batch.extend(mine);
-            if !t.runs.is_empty() {
-                let notification_id = state.next_id;
-                state.next_id += 1;
-                for run in &mut t.runs {
-                    run.record.notification = notification_id;
-                    run.record.id = state.next_id;
-                    state.next_id += 1;
+            let notification_id = t.admission.notification.unwrap_or(0);
+            let receiver = t.notification.receiver_name();
+            for (p, verdict) in planned.into_iter().zip(&t.admission.verdicts) {
+                let rule = p.run.record.rule.clone();
+                let id = match verdict {
+                    Ok(id) => *id,
+                    Err(not_due) => {
+                        let reason = match not_due {
+                            NotDue::Dedupe => SkipReason::Dedupe,
+                            NotDue::Cooldown => SkipReason::Cooldown,
+                        };
+                        self.options.metrics.rule_skipped(&rule, reason);
+                        t.skipped += 1;
+                        continue;
+                    }
+                };
+                let mut run = p.run;
+                run.record.id = id;
+                run.record.notification = notification_id;
+                enter(
+                    &mut run.record,
+                    RunState::Received,
+                    now,
+                    format!("notification {notification_id} from receiver {receiver}"),
+                );
+                match p.skip {
+                    Some((metric, reason)) => {
+                        self.options.metrics.rule_skipped(&rule, metric);
+                        t.skipped += 1;
+                        run.record.reason = Some(reason.clone());
+                        run.record.ended_at = Some(now);
+                        enter(&mut run.record, RunState::Skipped, now, reason);
+                    }
+                    None => enter(
+                        &mut run.record,
+                        RunState::Queued,
+                        now,
+                        "recorded".to_owned(),
+                    ),
                 }
                 write
+                    .dedupe
+                    .push((p.selection.key.to_store_key(), DedupeEntry::at(now)));
+                write.runs.push(run.record.clone());
+                if run.record.state == RunState::Queued {
+                    t.runs.push(run);
+                }
+            }
+            if let Some(id) = t.admission.notification {
+                write
                     .notifications
-                    .push((notification_id, body.unwrap_or_default()));
-                write.runs.extend(t.runs.iter().map(|r| r.record.clone()));
-                write.dedupe.extend(t.dedupe.iter().cloned());
+                    .push((id, serde_json::to_vec(&t.notification).unwrap_or_default()));
             }
             taken.push(t);
         }
-        state.pending.extend(in_batch);
-        state.pending_queued += queued_in_batch;
+        drop(state);
         if taken.is_empty() {
             return None;
         }
-        Some(PlannedBatch {
-            taken,
-            write,
-            queued: queued_in_batch,
-        })
+        Some(PlannedBatch { taken, write })
     }
 
-    /// Writes a planned batch; then queues its runs and answers 200, or, when the write
-    /// failed, forgets it and answers 503.
+    /// Writes an admitted batch; then, in one step under the lock, settles it in the
+    /// ledger (its runs queue, or it is forgotten when the write failed) and answers.
     async fn commit_batch(&self, planned: PlannedBatch) {
-        let PlannedBatch {
-            taken,
-            write,
-            queued: pending_queued,
-        } = planned;
+        let PlannedBatch { taken, write } = planned;
         let written = self.write(write).await;
-        {
-            let mut state = self.lock();
-            for t in &taken {
-                for (key, _) in &t.dedupe {
-                    state.pending.remove(key);
-                }
-            }
-            state.pending_queued -= pending_queued;
-        }
-        if let Err(e) = written {
+        if let Err(e) = &written {
             error!(error = %e, notifications = taken.len(),
                 "cannot record accepted notifications: refusing them (503) so that Alertmanager retries");
-            for t in taken {
-                self.options
-                    .metrics
-                    .notification_rejected(RejectReason::StoreUnavailable);
-                let _ = t.reply.send(Err(Refused::StoreUnavailable));
-            }
-            return;
         }
+        let now = self.now();
         let mut answers = Vec::with_capacity(taken.len());
         {
             let mut state = self.lock();
             for t in taken {
-                for cancelled in state.stop_resolved(&t.notification) {
-                    let _ = self.updates.send(Update::End(Box::new(cancelled)));
+                let queued: Vec<(RunId, LiveRun)> = t
+                    .runs
+                    .iter()
+                    .map(|r| (r.record.id, r.live.clone()))
+                    .collect();
+                let count = queued.len();
+                state
+                    .ledger
+                    .settle(&t.admission, written.is_ok(), now, queued);
+                if written.is_err() {
+                    self.options
+                        .metrics
+                        .notification_rejected(RejectReason::StoreUnavailable);
+                    answers.push((t.reply, Err(Refused::StoreUnavailable)));
+                    continue;
                 }
-                state.ran.extend(t.dedupe);
-                let mut queued = 0;
-                for run in t.runs {
-                    if run.record.state == RunState::Queued {
-                        queued += 1;
-                        state.enqueue(run);
+                for mut run in t.runs {
+                    if let Some(stop) = run.stop_tx.take() {
+                        state.stops.insert(run.record.id, stop);
                     }
+                    state.queued.insert(run.record.id, run);
                 }
+                self.stop_resolved(&mut state, &t.notification, now);
                 answers.push((
                     t.reply,
-                    Accepted {
-                        queued,
+                    Ok(Accepted {
+                        queued: count,
                         skipped: t.skipped,
-                    },
+                    }),
                 ));
             }
-            self.options.metrics.set_queued(state.queue.len());
+            self.options.metrics.set_queued(state.ledger.load().1);
         }
         self.wake.notify_one();
-        for (reply, accepted) in answers {
-            let _ = reply.send(Ok(accepted));
+        for (reply, answer) in answers {
+            let _ = reply.send(answer);
+        }
+    }
+
+    /// Asks the firing runs of alerts (and groups) that `n` reports resolved to stop, when
+    /// their rule says so; a run still queued is dropped (recorded `cancelled`).
+    fn stop_resolved(&self, state: &mut State, n: &Notification, now: i64) {
+        let mut subjects: HashSet<Subject> = n
+            .alerts
+            .iter()
+            .filter(|a| a.status == AlertStatus::Resolved)
+            .map(|a| Subject::Episode(Arc::from(a.episode().key())))
+            .collect();
+        if n.status == AlertStatus::Resolved {
+            subjects.insert(Subject::Group(Arc::from(n.group_key.as_str())));
+        }
+        if subjects.is_empty() {
+            return;
+        }
+        let resolution = state.ledger.resolve(&subjects);
+        for id in resolution.stop {
+            info!(run = id, "alert resolved: stopping its action");
+            if let Some(stop) = state.stops.get(&id) {
+                let _ = stop.send(Some(StopReason::Resolved));
+            }
+        }
+        for id in resolution.cancelled {
+            state.stops.remove(&id);
+            if let Some(run) = state.queued.remove(&id) {
+                info!(rule = %run.record.rule, run = id,
+                    "alert resolved before its action started: not starting it");
+                let mut record = run.record;
+                record.reason = Some("alert resolved before the action started".to_owned());
+                record.ended_at = Some(now);
+                enter(
+                    &mut record,
+                    RunState::Cancelled,
+                    now,
+                    "alert resolved".to_owned(),
+                );
+                let _ = self.updates.send(Update::End(Box::new(record)));
+            }
         }
     }
 
@@ -679,8 +707,8 @@ impl Inner {
         })
     }
 
-    /// Every selection `n` fires, rendered, as queued (or skipped) runs without ids
-    /// (run and notification ids are given under the state lock).
+    /// Every selection `n` fires, rendered, as runs to admit (without ids: the ledger gives
+    /// them).
     fn plan(&self, loaded: &Loaded, n: &Notification, now: i64) -> Vec<Planned> {
         let config = &loaded.config;
         let rules = config.rules().rules();
@@ -701,11 +729,15 @@ impl Inner {
             let rendered = render(rule, n, selection.target);
             let (subject, status, alert_index) = match selection.target {
                 Target::Alert(alert) => (
-                    alert.episode().key(),
+                    Subject::Episode(Arc::from(alert.episode().key())),
                     alert.status,
                     n.alerts.iter().position(|a| std::ptr::eq(a, alert)),
                 ),
-                Target::Group => (n.group_key.clone(), n.status, None),
+                Target::Group => (
+                    Subject::Group(Arc::from(n.group_key.as_str())),
+                    n.status,
+                    None,
+                ),
             };
             let dedupe_key = match rule.mode {
                 Mode::PerAlert => format!("{}#{}", rendered.request.dedup_key, status.as_str()),
@@ -716,7 +748,7 @@ impl Inner {
                 selection.rule,
                 executor.kind(),
                 n,
-                0, // the notification's id, given when the batch is taken
+                0, // the notification's id, given when the batch is admitted
                 alert_index,
                 &rendered.request,
                 dedupe_key,
@@ -726,195 +758,66 @@ impl Inner {
             if !rendered.problems.is_empty() {
                 let problems: Vec<String> =
                     rendered.problems.iter().map(ToString::to_string).collect();
-                error!(rule = %rule.name, subject = %subject, problems = %problems.join("; "),
+                error!(rule = %rule.name, problems = %problems.join("; "),
                     "action not run: its environment cannot be passed");
                 skip = Some((
                     SkipReason::Env,
                     format!("environment cannot be passed: {}", problems.join("; ")),
                 ));
             } else if policy.dry_run || self.options.dry_run {
-                info!(rule = %rule.name, subject = %subject, argv = ?record.argv, "dry run: action not run");
+                info!(rule = %rule.name, argv = ?record.argv, "dry run: action not run");
                 record.dry_run = true;
                 skip = Some((SkipReason::DryRun, "dry run".to_owned()));
             }
-            if let Some((_, reason)) = &skip {
-                record.state = RunState::Skipped;
-                record.reason = Some(reason.clone());
-                record.ended_at = Some(now);
-            }
+            let key = DedupeKey {
+                namespace: if record.dry_run {
+                    Namespace::DryRun
+                } else {
+                    Namespace::Live
+                },
+                rule: RuleName::from(rule.name.as_str()),
+                episode: Arc::from(record.dedupe_key.as_str()),
+            };
+            let live = LiveRun {
+                rule: key.rule.clone(),
+                subject,
+                status,
+                stop_on_resolve: policy.on_resolved_while_running == OnResolved::Stop,
+                concurrency: policy.concurrency,
+                state: RunState::Queued,
+                key: key.clone(),
+            };
             out.push(Planned {
-                repeat: policy.repeat,
-                skip: skip.map(|(metric, _)| metric),
-                run: Run::new(record, rendered.request, executor, policy, subject, status),
+                selection: Selection {
+                    key,
+                    repeat: policy.repeat,
+                    queues: skip.is_none(),
+                },
+                skip,
+                run: Run::new(record, rendered.request, executor, live),
             });
         }
         out
     }
 }
 
-/// A selection that will be queued (or recorded as skipped), before it has an id.
-struct Planned {
-    repeat: Repeat,
-    /// The metric reason when it is recorded as skipped instead of queued.
-    skip: Option<SkipReason>,
-    run: Run,
-}
-
-impl Planned {
-    /// The metric reason for not queueing it because it already ran.
-    fn skip_reason(&self) -> SkipReason {
-        match self.repeat {
-            Repeat::After(_) => SkipReason::Cooldown,
-            _ => SkipReason::Dedupe,
-        }
-    }
-}
-
-impl State {
-    /// Whether a selection with dedupe `key` may run now under `repeat`.
-    fn due(&self, key: &str, repeat: Repeat, now: i64) -> bool {
-        let Some(&last) = self.ran.get(key) else {
-            return true;
-        };
-        match repeat {
-            Repeat::Once => false,
-            Repeat::Always => true,
-            Repeat::After(cooldown) => {
-                now.saturating_sub(last) >= i64::try_from(cooldown.as_millis()).unwrap_or(i64::MAX)
-            }
-        }
-    }
-
-    fn enqueue(&mut self, mut run: Run) {
-        self.live
-            .entry((run.record.rule.clone(), run.subject.clone()))
-            .or_default()
-            .push(Live {
-                id: run.record.id,
-                status: run.status,
-                stop_on_resolve: run.stop_on_resolve,
-                stop: run.stop_tx.take(),
-            });
-        self.queue.push_back(run);
-    }
-
-    /// Asks the firing runs of alerts (and groups) that `n` reports resolved to stop, when
-    /// their rule says so; a run still queued is dropped (recorded `cancelled`).
-    fn stop_resolved(&mut self, n: &Notification) -> Vec<RunRecord> {
-        let mut subjects: HashSet<String> = n
-            .alerts
-            .iter()
-            .filter(|a| a.status == AlertStatus::Resolved)
-            .map(|a| a.episode().key())
-            .collect();
-        if n.status == AlertStatus::Resolved {
-            subjects.insert(n.group_key.clone());
-        }
-        let mut stopped = HashSet::new();
-        for ((rule, subject), lives) in &mut self.live {
-            if !subjects.contains(subject) {
-                continue;
-            }
-            for live in lives
-                .iter_mut()
-                .filter(|l| l.status == AlertStatus::Firing && l.stop_on_resolve)
-            {
-                if let Some(stop) = live.stop.take() {
-                    info!(rule = %rule, subject = %subject, run = live.id,
-                        "alert resolved: stopping its action");
-                    let _ = stop.send(StopReason::Resolved);
-                    stopped.insert(live.id);
-                }
-            }
-        }
-        let mut cancelled = Vec::new();
-        let queue = std::mem::take(&mut self.queue);
-        for run in queue {
-            if stopped.contains(&run.record.id) {
-                info!(rule = %run.record.rule, subject = %run.subject, run = run.record.id,
-                    "alert resolved before its action started: not starting it");
-                self.forget(&run.record.rule, &run.subject, run.record.id);
-                let mut record = run.record;
-                record.state = RunState::Cancelled;
-                record.reason = Some("alert resolved before the action started".to_owned());
-                cancelled.push(record);
-            } else {
-                self.queue.push_back(run);
-            }
-        }
-        cancelled
-    }
-
-    /// Removes run `id` from the live runs.
-    fn forget(&mut self, rule: &str, subject: &str, id: u64) {
-        let key = (rule.to_owned(), subject.to_owned());
-        if let Some(lives) = self.live.get_mut(&key) {
-            lives.retain(|l| l.id != id);
-            if lives.is_empty() {
-                self.live.remove(&key);
-            }
-        }
-    }
-}
-
-impl Inner {
-    /// Takes the runs that may start now, in FIFO order, skipping runs whose rule is at
-    /// its concurrency limit.
-    fn startable(&self) -> Vec<Run> {
-        let mut state = self.lock();
-        let mut start = Vec::new();
-        if state.closing {
-            // Shutting down: what is queued stays queued (in the store, for the next start).
-            return start;
-        }
-        let mut i = 0;
-        while i < state.queue.len() && state.running < self.options.limits.max_running {
-            let run = &state.queue[i];
-            let rule = run.record.rule.clone();
-            let limit = run.concurrency.unwrap_or(usize::MAX);
-            if state.running_by_rule.get(&rule).copied().unwrap_or(0) < limit {
-                state.running += 1;
-                *state.running_by_rule.entry(rule).or_default() += 1;
-                start.extend(state.queue.remove(i));
-            } else {
-                i += 1;
-            }
-        }
-        self.options.metrics.set_queued(state.queue.len());
-        self.options.metrics.set_running(state.running);
-        let oldest = state
-            .queue
-            .front()
-            .map_or(0.0, |r| r.queued_at.elapsed().as_secs_f64());
-        self.options.metrics.set_oldest_queued_age(oldest);
-        start
-    }
-
-    /// Puts runs that could not be started back at the front of the queue, in order.
-    fn unstart(&self, runs: Vec<Run>) {
-        let mut state = self.lock();
-        for run in runs.into_iter().rev() {
-            state.running -= 1;
-            if let Some(n) = state.running_by_rule.get_mut(&run.record.rule) {
-                *n -= 1;
-            }
-            state.queue.push_front(run);
-        }
-    }
-
-    fn finished(&self, run: &Run) {
-        let mut state = self.lock();
-        state.running -= 1;
-        if let Some(n) = state.running_by_rule.get_mut(&run.record.rule) {
-            *n -= 1;
-        }
-        state.forget(&run.record.rule, &run.subject, run.record.id);
-        let idle = state.running == 0;
-        self.options.metrics.set_running(state.running);
-        drop(state);
-        self.wake.notify_one();
-        if idle {
-            self.idle.notify_waiters();
+impl Run {
+    /// A run of `record`, not yet queued; its stop channel is made when it is queued.
+    fn new(
+        record: RunRecord,
+        request: ExecRequest,
+        executor: &Arc<dyn Executor>,
+        live: LiveRun,
+    ) -> Self {
+        let (stop_tx, stop) = watch::channel(None);
+        Self {
+            record,
+            request,
+            executor: Arc::clone(executor),
+            live,
+            stop_tx: Some(stop_tx),
+            stop,
+            queued_at: Instant::now(),
         }
     }
 }

@@ -462,3 +462,301 @@ async fn shutdown_stops_running_actions_and_refuses_new_notifications() {
         Err(Refused::ShuttingDown)
     );
 }
+
+/// An executor that counts the runs it starts per dedup key, fails the first `failures`
+/// starts with a backend error (as an unreachable API server does), and ends at once.
+#[derive(Debug, Default)]
+struct Counting {
+    starts: Mutex<std::collections::HashMap<String, usize>>,
+    failures: std::sync::atomic::AtomicUsize,
+    attempts: std::sync::atomic::AtomicUsize,
+    done: Notify,
+}
+
+impl Executor for Counting {
+    fn kind(&self) -> &'static str {
+        "counting"
+    }
+
+    fn execute<'a>(
+        &'a self,
+        req: &'a ExecRequest,
+        _stop: BoxFuture<'a, StopReason>,
+    ) -> BoxFuture<'a, Result<Outcome, ExecError>> {
+        use std::sync::atomic::Ordering::SeqCst;
+        Box::pin(async move {
+            self.attempts.fetch_add(1, SeqCst);
+            let failing = self
+                .failures
+                .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if failing {
+                self.done.notify_waiters();
+                return Err(ExecError::Backend {
+                    backend: "counting",
+                    source: "connection refused".into(),
+                });
+            }
+            *self
+                .starts
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(req.dedup_key.clone())
+                .or_default() += 1;
+            self.done.notify_waiters();
+            Ok(Outcome::Finished(Report {
+                exit: Some(Exit::Code(0)),
+                ..Report::default()
+            }))
+        })
+    }
+}
+
+impl Counting {
+    fn starts(&self) -> std::collections::HashMap<String, usize> {
+        self.starts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+async fn dispatcher_using(
+    yaml: &str,
+    store: Option<Store>,
+    executor: Arc<dyn Executor>,
+    dry_run: bool,
+) -> Dispatcher {
+    let config = Config::from_yaml(yaml).unwrap_or_else(|e| panic!("test config: {e}"));
+    let executors = config
+        .rules()
+        .rules()
+        .iter()
+        .map(|r| (r.name.clone(), Arc::clone(&executor)))
+        .collect();
+    let options = DispatchOptions {
+        limits: QueueLimits {
+            max_running: 16,
+            max_queued: 100_000,
+        },
+        store,
+        metrics: Metrics::new(),
+        clock: Arc::new(now_ms),
+        dry_run,
+    };
+    let loaded = Loaded {
+        config: Arc::new(config),
+        executors,
+    };
+    Dispatcher::start(loaded, options).await.expect("starts")
+}
+
+/// Waits until every run the dispatcher took has ended and been written.
+async fn settled(d: &Dispatcher) {
+    for _ in 0..2000 {
+        if d.load() == (0, 0) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("runs still going on: {:?}", d.load());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_duplicate_deliveries_run_each_episode_once() {
+    // Issue 9: an Alertmanager HA pair delivers every notification twice; an episode ran
+    // twice about once per 3,000 episodes when a dedupe key was briefly neither pending
+    // nor done. Here 3,000 episodes are each delivered 4 times at once, through the store.
+    const EPISODES: usize = 3000;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let counting = Arc::new(Counting::default());
+    let executor: Arc<dyn Executor> = counting.clone();
+    let d = dispatcher_using(
+        &format!("rules:\n{}", rule("fix", "")),
+        Some(store),
+        executor,
+        false,
+    )
+    .await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..EPISODES {
+        let n = notification(&[(&format!("node-{i}"), T1, "firing")]);
+        for _ in 0..4 {
+            let d = d.clone();
+            let n = n.clone();
+            tasks.spawn(async move { take(&d, &n).await });
+        }
+    }
+    let mut queued = 0;
+    while let Some(answer) = tasks.join_next().await {
+        queued += answer.unwrap().expect("accepted").0;
+    }
+    settled(&d).await;
+    let starts = counting.starts();
+    assert_eq!(queued, EPISODES, "each episode queued once");
+    assert_eq!(starts.len(), EPISODES);
+    let twice: Vec<_> = starts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "episodes run more than once: {twice:?}");
+}
+
+#[tokio::test]
+async fn a_run_that_cannot_start_is_retried_with_backoff_and_then_runs() {
+    let counting = Arc::new(Counting::default());
+    counting
+        .failures
+        .store(2, std::sync::atomic::Ordering::SeqCst);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let executor: Arc<dyn Executor> = counting.clone();
+    let d = dispatcher_using(
+        &format!("rules:\n{}", rule("fix", "    timeout: 1m\n")),
+        Some(store.clone()),
+        executor,
+        false,
+    )
+    .await;
+    assert_eq!(
+        take(&d, &notification(&[("a", T1, "firing")])).await,
+        Ok((1, 0))
+    );
+    settled(&d).await;
+    assert_eq!(
+        counting.attempts.load(std::sync::atomic::Ordering::SeqCst),
+        3
+    );
+    let runs = store.runs(&crate::store::RunFilter::default()).unwrap();
+    assert_eq!(runs.len(), 1);
+    let states: Vec<_> = runs[0].timeline.iter().map(|t| t.state.as_str()).collect();
+    assert_eq!(
+        states,
+        [
+            "received",
+            "queued",
+            "starting",
+            "starting",
+            "starting",
+            "running",
+            "succeeded"
+        ]
+    );
+    assert!(
+        runs[0].timeline[3].cause.contains("connection refused"),
+        "{:?}",
+        runs[0].timeline
+    );
+}
+
+#[tokio::test]
+async fn a_run_that_never_starts_is_failed_to_start_and_the_next_delivery_runs_it() {
+    // Issue 9: a Job whose creation failed while the API server was unreachable was
+    // recorded failed, and Alertmanager's next repeat was skipped as a duplicate.
+    let counting = Arc::new(Counting::default());
+    counting
+        .failures
+        .store(usize::MAX, std::sync::atomic::Ordering::SeqCst);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let executor: Arc<dyn Executor> = counting.clone();
+    // A 1s deadline leaves room for two attempts (0 s and 0.5 s).
+    let d = dispatcher_using(
+        &format!("rules:\n{}", rule("fix", "    timeout: 1s\n")),
+        Some(store.clone()),
+        executor,
+        false,
+    )
+    .await;
+    let n = notification(&[("a", T1, "firing")]);
+    assert_eq!(take(&d, &n).await, Ok((1, 0)));
+    settled(&d).await;
+    let runs = store.runs(&crate::store::RunFilter::default()).unwrap();
+    assert_eq!(runs[0].state, RunState::FailedToStart);
+    assert!(
+        runs[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("connection refused")
+    );
+    assert_eq!(
+        counting.attempts.load(std::sync::atomic::Ordering::SeqCst),
+        2
+    );
+    assert!(
+        store.recover().unwrap().dedupe.is_empty(),
+        "the episode is open again"
+    );
+    // The API server is back: Alertmanager's repeat runs it.
+    counting
+        .failures
+        .store(0, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(take(&d, &n).await, Ok((1, 0)));
+    settled(&d).await;
+    assert_eq!(counting.starts().len(), 1);
+}
+
+#[tokio::test]
+async fn dry_run_then_live_runs_what_is_still_firing() {
+    // Issue 9: `serve --dry-run` on a state directory used up the episodes.
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!("rules:\n{}", rule("fix", ""));
+    let n = notification(&[("a", T1, "firing")]);
+    let counting = Arc::new(Counting::default());
+    // One open store for both servers: the first one's tasks keep their handle.
+    let store = Store::open(dir.path()).unwrap();
+    {
+        let executor: Arc<dyn Executor> = counting.clone();
+        let d = dispatcher_using(&yaml, Some(store.clone()), executor, true).await;
+        assert_eq!(take(&d, &n).await, Ok((0, 1)), "recorded as a dry run");
+        assert_eq!(
+            take(&d, &n).await,
+            Ok((0, 1)),
+            "deduplicated among dry runs"
+        );
+        d.shutdown(Duration::ZERO).await;
+    }
+    let executor: Arc<dyn Executor> = counting.clone();
+    let d = dispatcher_using(&yaml, Some(store), executor, false).await;
+    assert_eq!(
+        take(&d, &n).await,
+        Ok((1, 0)),
+        "live: the firing alert runs"
+    );
+    settled(&d).await;
+    assert_eq!(counting.starts().len(), 1);
+}
+
+#[tokio::test]
+async fn pruning_history_keeps_a_long_firing_episode_deduplicated() {
+    // Issue 9: dedupe entries were pruned with history, so an episode that fired longer
+    // than `history_max_age` ran again after a restart.
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = format!("rules:\n{}", rule("fix", ""));
+    let n = notification(&[("a", T1, "firing")]);
+    let counting = Arc::new(Counting::default());
+    let store = Store::open(dir.path()).unwrap();
+    let executor: Arc<dyn Executor> = counting.clone();
+    let d = dispatcher_using(&yaml, Some(store.clone()), executor, false).await;
+    assert_eq!(take(&d, &n).await, Ok((1, 0)));
+    settled(&d).await;
+    // History kept for no time at all; dedupe entries idle for a week go.
+    let now = now_ms();
+    let week = i64::try_from(crate::lifecycle::DEFAULT_DEDUPE_IDLE.as_millis()).unwrap();
+    store.prune(now + 1, 0, now - week, 1000).unwrap();
+    assert!(
+        store
+            .runs(&crate::store::RunFilter::default())
+            .unwrap()
+            .is_empty()
+    );
+    d.shutdown(Duration::ZERO).await;
+    drop(d);
+    let executor: Arc<dyn Executor> = counting.clone();
+    let d = dispatcher_using(&yaml, Some(store), executor, false).await;
+    assert_eq!(
+        take(&d, &n).await,
+        Ok((0, 1)),
+        "still deduplicated after a restart"
+    );
+    assert_eq!(counting.starts().len(), 1);
+}

@@ -182,9 +182,7 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         options.config_path.clone(),
         cluster,
     );
-    if let Some(store) = store {
-        tokio::spawn(prune(store, settings.state.clone()));
-    }
+    tokio::spawn(prune(store, dispatcher.clone(), settings.state.clone()));
     let bound = listener::bind(&settings)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -214,19 +212,26 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Deletes old history now and then, in small steps.
-async fn prune(store: Store, state: settings::StateSettings) {
+/// Deletes old history now and then, in small steps, and forgets the dedupe entries of
+/// episodes not delivered for [`DEFAULT_DEDUPE_IDLE`](crate::lifecycle::DEFAULT_DEDUPE_IDLE)
+/// (whatever the history retention: an episode that keeps firing stays deduplicated).
+async fn prune(store: Option<Store>, dispatcher: Dispatcher, state: settings::StateSettings) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    let idle = i64::try_from(crate::lifecycle::DEFAULT_DEDUPE_IDLE.as_millis()).unwrap_or(i64::MAX);
     loop {
         tick.tick().await;
-        let store = store.clone();
+        let now = dispatch::now_ms();
+        dispatcher.forget_idle(now.saturating_sub(idle));
+        let Some(store) = store.clone() else {
+            continue;
+        };
         let max_age = i64::try_from(state.history_max_age.as_millis()).unwrap_or(i64::MAX);
         let keep = state.history_max_runs;
         let result = tokio::task::spawn_blocking(move || {
-            let cutoff = dispatch::now_ms().saturating_sub(max_age);
+            let cutoff = now.saturating_sub(max_age);
             let mut total = 0;
             loop {
-                let n = store.prune(cutoff, keep, cutoff, 1000)?;
+                let n = store.prune(cutoff, keep, now.saturating_sub(idle), 1000)?;
                 total += n;
                 if n < 1000 {
                     return Ok::<_, crate::store::StoreError>(total);

@@ -238,7 +238,7 @@ fn write_until_killed(dir: &Path) {
             runs.push(run);
         }
         let mut batch = batch_of(notification, runs);
-        batch.dedupe = vec![(format!("crash/{notification}"), 1)];
+        batch.dedupe = vec![(format!("crash/{notification}"), DedupeEntry::at(1))];
         store.commit(&batch).unwrap();
         for run in &batch.runs {
             if writeln!(out, "committed {}", run.id).is_err() {

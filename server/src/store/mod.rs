@@ -17,12 +17,12 @@
 //! recovers by itself once the disk has room again.
 //!
 //! ```
-//! use alertrun::store::{Batch, RunFilter, Store};
+//! use alertrun::store::{Batch, DedupeEntry, RunFilter, Store};
 //!
 //! let dir = tempfile::tempdir()?;
 //! let store = Store::open(dir.path())?;
 //! store.commit(&Batch {
-//!     dedupe: vec![("rule/abc".to_owned(), 1_700_000_000_000)],
+//!     dedupe: vec![("rule/abc".to_owned(), DedupeEntry::at(1_700_000_000_000))],
 //!     ..Batch::default()
 //! })?;
 //! let recovery = store.recover()?;
@@ -51,10 +51,12 @@ use std::sync::{Arc, PoisonError, RwLock};
 use redb::{Database, ReadableDatabase as _, ReadableTable as _};
 
 pub use error::StoreError;
-pub use record::{Batch, ParseRunStateError, Recovery, RunFilter, RunRecord, RunState};
+pub use record::{
+    Batch, DedupeEntry, ParseRunStateError, Recovery, RunFilter, RunRecord, RunState, Transition,
+};
 
 use error::Classify;
-use tables::{META_VERSION, VERSION, WriteTables};
+use tables::{META_VERSION, OLD_DEDUPE, VERSION, WriteTables};
 
 /// The file name inside the data directory.
 pub const FILE_NAME: &str = "alertrun.redb";
@@ -187,9 +189,9 @@ impl Store {
                 for key in &batch.dedupe_remove {
                     t.dedupe.remove(key.as_str()).map_err(|e| cx.error(e))?;
                 }
-                for (key, at) in &batch.dedupe {
+                for (key, entry) in &batch.dedupe {
                     t.dedupe
-                        .insert(key.as_str(), *at)
+                        .insert(key.as_str(), (entry.ran_at, entry.seen_at))
                         .map_err(|e| cx.error(e))?;
                 }
             }
@@ -258,8 +260,8 @@ impl Store {
 
     /// Deletes up to `max` finished runs that were created before `older_than` (unix ms)
     /// or are not among the newest `keep_count` runs, with the notification bodies no run
-    /// refers to any more, and the dedupe entries older than `dedupe_older_than` (unix
-    /// ms). Works in small transactions, so writers wait briefly. Returns how many runs
+    /// refers to any more, and the dedupe entries whose episode was last delivered before
+    /// `dedupe_older_than` (unix ms). Works in small transactions, so writers wait briefly. Returns how many runs
     /// were deleted.
     ///
     /// `Queued` and `Running` runs are never deleted, but count towards `keep_count`. The
@@ -403,6 +405,33 @@ fn open_error(path: &Path, error: redb::DatabaseError) -> StoreError {
     }
 }
 
+/// Moves the entries of the old `dedupe` table (key → ran at) into `episodes`, taking the
+/// time they ran as the time they were last seen, then deletes it.
+fn migrate_dedupe(
+    txn: &redb::WriteTransaction,
+    t: &mut WriteTables<'_>,
+    cx: Classify<'_>,
+) -> Result<(), StoreError> {
+    let old: Vec<(String, i64)> = {
+        let table = txn.open_table(OLD_DEDUPE).map_err(|e| cx.error(e))?;
+        table
+            .iter()
+            .map_err(|e| cx.error(e))?
+            .map(|entry| {
+                let (key, at) = entry.map_err(|e| cx.error(e))?;
+                Ok((key.value().to_owned(), at.value()))
+            })
+            .collect::<Result<_, StoreError>>()?
+    };
+    for (key, at) in &old {
+        t.dedupe
+            .insert(key.as_str(), (*at, *at))
+            .map_err(|e| cx.error(e))?;
+    }
+    txn.delete_table(OLD_DEDUPE).map_err(|e| cx.error(e))?;
+    Ok(())
+}
+
 /// Creates every table and checks (or, in a new file, writes) the layout version.
 fn initialize(path: &Path, db: &Database) -> Result<(), StoreError> {
     let cx = Classify {
@@ -412,6 +441,7 @@ fn initialize(path: &Path, db: &Database) -> Result<(), StoreError> {
     let txn = db.begin_write().map_err(|e| cx.error(e))?;
     {
         let mut t = WriteTables::open(&txn, cx)?;
+        migrate_dedupe(&txn, &mut t, cx)?;
         let found = t
             .meta
             .get(META_VERSION)

@@ -113,7 +113,7 @@ pub(super) fn orphans(db: &Database, cx: Classify<'_>) -> Result<usize, StoreErr
     Ok(marked.len())
 }
 
-/// The dedupe keys whose entries are older than `older_than` (unix ms).
+/// The dedupe keys whose episodes were last delivered before `older_than` (unix ms).
 pub(super) fn expired_dedupe(
     db: &Database,
     cx: Classify<'_>,
@@ -124,7 +124,8 @@ pub(super) fn expired_dedupe(
     let mut keys = Vec::new();
     for entry in table.iter().map_err(|e| cx.error(e))? {
         let (key, at) = entry.map_err(|e| cx.error(e))?;
-        if at.value() < older_than {
+        let (_, seen_at) = at.value();
+        if seen_at < older_than {
             keys.push(key.value().to_owned());
         }
     }
@@ -144,7 +145,7 @@ pub(super) fn dedupe(
         let mut t = WriteTables::open(&txn, cx)?;
         for key in keys {
             let at = t.dedupe.get(key.as_str()).map_err(|e| cx.error(e))?;
-            if at.is_some_and(|at| at.value() < older_than) {
+            if at.is_some_and(|at| at.value().1 < older_than) {
                 t.dedupe.remove(key.as_str()).map_err(|e| cx.error(e))?;
             }
         }

@@ -9,7 +9,7 @@ use redb::{
 };
 
 use super::error::{Classify, StoreError};
-use super::record::{Recovery, RunFilter, RunRecord, RunState};
+use super::record::{DedupeEntry, Recovery, RunFilter, RunRecord, RunState};
 use super::tables::{
     BY_RULE, DEDUPE, META, META_NEXT_ID, NOTIFICATIONS, RUNS, by_state, dangling, decode_head,
     decode_run,
@@ -153,12 +153,13 @@ pub(super) fn recover(txn: &ReadTransaction, cx: Classify<'_>) -> Result<Recover
         .map_err(|e| cx.error(e))?
         .map(|entry| {
             let (key, at) = entry.map_err(|e| cx.error(e))?;
-            Ok((key.value().to_owned(), at.value()))
+            let (ran_at, seen_at) = at.value();
+            Ok((key.value().to_owned(), DedupeEntry { ran_at, seen_at }))
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
 
     let mut ids = Vec::new();
-    for state in [RunState::Queued, RunState::Running] {
+    for state in RunState::ALL.into_iter().filter(|s| s.is_unfinished()) {
         let index = txn.open_table(by_state(state)).map_err(|e| cx.error(e))?;
         for entry in index.iter().map_err(|e| cx.error(e))? {
             ids.push(entry.map_err(|e| cx.error(e))?.0.value());

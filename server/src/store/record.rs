@@ -1,10 +1,9 @@
 //! What the store keeps: runs, their states, and the batches and queries that move them.
 
-use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub use crate::lifecycle::{ParseRunStateError, RunState, Transition};
 
 /// One run of one rule's action, for one alert or one group, as stored.
 ///
@@ -60,104 +59,10 @@ pub struct RunRecord {
     pub env: Vec<(String, String)>,
     /// Whether the action was only rendered, not run.
     pub dry_run: bool,
-}
-
-/// Where a run is in its life.
-///
-/// `Queued` and `Running` are unfinished: [`Store::recover`](super::Store::recover)
-/// returns them and [`Store::prune`](super::Store::prune) never deletes them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunState {
-    /// Waiting for a free slot.
-    Queued,
-    /// The action is running.
-    Running,
-    /// The action ended with success.
-    Succeeded,
-    /// The action ended with failure, or could not be started.
-    Failed,
-    /// The action exceeded its timeout and was stopped.
-    TimedOut,
-    /// The action was stopped on purpose, e.g. because the alert resolved.
-    Cancelled,
-    /// alertrun stopped (or died) while the run was unfinished.
-    Interrupted,
-    /// The run was not started, e.g. because of a cooldown or a dry run.
-    Skipped,
-}
-
-impl RunState {
-    /// Every state, in order.
-    pub const ALL: [RunState; 8] = [
-        RunState::Queued,
-        RunState::Running,
-        RunState::Succeeded,
-        RunState::Failed,
-        RunState::TimedOut,
-        RunState::Cancelled,
-        RunState::Interrupted,
-        RunState::Skipped,
-    ];
-
-    /// The name used in JSON and API filters: "queued", "timed_out", ...
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunState::Queued => "queued",
-            RunState::Running => "running",
-            RunState::Succeeded => "succeeded",
-            RunState::Failed => "failed",
-            RunState::TimedOut => "timed_out",
-            RunState::Cancelled => "cancelled",
-            RunState::Interrupted => "interrupted",
-            RunState::Skipped => "skipped",
-        }
-    }
-
-    /// Whether the run still has to be started or finished: `Queued` or `Running`.
-    pub fn is_unfinished(self) -> bool {
-        matches!(self, RunState::Queued | RunState::Running)
-    }
-
-    /// The byte that stands for the state in the store's indexes. Part of the file format:
-    /// never renumber.
-    pub(super) fn code(self) -> u8 {
-        match self {
-            RunState::Queued => 0,
-            RunState::Running => 1,
-            RunState::Succeeded => 2,
-            RunState::Failed => 3,
-            RunState::TimedOut => 4,
-            RunState::Cancelled => 5,
-            RunState::Interrupted => 6,
-            RunState::Skipped => 7,
-        }
-    }
-}
-
-impl fmt::Display for RunState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A run state name that is not one of [`RunState`]'s.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown run state {0:?}: use queued, running, succeeded, failed, timed_out, cancelled, \
-     interrupted or skipped"
-)]
-pub struct ParseRunStateError(pub String);
-
-impl FromStr for RunState {
-    type Err = ParseRunStateError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        RunState::ALL
-            .into_iter()
-            .find(|state| state.as_str() == s)
-            .ok_or_else(|| ParseRunStateError(s.to_owned()))
-    }
+    /// Every state the run entered, oldest first, with when and why (records of earlier
+    /// releases have none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<Transition>,
 }
 
 /// Everything one [`Store::commit`](super::Store::commit) writes, in one transaction.
@@ -167,8 +72,8 @@ pub struct Batch {
     pub notifications: Vec<(u64, Vec<u8>)>,
     /// Runs to insert, or to replace where the id exists.
     pub runs: Vec<RunRecord>,
-    /// Dedupe entries to insert or replace: key and unix milliseconds.
-    pub dedupe: Vec<(String, i64)>,
+    /// Dedupe entries to insert or replace.
+    pub dedupe: Vec<(String, DedupeEntry)>,
     /// Dedupe keys to remove. Applied before `dedupe`, so a key in both is kept.
     pub dedupe_remove: Vec<String>,
 }
@@ -183,14 +88,35 @@ impl Batch {
     }
 }
 
+/// A dedupe entry: when the episode's last run was accepted, and when the episode was
+/// last delivered (unix ms). [`Store::prune`](super::Store::prune) deletes entries by
+/// the second, so an episode that keeps firing stays deduplicated however long it fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DedupeEntry {
+    /// When its last run was accepted.
+    pub ran_at: i64,
+    /// When it was last delivered.
+    pub seen_at: i64,
+}
+
+impl DedupeEntry {
+    /// An entry run and seen at `at`.
+    pub fn at(at: i64) -> Self {
+        Self {
+            ran_at: at,
+            seen_at: at,
+        }
+    }
+}
+
 /// What a restart needs, from [`Store::recover`](super::Store::recover).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Recovery {
     /// The next free id: one past the highest run or notification id ever committed, or 1.
     pub next_id: u64,
     /// Every dedupe entry, by key.
-    pub dedupe: Vec<(String, i64)>,
-    /// Every `Queued` or `Running` run, oldest (lowest id) first.
+    pub dedupe: Vec<(String, DedupeEntry)>,
+    /// Every unfinished run ([`RunState::is_unfinished`]), oldest (lowest id) first.
     pub unfinished: Vec<RunRecord>,
     /// The notification bodies that the unfinished runs refer to, by id.
     pub notifications: BTreeMap<u64, Vec<u8>>,

@@ -5,7 +5,7 @@
 //! | `meta` | name → u64 | `version` (layout), `next_id` (high-water mark of ids) |
 //! | `runs` | id → JSON | [`RunRecord`]s |
 //! | `notifications` | id → bytes | webhook bodies |
-//! | `dedupe` | key → unix ms | dedupe entries |
+//! | `episodes` | dedupe key → (ran at, seen at), unix ms | dedupe entries |
 //! | `runs_by_rule` | (rule, id) → () | index for the rule filter |
 //! | `runs_by_notification` | (notification, id) → () | which runs keep a body alive |
 //! | `runs_<state>` | id → () | one index per [`RunState`]; its length is the count |
@@ -26,7 +26,10 @@ pub(super) const META_NEXT_ID: &str = "next_id";
 pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 pub(super) const RUNS: TableDefinition<u64, &[u8]> = TableDefinition::new("runs");
 pub(super) const NOTIFICATIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("notifications");
-pub(super) const DEDUPE: TableDefinition<&str, i64> = TableDefinition::new("dedupe");
+pub(super) const DEDUPE: TableDefinition<&str, (i64, i64)> = TableDefinition::new("episodes");
+/// The dedupe table of stores written before `episodes`: key → ran at. Moved into
+/// `episodes` (seen at = ran at) when such a store is opened.
+pub(super) const OLD_DEDUPE: TableDefinition<&str, i64> = TableDefinition::new("dedupe");
 pub(super) const BY_RULE: TableDefinition<(&str, u64), ()> = TableDefinition::new("runs_by_rule");
 pub(super) const BY_NOTIFICATION: TableDefinition<(u64, u64), ()> =
     TableDefinition::new("runs_by_notification");
@@ -43,6 +46,11 @@ pub(super) fn by_state(state: RunState) -> TableDefinition<'static, u64, ()> {
         RunState::Cancelled => "runs_cancelled",
         RunState::Interrupted => "runs_interrupted",
         RunState::Skipped => "runs_skipped",
+        RunState::Starting => "runs_starting",
+        RunState::FailedToStart => "runs_failed_to_start",
+        RunState::AwaitingApproval => "runs_awaiting_approval",
+        RunState::Verifying => "runs_verifying",
+        RunState::Received => "runs_received",
     })
 }
 
@@ -90,7 +98,7 @@ pub(super) struct WriteTables<'txn> {
     pub(super) meta: Table<'txn, &'static str, u64>,
     pub(super) runs: Table<'txn, u64, &'static [u8]>,
     pub(super) notifications: Table<'txn, u64, &'static [u8]>,
-    pub(super) dedupe: Table<'txn, &'static str, i64>,
+    pub(super) dedupe: Table<'txn, &'static str, (i64, i64)>,
     by_rule: Table<'txn, (&'static str, u64), ()>,
     by_notification: Table<'txn, (u64, u64), ()>,
     pub(super) orphans: Table<'txn, u64, ()>,

@@ -39,6 +39,7 @@ pub(super) fn record(
         argv: vec!["/bin/true".to_owned()],
         env: vec![("ALERT_NAME".to_owned(), "DiskFull".to_owned())],
         dry_run: false,
+        timeline: Vec::new(),
     }
 }
 
@@ -132,7 +133,7 @@ fn batch_round_trips() {
         .push(("SECRET".to_owned(), "<redacted>".to_owned()));
     let done = record(3, "restart", RunState::Succeeded, 1001, NOTE);
     let mut b = batch(NOTE, vec![queued.clone(), done.clone()]);
-    b.dedupe = vec![("restart/fp2".to_owned(), 1000)];
+    b.dedupe = vec![("restart/fp2".to_owned(), DedupeEntry::at(1000))];
     store.commit(&b).unwrap();
 
     assert_eq!(store.run(2).unwrap(), Some(queued));
@@ -141,7 +142,10 @@ fn batch_round_trips() {
     assert_eq!(store.notification(NOTE).unwrap(), Some(body(NOTE)));
     assert_eq!(store.notification(9).unwrap(), None);
     let recovery = store.recover().unwrap();
-    assert_eq!(recovery.dedupe, vec![("restart/fp2".to_owned(), 1000)]);
+    assert_eq!(
+        recovery.dedupe,
+        vec![("restart/fp2".to_owned(), DedupeEntry::at(1000))]
+    );
     assert_eq!(recovery.next_id, 4);
     let counts = store.counts().unwrap();
     assert_eq!(counts[&RunState::Queued], 1);
@@ -210,7 +214,7 @@ fn commit_refuses_a_run_whose_notification_is_not_stored() {
     let store = open(&dir);
     let b = Batch {
         runs: vec![record(2, "a", RunState::Queued, 10, 7)],
-        dedupe: vec![("a/fp".to_owned(), 10)],
+        dedupe: vec![("a/fp".to_owned(), DedupeEntry::at(10))],
         ..Batch::default()
     };
     let err = store.commit(&b).unwrap_err();
@@ -258,9 +262,9 @@ fn recover_after_reopen_returns_unfinished_runs_dedupe_and_next_id() {
             ],
         );
         b.dedupe = vec![
-            ("a/fp".to_owned(), 10),
-            ("b/fp".to_owned(), 12),
-            ("gone".to_owned(), 1),
+            ("a/fp".to_owned(), DedupeEntry::at(10)),
+            ("b/fp".to_owned(), DedupeEntry::at(12)),
+            ("gone".to_owned(), DedupeEntry::at(1)),
         ];
         store.commit(&b).unwrap();
         store
@@ -284,7 +288,10 @@ fn recover_after_reopen_returns_unfinished_runs_dedupe_and_next_id() {
     );
     assert_eq!(
         recovery.dedupe,
-        vec![("a/fp".to_owned(), 10), ("b/fp".to_owned(), 12)]
+        vec![
+            ("a/fp".to_owned(), DedupeEntry::at(10)),
+            ("b/fp".to_owned(), DedupeEntry::at(12))
+        ]
     );
     assert_eq!(ids(&recovery.unfinished), vec![2, 5], "oldest first");
     assert_eq!(
@@ -299,18 +306,21 @@ fn dedupe_removal_comes_before_upsert() {
     let store = open(&dir);
     store
         .commit(&Batch {
-            dedupe: vec![("k".to_owned(), 1)],
+            dedupe: vec![("k".to_owned(), DedupeEntry::at(1))],
             ..Batch::default()
         })
         .unwrap();
     store
         .commit(&Batch {
-            dedupe: vec![("k".to_owned(), 2)],
+            dedupe: vec![("k".to_owned(), DedupeEntry::at(2))],
             dedupe_remove: vec!["k".to_owned()],
             ..Batch::default()
         })
         .unwrap();
-    assert_eq!(store.recover().unwrap().dedupe, vec![("k".to_owned(), 2)]);
+    assert_eq!(
+        store.recover().unwrap().dedupe,
+        vec![("k".to_owned(), DedupeEntry::at(2))]
+    );
 }
 
 /// Runs 1..=30 (notifications 100 and 200), rules a/b alternating, every third run
@@ -577,14 +587,17 @@ fn prune_deletes_old_dedupe_entries_and_bodies_without_runs() {
         .commit(&Batch {
             notifications: vec![(1, body(1)), (2, body(2))],
             runs: vec![record(3, "a", RunState::Succeeded, 50, 2)],
-            dedupe: vec![("old".to_owned(), 10), ("new".to_owned(), 100)],
+            dedupe: vec![
+                ("old".to_owned(), DedupeEntry::at(10)),
+                ("new".to_owned(), DedupeEntry::at(100)),
+            ],
             ..Batch::default()
         })
         .unwrap();
     assert_eq!(store.prune(0, 1000, 50, usize::MAX).unwrap(), 0);
     assert_eq!(
         store.recover().unwrap().dedupe,
-        vec![("new".to_owned(), 100)]
+        vec![("new".to_owned(), DedupeEntry::at(100))]
     );
     assert_eq!(
         store.notification(1).unwrap(),
@@ -607,7 +620,7 @@ fn run_state_names_agree_with_json_and_parse_back() {
     let err = "TimedOut".parse::<RunState>().unwrap_err();
     assert!(
         err.to_string()
-            .starts_with("unknown run state \"TimedOut\": use queued,"),
+            .starts_with("unknown run state \"TimedOut\": use received, queued,"),
         "{err}"
     );
 }

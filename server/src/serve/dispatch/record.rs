@@ -6,6 +6,7 @@ use alert_core::env::{self, EnvVar};
 use alert_core::{EndedBy, ExecError, ExecRequest, Notification, Outcome};
 
 use crate::config::{Action, Config};
+use crate::lifecycle::{End, Event};
 use crate::store::{RunRecord, RunState};
 
 /// What a run record shows for `ALERTRUN_ALERT_JSON` and `ALERTRUN_GROUP_JSON`: the value
@@ -85,64 +86,72 @@ pub(crate) fn queued(
             })
             .collect(),
         dry_run: false,
+        timeline: Vec::new(),
     }
 }
 
-/// `running` after its action returned `result`.
-pub(crate) fn finished_record(
+/// `running` after its action returned `result`, and the lifecycle event that ends it.
+pub(super) fn finished_record(
     running: &RunRecord,
     result: &Result<Outcome, ExecError>,
     now: i64,
-) -> RunRecord {
+) -> (RunRecord, Event) {
     let mut record = running.clone();
     record.ended_at = Some(now);
-    match result {
+    let end = match result {
         Ok(Outcome::Finished(report)) => {
             record.exit = report.exit.map(|e| e.to_string());
             record.stdout = report.stdout.text().into_owned();
             record.stderr = report.stderr.text().into_owned();
-            record.state = match report.ended_by {
-                None if report.success() => RunState::Succeeded,
-                None => RunState::Failed,
-                Some(EndedBy::Timeout) => RunState::TimedOut,
+            let end = match report.ended_by {
+                None if report.success() => End::Succeeded,
+                None => End::Failed,
+                Some(EndedBy::Timeout) => End::TimedOut,
                 Some(EndedBy::Stop(reason)) => {
                     record.ended_by = Some(reason.as_str().to_owned());
                     match reason {
-                        alert_core::StopReason::Shutdown => RunState::Interrupted,
-                        _ => RunState::Cancelled,
+                        alert_core::StopReason::Shutdown => End::Interrupted,
+                        _ => End::Cancelled,
                     }
                 }
-                Some(_) => RunState::Failed,
+                Some(_) => End::Failed,
             };
             if report.ended_by == Some(EndedBy::Timeout) {
                 record.ended_by = Some("timeout".to_owned());
             }
+            end
         }
         Ok(Outcome::Submitted { reference }) => {
-            record.state = RunState::Succeeded;
             record.reason = Some(format!("submitted: {reference}"));
+            End::Succeeded
         }
         Ok(Outcome::Duplicate) => {
             record.state = RunState::Skipped;
             record.reason = Some("already started by an earlier request".to_owned());
+            return (record, Event::Skip);
         }
-        Ok(_) => record.state = RunState::Succeeded,
+        Ok(_) => End::Succeeded,
         Err(e) => {
-            record.state = RunState::Failed;
-            record.reason = Some(chain(e));
+            record.reason = Some(super::run::record_chain(e));
+            End::Failed
         }
-    }
-    record
+    };
+    record.state = end.state();
+    (record, Event::Ended(end))
 }
 
-/// An error's text followed by its sources': `a: b: c`.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
+/// Moves `record` into `state` at `now`, adding the step to its timeline, and stamps the
+/// times the state implies.
+pub(crate) fn enter(record: &mut RunRecord, state: RunState, now: i64, cause: String) {
+    record.state = state;
+    match state {
+        RunState::Starting if record.started_at.is_none() => record.started_at = Some(now),
+        s if !s.is_unfinished() => record.ended_at = Some(now),
+        _ => {}
     }
-    text
+    record.timeline.push(crate::store::Transition {
+        state,
+        at: now,
+        cause,
+    });
 }

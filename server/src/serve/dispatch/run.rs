@@ -1,26 +1,28 @@
-//! Running: the scheduler starts what the limits allow, each run recorded as running
-//! first; each action's end is logged, counted and recorded.
+//! Running: the scheduler starts what the limits allow, each recorded `starting` first; a
+//! start the backend cannot make is retried with backoff; each action's end is logged,
+//! counted and recorded.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use alert_core::Outcome;
-use tokio::sync::{mpsc, oneshot};
+use alert_core::{ExecError, Outcome, StopReason};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 
-use super::record::finished_record;
+use super::record::{enter, finished_record};
 use super::{Inner, Run, Update};
+use crate::lifecycle::{End, Event, RunId, retry_delay};
 use crate::serve::metrics::RunOutcome;
-use crate::store::{self, RunState};
+use crate::store::{self, RunRecord, RunState};
 
-/// The scheduler task: starts what the limits allow, each recorded as running first.
+/// The scheduler task: starts what the limits allow, each recorded as starting first.
 pub(super) async fn schedule(inner: Arc<Inner>) {
     loop {
         let woken = inner.wake.notified();
         let start = inner.startable();
         if !start.is_empty() {
-            // Their slots are taken; recording them as running happens beside the loop,
+            // Their slots are taken; recording them as starting happens beside the loop,
             // so that further runs can start while this write is on its way.
             tokio::spawn(start_runs(Arc::clone(&inner), start));
         }
@@ -28,16 +30,75 @@ pub(super) async fn schedule(inner: Arc<Inner>) {
     }
 }
 
-/// Records `start` as running, then starts their actions; when the record cannot be
-/// written they go back to the front of the queue and are tried again a second later.
-async fn start_runs(inner: Arc<Inner>, mut start: Vec<Run>) {
-    let now = inner.now();
-    let mut write = store::Batch::default();
-    for run in &mut start {
-        run.record.state = RunState::Running;
-        run.record.started_at = Some(now);
-        write.runs.push(run.record.clone());
+impl Inner {
+    /// Takes the runs that may start now (the ledger decides), with their payloads.
+    fn startable(&self) -> Vec<Run> {
+        let mut state = self.lock();
+        let now = self.now();
+        let ids = state.ledger.take_startable();
+        let mut start = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(mut run) = state.queued.remove(&id) {
+                enter(
+                    &mut run.record,
+                    RunState::Starting,
+                    now,
+                    "slot free".to_owned(),
+                );
+                start.push(run);
+            }
+        }
+        let (running, queued) = state.ledger.load();
+        self.options.metrics.set_queued(queued);
+        self.options.metrics.set_running(running);
+        let oldest = state
+            .ledger
+            .queued()
+            .next()
+            .and_then(|id| state.queued.get(&id))
+            .map_or(0.0, |r| r.queued_at.elapsed().as_secs_f64());
+        self.options.metrics.set_oldest_queued_age(oldest);
+        start
     }
+
+    /// Puts runs whose start could not be recorded back at the front of the queue.
+    fn unstart(&self, runs: Vec<Run>) {
+        let mut state = self.lock();
+        for mut run in runs.into_iter().rev() {
+            let id = run.record.id;
+            if state.ledger.apply(id, Event::Untake).is_ok() {
+                run.record.state = RunState::Queued;
+                run.record.started_at = None;
+                run.record.timeline.pop();
+                state.queued.insert(id, run);
+            }
+        }
+    }
+
+    /// Records the end of run `id` in the ledger, wakes the scheduler, and signals idle.
+    fn release(&self, id: RunId, event: Event) {
+        let mut state = self.lock();
+        if let Err(e) = state.ledger.apply(id, event) {
+            error!(run = id, error = %e, "lifecycle: unexpected transition");
+        }
+        state.stops.remove(&id);
+        let (running, _) = state.ledger.load();
+        self.options.metrics.set_running(running);
+        drop(state);
+        self.wake.notify_one();
+        if running == 0 {
+            self.idle.notify_waiters();
+        }
+    }
+}
+
+/// Records `start` as starting, then starts their actions; when the record cannot be
+/// written they go back to the front of the queue and are tried again a second later.
+async fn start_runs(inner: Arc<Inner>, start: Vec<Run>) {
+    let write = store::Batch {
+        runs: start.iter().map(|r| r.record.clone()).collect(),
+        ..store::Batch::default()
+    };
     match inner.write(write).await {
         Ok(()) => {
             for run in start {
@@ -47,10 +108,6 @@ async fn start_runs(inner: Arc<Inner>, mut start: Vec<Run>) {
         Err(e) => {
             error!(error = %e, runs = start.len(),
                 "cannot record actions as started: they wait in the queue; retrying in 1s");
-            for run in &mut start {
-                run.record.state = RunState::Queued;
-                run.record.started_at = None;
-            }
             inner.unstart(start);
             tokio::time::sleep(Duration::from_secs(1)).await;
             inner.wake.notify_one();
@@ -58,57 +115,195 @@ async fn start_runs(inner: Arc<Inner>, mut start: Vec<Run>) {
     }
 }
 
+/// Resolves when a stop is asked for.
+async fn stopped(mut stop: watch::Receiver<Option<StopReason>>) -> StopReason {
+    let asked = stop.wait_for(Option::is_some).await.map(|reason| *reason);
+    match asked {
+        Ok(reason) => reason.unwrap_or(StopReason::Shutdown),
+        Err(_) => std::future::pending().await,
+    }
+}
+
+/// Whether a failure to start is worth another attempt: the backend could not reach what
+/// it needs (a spawn error, the API server); a refused action (bad render) is not.
+fn is_transient(error: &ExecError) -> bool {
+    !matches!(error, ExecError::Rejected { .. })
+}
+
 async fn execute(inner: Arc<Inner>, mut run: Run) {
     let executor = Arc::clone(&run.executor);
-    let req = &run.request;
-    let fingerprint = req
-        .subject
-        .fingerprint
-        .map(|f| f.to_string())
-        .unwrap_or_default();
-    // `<fingerprint>@<startsAt>` for an alert; a group run has no episode.
-    let episode = if req.subject.fingerprint.is_some() {
-        run.subject.clone()
-    } else {
-        String::new()
-    };
-    info!(rule = %req.rule, fingerprint, episode, status = req.subject.status.map_or("", |s| s.as_str()),
-        group_key = %req.subject.group_key, run = run.record.id, executor = executor.kind(), "action started");
-    let stop = std::mem::replace(&mut run.stop, oneshot::channel().1);
-    let stop = Box::pin(async move {
-        match stop.await {
-            Ok(reason) => reason,
-            Err(_) => std::future::pending().await,
+    let id = run.record.id;
+    let first_attempt = Instant::now();
+    let mut attempt: u32 = 0;
+    let (result, duration) = loop {
+        attempt += 1;
+        info!(rule = %run.request.rule, run = id, attempt, executor = executor.kind(),
+            group_key = %run.request.subject.group_key, "action starting");
+        let stop = Box::pin(stopped(run.stop.clone()));
+        let started = Instant::now();
+        let result = executor.execute(&run.request, stop).await;
+        let duration = started.elapsed();
+        let Err(e) = &result else {
+            break (result, duration);
+        };
+        // An error from the backend: the action never started.
+        let stop_asked = *run.stop.borrow();
+        let retry_in = match stop_asked {
+            None if is_transient(e) => {
+                retry_delay(attempt, first_attempt.elapsed(), run.request.deadline)
+            }
+            _ => None,
+        };
+        let reason = record_chain(e);
+        let now = inner.now();
+        let Some(delay) = retry_in else {
+            if let Some(reason) = stop_asked {
+                end_unstarted(&inner, run, reason).await;
+            } else {
+                failed_to_start(&inner, run, attempt, reason).await;
+            }
+            return;
+        };
+        warn!(rule = %run.request.rule, run = id, attempt, error = %reason,
+            retry_in_ms = delay.as_millis(), "action could not start: retrying");
+        {
+            let mut state = inner.lock();
+            let _ = state.ledger.apply(
+                id,
+                Event::StartFailed {
+                    retry_in: Some(delay),
+                },
+            );
         }
-    });
-    let started = Instant::now();
-    let result = executor.execute(req, stop).await;
-    let duration = started.elapsed();
-    let duration_ms = duration.as_millis();
-    let record = finished_record(&run.record, &result, inner.now());
+        enter(
+            &mut run.record,
+            RunState::Starting,
+            now,
+            format!(
+                "attempt {attempt} failed: {reason}; retrying in {}ms",
+                delay.as_millis()
+            ),
+        );
+        let _ = inner
+            .write(store::Batch {
+                runs: vec![run.record.clone()],
+                ..store::Batch::default()
+            })
+            .await;
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            reason = stopped(run.stop.clone()) => {
+                end_unstarted(&inner, run, reason).await;
+                return;
+            }
+        }
+    };
+    finish(&inner, run, &result, duration).await;
+}
+
+/// A run asked to stop before its action started: `cancelled` (resolved) or `interrupted`.
+async fn end_unstarted(inner: &Inner, mut run: Run, reason: StopReason) {
+    let end = match reason {
+        StopReason::Resolved => End::Cancelled,
+        _ => End::Interrupted,
+    };
+    let now = inner.now();
+    run.record.ended_by = Some(reason.as_str().to_owned());
+    run.record.reason = Some(format!("{} before the action started", reason.as_str()));
+    enter(
+        &mut run.record,
+        end.state(),
+        now,
+        format!("stop asked: {}", reason.as_str()),
+    );
+    let id = run.record.id;
+    write_end(inner, run.record).await;
+    inner.release(id, Event::Ended(end));
+}
+
+/// A run whose action could not be started within its deadline: `failed_to_start`, and its
+/// episode reopened so that Alertmanager's next delivery of the alert tries again.
+async fn failed_to_start(inner: &Inner, mut run: Run, attempts: u32, reason: String) {
+    let now = inner.now();
+    error!(rule = %run.request.rule, run = run.record.id, attempts, error = %reason,
+        "action could not be started: the episode stays open for the next delivery");
     inner
         .options
         .metrics
-        .run_finished(&record.rule, outcome_of(record.state, &result), duration);
+        .run_finished(&run.record.rule, RunOutcome::Error, Duration::ZERO);
+    run.record.reason = Some(reason.clone());
+    enter(
+        &mut run.record,
+        RunState::FailedToStart,
+        now,
+        format!("gave up after {attempts} attempt(s): {reason}"),
+    );
+    let key = run.live.key.to_store_key();
+    let id = run.record.id;
+    let batch = store::Batch {
+        runs: vec![run.record.clone()],
+        dedupe_remove: vec![key],
+        ..store::Batch::default()
+    };
+    if inner.write(batch).await.is_err() {
+        let _ = inner.updates.send(Update::End(Box::new(run.record)));
+    }
+    inner.release(id, Event::StartFailed { retry_in: None });
+}
+
+/// Records how a started action ended.
+async fn finish(inner: &Inner, run: Run, result: &Result<Outcome, ExecError>, duration: Duration) {
+    let req = &run.request;
+    let started_at = run.record.started_at.unwrap_or_default();
+    let mut record = run.record.clone();
+    if !matches!(result, Ok(Outcome::Duplicate)) {
+        enter(
+            &mut record,
+            RunState::Running,
+            started_at,
+            "started".to_owned(),
+        );
+        let _ = inner.lock().ledger.apply(record.id, Event::Started);
+    }
+    let now = inner.now();
+    let (mut record, event) = finished_record(&record, result, now);
+    let fingerprint = record.fingerprint.clone();
+    inner
+        .options
+        .metrics
+        .run_finished(&record.rule, outcome_of(record.state, result), duration);
     let exit = record.exit.clone().unwrap_or_default();
     let ended_by = record.ended_by.clone().unwrap_or_default();
     let id = record.id;
-    match (&result, record.state) {
-        (_, RunState::Succeeded) => info!(rule = %req.rule, fingerprint, episode, run = id, exit,
+    let duration_ms = duration.as_millis();
+    match record.state {
+        RunState::Succeeded => info!(rule = %req.rule, fingerprint, run = id, exit,
             duration_ms, stdout = %log_tail(&record.stdout), "action succeeded"),
-        (_, RunState::Failed) => warn!(rule = %req.rule, fingerprint, episode, run = id, exit,
+        RunState::Failed => warn!(rule = %req.rule, fingerprint, run = id, exit,
             duration_ms, stderr = %log_tail(&record.stderr), reason = record.reason.as_deref().unwrap_or(""),
             "action failed"),
-        (_, RunState::TimedOut) => warn!(rule = %req.rule, fingerprint, episode, run = id, exit,
+        RunState::TimedOut => warn!(rule = %req.rule, fingerprint, run = id, exit,
             duration_ms, stderr = %log_tail(&record.stderr), "action timed out"),
-        (Ok(Outcome::Finished(_)), _) => info!(rule = %req.rule, fingerprint, episode, run = id,
-            exit, ended_by, duration_ms, "action stopped"),
-        _ => info!(rule = %req.rule, fingerprint, episode, run = id, state = record.state.as_str(),
+        RunState::Cancelled | RunState::Interrupted => info!(rule = %req.rule, fingerprint,
+            run = id, exit, ended_by, duration_ms, "action stopped"),
+        _ => info!(rule = %req.rule, fingerprint, run = id, state = record.state.as_str(),
             duration_ms, "action ended"),
     }
+    let cause = match (&record.exit, &record.reason) {
+        (Some(exit), _) => exit.clone(),
+        (None, Some(reason)) => reason.clone(),
+        (None, None) => record.state.as_str().to_owned(),
+    };
+    let state = record.state;
+    enter(&mut record, state, now, cause);
+    write_end(inner, record).await;
     // The slot is freed once the end is written, so that the store never shows more
-    // runs `running` than may run at once (a crash then interrupts only those). An end
-    // that cannot be written goes to the recorder, which retries it.
+    // runs unfinished than may run at once.
+    inner.release(id, event);
+}
+
+/// Writes a run's end; one that cannot be written goes to the recorder, which retries it.
+async fn write_end(inner: &Inner, record: RunRecord) {
     let end = store::Batch {
         runs: vec![record.clone()],
         ..store::Batch::default()
@@ -116,11 +311,22 @@ async fn execute(inner: Arc<Inner>, mut run: Run) {
     if inner.write(end).await.is_err() {
         let _ = inner.updates.send(Update::End(Box::new(record)));
     }
-    inner.finished(&run);
+}
+
+/// An error's text followed by its sources': `a: b: c`.
+pub(super) fn record_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// The metric outcome of a finished run.
-fn outcome_of(state: RunState, result: &Result<Outcome, alert_core::ExecError>) -> RunOutcome {
+fn outcome_of(state: RunState, result: &Result<Outcome, ExecError>) -> RunOutcome {
     match state {
         _ if result.is_err() => RunOutcome::Error,
         RunState::Succeeded => RunOutcome::Succeeded,
