@@ -304,10 +304,8 @@ impl Server {
             (None, None) => anyhow::bail!("give --config or --url"),
         };
         let authorization = config.and_then(|c| match &c.server().auth {
-            Some(alertrun::serve::settings::Auth::Bearer { token }) => {
-                Some(format!("Bearer {}", token.as_str()))
-            }
-            Some(alertrun::serve::settings::Auth::Basic { username, password }) => {
+            Some(alertrun::Auth::Bearer { token }) => Some(format!("Bearer {}", token.as_str())),
+            Some(alertrun::Auth::Basic { username, password }) => {
                 use headers::HeaderMapExt as _;
                 let mut map = headers::HeaderMap::new();
                 map.typed_insert(headers::Authorization::basic(username, password.as_str()));

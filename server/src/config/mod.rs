@@ -6,6 +6,8 @@
 
 mod lines;
 mod raw;
+mod server;
+mod tls;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -19,11 +21,16 @@ use executor_process::ProcessAction;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::serve::settings::{ServerSettings, parse_server};
 use lines::Lines;
 use raw::{
     RawAction, RawDefaults, RawEnvStyle, RawMode, RawOnInterrupt, RawOnResolved, RawRule,
     RawSecret, RawStatus, RawTop,
+};
+pub use server::{
+    Auth, Limits, Secret, ServerSettings, StateSettings, TlsSettings, check_exposure,
+    default_header_timeout, default_listen, default_max_alerts, default_max_body_bytes,
+    default_max_connections, default_max_queued, default_max_running, default_request_timeout,
+    default_shutdown_grace, parse_server,
 };
 
 /// The largest config file alertrun reads.
@@ -200,10 +207,7 @@ impl Config {
     /// [`ConfigError`] listing every problem with its path and line.
     pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
         let lines = Lines::of(text);
-        let mut v = Validator {
-            lines: &lines,
-            problems: Vec::new(),
-        };
+        let mut v = Validator::new(&lines);
         let config = v.config(text);
         match config {
             Some(config) if v.problems.is_empty() => Ok(config),
@@ -287,7 +291,14 @@ struct Defaults {
     namespace: String,
 }
 
-impl Validator<'_> {
+impl<'a> Validator<'a> {
+    fn new(lines: &'a Lines) -> Self {
+        Self {
+            lines,
+            problems: Vec::new(),
+        }
+    }
+
     fn problem(&mut self, path: impl Into<String>, message: impl Into<String>) {
         let path = path.into();
         let line = self.lines.line(&path);
@@ -324,15 +335,7 @@ impl Validator<'_> {
             }
         };
         let top: RawTop = self.typed("", doc)?;
-        let server = match parse_server(top.server.unwrap_or(Value::Null)) {
-            Ok(server) => server,
-            Err(problems) => {
-                for (path, message) in problems {
-                    self.problem(join("server", &path), message);
-                }
-                ServerSettings::default()
-            }
-        };
+        let server = self.server(top.server);
         let defaults = self.defaults(top.defaults);
         let mut rules = Vec::new();
         let mut actions = Vec::new();

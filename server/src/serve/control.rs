@@ -6,14 +6,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use alert_core::BoxFuture;
 use serde_json::{Value, json};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
 use super::api::{self, Api};
 use super::dispatch::{Dispatcher, Loaded};
 use super::metrics::Metrics;
-use crate::config::Config;
+use crate::config::{Config, ServerSettings};
 use crate::store::{RunFilter, RunState, Store};
 
 /// Answers `/-/ready`, `/-/reload`, `/metrics` and `/api/v1/*`.
@@ -24,6 +24,18 @@ pub struct Control {
     ready: AtomicBool,
     /// The cluster client, made at start or at the first reload that needs one.
     reloading: tokio::sync::Mutex<Option<kube::Client>>,
+    /// The `server:` section the server started with: a reload does not apply changes to it.
+    started: ServerSettings,
+}
+
+/// A reload's result.
+#[derive(Debug)]
+pub struct Reloaded {
+    /// How many rules are loaded now.
+    pub rules: usize,
+    /// The changed `server:` fields, which take effect only on a restart (such as
+    /// `server.listen`); see [`ServerSettings::restart_needed`].
+    pub restart_needed: Vec<&'static str>,
 }
 
 impl std::fmt::Debug for Control {
@@ -43,12 +55,14 @@ impl Control {
         config_path: PathBuf,
         cluster: Option<kube::Client>,
     ) -> Arc<Self> {
+        let started = dispatcher.config().server().clone();
         Arc::new(Self {
             dispatcher,
             metrics,
             config_path,
             ready: AtomicBool::new(false),
             reloading: tokio::sync::Mutex::new(cluster),
+            started,
         })
     }
 
@@ -58,11 +72,11 @@ impl Control {
     }
 
     /// Reads the config file again and swaps it in when valid; otherwise keeps the old one
-    /// and says why. Changes to `server:` need a restart.
+    /// and says why. Changes to `server:` need a restart: they are listed, not applied.
     ///
     /// # Errors
     /// Why the new config was not loaded.
-    pub async fn reload(&self) -> Result<usize, String> {
+    pub async fn reload(&self) -> Result<Reloaded, String> {
         let mut cluster = self.reloading.lock().await;
         let path = self.config_path.clone();
         let config = tokio::task::spawn_blocking(move || Config::load(&path))
@@ -90,16 +104,24 @@ impl Control {
         match loaded {
             Ok(loaded) => {
                 let rules = loaded.config.rules().rules().len();
+                let restart_needed = self.started.restart_needed(loaded.config.server());
                 self.dispatcher.reload(loaded);
                 self.metrics.config_reloaded(true, now);
                 info!(rules, "config reloaded");
-                Ok(rules)
+                if !restart_needed.is_empty() {
+                    warn!(fields = ?restart_needed,
+                        "the server: section changed; these fields take effect only on a restart");
+                }
+                Ok(Reloaded {
+                    rules,
+                    restart_needed,
+                })
             }
             Err(why) => self.reload_failed(why),
         }
     }
 
-    fn reload_failed(&self, why: String) -> Result<usize, String> {
+    fn reload_failed(&self, why: String) -> Result<Reloaded, String> {
         self.metrics
             .config_reloaded(false, super::dispatch::unix_seconds());
         error!(error = %why, "config reload failed: keeping the running config");
@@ -174,9 +196,10 @@ impl Api for Arc<Control> {
                     "not ready\n".into(),
                 ),
                 "/-/reload" => match this.reload().await {
-                    Ok(rules) => api::json(
+                    Ok(r) => api::json(
                         StatusCode::OK,
-                        &json!({"status": "reloaded", "rules": rules}),
+                        &json!({"status": "reloaded", "rules": r.rules,
+                            "restart_needed": r.restart_needed}),
                     ),
                     Err(why) => api::error(StatusCode::BAD_REQUEST, why),
                 },

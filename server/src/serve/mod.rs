@@ -14,7 +14,6 @@ pub mod settings;
 
 mod auth;
 mod listener;
-mod tls;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
