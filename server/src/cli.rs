@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use alert_core::Notification;
 use alert_match::Mode;
-use alertrun::{Action, Config, explain, run_test_file};
+use alertrun::{Config, explain, run_test_file};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
@@ -406,11 +406,7 @@ fn normalised(config: &Config) -> Value {
         .enumerate()
         .map(|(i, r)| {
             let strings = |m: &alert_match::Matchers| m.iter().map(ToString::to_string).collect::<Vec<_>>();
-            let action = match config.action(i) {
-                Action::Process(p) => json!({"process": {"command": p.command(), "workdir": p.workdir(), "pass_env": p.pass_env()}}),
-                Action::Kubernetes { .. } => json!("kubernetes"),
-                _ => json!("unknown"),
-            };
+            let action = config.action(i).to_summary();
             json!({
                 "name": r.name,
                 "match": strings(&r.matchers),

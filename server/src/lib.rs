@@ -16,6 +16,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod backend;
 mod config;
 mod explain;
 pub mod history;
@@ -23,6 +24,7 @@ mod ruletest;
 pub mod serve;
 pub mod store;
 
+pub use backend::Backends;
 pub use config::{
     Action, Auth, Config, ConfigError, Limits, OnInterrupt, OnResolved, Policy, Problem, Repeat,
     Secret, ServerSettings, StateSettings, TlsSettings, check_exposure, default_namespace,

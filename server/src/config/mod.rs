@@ -16,15 +16,15 @@ use std::time::Duration;
 
 use alert_core::env::{EnvStyle, EnvVar};
 use alert_match::{Matchers, Mode, Rule, RuleSet, StatusFilter};
-use executor_k8s::JobAction;
-use executor_process::ProcessAction;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+pub use crate::backend::Action;
+use crate::backend::{self, RuleAction};
 use lines::Lines;
 use raw::{
-    RawAction, RawDefaults, RawEnvStyle, RawMode, RawOnInterrupt, RawOnResolved, RawRule,
-    RawSecret, RawStatus, RawTop,
+    RawDefaults, RawEnvStyle, RawMode, RawOnInterrupt, RawOnResolved, RawRule, RawSecret,
+    RawStatus, RawTop,
 };
 pub use server::{
     Auth, Limits, Secret, ServerSettings, StateSettings, TlsSettings, check_exposure,
@@ -47,21 +47,6 @@ pub fn default_timeout() -> Duration {
 /// Default Kubernetes namespace for Job actions.
 pub fn default_namespace() -> String {
     "default".to_string()
-}
-
-/// A rule's action.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub enum Action {
-    /// Run a local process.
-    Process(ProcessAction),
-    /// Create a Kubernetes Job in `namespace`.
-    Kubernetes {
-        /// The Job's settings.
-        job: Box<JobAction>,
-        /// The namespace used when the action does not set one.
-        default_namespace: String,
-    },
 }
 
 /// How often a rule's action runs for the same episode (or group state).
@@ -241,6 +226,20 @@ impl Config {
     pub fn description(&self, index: usize) -> &str {
         &self.descriptions[index]
     }
+
+    /// Each rule's name, action and stop policy, in config order: what its executor is
+    /// built from.
+    pub(crate) fn rule_actions(&self) -> impl Iterator<Item = RuleAction<'_>> + Clone {
+        let rules = self.rules.rules().iter();
+        rules
+            .zip(self.actions.iter().zip(&self.policies))
+            .map(|(rule, (action, policy))| RuleAction {
+                rule: &rule.name,
+                action,
+                stop_signal: &policy.stop_signal,
+                stop_grace: policy.stop_grace,
+            })
+    }
 }
 
 /// Reads a secret from a file: UTF-8, at most 64 KiB, one trailing line ending (`\n` or
@@ -381,11 +380,8 @@ impl<'a> Validator<'a> {
             None => default_timeout(),
         };
         let namespace = raw.namespace.unwrap_or_else(default_namespace);
-        if !executor_k8s::is_dns1123_label(&namespace) {
-            self.problem(
-                "defaults.namespace",
-                format!("{namespace:?} is not a valid namespace (a DNS-1123 label)"),
-            );
+        if let Err(message) = backend::check_namespace(&namespace) {
+            self.problem("defaults.namespace", message);
         }
         Defaults {
             timeout,
@@ -483,9 +479,9 @@ impl<'a> Validator<'a> {
             policy.on_resolved_while_running = OnResolved::Leave;
         }
         if let Some(signal) = &raw.stop_signal {
-            match executor_process::parse_signal(signal) {
-                Ok(_) => policy.stop_signal = signal.clone(),
-                Err(e) => self.problem(join(base, "stop_signal"), e),
+            match backend::check_stop_signal(signal) {
+                Ok(()) => policy.stop_signal = signal.clone(),
+                Err(message) => self.problem(join(base, "stop_signal"), message),
             }
         }
         if let Some(grace) = &raw.stop_grace {
@@ -589,22 +585,14 @@ impl<'a> Validator<'a> {
         (self.problems.len() == before).then_some(vars)
     }
 
-    fn action(&mut self, base: &str, raw: RawAction, d: &Defaults) -> Option<Action> {
-        match raw {
-            RawAction::Process(v) => self.typed(&join(base, "process"), v).map(Action::Process),
-            RawAction::Kubernetes(v) => {
-                let path = join(base, "kubernetes");
-                let job: JobAction = self.typed(&path, v)?;
-                if let Err(errors) = job.validate() {
-                    for e in errors {
-                        self.problem(join(&path, &e.path), e.message);
-                    }
-                    return None;
+    fn action(&mut self, base: &str, value: Value, d: &Defaults) -> Option<Action> {
+        match backend::parse_action(value, &d.namespace) {
+            Ok(action) => Some(action),
+            Err(problems) => {
+                for p in problems {
+                    self.problem(join(base, &p.path), p.message);
                 }
-                Some(Action::Kubernetes {
-                    job: Box::new(job),
-                    default_namespace: d.namespace.clone(),
-                })
+                None
             }
         }
     }

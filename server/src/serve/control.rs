@@ -13,6 +13,7 @@ use warp::reply::Response;
 use super::api::{self, Api};
 use super::dispatch::{Dispatcher, Loaded};
 use super::metrics::Metrics;
+use crate::backend::Backends;
 use crate::config::{Config, ServerSettings};
 use crate::store::{RunFilter, RunState, Store};
 
@@ -22,8 +23,8 @@ pub struct Control {
     metrics: Metrics,
     config_path: PathBuf,
     ready: AtomicBool,
-    /// The cluster client, made at start or at the first reload that needs one.
-    reloading: tokio::sync::Mutex<Option<kube::Client>>,
+    /// Builds the executors (keeping the cluster client); locked for a whole reload.
+    reloading: tokio::sync::Mutex<Backends>,
     /// The `server:` section the server started with: a reload does not apply changes to it.
     started: ServerSettings,
 }
@@ -53,7 +54,7 @@ impl Control {
         dispatcher: Dispatcher,
         metrics: Metrics,
         config_path: PathBuf,
-        cluster: Option<kube::Client>,
+        backends: Backends,
     ) -> Arc<Self> {
         let started = dispatcher.config().server().clone();
         Arc::new(Self {
@@ -61,7 +62,7 @@ impl Control {
             metrics,
             config_path,
             ready: AtomicBool::new(false),
-            reloading: tokio::sync::Mutex::new(cluster),
+            reloading: tokio::sync::Mutex::new(backends),
             started,
         })
     }
@@ -77,27 +78,21 @@ impl Control {
     /// # Errors
     /// Why the new config was not loaded.
     pub async fn reload(&self) -> Result<Reloaded, String> {
-        let mut cluster = self.reloading.lock().await;
+        let mut backends = self.reloading.lock().await;
         let path = self.config_path.clone();
         let config = tokio::task::spawn_blocking(move || Config::load(&path))
             .await
             .map_err(|e| format!("reload failed: {e}"))
             .and_then(|r| r.map_err(|e| format!("{}: {e}", self.config_path.display())));
         let loaded = match config {
-            Ok(config) => {
-                if cluster.is_none() && super::needs_cluster(&config) {
-                    match super::cluster_client().await {
-                        Ok(client) => *cluster = Some(client),
-                        Err(e) => return self.reload_failed(format!("{e:#}")),
-                    }
-                }
-                super::executors(&config, cluster.as_ref())
-                    .map(|executors| Loaded {
-                        config: Arc::new(config),
-                        executors,
-                    })
-                    .map_err(|e| format!("{e:#}"))
-            }
+            Ok(config) => backends
+                .executors(config.rule_actions())
+                .await
+                .map(|executors| Loaded {
+                    config: Arc::new(config),
+                    executors,
+                })
+                .map_err(|e| format!("{:#}", anyhow::Error::new(e))),
             Err(e) => Err(e),
         };
         let now = super::dispatch::unix_seconds();
