@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use alert_core::Notification;
 use alert_match::Mode;
-use alertrun::{Action, Config, explain, run_test_file};
+use alertrun::{Config, explain, run_test_file};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
@@ -304,10 +304,8 @@ impl Server {
             (None, None) => anyhow::bail!("give --config or --url"),
         };
         let authorization = config.and_then(|c| match &c.server().auth {
-            Some(alertrun::serve::settings::Auth::Bearer { token }) => {
-                Some(format!("Bearer {}", token.as_str()))
-            }
-            Some(alertrun::serve::settings::Auth::Basic { username, password }) => {
+            Some(alertrun::Auth::Bearer { token }) => Some(format!("Bearer {}", token.as_str())),
+            Some(alertrun::Auth::Basic { username, password }) => {
                 use headers::HeaderMapExt as _;
                 let mut map = headers::HeaderMap::new();
                 map.typed_insert(headers::Authorization::basic(username, password.as_str()));
@@ -408,11 +406,7 @@ fn normalised(config: &Config) -> Value {
         .enumerate()
         .map(|(i, r)| {
             let strings = |m: &alert_match::Matchers| m.iter().map(ToString::to_string).collect::<Vec<_>>();
-            let action = match config.action(i) {
-                Action::Process(p) => json!({"process": {"command": p.command(), "workdir": p.workdir(), "pass_env": p.pass_env()}}),
-                Action::Kubernetes { .. } => json!("kubernetes"),
-                _ => json!("unknown"),
-            };
+            let action = config.action(i).to_summary();
             json!({
                 "name": r.name,
                 "match": strings(&r.matchers),

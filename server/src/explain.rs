@@ -9,6 +9,7 @@ use alert_match::{Mode, Target, Verdict, render};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::backend;
 use crate::config::{Action, Config};
 
 /// What a notification would do under a config.
@@ -167,45 +168,18 @@ pub(crate) fn run_of(action: &Action, req: &ExecRequest, mut problems: Vec<Strin
         .iter()
         .map(|v| (v.name.clone(), v.shown_value().to_string()))
         .collect();
-    let timeout = humantime::format_duration(req.deadline).to_string();
-    match action {
-        Action::Process(p) => Run {
-            executor: "process",
-            dedup_key: req.dedup_key.clone(),
-            timeout,
-            argv: Some(p.argv(&shown_env(&req.env))),
-            workdir: p.workdir().map(|d| d.display().to_string()),
-            pass_env: p.pass_env().to_vec(),
-            env,
-            job: None,
-            problems,
-        },
-        Action::Kubernetes {
-            job,
-            default_namespace,
-        } => {
-            let manifest = match executor_k8s::render_job(job, req, default_namespace) {
-                Ok(mut j) => {
-                    executor_k8s::redact_job(&mut j, &req.env);
-                    serde_json::to_value(j).ok()
-                }
-                Err(e) => {
-                    problems.push(e.to_string());
-                    None
-                }
-            };
-            Run {
-                executor: "kubernetes",
-                dedup_key: req.dedup_key.clone(),
-                timeout,
-                argv: None,
-                workdir: None,
-                pass_env: Vec::new(),
-                env,
-                job: manifest,
-                problems,
-            }
-        }
+    let preview = backend::preview(action, req, &shown_env(&req.env));
+    problems.extend(preview.problems);
+    Run {
+        executor: preview.executor,
+        dedup_key: req.dedup_key.clone(),
+        timeout: humantime::format_duration(req.deadline).to_string(),
+        argv: preview.argv,
+        workdir: preview.workdir,
+        pass_env: preview.pass_env,
+        env,
+        job: preview.job,
+        problems,
     }
 }
 

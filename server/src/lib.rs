@@ -16,6 +16,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod backend;
 mod config;
 mod explain;
 pub mod history;
@@ -24,9 +25,11 @@ mod ruletest;
 pub mod serve;
 pub mod store;
 
+pub use backend::Backends;
 pub use config::{
-    Action, Config, ConfigError, OnInterrupt, OnResolved, Policy, Problem, Repeat,
-    default_namespace, default_timeout,
+    Action, Auth, Config, ConfigError, Limits, OnInterrupt, OnResolved, Policy, Problem, Repeat,
+    Secret, ServerSettings, StateSettings, TlsSettings, check_exposure, default_namespace,
+    default_timeout, parse_server,
 };
 pub use explain::{AlertReport, Report, RuleReport, Run, explain};
 pub use ruletest::{TestFileError, TestReport, run_test_file};

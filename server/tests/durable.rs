@@ -12,7 +12,8 @@
 //!   that ignores SIGTERM included, exits 0, and the run is `interrupted`; a run still
 //!   queued stays queued and runs after the restart;
 //! - `POST /-/reload` and SIGHUP swap valid configs and refuse a broken one (400, path and
-//!   line), reported by `alertrun_config_last_reload_successful`;
+//!   line), reported by `alertrun_config_last_reload_successful`; a changed `server:`
+//!   section is named in the answer as needing a restart;
 //! - `/api/v1/runs` filters and pages, `/api/v1/runs/{id}` hides secret values;
 //!   `history_max_runs` prunes old runs, not what they deduplicate;
 //! - `/metrics` counts what was sent and run;
@@ -761,7 +762,10 @@ fn reload_swaps_valid_configs_and_keeps_the_old_one_on_a_broken_config() {
     let resp = post_json(addr, "/-/reload", &Value::Null).expect("POST /-/reload");
     assert_eq!(
         (resp.status(), json_of(&resp)),
-        (200, json!({"status": "reloaded", "rules": 2}))
+        (
+            200,
+            json!({"status": "reloaded", "rules": 2, "restart_needed": []})
+        )
     );
     assert_eq!(rule_names(addr), ["reload-one", "reload-two"]);
     // The new rule runs.
@@ -806,6 +810,20 @@ fn reload_swaps_valid_configs_and_keeps_the_old_one_on_a_broken_config() {
         ["reload-one", "reload-two", "reload-three"]
     );
     assert_eq!(reload_successful(addr), Some(1.0));
+
+    // A changed `server:` section is not applied: the rules are, and the answer names what
+    // needs a restart.
+    let with_server = format!("server:\n  shutdown_grace: 5s\n{}", reload_config(&[one]));
+    std::fs::write(&config, with_server).expect("write config D");
+    let resp = post_json(addr, "/-/reload", &Value::Null).expect("POST /-/reload");
+    assert_eq!(
+        (resp.status(), json_of(&resp)),
+        (
+            200,
+            json!({"status": "reloaded", "rules": 1, "restart_needed": ["server.shutdown_grace"]})
+        )
+    );
+    assert_eq!(rule_names(addr), ["reload-one"]);
 }
 
 // ---------------------------------------------------------------------------------------

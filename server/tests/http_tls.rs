@@ -14,7 +14,7 @@ use std::time::Duration;
 use alert_core::Notification;
 use alertrun::serve::http::{Bound, bind};
 use alertrun::serve::intake::{Accepted, Intake, Refused, Source};
-use alertrun::serve::settings::{ServerSettings, parse_server};
+use alertrun::{ServerSettings, parse_server};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;

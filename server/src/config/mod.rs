@@ -6,6 +6,8 @@
 
 mod lines;
 mod raw;
+mod server;
+mod tls;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -14,16 +16,21 @@ use std::time::Duration;
 
 use alert_core::env::{EnvStyle, EnvVar};
 use alert_match::{Matchers, Mode, Rule, RuleSet, StatusFilter};
-use executor_k8s::JobAction;
-use executor_process::ProcessAction;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::serve::settings::{ServerSettings, parse_server};
+pub use crate::backend::Action;
+use crate::backend::{self, RuleAction};
 use lines::Lines;
 use raw::{
-    RawAction, RawDefaults, RawEnvStyle, RawMode, RawOnInterrupt, RawOnResolved, RawRule,
-    RawSecret, RawStatus, RawTop,
+    RawDefaults, RawEnvStyle, RawMode, RawOnInterrupt, RawOnResolved, RawRule, RawSecret,
+    RawStatus, RawTop,
+};
+pub use server::{
+    Auth, Limits, Secret, ServerSettings, StateSettings, TlsSettings, check_exposure,
+    default_header_timeout, default_listen, default_max_alerts, default_max_body_bytes,
+    default_max_connections, default_max_queued, default_max_running, default_request_timeout,
+    default_shutdown_grace, parse_server,
 };
 
 /// The largest config file alertrun reads.
@@ -40,21 +47,6 @@ pub fn default_timeout() -> Duration {
 /// Default Kubernetes namespace for Job actions.
 pub fn default_namespace() -> String {
     "default".to_string()
-}
-
-/// A rule's action.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub enum Action {
-    /// Run a local process.
-    Process(ProcessAction),
-    /// Create a Kubernetes Job in `namespace`.
-    Kubernetes {
-        /// The Job's settings.
-        job: Box<JobAction>,
-        /// The namespace used when the action does not set one.
-        default_namespace: String,
-    },
 }
 
 /// How often a rule's action runs for the same episode (or group state).
@@ -200,10 +192,7 @@ impl Config {
     /// [`ConfigError`] listing every problem with its path and line.
     pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
         let lines = Lines::of(text);
-        let mut v = Validator {
-            lines: &lines,
-            problems: Vec::new(),
-        };
+        let mut v = Validator::new(&lines);
         let config = v.config(text);
         match config {
             Some(config) if v.problems.is_empty() => Ok(config),
@@ -236,6 +225,20 @@ impl Config {
     /// The description of rule `index` (may be empty).
     pub fn description(&self, index: usize) -> &str {
         &self.descriptions[index]
+    }
+
+    /// Each rule's name, action and stop policy, in config order: what its executor is
+    /// built from.
+    pub(crate) fn rule_actions(&self) -> impl Iterator<Item = RuleAction<'_>> + Clone {
+        let rules = self.rules.rules().iter();
+        rules
+            .zip(self.actions.iter().zip(&self.policies))
+            .map(|(rule, (action, policy))| RuleAction {
+                rule: &rule.name,
+                action,
+                stop_signal: &policy.stop_signal,
+                stop_grace: policy.stop_grace,
+            })
     }
 }
 
@@ -287,7 +290,14 @@ struct Defaults {
     namespace: String,
 }
 
-impl Validator<'_> {
+impl<'a> Validator<'a> {
+    fn new(lines: &'a Lines) -> Self {
+        Self {
+            lines,
+            problems: Vec::new(),
+        }
+    }
+
     fn problem(&mut self, path: impl Into<String>, message: impl Into<String>) {
         let path = path.into();
         let line = self.lines.line(&path);
@@ -324,15 +334,7 @@ impl Validator<'_> {
             }
         };
         let top: RawTop = self.typed("", doc)?;
-        let server = match parse_server(top.server.unwrap_or(Value::Null)) {
-            Ok(server) => server,
-            Err(problems) => {
-                for (path, message) in problems {
-                    self.problem(join("server", &path), message);
-                }
-                ServerSettings::default()
-            }
-        };
+        let server = self.server(top.server);
         let defaults = self.defaults(top.defaults);
         let mut rules = Vec::new();
         let mut actions = Vec::new();
@@ -378,11 +380,8 @@ impl Validator<'_> {
             None => default_timeout(),
         };
         let namespace = raw.namespace.unwrap_or_else(default_namespace);
-        if !executor_k8s::is_dns1123_label(&namespace) {
-            self.problem(
-                "defaults.namespace",
-                format!("{namespace:?} is not a valid namespace (a DNS-1123 label)"),
-            );
+        if let Err(message) = backend::check_namespace(&namespace) {
+            self.problem("defaults.namespace", message);
         }
         Defaults {
             timeout,
@@ -480,9 +479,9 @@ impl Validator<'_> {
             policy.on_resolved_while_running = OnResolved::Leave;
         }
         if let Some(signal) = &raw.stop_signal {
-            match executor_process::parse_signal(signal) {
-                Ok(_) => policy.stop_signal = signal.clone(),
-                Err(e) => self.problem(join(base, "stop_signal"), e),
+            match backend::check_stop_signal(signal) {
+                Ok(()) => policy.stop_signal = signal.clone(),
+                Err(message) => self.problem(join(base, "stop_signal"), message),
             }
         }
         if let Some(grace) = &raw.stop_grace {
@@ -586,22 +585,14 @@ impl Validator<'_> {
         (self.problems.len() == before).then_some(vars)
     }
 
-    fn action(&mut self, base: &str, raw: RawAction, d: &Defaults) -> Option<Action> {
-        match raw {
-            RawAction::Process(v) => self.typed(&join(base, "process"), v).map(Action::Process),
-            RawAction::Kubernetes(v) => {
-                let path = join(base, "kubernetes");
-                let job: JobAction = self.typed(&path, v)?;
-                if let Err(errors) = job.validate() {
-                    for e in errors {
-                        self.problem(join(&path, &e.path), e.message);
-                    }
-                    return None;
+    fn action(&mut self, base: &str, value: Value, d: &Defaults) -> Option<Action> {
+        match backend::parse_action(value, &d.namespace) {
+            Ok(action) => Some(action),
+            Err(problems) => {
+                for p in problems {
+                    self.problem(join(base, &p.path), p.message);
                 }
-                Some(Action::Kubernetes {
-                    job: Box::new(job),
-                    default_namespace: d.namespace.clone(),
-                })
+                None
             }
         }
     }

@@ -51,7 +51,8 @@ pub(crate) struct RawRule {
     pub(crate) timeout: Option<String>,
     #[serde(default)]
     pub(crate) env: BTreeMap<String, String>,
-    pub(crate) action: RawAction,
+    /// Checked by the backend (`crate::backend::parse_action`).
+    pub(crate) action: Value,
     #[serde(default)]
     pub(crate) secret_env: BTreeMap<String, RawSecret>,
     #[serde(default)]
@@ -116,12 +117,4 @@ pub(crate) enum RawEnvStyle {
     Native,
     AmExecutor,
     Bailer,
-}
-
-/// `action: {process: …}` or `action: {kubernetes: …}`; the body is checked by the backend.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub(crate) enum RawAction {
-    Process(Value),
-    Kubernetes(Value),
 }

@@ -6,14 +6,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use alert_core::BoxFuture;
 use serde_json::{Value, json};
-use tracing::{error, info};
+use tracing::{error, info, warn};
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
 use super::api::{self, Api};
 use super::dispatch::{Dispatcher, Loaded};
 use super::metrics::Metrics;
-use crate::config::Config;
+use crate::backend::Backends;
+use crate::config::{Config, ServerSettings};
 use crate::store::{RunFilter, RunState, Store};
 
 /// Answers `/-/ready`, `/-/reload`, `/metrics` and `/api/v1/*`.
@@ -22,8 +23,20 @@ pub struct Control {
     metrics: Metrics,
     config_path: PathBuf,
     ready: AtomicBool,
-    /// The cluster client, made at start or at the first reload that needs one.
-    reloading: tokio::sync::Mutex<Option<kube::Client>>,
+    /// Builds the executors (keeping the cluster client); locked for a whole reload.
+    reloading: tokio::sync::Mutex<Backends>,
+    /// The `server:` section the server started with: a reload does not apply changes to it.
+    started: ServerSettings,
+}
+
+/// A reload's result.
+#[derive(Debug)]
+pub struct Reloaded {
+    /// How many rules are loaded now.
+    pub rules: usize,
+    /// The changed `server:` fields, which take effect only on a restart (such as
+    /// `server.listen`); see [`ServerSettings::restart_needed`].
+    pub restart_needed: Vec<&'static str>,
 }
 
 impl std::fmt::Debug for Control {
@@ -41,14 +54,16 @@ impl Control {
         dispatcher: Dispatcher,
         metrics: Metrics,
         config_path: PathBuf,
-        cluster: Option<kube::Client>,
+        backends: Backends,
     ) -> Arc<Self> {
+        let started = dispatcher.config().server().clone();
         Arc::new(Self {
             dispatcher,
             metrics,
             config_path,
             ready: AtomicBool::new(false),
-            reloading: tokio::sync::Mutex::new(cluster),
+            reloading: tokio::sync::Mutex::new(backends),
+            started,
         })
     }
 
@@ -58,48 +73,50 @@ impl Control {
     }
 
     /// Reads the config file again and swaps it in when valid; otherwise keeps the old one
-    /// and says why. Changes to `server:` need a restart.
+    /// and says why. Changes to `server:` need a restart: they are listed, not applied.
     ///
     /// # Errors
     /// Why the new config was not loaded.
-    pub async fn reload(&self) -> Result<usize, String> {
-        let mut cluster = self.reloading.lock().await;
+    pub async fn reload(&self) -> Result<Reloaded, String> {
+        let mut backends = self.reloading.lock().await;
         let path = self.config_path.clone();
         let config = tokio::task::spawn_blocking(move || Config::load(&path))
             .await
             .map_err(|e| format!("reload failed: {e}"))
             .and_then(|r| r.map_err(|e| format!("{}: {e}", self.config_path.display())));
         let loaded = match config {
-            Ok(config) => {
-                if cluster.is_none() && super::needs_cluster(&config) {
-                    match super::cluster_client().await {
-                        Ok(client) => *cluster = Some(client),
-                        Err(e) => return self.reload_failed(format!("{e:#}")),
-                    }
-                }
-                super::executors(&config, cluster.as_ref())
-                    .map(|executors| Loaded {
-                        config: Arc::new(config),
-                        executors,
-                    })
-                    .map_err(|e| format!("{e:#}"))
-            }
+            Ok(config) => backends
+                .executors(config.rule_actions())
+                .await
+                .map(|executors| Loaded {
+                    config: Arc::new(config),
+                    executors,
+                })
+                .map_err(|e| format!("{:#}", anyhow::Error::new(e))),
             Err(e) => Err(e),
         };
         let now = super::dispatch::unix_seconds();
         match loaded {
             Ok(loaded) => {
                 let rules = loaded.config.rules().rules().len();
+                let restart_needed = self.started.restart_needed(loaded.config.server());
                 self.dispatcher.reload(loaded);
                 self.metrics.config_reloaded(true, now);
                 info!(rules, "config reloaded");
-                Ok(rules)
+                if !restart_needed.is_empty() {
+                    warn!(fields = ?restart_needed,
+                        "the server: section changed; these fields take effect only on a restart");
+                }
+                Ok(Reloaded {
+                    rules,
+                    restart_needed,
+                })
             }
             Err(why) => self.reload_failed(why),
         }
     }
 
-    fn reload_failed(&self, why: String) -> Result<usize, String> {
+    fn reload_failed(&self, why: String) -> Result<Reloaded, String> {
         self.metrics
             .config_reloaded(false, super::dispatch::unix_seconds());
         error!(error = %why, "config reload failed: keeping the running config");
@@ -174,9 +191,10 @@ impl Api for Arc<Control> {
                     "not ready\n".into(),
                 ),
                 "/-/reload" => match this.reload().await {
-                    Ok(rules) => api::json(
+                    Ok(r) => api::json(
                         StatusCode::OK,
-                        &json!({"status": "reloaded", "rules": rules}),
+                        &json!({"status": "reloaded", "rules": r.rules,
+                            "restart_needed": r.restart_needed}),
                     ),
                     Err(why) => api::error(StatusCode::BAD_REQUEST, why),
                 },

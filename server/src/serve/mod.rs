@@ -14,21 +14,17 @@ pub mod settings;
 
 mod auth;
 mod listener;
-mod tls;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use alert_core::Executor;
-use anyhow::{Context as _, bail};
-use executor_k8s::{JobExecutor, JobOptions};
-use executor_process::{ProcessExecutor, ProcessOptions, inherited_env, parse_signal};
+use anyhow::Context as _;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::config::{Action, Config};
+use crate::backend::Backends;
+use crate::config::Config;
 use crate::store::Store;
 use control::Control;
 use dispatch::{DispatchOptions, Dispatcher, Loaded, QueueLimits};
@@ -49,80 +45,14 @@ pub struct ServeOptions {
     pub dry_run: bool,
 }
 
-/// Whether any rule's action is a Kubernetes Job (so `serve` needs a cluster client).
-pub fn needs_cluster(config: &Config) -> bool {
-    (0..config.rules().rules().len()).any(|i| matches!(config.action(i), Action::Kubernetes { .. }))
-}
-
-/// The cluster client: the in-cluster service account, else `KUBECONFIG` /
-/// `~/.kube/config`.
-///
-/// # Errors
-/// When neither is available, saying so.
-pub async fn cluster_client() -> anyhow::Result<kube::Client> {
-    kube::Client::try_default().await.context(
-        "rules use Kubernetes Job actions, but no cluster is configured: \
-         run in a pod with a service account, or set KUBECONFIG",
-    )
-}
-
-/// Builds the executor of each rule, by rule name; `cluster` runs Job actions.
-///
-/// # Errors
-/// When a rule's stop signal is unknown, or a rule has a Job action and `cluster` is
-/// `None`.
-pub fn executors(
-    config: &Config,
-    cluster: Option<&kube::Client>,
-) -> anyhow::Result<HashMap<String, Arc<dyn Executor>>> {
-    let rules = config.rules().rules();
-    rules
-        .iter()
-        .enumerate()
-        .map(|(i, rule)| {
-            let policy = config.policy(i);
-            match config.action(i) {
-                Action::Process(action) => {
-                    let signal = parse_signal(&policy.stop_signal)
-                        .map_err(|e| anyhow::anyhow!("rule {}: {e}", rule.name))?;
-                    let options = ProcessOptions::default()
-                        .with_stop_signal(signal)
-                        .with_grace(policy.stop_grace)
-                        .with_inherited(inherited_env(action, |name| std::env::var(name).ok()));
-                    let executor: Arc<dyn Executor> =
-                        Arc::new(ProcessExecutor::new(action.clone(), options));
-                    Ok((rule.name.clone(), executor))
-                }
-                Action::Kubernetes {
-                    job,
-                    default_namespace,
-                } => {
-                    let Some(client) = cluster else {
-                        bail!(
-                            "rule {}: a Kubernetes Job action needs a cluster client",
-                            rule.name
-                        );
-                    };
-                    let executor: Arc<dyn Executor> = Arc::new(JobExecutor::new(
-                        client.clone(),
-                        (**job).clone(),
-                        default_namespace.clone(),
-                        JobOptions::default(),
-                    ));
-                    Ok((rule.name.clone(), executor))
-                }
-            }
-        })
-        .collect()
-}
-
 /// Runs the server until SIGTERM or SIGINT, then stops taking notifications, lets running
 /// actions finish within `server.shutdown_grace`, stops the rest and returns. SIGHUP (and
 /// `POST /-/reload`) reloads the config.
 ///
 /// # Errors
-/// When the config cannot be served (see [`executors`]), the address is refused by the
-/// exposure check, the store cannot be opened, or the listener cannot be bound.
+/// When the config cannot be served (a rule's executor cannot be built, such as a Job action
+/// with no cluster), the address is refused by the exposure check, the store cannot be
+/// opened, or the listener cannot be bound.
 pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
     let mut settings = config.server().clone();
     if let Some(listen) = options.listen {
@@ -132,12 +62,8 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         settings.state.dir.clone_from(dir);
     }
     settings::check_exposure(&settings, options.insecure_no_auth).map_err(anyhow::Error::msg)?;
-    let cluster = if needs_cluster(&config) {
-        Some(cluster_client().await?)
-    } else {
-        None
-    };
-    let executors = executors(&config, cluster.as_ref())?;
+    let mut backends = Backends::new();
+    let executors = backends.executors(config.rule_actions()).await?;
     let store = if settings.state.durable {
         let dir = settings.state.dir.clone();
         let store = tokio::task::spawn_blocking(move || Store::open(&dir))
@@ -180,7 +106,7 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         dispatcher.clone(),
         metrics,
         options.config_path.clone(),
-        cluster,
+        backends,
     );
     tokio::spawn(prune(store, dispatcher.clone(), settings.state.clone()));
     let bound = listener::bind(&settings)

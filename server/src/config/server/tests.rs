@@ -4,8 +4,13 @@
 use super::*;
 use serde_json::json;
 
+/// Every problem as (path, message); paths are under `server`.
 fn problems(v: Value) -> Vec<(String, String)> {
-    parse_server(v).unwrap_err()
+    let e = parse_server(v).unwrap_err();
+    e.problems
+        .into_iter()
+        .map(|p| (p.path, p.message))
+        .collect()
 }
 
 fn secret_file(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
@@ -80,6 +85,7 @@ fn bad_settings_are_all_reported_with_their_paths() {
     let empty = secret_file(&dir, "empty", "\n");
     let two_lines = secret_file(&dir, "two", "a\nb\n");
     let missing = dir.path().join("missing").display().to_string();
+    // (name, section, path under `server`, message)
     let rows: Vec<(&str, Value, &str, &str)> = vec![
         (
             "unknown key",
@@ -211,7 +217,9 @@ fn bad_settings_are_all_reported_with_their_paths() {
     for (name, v, path, want) in rows {
         let found = problems(v);
         assert!(
-            found.iter().any(|(p, m)| p == path && m.contains(want)),
+            found
+                .iter()
+                .any(|(p, m)| *p == format!("server.{path}") && m.contains(want)),
             "{name}: want {path}: {want}\n  got {found:?}"
         );
     }
@@ -238,4 +246,88 @@ fn exposure_needs_auth_off_loopback() {
     s.auth = None;
     s.listen = "[::1]:9095".parse().unwrap();
     assert!(check_exposure(&s, false).is_ok());
+}
+
+#[test]
+fn restart_needed_names_each_changed_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = secret_file(&dir, "token", "one");
+    let other = secret_file(&dir, "other", "two");
+    let base = json!({"auth": {"bearer_token_file": token}});
+    let rows: Vec<(&str, Value, Vec<&str>)> = vec![
+        ("nothing changed", base.clone(), vec![]),
+        (
+            "listen",
+            json!({"listen": "0.0.0.0:9095", "auth": {"bearer_token_file": token}}),
+            vec!["server.listen"],
+        ),
+        (
+            "another token",
+            json!({"auth": {"bearer_token_file": other}}),
+            vec!["server.auth"],
+        ),
+        ("no auth", json!({}), vec!["server.auth"]),
+        (
+            "limits, queue, state and grace",
+            json!({
+                "auth": {"bearer_token_file": token},
+                "limits": {"max_alerts": 5, "request_timeout": "1m"},
+                "queue": {"max_queued": 7},
+                "state": {"dir": "/tmp/elsewhere", "history_max_runs": 9},
+                "shutdown_grace": "1s",
+            }),
+            vec![
+                "server.limits.max_alerts",
+                "server.limits.request_timeout",
+                "server.queue.max_queued",
+                "server.state.dir",
+                "server.state.history_max_runs",
+                "server.shutdown_grace",
+            ],
+        ),
+    ];
+    let running = parse_server(base).unwrap();
+    for (name, new, want) in rows {
+        let new = parse_server(new).unwrap();
+        assert_eq!(running.restart_needed(&new), want, "{name}");
+    }
+}
+
+#[test]
+fn restart_needed_sees_a_renewed_certificate_at_the_same_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let write_pair = || {
+        let pair = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let cert = secret_file(&dir, "cert.pem", &pair.cert.pem());
+        let key = secret_file(&dir, "key.pem", &pair.signing_key.serialize_pem());
+        json!({"tls": {"cert_file": cert, "key_file": key}})
+    };
+    let running = parse_server(write_pair()).unwrap();
+    let reread = parse_server(json!({"tls": running.tls.as_ref().map(|t| json!({
+        "cert_file": t.cert_file, "key_file": t.key_file,
+    }))}))
+    .unwrap();
+    assert_eq!(running.restart_needed(&reread), Vec::<&str>::new());
+    let renewed = parse_server(write_pair()).unwrap();
+    assert_eq!(running.restart_needed(&renewed), ["server.tls"]);
+    assert_eq!(
+        running.restart_needed(&ServerSettings::default()),
+        ["server.tls"]
+    );
+}
+
+#[test]
+fn bad_server_values_are_reported_with_lines_beside_rule_problems() {
+    let text = "server:\n  listen: nowhere\n  limits:\n    max_alerts: 0\nrules:\n  - name: 'bad name'\n    action: {process: {command: [/bin/true]}}\n";
+    let e = crate::Config::from_yaml(text).unwrap_err();
+    let shown: Vec<String> = e.problems.iter().map(ToString::to_string).collect();
+    let want = [
+        "server.listen (line 2): invalid listen address \"nowhere\"",
+        "server.limits.max_alerts (line 4): must be at least 1",
+        "rules[0].name (line 6): invalid rule name",
+    ];
+    assert_eq!(shown.len(), want.len(), "{shown:#?}");
+    for (got, want) in shown.iter().zip(want) {
+        assert!(got.starts_with(want), "want {want:?}, got {got:?}");
+    }
 }

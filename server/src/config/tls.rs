@@ -1,8 +1,13 @@
-//! Loads the TLS files into a rustls server config (ring provider), with client-certificate
-//! verification when a client CA is set. Files are read once, at config validation.
+//! `server.tls`: loads the TLS files into a rustls server config (ring provider), with
+//! client-certificate verification when a client CA is set. Files are read once, at config
+//! validation.
 
-use std::path::Path;
+use std::hash::{DefaultHasher, Hash as _, Hasher as _};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
 
 use tokio_rustls::rustls::crypto::{CryptoProvider, ring};
 use tokio_rustls::rustls::pki_types::pem::PemObject;
@@ -10,10 +15,50 @@ use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
 use tokio_rustls::rustls::{RootCertStore, ServerConfig};
 
-use super::settings::RawTls;
+use super::Validator;
+use super::server::TlsSettings;
 
-/// Builds the server config, or every problem as (field of `tls`, message).
-pub(crate) fn server_config(raw: &RawTls) -> Result<Arc<ServerConfig>, Vec<(String, String)>> {
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert_file: PathBuf,
+    key_file: PathBuf,
+    #[serde(default)]
+    client_ca_file: Option<PathBuf>,
+}
+
+impl Validator<'_> {
+    /// Validates `server.tls` and loads its files, reporting each problem at its field.
+    pub(super) fn tls(&mut self, value: Value) -> Option<TlsSettings> {
+        let raw: RawTls = self.typed("server.tls", value)?;
+        match server_config(&raw) {
+            Ok((config, digest)) => Some(TlsSettings {
+                cert_file: raw.cert_file,
+                key_file: raw.key_file,
+                client_ca_file: raw.client_ca_file,
+                config,
+                digest,
+            }),
+            Err(problems) => {
+                for (field, message) in problems {
+                    let path = if field.is_empty() {
+                        "server.tls".to_owned()
+                    } else {
+                        format!("server.tls.{field}")
+                    };
+                    self.problem(path, message);
+                }
+                None
+            }
+        }
+    }
+}
+
+/// Problems as (field of `tls`, message).
+type Problems = Vec<(String, String)>;
+
+/// Builds the server config and a digest of what it was built from, or every problem.
+fn server_config(raw: &RawTls) -> Result<(Arc<ServerConfig>, u64), Problems> {
     let mut problems = Vec::new();
     let certs = certificates(&raw.cert_file).map_err(|m| problems.push(("cert_file".into(), m)));
     let key = PrivateKeyDer::from_pem_file(&raw.key_file).map_err(|e| {
@@ -29,11 +74,17 @@ pub(crate) fn server_config(raw: &RawTls) -> Result<Arc<ServerConfig>, Vec<(Stri
     let (Ok(certs), Ok(key), None | Some(Ok(_))) = (certs, key, &verifier) else {
         return Err(problems);
     };
+    let mut digest = DefaultHasher::new();
+    certs.hash(&mut digest);
+    key.secret_der().hash(&mut digest);
+    if let Some(Ok((_, ca))) = &verifier {
+        ca.hash(&mut digest);
+    }
     let builder = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| vec![(String::new(), format!("cannot set up TLS: {e}"))])?;
     let builder = match verifier {
-        Some(Ok(v)) => builder.with_client_cert_verifier(v),
+        Some(Ok((v, _))) => builder.with_client_cert_verifier(v),
         _ => builder.with_no_client_auth(),
     };
     let mut config = builder.with_single_cert(certs, key).map_err(|e| {
@@ -48,7 +99,9 @@ pub(crate) fn server_config(raw: &RawTls) -> Result<Arc<ServerConfig>, Vec<(Stri
     })?;
     // HTTP/1.1 only: what the server speaks (Alertmanager and Prometheus fall back to it).
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    // The digest tells a reload whether TLS changed (a renewed certificate at the same
+    // path); it is no security measure.
+    Ok((Arc::new(config), digest.finish()))
 }
 
 fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
@@ -61,19 +114,24 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     Ok(certs)
 }
 
+type ClientVerifier = Arc<dyn tokio_rustls::rustls::server::danger::ClientCertVerifier>;
+
+/// The verifier of client certificates, and the CA certificates it was built from.
 fn client_verifier(
     path: &Path,
     provider: &Arc<CryptoProvider>,
-) -> Result<Arc<dyn tokio_rustls::rustls::server::danger::ClientCertVerifier>, String> {
+) -> Result<(ClientVerifier, Vec<CertificateDer<'static>>), String> {
+    let certs = certificates(path)?;
     let mut roots = RootCertStore::empty();
-    for cert in certificates(path)? {
+    for cert in certs.iter().cloned() {
         roots
             .add(cert)
             .map_err(|e| format!("invalid CA certificate in {}: {e}", path.display()))?;
     }
-    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .build()
-        .map_err(|e| format!("cannot verify clients with {}: {e}", path.display()))
+        .map_err(|e| format!("cannot verify clients with {}: {e}", path.display()))?;
+    Ok((verifier, certs))
 }
 
 fn pem_message(path: &Path, what: &str, e: &tokio_rustls::rustls::pki_types::pem::Error) -> String {
@@ -109,8 +167,17 @@ mod tests {
             client_ca_file: ca.map(Into::into),
         };
 
-        let config = server_config(&raw(&cert, &key, Some(&cert))).unwrap();
+        let (config, digest) = server_config(&raw(&cert, &key, Some(&cert))).unwrap();
         assert_eq!(config.alpn_protocols, [b"http/1.1".to_vec()]);
+        let (_, same) = server_config(&raw(&cert, &key, Some(&cert))).unwrap();
+        assert_eq!(digest, same, "the same files give the same digest");
+        let renewed = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        std::fs::write(&cert, renewed.cert.pem()).unwrap();
+        std::fs::write(&key, renewed.signing_key.serialize_pem()).unwrap();
+        let (_, other) = server_config(&raw(&cert, &key, None)).unwrap();
+        assert_ne!(digest, other, "a renewed certificate changes the digest");
+        std::fs::write(&cert, a.cert.pem()).unwrap();
+        std::fs::write(&key, a.signing_key.serialize_pem()).unwrap();
 
         let problems = server_config(&raw(&cert, &other_key, None)).unwrap_err();
         assert_eq!(problems[0].0, "key_file", "{problems:?}");

@@ -1,0 +1,259 @@
+//! The action backends: a rule's action runs as a local process or as a Kubernetes Job.
+//!
+//! This module is the only place in the server that names a backend (the
+//! `executor_process` and `executor_k8s` crates, and the arms of [`Action`]): it checks an
+//! action when the config is loaded, previews it for `explain`, `test` and `check --print`,
+//! shows the argv a run record keeps, and builds each rule's executor at start-up and on
+//! reload ([`Backends`], which keeps the cluster client between reloads). The rest of the
+//! server sees actions through these functions and executors as `Arc<dyn Executor>`.
+//!
+//! Adding a backend: one file beside `process.rs` and `kubernetes.rs`, one arm in
+//! [`Action`] and in the `match`es of this file (the compiler lists them).
+
+mod kubernetes;
+mod process;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use alert_core::env::EnvVar;
+use alert_core::{ExecRequest, Executor};
+use executor_k8s::JobAction;
+use executor_process::ProcessAction;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// A rule's action.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Action {
+    /// Run a local process.
+    Process(ProcessAction),
+    /// Create a Kubernetes Job in `namespace`.
+    Kubernetes {
+        /// The Job's settings.
+        job: Box<JobAction>,
+        /// The namespace used when the action does not set one.
+        default_namespace: String,
+    },
+}
+
+impl Action {
+    /// The backend's name, as written in the config: `process` or `kubernetes`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Process(_) => "process",
+            Action::Kubernetes { .. } => "kubernetes",
+        }
+    }
+
+    /// The action in short, as `alertrun check --print` shows it.
+    pub fn to_summary(&self) -> Value {
+        match self {
+            Action::Process(p) => process::summary(p),
+            Action::Kubernetes { .. } => Value::from("kubernetes"),
+        }
+    }
+
+    fn needs_cluster(&self) -> bool {
+        matches!(self, Action::Kubernetes { .. })
+    }
+}
+
+/// `action: {process: …}` or `action: {kubernetes: …}`; the body is checked by the backend.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+enum RawAction {
+    Process(Value),
+    Kubernetes(Value),
+}
+
+/// A problem in an action, at its path under `action` (such as `kubernetes.image`; empty
+/// for the action itself).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ActionProblem {
+    pub(crate) path: String,
+    pub(crate) message: String,
+}
+
+/// Parses and checks a rule's `action:` value; a Job action without a namespace gets
+/// `default_namespace`.
+///
+/// # Errors
+/// Every problem found, each at its path under `action`.
+pub(crate) fn parse_action(
+    value: Value,
+    default_namespace: &str,
+) -> Result<Action, Vec<ActionProblem>> {
+    match typed::<RawAction>("", value)? {
+        RawAction::Process(v) => typed("process", v).map(Action::Process),
+        RawAction::Kubernetes(v) => kubernetes::parse(v, default_namespace),
+    }
+}
+
+/// Checks `defaults.namespace`, the namespace of Job actions that set none.
+pub(crate) fn check_namespace(namespace: &str) -> Result<(), String> {
+    kubernetes::check_namespace(namespace)
+}
+
+/// Checks a rule's `stop_signal`, the signal that stops a process action.
+pub(crate) fn check_stop_signal(signal: &str) -> Result<(), String> {
+    process::check_stop_signal(signal)
+}
+
+/// What an action would run for one request: the backend's part of an `explain` report.
+#[derive(Debug, Default)]
+pub(crate) struct Preview {
+    /// The backend's name.
+    pub(crate) executor: &'static str,
+    /// The argv, for a process (secret values redacted).
+    pub(crate) argv: Option<Vec<String>>,
+    /// The working directory, for a process that sets one.
+    pub(crate) workdir: Option<String>,
+    /// Variables of alertrun's own environment passed through (besides PATH).
+    pub(crate) pass_env: Vec<String>,
+    /// The Job manifest, for Kubernetes (secret values redacted).
+    pub(crate) job: Option<Value>,
+    /// Why the action could not run as it stands.
+    pub(crate) problems: Vec<String>,
+}
+
+/// What `action` would run for `req`; `shown_env` is `req.env` with secret values redacted.
+pub(crate) fn preview(action: &Action, req: &ExecRequest, shown_env: &[EnvVar]) -> Preview {
+    match action {
+        Action::Process(p) => process::preview(p, shown_env),
+        Action::Kubernetes {
+            job,
+            default_namespace,
+        } => kubernetes::preview(job, req, default_namespace),
+    }
+}
+
+/// The argv a run record shows: a process's argv with `$(VAR)` expanded from `shown_env`
+/// (the request's env with secret values redacted); empty for a Job, whose command the
+/// kubelet expands.
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "serve/dispatch/record.rs is to call it instead of matching Action::Process"
+    )
+)]
+pub(crate) fn shown_argv(action: &Action, shown_env: &[EnvVar]) -> Vec<String> {
+    match action {
+        Action::Process(p) => p.argv(shown_env),
+        Action::Kubernetes { .. } => Vec::new(),
+    }
+}
+
+/// What building one rule's executor needs: its name, action and stop policy.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RuleAction<'a> {
+    /// The rule's name.
+    pub(crate) rule: &'a str,
+    /// Its action.
+    pub(crate) action: &'a Action,
+    /// The signal that stops a process action (checked at config load).
+    pub(crate) stop_signal: &'a str,
+    /// Time between the stop signal and SIGKILL.
+    pub(crate) stop_grace: Duration,
+}
+
+/// Why the executors of a config could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum BackendError {
+    /// A rule has a Job action and no cluster is reachable.
+    #[error(
+        "rules use Kubernetes Job actions, but no cluster is configured: \
+         run in a pod with a service account, or set KUBECONFIG"
+    )]
+    NoCluster(#[source] kube::Error),
+    /// A rule's action cannot be run as configured.
+    #[error("rule {rule}: {message}")]
+    Rule {
+        /// The rule's name.
+        rule: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Builds each rule's executor. Keeps the cluster client, made the first time a rule needs
+/// one (the in-cluster service account, else `KUBECONFIG` / `~/.kube/config`), for later
+/// reloads.
+#[derive(Clone, Default)]
+pub struct Backends {
+    cluster: Option<kube::Client>,
+}
+
+impl std::fmt::Debug for Backends {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backends")
+            .field("cluster", &self.cluster.is_some())
+            .finish()
+    }
+}
+
+impl Backends {
+    /// Backends with no cluster client yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The executor of each rule, by rule name.
+    ///
+    /// # Errors
+    /// When a rule has a Job action and no cluster client can be made, or a rule's action
+    /// cannot be run as configured.
+    pub(crate) async fn executors<'a>(
+        &mut self,
+        rules: impl Iterator<Item = RuleAction<'a>> + Clone,
+    ) -> Result<HashMap<String, Arc<dyn Executor>>, BackendError> {
+        if self.cluster.is_none() && rules.clone().any(|r| r.action.needs_cluster()) {
+            let client = kube::Client::try_default()
+                .await
+                .map_err(BackendError::NoCluster)?;
+            self.cluster = Some(client);
+        }
+        rules
+            .map(|r| {
+                let executor = match r.action {
+                    Action::Process(p) => process::executor(p, r.stop_signal, r.stop_grace),
+                    Action::Kubernetes {
+                        job,
+                        default_namespace,
+                    } => kubernetes::executor(job, default_namespace, self.cluster.as_ref()),
+                };
+                executor
+                    .map(|e| (r.rule.to_owned(), e))
+                    .map_err(|message| BackendError::Rule {
+                        rule: r.rule.to_owned(),
+                        message,
+                    })
+            })
+            .collect()
+    }
+}
+
+/// Deserialises `value` into `T`, a failure reported at `base` + the inner path.
+fn typed<T: DeserializeOwned>(base: &str, value: Value) -> Result<T, Vec<ActionProblem>> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let inner = e.path().to_string();
+        let path = match (base.is_empty(), inner.as_str()) {
+            (_, ".") => base.to_owned(),
+            (true, inner) => inner.to_owned(),
+            (false, inner) if inner.starts_with('[') => format!("{base}{inner}"),
+            (false, inner) => format!("{base}.{inner}"),
+        };
+        vec![ActionProblem {
+            path,
+            message: e.into_inner().to_string(),
+        }]
+    })
+}
+
+#[cfg(test)]
+mod tests;

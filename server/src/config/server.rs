@@ -1,0 +1,630 @@
+//! The `server:` section of the config: listen address, authentication, TLS, limits and the
+//! run queue. Strict serde types (unknown keys are errors), validated into
+//! [`ServerSettings`] by the config's validator, which reports a problem here like one in a
+//! rule (path and line, with every other problem), reads the secrets and loads the TLS files
+//! (`tls.rs`), so that every problem is found before a port is bound.
+//!
+//! ```yaml
+//! server:
+//!   listen: 127.0.0.1:9095
+//!   auth:
+//!     bearer_token_file: /etc/alertrun/token   # or bearer_token_env: ALERTRUN_TOKEN
+//!     # basic: {username: alertmanager, password_file: /etc/alertrun/password}
+//!   tls: {cert_file: server.pem, key_file: server-key.pem, client_ca_file: ca.pem}
+//!   limits: {max_body_bytes: 4194304, max_alerts: 1000, max_connections: 1024,
+//!            header_timeout: 10s, request_timeout: 30s}
+//!   queue: {max_running: 16, max_queued: 1024}
+//!   state: {dir: /var/lib/alertrun, durable: true, history_max_age: 7d, history_max_runs: 100000}
+//!   shutdown_grace: 30s
+//! ```
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+use tokio_rustls::rustls::ServerConfig;
+
+use super::lines::Lines;
+use super::{ConfigError, Validator, read_secret_file};
+
+/// Default `listen`: loopback only, so that nothing is exposed by accident.
+pub fn default_listen() -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, 9095))
+}
+
+/// Default `limits.max_body_bytes`: 4 MiB.
+pub fn default_max_body_bytes() -> usize {
+    4 << 20
+}
+
+/// Default `limits.max_alerts` (alerts per notification).
+pub fn default_max_alerts() -> usize {
+    1000
+}
+
+/// Default `limits.max_connections`.
+pub fn default_max_connections() -> usize {
+    1024
+}
+
+/// Default `limits.header_timeout`.
+pub fn default_header_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// Default `limits.request_timeout`.
+pub fn default_request_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+
+/// Default `queue.max_running`.
+pub fn default_max_running() -> usize {
+    16
+}
+
+/// Default `queue.max_queued`.
+pub fn default_max_queued() -> usize {
+    1024
+}
+
+/// The validated `server:` section.
+#[derive(Clone, Debug)]
+pub struct ServerSettings {
+    /// The address to listen on.
+    pub listen: SocketAddr,
+    /// How requests authenticate; `None` for no header authentication.
+    pub auth: Option<Auth>,
+    /// TLS, with optional client-certificate verification; `None` for plain HTTP.
+    pub tls: Option<TlsSettings>,
+    /// Request and connection limits.
+    pub limits: Limits,
+    /// The most actions running at once.
+    pub max_running: usize,
+    /// The most actions waiting to run.
+    pub max_queued: usize,
+    /// Where accepted notifications, dedupe state and run history are kept.
+    pub state: StateSettings,
+    /// On SIGTERM/SIGINT, how long running actions may go on before they are stopped.
+    pub shutdown_grace: Duration,
+}
+
+/// The `state:` settings: the store under a directory, and history retention.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateSettings {
+    /// The state directory. Used when `durable`.
+    pub dir: PathBuf,
+    /// Whether a notification is answered only once its runs are on disk (the default).
+    /// `false` keeps everything in memory: a crash loses accepted work and history.
+    pub durable: bool,
+    /// History older than this is deleted.
+    pub history_max_age: Duration,
+    /// At most this many runs are kept.
+    pub history_max_runs: usize,
+}
+
+impl Default for StateSettings {
+    fn default() -> Self {
+        Self {
+            dir: PathBuf::from("/var/lib/alertrun"),
+            durable: true,
+            history_max_age: Duration::from_secs(7 * 24 * 3600),
+            history_max_runs: 100_000,
+        }
+    }
+}
+
+/// Default `shutdown_grace`.
+pub fn default_shutdown_grace() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl Default for ServerSettings {
+    /// Every default: loopback, no auth, no TLS.
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+            auth: None,
+            tls: None,
+            limits: Limits::default(),
+            max_running: default_max_running(),
+            max_queued: default_max_queued(),
+            state: StateSettings::default(),
+            shutdown_grace: default_shutdown_grace(),
+        }
+    }
+}
+
+/// How a request proves who sent it: the `Authorization` header Alertmanager's
+/// `http_config` sends (`authorization: {credentials_file}` or `basic_auth`).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Auth {
+    /// `Authorization: Bearer <token>`.
+    Bearer {
+        /// The expected token.
+        token: Secret,
+    },
+    /// `Authorization: Basic <base64(username:password)>`.
+    Basic {
+        /// The expected username.
+        username: String,
+        /// The expected password.
+        password: Secret,
+    },
+}
+
+/// A credential. Its `Debug` prints `<redacted>`, and it has no `Display`.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret value, for comparison (in constant time) or to send it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// TLS settings: the files as configured and the server config loaded from them.
+#[derive(Clone, Debug)]
+pub struct TlsSettings {
+    /// The certificate chain (PEM), leaf first.
+    pub cert_file: PathBuf,
+    /// The private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+    /// CA certificates (PEM) that client certificates must chain to. When set, every
+    /// client must present such a certificate (mutual TLS).
+    pub client_ca_file: Option<PathBuf>,
+    pub(crate) config: Arc<ServerConfig>,
+    /// A digest of the loaded certificates and key, so that a reload notices a renewed
+    /// certificate at the same path.
+    pub(crate) digest: u64,
+}
+
+impl TlsSettings {
+    /// True when clients must present a certificate (mutual TLS).
+    pub fn is_mutual(&self) -> bool {
+        self.client_ca_file.is_some()
+    }
+}
+
+/// Request and connection limits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest request body; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// The most alerts one notification may carry; more get 413.
+    pub max_alerts: usize,
+    /// The most connections served at once. Further connections wait in the listen backlog
+    /// until one closes (they are not refused).
+    pub max_connections: usize,
+    /// How long a client may take to send the request headers (also the TLS handshake, and
+    /// how long an idle keep-alive connection stays open).
+    pub header_timeout: Duration,
+    /// How long reading the body and handling one request may take; then 408.
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: default_max_body_bytes(),
+            max_alerts: default_max_alerts(),
+            max_connections: default_max_connections(),
+            header_timeout: default_header_timeout(),
+            request_timeout: default_request_timeout(),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    #[serde(default)]
+    listen: Option<String>,
+    #[serde(default)]
+    auth: Option<Value>,
+    #[serde(default)]
+    tls: Option<Value>,
+    #[serde(default)]
+    limits: Option<Value>,
+    #[serde(default)]
+    queue: Option<Value>,
+    #[serde(default)]
+    state: Option<Value>,
+    #[serde(default)]
+    shutdown_grace: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawState {
+    #[serde(default)]
+    dir: Option<PathBuf>,
+    #[serde(default)]
+    durable: Option<bool>,
+    #[serde(default)]
+    history_max_age: Option<String>,
+    #[serde(default)]
+    history_max_runs: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    #[serde(default)]
+    bearer_token_file: Option<PathBuf>,
+    #[serde(default)]
+    bearer_token_env: Option<String>,
+    #[serde(default)]
+    basic: Option<RawBasic>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBasic {
+    username: String,
+    #[serde(default)]
+    password_file: Option<PathBuf>,
+    #[serde(default)]
+    password_env: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    #[serde(default)]
+    max_body_bytes: Option<u64>,
+    #[serde(default)]
+    max_alerts: Option<u64>,
+    #[serde(default)]
+    max_connections: Option<u64>,
+    #[serde(default)]
+    header_timeout: Option<String>,
+    #[serde(default)]
+    request_timeout: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawQueue {
+    #[serde(default)]
+    max_running: Option<u64>,
+    #[serde(default)]
+    max_queued: Option<u64>,
+}
+
+/// Parses and validates a `server:` section on its own (`null` means every default), as
+/// [`Config`](crate::Config) does: reads the bearer token or password and loads the TLS files.
+///
+/// # Errors
+/// [`ConfigError`] listing every problem, each at its path under `server`, such as
+/// `server.auth.bearer_token_file` (without lines: there is no text).
+pub fn parse_server(value: Value) -> Result<ServerSettings, ConfigError> {
+    let lines = Lines::default();
+    let mut v = Validator::new(&lines);
+    let settings = v.server(Some(value));
+    if v.problems.is_empty() {
+        Ok(settings)
+    } else {
+        Err(ConfigError {
+            problems: v.problems,
+        })
+    }
+}
+
+/// Refuses to expose alertrun beyond this machine with no authentication: a non-loopback
+/// `listen` needs `auth` or mutual TLS, unless `allow_insecure` (`--insecure-no-auth`).
+///
+/// # Errors
+/// A message saying what to do.
+pub fn check_exposure(settings: &ServerSettings, allow_insecure: bool) -> Result<(), String> {
+    let authenticated =
+        settings.auth.is_some() || settings.tls.as_ref().is_some_and(TlsSettings::is_mutual);
+    if authenticated || allow_insecure || settings.listen.ip().is_loopback() {
+        return Ok(());
+    }
+    Err(format!(
+        "refusing to listen on {} without authentication: anyone who can reach it could run \
+         alertrun's actions; set server.auth (bearer_token_file, bearer_token_env or basic) or \
+         server.tls.client_ca_file (mutual TLS), listen on a loopback address such as \
+         127.0.0.1:9095, or pass --insecure-no-auth to accept the risk",
+        settings.listen
+    ))
+}
+
+impl ServerSettings {
+    /// The fields of the `server:` section that differ between these settings (the running
+    /// server's) and `new` (a reloaded config's), by config path, such as `server.listen`.
+    ///
+    /// `serve` builds its listener, authentication, limits, queue, store and shutdown from
+    /// `server:` once, at start, so every change listed here takes effect only on a restart.
+    /// TLS counts as changed when a file's path or its content (a renewed certificate) did.
+    pub fn restart_needed(&self, new: &ServerSettings) -> Vec<&'static str> {
+        let (a, b) = (self, new);
+        let fields = [
+            ("server.listen", a.listen != b.listen),
+            ("server.auth", !same_auth(a.auth.as_ref(), b.auth.as_ref())),
+            ("server.tls", !same_tls(a.tls.as_ref(), b.tls.as_ref())),
+            (
+                "server.limits.max_body_bytes",
+                a.limits.max_body_bytes != b.limits.max_body_bytes,
+            ),
+            (
+                "server.limits.max_alerts",
+                a.limits.max_alerts != b.limits.max_alerts,
+            ),
+            (
+                "server.limits.max_connections",
+                a.limits.max_connections != b.limits.max_connections,
+            ),
+            (
+                "server.limits.header_timeout",
+                a.limits.header_timeout != b.limits.header_timeout,
+            ),
+            (
+                "server.limits.request_timeout",
+                a.limits.request_timeout != b.limits.request_timeout,
+            ),
+            ("server.queue.max_running", a.max_running != b.max_running),
+            ("server.queue.max_queued", a.max_queued != b.max_queued),
+            ("server.state.dir", a.state.dir != b.state.dir),
+            ("server.state.durable", a.state.durable != b.state.durable),
+            (
+                "server.state.history_max_age",
+                a.state.history_max_age != b.state.history_max_age,
+            ),
+            (
+                "server.state.history_max_runs",
+                a.state.history_max_runs != b.state.history_max_runs,
+            ),
+            (
+                "server.shutdown_grace",
+                a.shutdown_grace != b.shutdown_grace,
+            ),
+        ];
+        fields
+            .into_iter()
+            .filter_map(|(path, changed)| changed.then_some(path))
+            .collect()
+    }
+}
+
+fn same_auth(a: Option<&Auth>, b: Option<&Auth>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(Auth::Bearer { token: a }), Some(Auth::Bearer { token: b })) => {
+            a.as_str() == b.as_str()
+        }
+        (
+            Some(Auth::Basic {
+                username: ua,
+                password: pa,
+            }),
+            Some(Auth::Basic {
+                username: ub,
+                password: pb,
+            }),
+        ) => ua == ub && pa.as_str() == pb.as_str(),
+        _ => false,
+    }
+}
+
+fn same_tls(a: Option<&TlsSettings>, b: Option<&TlsSettings>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => {
+            (&a.cert_file, &a.key_file, &a.client_ca_file, a.digest)
+                == (&b.cert_file, &b.key_file, &b.client_ca_file, b.digest)
+        }
+        _ => false,
+    }
+}
+
+impl Validator<'_> {
+    /// Validates the `server:` section (absent or `null`: every default), reporting each
+    /// problem at its path under `server`. Reads the secrets and loads the TLS files.
+    pub(super) fn server(&mut self, value: Option<Value>) -> ServerSettings {
+        let value = match value {
+            None | Some(Value::Null) => Value::Object(Default::default()),
+            Some(value) => value,
+        };
+        let raw: RawServer = self.typed("server", value).unwrap_or_default();
+        let listen = match raw.listen {
+            None => default_listen(),
+            Some(text) => text.parse::<SocketAddr>().unwrap_or_else(|_| {
+                self.problem(
+                    "server.listen",
+                    format!("invalid listen address {text:?}: write IP:port, such as 127.0.0.1:9095 or [::]:9095"),
+                );
+                default_listen()
+            }),
+        };
+        let auth = raw.auth.and_then(|v| self.auth(v));
+        let tls = raw.tls.and_then(|v| self.tls(v));
+        let limits = self.limits(raw.limits);
+        let queue: RawQueue = raw
+            .queue
+            .and_then(|v| self.typed("server.queue", v))
+            .unwrap_or_default();
+        let max_running = self
+            .count("server.queue.max_running", queue.max_running)
+            .unwrap_or_else(default_max_running);
+        let max_queued = self
+            .count("server.queue.max_queued", queue.max_queued)
+            .unwrap_or_else(default_max_queued);
+        let state = self.state(raw.state);
+        let shutdown_grace = raw
+            .shutdown_grace
+            .and_then(|t| self.duration("server.shutdown_grace", &t))
+            .unwrap_or_else(default_shutdown_grace);
+        ServerSettings {
+            listen,
+            auth,
+            tls,
+            limits,
+            max_running,
+            max_queued,
+            state,
+            shutdown_grace,
+        }
+    }
+
+    fn state(&mut self, value: Option<Value>) -> StateSettings {
+        let raw: RawState = value
+            .and_then(|v| self.typed("server.state", v))
+            .unwrap_or_default();
+        let d = StateSettings::default();
+        let state = StateSettings {
+            dir: raw.dir.unwrap_or(d.dir),
+            durable: raw.durable.unwrap_or(d.durable),
+            history_max_age: raw
+                .history_max_age
+                .and_then(|t| self.duration("server.state.history_max_age", &t))
+                .unwrap_or(d.history_max_age),
+            history_max_runs: self
+                .count("server.state.history_max_runs", raw.history_max_runs)
+                .unwrap_or(d.history_max_runs),
+        };
+        if state.dir.as_os_str().is_empty() {
+            self.problem("server.state.dir", "must not be empty");
+        }
+        state
+    }
+
+    fn auth(&mut self, value: Value) -> Option<Auth> {
+        let raw: RawAuth = self.typed("server.auth", value)?;
+        let result = match (raw.bearer_token_file, raw.bearer_token_env, raw.basic) {
+            (Some(file), None, None) => secret_from_file(&file, "token")
+                .map(|token| Auth::Bearer { token })
+                .map_err(|m| ("server.auth.bearer_token_file", m)),
+            (None, Some(name), None) => secret_from_env(&name, "token")
+                .map(|token| Auth::Bearer { token })
+                .map_err(|m| ("server.auth.bearer_token_env", m)),
+            (None, None, Some(basic)) => basic_auth(basic),
+            _ => Err((
+                "server.auth",
+                "set exactly one of bearer_token_file, bearer_token_env or basic".to_string(),
+            )),
+        };
+        result.map_err(|(path, m)| self.problem(path, m)).ok()
+    }
+
+    fn limits(&mut self, value: Option<Value>) -> Limits {
+        let raw: RawLimits = value
+            .and_then(|v| self.typed("server.limits", v))
+            .unwrap_or_default();
+        let d = Limits::default();
+        Limits {
+            max_body_bytes: self
+                .count("server.limits.max_body_bytes", raw.max_body_bytes)
+                .unwrap_or(d.max_body_bytes),
+            max_alerts: self
+                .count("server.limits.max_alerts", raw.max_alerts)
+                .unwrap_or(d.max_alerts),
+            max_connections: self
+                .count("server.limits.max_connections", raw.max_connections)
+                .unwrap_or(d.max_connections),
+            header_timeout: raw
+                .header_timeout
+                .and_then(|t| self.duration("server.limits.header_timeout", &t))
+                .unwrap_or(d.header_timeout),
+            request_timeout: raw
+                .request_timeout
+                .and_then(|t| self.duration("server.limits.request_timeout", &t))
+                .unwrap_or(d.request_timeout),
+        }
+    }
+
+    /// A count that must be at least 1 (and fit the semaphores and queues that use it).
+    fn count(&mut self, path: &str, value: Option<u64>) -> Option<usize> {
+        const MAX: u64 = 1 << 40;
+        match value? {
+            0 => self.problem(path, "must be at least 1"),
+            n if n > MAX => self.problem(path, format!("{n} is more than the limit of {MAX}")),
+            n => return usize::try_from(n).ok(),
+        }
+        None
+    }
+}
+
+fn basic_auth(raw: RawBasic) -> Result<Auth, (&'static str, String)> {
+    if raw.username.is_empty() || raw.username.contains(':') || has_control(&raw.username) {
+        return Err((
+            "server.auth.basic.username",
+            format!(
+                "invalid username {:?}: it must be non-empty, without ':' or control characters",
+                raw.username
+            ),
+        ));
+    }
+    let password =
+        match (raw.password_file, raw.password_env) {
+            (Some(file), None) => secret_from_file(&file, "password")
+                .map_err(|m| ("server.auth.basic.password_file", m)),
+            (None, Some(name)) => secret_from_env(&name, "password")
+                .map_err(|m| ("server.auth.basic.password_env", m)),
+            _ => Err((
+                "server.auth.basic",
+                "set exactly one of password_file or password_env".to_string(),
+            )),
+        }?;
+    Ok(Auth::Basic {
+        username: raw.username,
+        password,
+    })
+}
+
+/// Reads a secret file: UTF-8, one trailing line ending removed.
+fn secret_from_file(path: &Path, what: &str) -> Result<Secret, String> {
+    let value = read_secret_file(path)?;
+    checked_secret(&value, what, &format!("file {}", path.display()))
+}
+
+fn secret_from_env(name: &str, what: &str) -> Result<Secret, String> {
+    let value = std::env::var(name).map_err(|e| match e {
+        std::env::VarError::NotPresent => format!("environment variable {name} is not set"),
+        std::env::VarError::NotUnicode(_) => {
+            format!("environment variable {name} is not valid UTF-8")
+        }
+    })?;
+    checked_secret(&value, what, &format!("environment variable {name}"))
+}
+
+/// Refuses secrets that no client could send in a header.
+fn checked_secret(value: &str, what: &str, source: &str) -> Result<Secret, String> {
+    if value.is_empty() {
+        Err(format!("the {what} in {source} is empty"))
+    } else if has_control(value) {
+        Err(format!(
+            "the {what} in {source} contains a control character (more than one line?)"
+        ))
+    } else if value.trim() != value {
+        Err(format!(
+            "the {what} in {source} starts or ends with whitespace"
+        ))
+    } else {
+        Ok(Secret::new(value))
+    }
+}
+
+fn has_control(s: &str) -> bool {
+    s.chars().any(char::is_control)
+}
+
+#[cfg(test)]
+mod tests;
