@@ -134,13 +134,6 @@ pub(crate) fn preview(action: &Action, req: &ExecRequest, shown_env: &[EnvVar]) 
 /// The argv a run record shows: a process's argv with `$(VAR)` expanded from `shown_env`
 /// (the request's env with secret values redacted); empty for a Job, whose command the
 /// kubelet expands.
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "serve/dispatch/record.rs is to call it instead of matching Action::Process"
-    )
-)]
 pub(crate) fn shown_argv(action: &Action, shown_env: &[EnvVar]) -> Vec<String> {
     match action {
         Action::Process(p) => p.argv(shown_env),

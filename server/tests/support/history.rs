@@ -62,12 +62,18 @@ pub(crate) fn all_runs(addr: SocketAddr, query: &str) -> Vec<Value> {
 
 /// Waits until the history holds no `queued` or `running` run.
 pub(crate) fn wait_settled(addr: SocketAddr, timeout: Duration) {
-    wait_for("every run to end (none queued, starting or running)", timeout, || {
-        let unfinished = ["queued", "starting", "running"]
-            .iter()
-            .any(|state| !runs_page(addr, &format!("state={state}&limit=1")).0.is_empty());
-        (!unfinished).then_some(())
-    });
+    wait_for(
+        "every run to end (none queued, starting or running)",
+        timeout,
+        || {
+            let unfinished = ["queued", "starting", "running"].iter().any(|state| {
+                !runs_page(addr, &format!("state={state}&limit=1"))
+                    .0
+                    .is_empty()
+            });
+            (!unfinished).then_some(())
+        },
+    );
 }
 
 /// A label of a run record.

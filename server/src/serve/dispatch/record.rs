@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use alert_core::env::{self, EnvVar};
 use alert_core::{EndedBy, ExecError, ExecRequest, Notification, Outcome};
 
-use crate::config::{Action, Config};
+use crate::config::Config;
 use crate::lifecycle::{End, Event};
 use crate::store::{RunRecord, RunState};
 
@@ -39,10 +39,7 @@ pub(crate) fn queued(
         .iter()
         .map(|v| EnvVar::new(v.name.clone(), v.shown_value()))
         .collect();
-    let argv = match config.action(rule) {
-        Action::Process(p) => p.argv(&shown),
-        _ => Vec::new(),
-    };
+    let argv = crate::backend::shown_argv(config.action(rule), &shown);
     let alert = alert_index.and_then(|i| n.alerts.get(i));
     RunRecord {
         id: 0,
