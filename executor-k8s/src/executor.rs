@@ -13,156 +13,16 @@ use kube::api::{Api, DeleteParams, ListParams, LogParams, PostParams};
 use tokio::time::Instant;
 
 use crate::action::{JobAction, default_container_name};
+use crate::cluster::ClusterError;
 use crate::metadata::{DEDUP_KEY_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, RULE_ANNOTATION};
+use crate::options::JobOptions;
 use crate::render::render_job;
 
 /// What [`Executor::kind`] returns for [`JobExecutor`].
-const KIND: &str = "kubernetes";
+pub(crate) const KIND: &str = "kubernetes";
 
 /// The label the Job controller puts on the pods of a Job: its uid (Kubernetes 1.27+).
 const CONTROLLER_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
-
-/// How a [`JobExecutor`] follows Jobs and collects their output.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct JobOptions {
-    /// How often the Job is read while it runs (default [`default_poll_interval`]).
-    pub poll_interval: Duration,
-    /// The most bytes of pod log kept in [`Report::stdout`] (default
-    /// [`default_log_tail_bytes`]).
-    pub log_tail_bytes: usize,
-    /// How many lines of pod log are asked for (default [`default_log_tail_lines`]).
-    pub log_tail_lines: i64,
-}
-
-/// 1 s: a Job's end is noticed within a second, at one `GET` a second per running Job.
-pub fn default_poll_interval() -> Duration {
-    Duration::from_secs(1)
-}
-
-/// 64 KiB of log in a report.
-pub fn default_log_tail_bytes() -> usize {
-    64 * 1024
-}
-
-/// 1000 lines of log asked for (then cut to [`default_log_tail_bytes`]).
-pub fn default_log_tail_lines() -> i64 {
-    1000
-}
-
-impl Default for JobOptions {
-    fn default() -> Self {
-        Self {
-            poll_interval: default_poll_interval(),
-            log_tail_bytes: default_log_tail_bytes(),
-            log_tail_lines: default_log_tail_lines(),
-        }
-    }
-}
-
-impl JobOptions {
-    /// Sets [`JobOptions::poll_interval`].
-    pub fn with_poll_interval(mut self, interval: Duration) -> Self {
-        self.poll_interval = interval;
-        self
-    }
-
-    /// Sets [`JobOptions::log_tail_bytes`].
-    pub fn with_log_tail_bytes(mut self, bytes: usize) -> Self {
-        self.log_tail_bytes = bytes;
-        self
-    }
-
-    /// Sets [`JobOptions::log_tail_lines`].
-    pub fn with_log_tail_lines(mut self, lines: i64) -> Self {
-        self.log_tail_lines = lines;
-        self
-    }
-}
-
-/// A call to the Kubernetes API that failed: the source of [`ExecError::Backend`] from a
-/// [`JobExecutor`].
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClusterError {
-    /// The API server refused the call (403): the service account lacks the RBAC rule.
-    #[error("forbidden to {verb} {resource} in namespace {namespace:?}: check the RBAC rules")]
-    Forbidden {
-        /// `create`, `get`, `list` or `delete`.
-        verb: &'static str,
-        /// `jobs`, `pods` or `pods/log`.
-        resource: &'static str,
-        /// The namespace of the call.
-        namespace: String,
-        /// The API's answer.
-        #[source]
-        source: kube::Error,
-    },
-    /// Any other failure: an API error or a transport problem.
-    #[error("cannot {verb} {resource} in namespace {namespace:?}")]
-    Api {
-        /// `create`, `get`, `list` or `delete`.
-        verb: &'static str,
-        /// `jobs`, `pods` or `pods/log`.
-        resource: &'static str,
-        /// The namespace of the call.
-        namespace: String,
-        /// The API's answer, or the transport error.
-        #[source]
-        source: kube::Error,
-    },
-}
-
-impl ClusterError {
-    fn new(verb: &'static str, resource: &'static str, namespace: &str, e: kube::Error) -> Self {
-        let namespace = namespace.to_string();
-        match &e {
-            kube::Error::Api(s) if s.is_forbidden() => Self::Forbidden {
-                verb,
-                resource,
-                namespace,
-                source: e,
-            },
-            _ => Self::Api {
-                verb,
-                resource,
-                namespace,
-                source: e,
-            },
-        }
-    }
-
-    /// Whether the call may succeed when made again: a transport error (unreachable,
-    /// connection reset, timed out) or an answer of `429 Too Many Requests` or `5xx`.
-    /// A `403`, a `404`, a `409` or a `422` is not.
-    pub fn is_transient(&self) -> bool {
-        let (Self::Forbidden { source, .. } | Self::Api { source, .. }) = self;
-        match source {
-            kube::Error::Api(s) => s.code == 429 || s.code >= 500,
-            kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => {
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// [`ExecError::Transient`] when [`is_transient`](Self::is_transient), else
-    /// [`ExecError::Backend`].
-    fn into_exec(self) -> ExecError {
-        let source = Box::new(self);
-        if source.is_transient() {
-            ExecError::Transient {
-                backend: KIND,
-                source,
-            }
-        } else {
-            ExecError::Backend {
-                backend: KIND,
-                source,
-            }
-        }
-    }
-}
 
 /// Runs a rule's action as one `batch/v1` Job per request and follows it to its end.
 ///
@@ -557,15 +417,6 @@ impl JobExecutor {
                 tracing::warn!(pod = %name, error = %e, cause = %e.source_text(), "no log");
                 String::new()
             }
-        }
-    }
-}
-
-impl ClusterError {
-    /// The underlying error's text, for logs.
-    fn source_text(&self) -> String {
-        match self {
-            Self::Forbidden { source, .. } | Self::Api { source, .. } => source.to_string(),
         }
     }
 }

@@ -61,9 +61,11 @@
 #![warn(clippy::print_stdout)]
 
 mod action;
+mod cluster;
 mod executor;
 mod metadata;
 mod name;
+mod options;
 mod problem;
 mod render;
 mod template;
@@ -72,11 +74,12 @@ pub use action::{
     JobAction, RestartPolicy, default_backoff_limit, default_container_name,
     default_restart_policy, default_ttl_seconds_after_finished,
 };
-pub use executor::{
-    ClusterError, JobExecutor, JobOptions, default_log_tail_bytes, default_log_tail_lines,
-    default_poll_interval,
-};
+pub use cluster::ClusterError;
+pub use executor::JobExecutor;
 pub use name::{is_dns1123_label, job_name};
+pub use options::{
+    JobOptions, default_log_tail_bytes, default_log_tail_lines, default_poll_interval,
+};
 
 #[cfg(feature = "test-util")]
 pub mod testing;
