@@ -6,7 +6,9 @@
 //! - the Alertmanager [`Fingerprint`] of a label set, and an alert's [`Episode`];
 //! - the **env contract**: the variables every executor hands an action ([`mod@env`]);
 //! - Kubernetes-style `$(VAR)` expansion of argv elements ([`expand`]);
-//! - the object-safe [`Executor`] trait and the request/outcome types backends speak.
+//! - the object-safe [`Executor`] trait and the request/outcome types backends speak,
+//!   including the [`Started`] handle of what a backend started, which a later alertrun
+//!   process hands back to [`Executor::recover`] after a crash.
 //!
 //! It is not a server and not an executor: it does no I/O, reads no clock and starts no
 //! runtime. Time comes in as a parameter; problems go out as errors.
@@ -37,8 +39,8 @@ pub mod testing;
 mod time;
 
 pub use executor::{
-    BoxFuture, EndedBy, ExecError, ExecRequest, Executor, Exit, Outcome, Report, StopReason,
-    Subject, Tail,
+    BoxFuture, EndedBy, ExecError, ExecRequest, Executor, Exit, OnStart, Outcome, Recovered,
+    Report, Started, StopReason, Subject, Tail,
 };
 pub use fingerprint::{Episode, Fingerprint};
 pub use payload::{Alert, AlertStatus, LabelSet, Notification, PayloadError, PayloadLimits};

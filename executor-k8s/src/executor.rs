@@ -1,10 +1,11 @@
 //! [`JobExecutor`]: runs a rule's action as a Kubernetes Job and follows it to its end.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use alert_core::{
-    BoxFuture, EndedBy, ExecError, ExecRequest, Executor, Exit, Outcome, Report, StopReason, Tail,
+    BoxFuture, EndedBy, ExecError, ExecRequest, Executor, Exit, OnStart, Outcome, Recovered,
+    Report, Started, StopReason, Tail,
 };
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
@@ -12,137 +13,28 @@ use kube::api::{Api, DeleteParams, ListParams, LogParams, PostParams};
 use tokio::time::Instant;
 
 use crate::action::{JobAction, default_container_name};
+use crate::cluster::ClusterError;
+use crate::metadata::{DEDUP_KEY_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, RULE_ANNOTATION};
+use crate::options::JobOptions;
 use crate::render::render_job;
 
 /// What [`Executor::kind`] returns for [`JobExecutor`].
-const KIND: &str = "kubernetes";
+pub(crate) const KIND: &str = "kubernetes";
 
 /// The label the Job controller puts on the pods of a Job: its uid (Kubernetes 1.27+).
 const CONTROLLER_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
 
-/// How a [`JobExecutor`] follows Jobs and collects their output.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct JobOptions {
-    /// How often the Job is read while it runs (default [`default_poll_interval`]).
-    pub poll_interval: Duration,
-    /// The most bytes of pod log kept in [`Report::stdout`] (default
-    /// [`default_log_tail_bytes`]).
-    pub log_tail_bytes: usize,
-    /// How many lines of pod log are asked for (default [`default_log_tail_lines`]).
-    pub log_tail_lines: i64,
-}
-
-/// 1 s: a Job's end is noticed within a second, at one `GET` a second per running Job.
-pub fn default_poll_interval() -> Duration {
-    Duration::from_secs(1)
-}
-
-/// 64 KiB of log in a report.
-pub fn default_log_tail_bytes() -> usize {
-    64 * 1024
-}
-
-/// 1000 lines of log asked for (then cut to [`default_log_tail_bytes`]).
-pub fn default_log_tail_lines() -> i64 {
-    1000
-}
-
-impl Default for JobOptions {
-    fn default() -> Self {
-        Self {
-            poll_interval: default_poll_interval(),
-            log_tail_bytes: default_log_tail_bytes(),
-            log_tail_lines: default_log_tail_lines(),
-        }
-    }
-}
-
-impl JobOptions {
-    /// Sets [`JobOptions::poll_interval`].
-    pub fn with_poll_interval(mut self, interval: Duration) -> Self {
-        self.poll_interval = interval;
-        self
-    }
-
-    /// Sets [`JobOptions::log_tail_bytes`].
-    pub fn with_log_tail_bytes(mut self, bytes: usize) -> Self {
-        self.log_tail_bytes = bytes;
-        self
-    }
-
-    /// Sets [`JobOptions::log_tail_lines`].
-    pub fn with_log_tail_lines(mut self, lines: i64) -> Self {
-        self.log_tail_lines = lines;
-        self
-    }
-}
-
-/// A call to the Kubernetes API that failed: the source of [`ExecError::Backend`] from a
-/// [`JobExecutor`].
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ClusterError {
-    /// The API server refused the call (403): the service account lacks the RBAC rule.
-    #[error("forbidden to {verb} {resource} in namespace {namespace:?}: check the RBAC rules")]
-    Forbidden {
-        /// `create`, `get`, `list` or `delete`.
-        verb: &'static str,
-        /// `jobs`, `pods` or `pods/log`.
-        resource: &'static str,
-        /// The namespace of the call.
-        namespace: String,
-        /// The API's answer.
-        #[source]
-        source: kube::Error,
-    },
-    /// Any other failure: an API error or a transport problem.
-    #[error("cannot {verb} {resource} in namespace {namespace:?}")]
-    Api {
-        /// `create`, `get`, `list` or `delete`.
-        verb: &'static str,
-        /// `jobs`, `pods` or `pods/log`.
-        resource: &'static str,
-        /// The namespace of the call.
-        namespace: String,
-        /// The API's answer, or the transport error.
-        #[source]
-        source: kube::Error,
-    },
-}
-
-impl ClusterError {
-    fn new(verb: &'static str, resource: &'static str, namespace: &str, e: kube::Error) -> Self {
-        let namespace = namespace.to_string();
-        match &e {
-            kube::Error::Api(s) if s.is_forbidden() => Self::Forbidden {
-                verb,
-                resource,
-                namespace,
-                source: e,
-            },
-            _ => Self::Api {
-                verb,
-                resource,
-                namespace,
-                source: e,
-            },
-        }
-    }
-
-    fn into_exec(self) -> ExecError {
-        ExecError::Backend {
-            backend: KIND,
-            source: Box::new(self),
-        }
-    }
-}
-
 /// Runs a rule's action as one `batch/v1` Job per request and follows it to its end.
 ///
 /// [`execute`](Executor::execute):
-/// 1. renders the Job with [`render_job`] and `POST`s it. `409 AlreadyExists` means an
-///    earlier request for the same (rule, dedup key) created it: [`Outcome::Duplicate`];
+/// 1. renders the Job with [`render_job`] and `POST`s it, then tells
+///    [`execute_observed`](Executor::execute_observed)'s `on_start` the Job's
+///    [`Started::Job`] handle (namespace, name, uid). `409 AlreadyExists` means an earlier
+///    request for the same (rule, dedup key) created it; the Job is read: when it has not
+///    finished and its annotations name this request's rule and dedup key (a create
+///    retried after a lost answer, whose first attempt did create it), it is followed as
+///    if just created (with `on_start` called); otherwise (finished, another request's, or
+///    gone) the answer is [`Outcome::Duplicate`] and `on_start` is not called;
 /// 2. reads the Job every [`JobOptions::poll_interval`] until its `Complete` or `Failed`
 ///    condition is `True` (either one: a failed Job ends the wait too);
 /// 3. at `req.deadline`, or when `stop` resolves, deletes the Job with
@@ -165,6 +57,20 @@ impl ClusterError {
 ///
 /// RBAC for the service account: `batch/jobs: create, get, delete`, `pods: list`,
 /// `pods/log: get`.
+///
+/// **Errors.** A create that fails for a reason that may pass (a transport error, a
+/// timeout, `429`, `5xx`) is [`ExecError::Transient`], with `on_start` not called: the
+/// caller may retry with backoff, and a retry that meets the Job of a first attempt that
+/// did succeed follows it (above). Any other failure is [`ExecError::Backend`]; see
+/// [`ClusterError::is_transient`].
+///
+/// **Recovery after a crash.** [`recover`](Executor::recover) reads the Job of a
+/// [`Started::Job`] handle by name. Gone (`404`), or replaced by a Job of the same name
+/// and another uid (left alone): [`Recovered::Gone`]. Otherwise it is followed to its end
+/// exactly as by `execute` (steps 2 to 4: the deadline counts from the Job's creation, a
+/// stop deletes it) and its report is [`Recovered::Followed`]; a Job that ended while
+/// no alertrun watched is reported at once, without being deleted. It never answers
+/// [`Recovered::Ended`].
 ///
 /// Dropping the future returned by `execute` stops following the Job but does not delete
 /// it: its `activeDeadlineSeconds` (the request's deadline by default) still bounds it.
@@ -249,6 +155,7 @@ impl JobExecutor {
         &self,
         req: &ExecRequest,
         stop: BoxFuture<'_, StopReason>,
+        on_start: OnStart<'_>,
     ) -> Result<Outcome, ExecError> {
         let job = render_job(&self.action, req, &self.default_namespace).map_err(|e| {
             ExecError::Rejected {
@@ -263,25 +170,134 @@ impl JobExecutor {
             .clone()
             .unwrap_or_else(|| self.default_namespace.clone());
         let jobs: Api<Job> = Api::namespaced(self.client.clone(), &namespace);
-        let started = Instant::now();
-        let created = match jobs.create(&PostParams::default(), &job).await {
-            Ok(created) => created,
+        let (job, age) = match jobs.create(&PostParams::default(), &job).await {
+            Ok(created) => {
+                tracing::info!(job = %name, %namespace, "created Job");
+                // Its own clock from here: the API server's may be skewed from ours.
+                (created, Duration::ZERO)
+            }
             Err(kube::Error::Api(s)) if s.is_already_exists() => {
-                tracing::info!(job = %name, %namespace, "Job exists already: a duplicate");
-                return Ok(Outcome::Duplicate);
+                match self.existing(&jobs, &name, &namespace, req).await? {
+                    Some(job) => {
+                        let age = age(&job);
+                        (job, age)
+                    }
+                    None => return Ok(Outcome::Duplicate),
+                }
             }
             Err(e) => return Err(ClusterError::new("create", "jobs", &namespace, e).into_exec()),
         };
-        tracing::info!(job = %name, %namespace, "created Job");
+        on_start(Started::Job {
+            namespace: namespace.clone(),
+            name: name.clone(),
+            uid: job.metadata.uid.clone().unwrap_or_default(),
+        });
+        let report = self
+            .follow_to_end(&jobs, &job, &namespace, req.deadline, age, stop)
+            .await?;
+        Ok(Outcome::Finished(report))
+    }
 
-        let end = tokio::select! {
-            end = tokio::time::timeout(req.deadline, self.follow(&jobs, &name, &namespace)) => {
-                match end {
-                    Ok(end) => end?,
-                    Err(_elapsed) => End::EndedBy(EndedBy::Timeout),
-                }
+    /// After `409 AlreadyExists`: the Job of that name if it was created for the same
+    /// request (its annotations name the same rule and dedup key) and has not finished,
+    /// so that a create retried after a lost answer follows the Job its first attempt
+    /// created. `None` (a duplicate) for a finished Job, one of another request (a hash
+    /// collision of names), or one that is gone since.
+    async fn existing(
+        &self,
+        jobs: &Api<Job>,
+        name: &str,
+        namespace: &str,
+        req: &ExecRequest,
+    ) -> Result<Option<Job>, ExecError> {
+        let job = match jobs.get(name).await {
+            Ok(job) => job,
+            Err(kube::Error::Api(s)) if s.is_not_found() => {
+                tracing::info!(job = %name, %namespace, "Job existed already and is gone: a duplicate");
+                return Ok(None);
             }
-            reason = stop => End::EndedBy(EndedBy::Stop(reason)),
+            Err(e) => return Err(ClusterError::new("get", "jobs", namespace, e).into_exec()),
+        };
+        if !is_for(&job, req) {
+            tracing::info!(job = %name, %namespace, "a Job of that name exists for another request: a duplicate");
+            return Ok(None);
+        }
+        if job_end(&job).is_some() {
+            tracing::info!(job = %name, %namespace, "Job exists already and has finished: a duplicate");
+            return Ok(None);
+        }
+        tracing::info!(job = %name, %namespace, "Job exists already for this request and runs: following it");
+        Ok(Some(job))
+    }
+
+    /// `recover` of a [`Started::Job`] handle: follows the Job to its end if it is still
+    /// the Job of that handle (same uid).
+    async fn recover_job(
+        &self,
+        req: &ExecRequest,
+        started: &Started,
+        stop: BoxFuture<'_, StopReason>,
+    ) -> Result<Recovered, ExecError> {
+        let Started::Job {
+            namespace,
+            name,
+            uid,
+        } = started
+        else {
+            return Err(ExecError::Rejected {
+                backend: KIND,
+                reason: format!("cannot recover {started}: not a Kubernetes Job"),
+            });
+        };
+        let jobs: Api<Job> = Api::namespaced(self.client.clone(), namespace);
+        let job = match jobs.get(name).await {
+            Ok(job) => job,
+            Err(kube::Error::Api(s)) if s.is_not_found() => {
+                tracing::info!(%started, "the Job is gone");
+                return Ok(Recovered::Gone);
+            }
+            Err(e) => return Err(ClusterError::new("get", "jobs", namespace, e).into_exec()),
+        };
+        if job.metadata.uid.as_deref() != Some(uid.as_str()) {
+            tracing::info!(%started, other = ?job.metadata.uid, "a Job of that name with another uid: leaving it alone");
+            return Ok(Recovered::Gone);
+        }
+        tracing::info!(%started, "following the Job an earlier alertrun created");
+        let report = self
+            .follow_to_end(&jobs, &job, namespace, req.deadline, age(&job), stop)
+            .await?;
+        Ok(Recovered::Followed(Outcome::Finished(report)))
+    }
+
+    /// Follows `job` (created `age` ago) until it ends, `deadline` after its creation, or
+    /// `stop`; deletes it in the last two cases; then reports its newest pod's exit code
+    /// and log tail.
+    async fn follow_to_end(
+        &self,
+        jobs: &Api<Job>,
+        job: &Job,
+        namespace: &str,
+        deadline: Duration,
+        age: Duration,
+        stop: BoxFuture<'_, StopReason>,
+    ) -> Result<Report, ExecError> {
+        let started = Instant::now();
+        let name = job.metadata.name.clone().unwrap_or_default();
+        let end = match job_end(job) {
+            // A Job that ended while no alertrun watched: nothing to wait for or delete.
+            Some(end) => end,
+            None => tokio::select! {
+                end = tokio::time::timeout(
+                    deadline.saturating_sub(age),
+                    self.follow(jobs, &name, namespace),
+                ) => {
+                    match end {
+                        Ok(end) => end?,
+                        Err(_elapsed) => End::EndedBy(EndedBy::Timeout),
+                    }
+                }
+                reason = stop => End::EndedBy(EndedBy::Stop(reason)),
+            },
         };
         if let End::EndedBy(by) = end {
             tracing::info!(job = %name, %namespace, ?by, "deleting Job");
@@ -289,16 +305,17 @@ impl JobExecutor {
                 Ok(_) => {}
                 Err(kube::Error::Api(s)) if s.is_not_found() => {}
                 Err(e) => {
-                    return Err(ClusterError::new("delete", "jobs", &namespace, e).into_exec());
+                    return Err(ClusterError::new("delete", "jobs", namespace, e).into_exec());
                 }
             }
         }
 
-        let uid = created.metadata.uid.unwrap_or_default();
-        let pod = self.newest_pod(&namespace, &uid).await;
+        let uid = job.metadata.uid.clone().unwrap_or_default();
+        let container = self.container(job);
+        let pod = self.newest_pod(namespace, &uid).await;
         let code = pod
             .as_ref()
-            .and_then(|p| terminated_exit_code(p, &self.container(&job)));
+            .and_then(|p| terminated_exit_code(p, &container));
         let exit = match end {
             End::Complete => Some(Exit::Code(code.unwrap_or(0))),
             // A Failed Job never reports success, whatever its pod says.
@@ -307,10 +324,10 @@ impl JobExecutor {
         };
         let mut stdout = Tail::default();
         if let Some(pod) = &pod {
-            let log = self.log(&namespace, pod, &self.container(&job)).await;
+            let log = self.log(namespace, pod, &container).await;
             stdout.push(log.as_bytes(), self.options.log_tail_bytes);
         }
-        Ok(Outcome::Finished(Report {
+        Ok(Report {
             exit,
             ended_by: match end {
                 End::EndedBy(by) => Some(by),
@@ -318,8 +335,8 @@ impl JobExecutor {
             },
             stdout,
             stderr: Tail::default(),
-            duration: started.elapsed(),
-        }))
+            duration: age + started.elapsed(),
+        })
     }
 
     /// Reads the Job every poll interval until it is Complete, Failed or gone.
@@ -404,14 +421,8 @@ impl JobExecutor {
     }
 }
 
-impl ClusterError {
-    /// The underlying error's text, for logs.
-    fn source_text(&self) -> String {
-        match self {
-            Self::Forbidden { source, .. } | Self::Api { source, .. } => source.to_string(),
-        }
-    }
-}
+/// An `on_start` that ignores the handle, for plain [`Executor::execute`].
+fn ignore(_: Started) {}
 
 impl Executor for JobExecutor {
     fn kind(&self) -> &'static str {
@@ -423,8 +434,47 @@ impl Executor for JobExecutor {
         req: &'a ExecRequest,
         stop: BoxFuture<'a, StopReason>,
     ) -> BoxFuture<'a, Result<Outcome, ExecError>> {
-        Box::pin(self.run(req, stop))
+        self.execute_observed(req, stop, &ignore)
     }
+
+    fn execute_observed<'a>(
+        &'a self,
+        req: &'a ExecRequest,
+        stop: BoxFuture<'a, StopReason>,
+        on_start: OnStart<'a>,
+    ) -> BoxFuture<'a, Result<Outcome, ExecError>> {
+        Box::pin(self.run(req, stop, on_start))
+    }
+
+    fn recover<'a>(
+        &'a self,
+        req: &'a ExecRequest,
+        started: &'a Started,
+        stop: BoxFuture<'a, StopReason>,
+    ) -> BoxFuture<'a, Result<Recovered, ExecError>> {
+        Box::pin(self.recover_job(req, started, stop))
+    }
+}
+
+/// Whether `job` was created by alertrun for `req`: managed by alertrun, and annotated
+/// with the request's rule and dedup key (raw, so a collision of sanitised names shows).
+fn is_for(job: &Job, req: &ExecRequest) -> bool {
+    let meta = &job.metadata;
+    let label = |key| meta.labels.as_ref().and_then(|l| l.get(key));
+    let annotation = |key| meta.annotations.as_ref().and_then(|a| a.get(key));
+    label(MANAGED_BY_LABEL).is_some_and(|v| v == MANAGED_BY)
+        && annotation(RULE_ANNOTATION).is_some_and(|v| *v == req.rule)
+        && annotation(DEDUP_KEY_ANNOTATION).is_some_and(|v| *v == req.dedup_key)
+}
+
+/// How long ago the API server created `job`, by our clock: zero when unknown or in the
+/// future (clocks are skewed).
+fn age(job: &Job) -> Duration {
+    job.metadata
+        .creation_timestamp
+        .as_ref()
+        .and_then(|t| SystemTime::now().duration_since(SystemTime::from(t.0)).ok())
+        .unwrap_or_default()
 }
 
 /// `Complete` or `Failed` when that condition of the Job is `True`.

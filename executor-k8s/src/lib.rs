@@ -16,6 +16,13 @@
 //!   kubelet expands `$(VAR)` in env values: a label value such as `$(SECRET_TOKEN)`
 //!   arrives as that text, never as another variable's value. `command` and `args` are
 //!   fixed config text and may reference the variables: `$(ALERTRUN_LABEL_pod)`.
+//! - **A Job outlives alertrun**, so nothing about it lives only in memory: the
+//!   [`Started::Job`](alert_core::Started::Job) handle (namespace, name, uid) goes to the
+//!   caller as soon as the Job is created, and after a restart
+//!   [`Executor::recover`](alert_core::Executor::recover) re-attaches to the Job by name,
+//!   checks its uid, and follows it to its end. A create that meets `409 AlreadyExists`
+//!   for a running Job of the same request follows it too, so retrying a create whose
+//!   answer was lost never drops the Job the first attempt made.
 //! - **The config is strict**: a pod `template` is a full `PodTemplateSpec`, and any key
 //!   k8s-openapi does not know is an error with its path, not a silently dropped setting.
 //!
@@ -54,9 +61,11 @@
 #![warn(clippy::print_stdout)]
 
 mod action;
+mod cluster;
 mod executor;
 mod metadata;
 mod name;
+mod options;
 mod problem;
 mod render;
 mod template;
@@ -65,11 +74,12 @@ pub use action::{
     JobAction, RestartPolicy, default_backoff_limit, default_container_name,
     default_restart_policy, default_ttl_seconds_after_finished,
 };
-pub use executor::{
-    ClusterError, JobExecutor, JobOptions, default_log_tail_bytes, default_log_tail_lines,
-    default_poll_interval,
-};
+pub use cluster::ClusterError;
+pub use executor::JobExecutor;
 pub use name::{is_dns1123_label, job_name};
+pub use options::{
+    JobOptions, default_log_tail_bytes, default_log_tail_lines, default_poll_interval,
+};
 
 #[cfg(feature = "test-util")]
 pub mod testing;

@@ -96,6 +96,12 @@ impl Call {
         );
     }
 
+    /// Fails the call as a transport error would (the connection broke, or timed out):
+    /// the client sees no answer, only `error`.
+    pub fn fail(self, error: impl Into<Box<dyn std::error::Error + Send + Sync>>) {
+        self.respond.send_error(error);
+    }
+
     /// Answers with `status` and raw `body` bytes.
     pub fn reply_bytes(self, status: StatusCode, body: Vec<u8>) {
         let mut response = Response::new(Body::from(body));

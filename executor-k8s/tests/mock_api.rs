@@ -9,11 +9,13 @@
 
 use std::error::Error as _;
 use std::future::pending;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use alert_core::env::EnvVar;
 use alert_core::{
-    BoxFuture, EndedBy, ExecError, ExecRequest, Executor, Exit, Outcome, StopReason, Subject,
+    BoxFuture, EndedBy, ExecError, ExecRequest, Executor, Exit, Outcome, Recovered, Started,
+    StopReason, Subject,
 };
 use executor_k8s::testing::{Call, Handle, mock_client};
 use executor_k8s::{JobAction, JobExecutor, JobOptions, job_name};
@@ -282,25 +284,355 @@ async fn failed_job_without_pods_reports_exit_one() {
     assert!(report.stdout.bytes.is_empty());
 }
 
-#[tokio::test]
-async fn existing_job_is_a_duplicate() {
-    let outcome = run(
-        Duration::from_secs(300),
-        Box::pin(pending()),
-        |mut h| async move {
-            let call = Call::expect(&mut h, Method::POST, &jobs_path()).await;
-            let message = format!(
-                "jobs.batch \"{}\" already exists",
-                job_name(RULE, DEDUP_KEY)
-            );
-            call.reply(
-                StatusCode::CONFLICT,
-                &status(409, "AlreadyExists", &message),
-            );
-        },
+/// A Job of that name, as alertrun would have created it for `rule` and `dedup_key`.
+fn job_for(rule: &str, dedup_key: &str, uid: &str, status: &Value) -> Job {
+    serde_json::from_value(json!({
+        "metadata": {"name": job_name(RULE, DEDUP_KEY), "namespace": NS, "uid": uid,
+                     "labels": {"app.kubernetes.io/managed-by": "alertrun"},
+                     "annotations": {"alertrun.dev/rule": rule,
+                                     "alertrun.dev/dedup-key": dedup_key}},
+        "spec": {"template": {"spec": {"containers": [{"name": "action",
+                                                       "image": "busybox:1.36"}]}}},
+        "status": status,
+    }))
+    .unwrap()
+}
+
+/// The create, answered `409 AlreadyExists`.
+async fn expect_create_conflict(h: &mut Handle) {
+    let call = Call::expect(h, Method::POST, &jobs_path()).await;
+    let message = format!(
+        "jobs.batch \"{}\" already exists",
+        job_name(RULE, DEDUP_KEY)
+    );
+    call.reply(
+        StatusCode::CONFLICT,
+        &status(409, "AlreadyExists", &message),
+    );
+}
+
+fn complete() -> Value {
+    json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]})
+}
+
+/// Runs `execute_observed` against `scenario`; also returns every handle `on_start` got.
+async fn run_observed<S, F>(
+    deadline: Duration,
+    scenario: S,
+) -> (Result<Outcome, ExecError>, Vec<Started>)
+where
+    S: FnOnce(Handle) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let (client, handle) = mock_client();
+    let scenario = tokio::spawn(scenario(handle));
+    let executor = executor(client);
+    let req = request(deadline);
+    let seen = Mutex::new(Vec::new());
+    let on_start = |started: Started| seen.lock().unwrap().push(started);
+    let outcome = timeout(
+        TEST_TIMEOUT,
+        executor.execute_observed(&req, Box::pin(pending()), &on_start),
     )
+    .await
+    .expect("the executor ended in time");
+    timeout(TEST_TIMEOUT, scenario)
+        .await
+        .expect("the scenario ended in time")
+        .expect("the scenario's assertions held");
+    (outcome, seen.into_inner().unwrap())
+}
+
+/// Runs `recover` of `started` against `scenario`.
+async fn recover<S, F>(
+    started: Started,
+    stop: BoxFuture<'static, StopReason>,
+    scenario: S,
+) -> Result<Recovered, ExecError>
+where
+    S: FnOnce(Handle) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    let (client, handle) = mock_client();
+    let scenario = tokio::spawn(scenario(handle));
+    let executor = executor(client);
+    let req = request(Duration::from_secs(300));
+    let recovered = timeout(TEST_TIMEOUT, executor.recover(&req, &started, stop))
+        .await
+        .expect("the executor ended in time");
+    timeout(TEST_TIMEOUT, scenario)
+        .await
+        .expect("the scenario ended in time")
+        .expect("the scenario's assertions held");
+    recovered
+}
+
+fn our_handle() -> Started {
+    Started::Job {
+        namespace: NS.into(),
+        name: job_name(RULE, DEDUP_KEY),
+        uid: UID.into(),
+    }
+}
+
+#[tokio::test]
+async fn on_start_gets_the_jobs_handle_right_after_the_create() {
+    let (outcome, seen) = run_observed(Duration::from_secs(300), |mut h| async move {
+        expect_create(&mut h).await;
+        expect_get(&mut h, complete()).await;
+        expect_no_pods(&mut h).await;
+    })
+    .await;
+    assert_eq!(finished(outcome).exit, Some(Exit::Code(0)));
+    assert_eq!(seen, [our_handle()]);
+}
+
+#[tokio::test]
+async fn an_existing_job_that_finished_is_a_duplicate() {
+    let (outcome, seen) = run_observed(Duration::from_secs(300), |mut h| async move {
+        expect_create_conflict(&mut h).await;
+        Call::expect(&mut h, Method::GET, &job_path())
+            .await
+            .reply(StatusCode::OK, &job_for(RULE, DEDUP_KEY, UID, &complete()));
+    })
     .await;
     assert!(matches!(outcome, Ok(Outcome::Duplicate)), "{outcome:?}");
+    assert!(seen.is_empty(), "nothing was started: {seen:?}");
+}
+
+#[tokio::test]
+async fn an_existing_job_of_another_request_is_a_duplicate_even_while_it_runs() {
+    let (outcome, seen) = run_observed(Duration::from_secs(300), |mut h| async move {
+        expect_create_conflict(&mut h).await;
+        let other = job_for(RULE, "another-episode", UID, &json!({"active": 1}));
+        Call::expect(&mut h, Method::GET, &job_path())
+            .await
+            .reply(StatusCode::OK, &other);
+    })
+    .await;
+    assert!(matches!(outcome, Ok(Outcome::Duplicate)), "{outcome:?}");
+    assert!(seen.is_empty(), "{seen:?}");
+}
+
+#[tokio::test]
+async fn an_existing_job_gone_before_it_was_read_is_a_duplicate() {
+    let (outcome, seen) = run_observed(Duration::from_secs(300), |mut h| async move {
+        expect_create_conflict(&mut h).await;
+        Call::expect(&mut h, Method::GET, &job_path()).await.reply(
+            StatusCode::NOT_FOUND,
+            &status(404, "NotFound", "jobs.batch not found"),
+        );
+    })
+    .await;
+    assert!(matches!(outcome, Ok(Outcome::Duplicate)), "{outcome:?}");
+    assert!(seen.is_empty(), "{seen:?}");
+}
+
+/// A create retried after a lost answer meets the Job its first attempt created: it is
+/// followed, not dropped.
+#[tokio::test]
+async fn an_existing_running_job_of_the_same_request_is_followed() {
+    let (outcome, seen) = run_observed(Duration::from_secs(300), |mut h| async move {
+        expect_create_conflict(&mut h).await;
+        Call::expect(&mut h, Method::GET, &job_path()).await.reply(
+            StatusCode::OK,
+            &job_for(RULE, DEDUP_KEY, UID, &json!({"active": 1})),
+        );
+        expect_get(&mut h, json!({"active": 1})).await;
+        expect_get(&mut h, complete()).await;
+        let pods = vec![pod("web-a", "2026-11-21T07:38:40Z", Some(0))];
+        expect_pods_and_log(&mut h, pods, "web-a", "done\n").await;
+    })
+    .await;
+    let report = finished(outcome);
+    assert_eq!(report.exit, Some(Exit::Code(0)));
+    assert_eq!(report.stdout.text(), "done\n");
+    assert_eq!(seen, [our_handle()]);
+}
+
+/// Transport failures, throttling and server errors while creating may pass; a refused
+/// request does not. Either way nothing started.
+#[tokio::test]
+async fn create_failures_worth_retrying_are_transient_and_start_nothing() {
+    for (case, answer, transient) in [
+        (
+            "500",
+            Some((StatusCode::INTERNAL_SERVER_ERROR, "InternalError")),
+            true,
+        ),
+        (
+            "503",
+            Some((StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable")),
+            true,
+        ),
+        ("504", Some((StatusCode::GATEWAY_TIMEOUT, "Timeout")), true),
+        (
+            "429",
+            Some((StatusCode::TOO_MANY_REQUESTS, "TooManyRequests")),
+            true,
+        ),
+        ("transport", None, true),
+        ("403", Some((StatusCode::FORBIDDEN, "Forbidden")), false),
+        (
+            "422",
+            Some((StatusCode::UNPROCESSABLE_ENTITY, "Invalid")),
+            false,
+        ),
+    ] {
+        let (outcome, seen) = run_observed(Duration::from_secs(300), |mut h| async move {
+            let call = Call::expect(&mut h, Method::POST, &jobs_path()).await;
+            match answer {
+                Some((code, reason)) => {
+                    call.reply(code, &status(code.as_u16(), reason, "try later"));
+                }
+                None => call.fail("connection reset by peer"),
+            }
+        })
+        .await;
+        let Err(e) = outcome else {
+            panic!("{case}: expected an error, got {outcome:?}");
+        };
+        assert_eq!(e.is_transient(), transient, "{case}: {e:?}");
+        assert_eq!(
+            matches!(e, ExecError::Transient { .. }),
+            transient,
+            "{case}: {e:?}"
+        );
+        assert!(seen.is_empty(), "{case}: {seen:?}");
+    }
+}
+
+#[tokio::test]
+async fn recover_follows_a_job_that_still_runs_to_its_end() {
+    let recovered = recover(our_handle(), Box::pin(pending()), |mut h| async move {
+        expect_get(&mut h, json!({"active": 1})).await;
+        expect_get(&mut h, json!({"active": 1})).await;
+        expect_get(
+            &mut h,
+            json!({"failed": 1, "conditions": [{"type": "Failed", "status": "True"}]}),
+        )
+        .await;
+        let pods = vec![pod("web-a", "2026-11-21T07:38:40Z", Some(2))];
+        expect_pods_and_log(&mut h, pods, "web-a", "no luck\n").await;
+    })
+    .await;
+    let Ok(Recovered::Followed(outcome)) = recovered else {
+        panic!("expected Followed, got {recovered:?}");
+    };
+    let report = finished(Ok(outcome));
+    assert_eq!(report.exit, Some(Exit::Code(2)));
+    assert_eq!(report.ended_by, None);
+    assert_eq!(report.stdout.text(), "no luck\n");
+}
+
+#[tokio::test]
+async fn recover_of_a_job_that_ended_meanwhile_reports_its_end_without_deleting_it() {
+    let recovered = recover(our_handle(), Box::pin(pending()), |mut h| async move {
+        expect_get(&mut h, complete()).await;
+        let pods = vec![pod("web-a", "2026-11-21T07:38:40Z", Some(0))];
+        expect_pods_and_log(&mut h, pods, "web-a", "ok\n").await;
+    })
+    .await;
+    let Ok(Recovered::Followed(outcome)) = recovered else {
+        panic!("expected Followed, got {recovered:?}");
+    };
+    assert!(finished(Ok(outcome)).success());
+}
+
+#[tokio::test]
+async fn recover_stop_deletes_the_job_in_background() {
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let stop: BoxFuture<'static, StopReason> =
+        Box::pin(async move { stop_rx.await.unwrap_or(StopReason::Shutdown) });
+    let recovered = recover(our_handle(), stop, |mut h| async move {
+        expect_get(&mut h, json!({"active": 1})).await;
+        stop_tx.send(StopReason::Resolved).unwrap();
+        running_until_delete(&mut h).await;
+        expect_no_pods(&mut h).await;
+    })
+    .await;
+    let Ok(Recovered::Followed(outcome)) = recovered else {
+        panic!("expected Followed, got {recovered:?}");
+    };
+    let report = finished(Ok(outcome));
+    assert_eq!(report.ended_by, Some(EndedBy::Stop(StopReason::Resolved)));
+}
+
+#[tokio::test]
+async fn recover_past_the_deadline_deletes_the_job() {
+    let recovered = recover(our_handle(), Box::pin(pending()), |mut h| async move {
+        // Created an hour ago: the request's 300 s deadline passed while no one watched.
+        let mut job = job_with(&json!({"active": 1}));
+        job.metadata.creation_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::now()
+                    - k8s_openapi::jiff::SignedDuration::from_hours(1),
+            ));
+        Call::expect(&mut h, Method::GET, &job_path())
+            .await
+            .reply(StatusCode::OK, &job);
+        running_until_delete(&mut h).await;
+        expect_no_pods(&mut h).await;
+    })
+    .await;
+    let Ok(Recovered::Followed(outcome)) = recovered else {
+        panic!("expected Followed, got {recovered:?}");
+    };
+    let report = finished(Ok(outcome));
+    assert_eq!(report.ended_by, Some(EndedBy::Timeout));
+    assert!(
+        report.duration >= Duration::from_secs(3600),
+        "{:?}",
+        report.duration
+    );
+}
+
+#[tokio::test]
+async fn recover_of_a_deleted_job_is_gone() {
+    let recovered = recover(our_handle(), Box::pin(pending()), |mut h| async move {
+        Call::expect(&mut h, Method::GET, &job_path()).await.reply(
+            StatusCode::NOT_FOUND,
+            &status(404, "NotFound", "jobs.batch not found"),
+        );
+    })
+    .await;
+    assert!(matches!(recovered, Ok(Recovered::Gone)), "{recovered:?}");
+}
+
+#[tokio::test]
+async fn recover_leaves_a_job_of_the_same_name_with_another_uid_alone() {
+    let recovered = recover(our_handle(), Box::pin(pending()), |mut h| async move {
+        let other = job_for(RULE, DEDUP_KEY, "another-uid", &json!({"active": 1}));
+        Call::expect(&mut h, Method::GET, &job_path())
+            .await
+            .reply(StatusCode::OK, &other);
+    })
+    .await;
+    assert!(matches!(recovered, Ok(Recovered::Gone)), "{recovered:?}");
+}
+
+#[tokio::test]
+async fn recover_rejects_a_process_handle() {
+    let process = Started::Process {
+        pid: 1,
+        pgid: 1,
+        start_time: 1,
+        boot_id: "b".into(),
+    };
+    let recovered = recover(process, Box::pin(pending()), |_h| async move {}).await;
+    let Err(e) = recovered else {
+        panic!("expected an error, got {recovered:?}");
+    };
+    assert!(
+        matches!(
+            e,
+            ExecError::Rejected {
+                backend: "kubernetes",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
 }
 
 #[tokio::test]

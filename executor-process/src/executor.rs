@@ -6,13 +6,15 @@ use std::process::{ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use alert_core::{
-    BoxFuture, EndedBy, ExecError, ExecRequest, Executor, Exit, Outcome, Report, StopReason, Tail,
+    BoxFuture, EndedBy, ExecError, ExecRequest, Executor, Exit, OnStart, Outcome, Recovered,
+    Report, Started, StopReason, Tail,
 };
 use nix::sys::signal::Signal;
 use tokio::process::{Child, Command};
 use tokio::time::{sleep, timeout};
 
 use crate::group::ProcessGroup;
+use crate::recover::{Ending, Leftover, end_leftover};
 use crate::stdio::{read_tail, write_input};
 use crate::{ProcessAction, ProcessOptions, SpawnError};
 
@@ -56,11 +58,42 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 ///   `SIGKILL`: nothing it started in the background outlives the run. The same happens
 ///   when the future of [`Executor::execute`] is dropped before it completes.
 ///
+/// # Handles and recovery after a crash
+///
+/// Right after the spawn, [`execute_observed`](Executor::execute_observed) reads the
+/// leader's identity from `/proc` and calls `on_start` with [`Started::Process`]: its pid,
+/// its group (the same number), its start time (field 22 of `/proc/<pid>/stat`) and the
+/// boot id. Should `/proc` not say (it is not mounted), the group is killed at once and
+/// the run fails with [`SpawnError::Identity`]: a run that could not be found again after
+/// a crash may not run. Outside Linux there is no `/proc`: `on_start` is never called.
+///
+/// [`recover`](Executor::recover) takes such a handle from an earlier alertrun process
+/// and makes sure nothing of that run goes on:
+/// - another boot id, or a leader pid that now belongs to a process with another start
+///   time (the pid was reused: that process is not ours and is left alone), or no live
+///   member of the group: [`Recovered::Gone`];
+/// - else the group (the live processes whose group is the handle's and whose start time
+///   is not before the leader's: the leader may be gone while its children remain) gets
+///   [`ProcessOptions::stop_signal`], `SIGKILL` after [`ProcessOptions::grace`], and
+///   `recover` returns [`Recovered::Ended`] once no member is left (zombies do not
+///   count). `stop` is not awaited: ending the group is bounded by the grace and a few
+///   seconds after `SIGKILL`.
+///
+/// It never returns [`Recovered::Followed`]: a process that alertrun did not spawn cannot
+/// be waited for, its exit status goes to its new parent, and its output pipes died with
+/// the earlier alertrun.
+///
 /// # Errors
 ///
 /// `execute` fails with [`ExecError::Backend`] (backend `"process"`) whose source is a
 /// [`SpawnError`] naming the program or the working directory, with the OS error as its
-/// source. An action that started always yields [`Outcome::Finished`], whatever its exit.
+/// source; with [`ExecError::Transient`] instead when [`SpawnError::is_transient`] (no
+/// resources: `EAGAIN`, `ENOMEM`, ...). An action that started always yields
+/// [`Outcome::Finished`], whatever its exit.
+///
+/// `recover` fails with [`ExecError::Rejected`] for a handle that is not a process group,
+/// and with [`ExecError::Backend`] whose source is a [`RecoverError`](crate::RecoverError)
+/// when `/proc` cannot be read or members survive `SIGKILL`.
 #[derive(Debug)]
 pub struct ProcessExecutor {
     action: ProcessAction,
@@ -126,18 +159,25 @@ impl ProcessExecutor {
         &self,
         req: &ExecRequest,
         stop: BoxFuture<'_, StopReason>,
+        on_start: OnStart<'_>,
     ) -> Result<Report, SpawnError> {
         let argv = self.action.argv(&req.env);
         let mut child = match self.command(&argv, req).spawn() {
             Ok(child) => child,
             Err(source) => return Err(self.spawn_error(&argv[0], source).await),
         };
-        let group = ProcessGroup::led_by(
-            child
-                .id()
-                .expect("a child that was just spawned and not yet awaited has a pid"),
-        );
-        tracing::debug!(rule = %req.rule, program = %argv[0], pid = ?child.id(), "started action");
+        let pid = child
+            .id()
+            .expect("a child that was just spawned and not yet awaited has a pid");
+        let group = ProcessGroup::led_by(pid);
+        tracing::debug!(rule = %req.rule, program = %argv[0], pid, "started action");
+        // On error, dropping `group` (armed) and `child` (kill_on_drop) kills the run.
+        identify(pid, on_start)
+            .await
+            .map_err(|source| SpawnError::Identity {
+                program: argv[0].clone(),
+                source,
+            })?;
 
         let (status, mut report) = self.follow(&mut child, &group, req, stop).await;
         group.release();
@@ -246,6 +286,25 @@ fn exit_of(status: ExitStatus) -> Option<Exit> {
         .or_else(|| status.signal().map(Exit::Signal))
 }
 
+/// Tells `on_start` who the just-spawned leader `pid` is (Linux: from `/proc`).
+#[cfg(target_os = "linux")]
+async fn identify(pid: u32, on_start: OnStart<'_>) -> Result<(), crate::RecoverError> {
+    let started = crate::recover::blocking(move || crate::identity::identify(pid)).await?;
+    on_start(started);
+    Ok(())
+}
+
+/// Without `/proc` a process cannot be told from a later one with its pid, so no handle
+/// is handed out: `on_start` is not called, and a crash of alertrun leaves the run to
+/// the caller's judgement.
+#[cfg(not(target_os = "linux"))]
+async fn identify(_pid: u32, _on_start: OnStart<'_>) -> Result<(), crate::RecoverError> {
+    Ok(())
+}
+
+/// An `on_start` that ignores the handle, for plain [`Executor::execute`].
+fn ignore(_: Started) {}
+
 impl Executor for ProcessExecutor {
     fn kind(&self) -> &'static str {
         KIND
@@ -256,10 +315,68 @@ impl Executor for ProcessExecutor {
         req: &'a ExecRequest,
         stop: BoxFuture<'a, StopReason>,
     ) -> BoxFuture<'a, Result<Outcome, ExecError>> {
+        self.execute_observed(req, stop, &ignore)
+    }
+
+    fn execute_observed<'a>(
+        &'a self,
+        req: &'a ExecRequest,
+        stop: BoxFuture<'a, StopReason>,
+        on_start: OnStart<'a>,
+    ) -> BoxFuture<'a, Result<Outcome, ExecError>> {
         Box::pin(async move {
-            self.run(req, stop)
+            self.run(req, stop, on_start)
                 .await
                 .map(Outcome::Finished)
+                .map_err(|e| {
+                    let source = Box::new(e);
+                    if source.is_transient() {
+                        ExecError::Transient {
+                            backend: KIND,
+                            source,
+                        }
+                    } else {
+                        ExecError::Backend {
+                            backend: KIND,
+                            source,
+                        }
+                    }
+                })
+        })
+    }
+
+    fn recover<'a>(
+        &'a self,
+        req: &'a ExecRequest,
+        started: &'a Started,
+        _stop: BoxFuture<'a, StopReason>,
+    ) -> BoxFuture<'a, Result<Recovered, ExecError>> {
+        Box::pin(async move {
+            let Started::Process {
+                pid,
+                pgid,
+                start_time,
+                boot_id,
+            } = started
+            else {
+                return Err(ExecError::Rejected {
+                    backend: KIND,
+                    reason: format!("cannot recover {started}: not a process group"),
+                });
+            };
+            let leftover = Leftover {
+                pid: *pid,
+                pgid: *pgid,
+                start_time: *start_time,
+                boot_id,
+            };
+            let ending = Ending {
+                signal: self.options.stop_signal,
+                grace: self.options.grace,
+            };
+            tracing::debug!(rule = %req.rule, %started, "recovering");
+            end_leftover(&leftover, ending)
+                .await
                 .map_err(|e| ExecError::Backend {
                     backend: KIND,
                     source: Box::new(e),

@@ -14,6 +14,13 @@
 //! The key design choice is the process group: signals and the final `SIGKILL` go to the
 //! group, so a script's background children end with it, also when the run is cancelled.
 //!
+//! The group also survives a crash of alertrun only until the next alertrun deals with
+//! it: [`Executor::execute_observed`](alert_core::Executor::execute_observed) hands out a
+//! [`Started::Process`](alert_core::Started::Process) handle (pid, group, start time and
+//! boot id, read from Linux's `/proc`), and [`Executor::recover`](alert_core::Executor::recover)
+//! ends the group it names if it still lives, leaving alone a process that merely reuses
+//! its pid. See [`ProcessExecutor`].
+//!
 //! ```
 //! use std::time::Duration;
 //! use alert_core::env::EnvVar;
@@ -49,11 +56,13 @@ mod action;
 mod error;
 mod executor;
 mod group;
+mod identity;
 mod options;
+mod recover;
 mod stdio;
 
 pub use action::{ActionError, ProcessAction};
-pub use error::SpawnError;
+pub use error::{RecoverError, SpawnError};
 pub use executor::ProcessExecutor;
 pub use nix::sys::signal::Signal;
 pub use options::{DEFAULT_PATH, ProcessOptions, SignalError, inherited_env, parse_signal};

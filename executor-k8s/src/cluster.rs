@@ -1,0 +1,103 @@
+//! A call to the Kubernetes API that failed, and whether it is worth making again.
+
+use alert_core::ExecError;
+
+use crate::executor::KIND;
+
+/// A call to the Kubernetes API that failed: the source of [`ExecError::Backend`] (or [`ExecError::Transient`]) from a
+/// [`JobExecutor`](crate::JobExecutor).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClusterError {
+    /// The API server refused the call (403): the service account lacks the RBAC rule.
+    #[error("forbidden to {verb} {resource} in namespace {namespace:?}: check the RBAC rules")]
+    Forbidden {
+        /// `create`, `get`, `list` or `delete`.
+        verb: &'static str,
+        /// `jobs`, `pods` or `pods/log`.
+        resource: &'static str,
+        /// The namespace of the call.
+        namespace: String,
+        /// The API's answer.
+        #[source]
+        source: kube::Error,
+    },
+    /// Any other failure: an API error or a transport problem.
+    #[error("cannot {verb} {resource} in namespace {namespace:?}")]
+    Api {
+        /// `create`, `get`, `list` or `delete`.
+        verb: &'static str,
+        /// `jobs`, `pods` or `pods/log`.
+        resource: &'static str,
+        /// The namespace of the call.
+        namespace: String,
+        /// The API's answer, or the transport error.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl ClusterError {
+    pub(crate) fn new(
+        verb: &'static str,
+        resource: &'static str,
+        namespace: &str,
+        e: kube::Error,
+    ) -> Self {
+        let namespace = namespace.to_string();
+        match &e {
+            kube::Error::Api(s) if s.is_forbidden() => Self::Forbidden {
+                verb,
+                resource,
+                namespace,
+                source: e,
+            },
+            _ => Self::Api {
+                verb,
+                resource,
+                namespace,
+                source: e,
+            },
+        }
+    }
+
+    /// Whether the call may succeed when made again: a transport error (unreachable,
+    /// connection reset, timed out) or an answer of `429 Too Many Requests` or `5xx`.
+    /// A `403`, a `404`, a `409` or a `422` is not.
+    pub fn is_transient(&self) -> bool {
+        let (Self::Forbidden { source, .. } | Self::Api { source, .. }) = self;
+        match source {
+            kube::Error::Api(s) => s.code == 429 || s.code >= 500,
+            kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => {
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// [`ExecError::Transient`] when [`is_transient`](Self::is_transient), else
+    /// [`ExecError::Backend`].
+    pub(crate) fn into_exec(self) -> ExecError {
+        let source = Box::new(self);
+        if source.is_transient() {
+            ExecError::Transient {
+                backend: KIND,
+                source,
+            }
+        } else {
+            ExecError::Backend {
+                backend: KIND,
+                source,
+            }
+        }
+    }
+}
+
+impl ClusterError {
+    /// The underlying error's text, for logs.
+    pub(crate) fn source_text(&self) -> String {
+        match self {
+            Self::Forbidden { source, .. } | Self::Api { source, .. } => source.to_string(),
+        }
+    }
+}
