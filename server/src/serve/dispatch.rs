@@ -30,7 +30,7 @@ use tokio::time::Instant;
 use tracing::{error, info, warn};
 
 use super::intake::{Accepted, Intake, Refused, Source};
-use super::metrics::{Metrics, RejectReason, SkipReason, StoreOp};
+use super::metrics::{Metrics, SkipReason, StoreOp};
 use crate::config::{Config, OnResolved};
 use crate::lifecycle::{
     Admission, DedupeKey, Event, Ledger, LiveRun, Namespace, NotDue, Refusal, RuleName, RunId,
@@ -363,12 +363,7 @@ impl Intake for Dispatcher {
             && n.alerts.iter().all(|a| a.status == AlertStatus::Firing);
         if firing && self.inner.loaded().config.rules().select(&n).is_empty() {
             let closing = self.inner.lock().ledger.is_closing();
-            if closing {
-                self.inner
-                    .options
-                    .metrics
-                    .notification_rejected(RejectReason::ShuttingDown);
-            } else {
+            if !closing {
                 self.inner
                     .options
                     .metrics
@@ -383,7 +378,6 @@ impl Intake for Dispatcher {
             });
         }
         let intake = self.inner.intake.clone();
-        let metrics = self.inner.options.metrics.clone();
         Box::pin(async move {
             let (reply, answer) = oneshot::channel();
             let submission = Submission {
@@ -391,16 +385,11 @@ impl Intake for Dispatcher {
                 source,
                 reply,
             };
-            let refused = match intake.try_send(submission) {
-                Ok(()) => return answer.await.unwrap_or(Err(Refused::ShuttingDown)),
-                Err(mpsc::error::TrySendError::Full(_)) => Refused::QueueFull,
-                Err(mpsc::error::TrySendError::Closed(_)) => Refused::ShuttingDown,
-            };
-            metrics.notification_rejected(match refused {
-                Refused::QueueFull => RejectReason::QueueFull,
-                _ => RejectReason::ShuttingDown,
-            });
-            Err(refused)
+            match intake.try_send(submission) {
+                Ok(()) => answer.await.unwrap_or(Err(Refused::ShuttingDown)),
+                Err(mpsc::error::TrySendError::Full(_)) => Err(Refused::QueueFull),
+                Err(mpsc::error::TrySendError::Closed(_)) => Err(Refused::ShuttingDown),
+            }
         })
     }
 }
@@ -499,12 +488,11 @@ impl Inner {
             let admission = match state.ledger.admit(&selections, now) {
                 Ok(admission) => admission,
                 Err(refusal) => {
-                    let (reason, refused) = match refusal {
-                        Refusal::Closing => (RejectReason::ShuttingDown, Refused::ShuttingDown),
-                        Refusal::QueueFull => (RejectReason::QueueFull, Refused::QueueFull),
-                    };
-                    self.options.metrics.notification_rejected(reason);
-                    let _ = reply.send(Err(refused));
+                    // Counted by the HTTP layer, which maps every refusal to its answer.
+                    let _ = reply.send(Err(match refusal {
+                        Refusal::Closing => Refused::ShuttingDown,
+                        Refusal::QueueFull => Refused::QueueFull,
+                    }));
                     continue;
                 }
             };
@@ -614,9 +602,6 @@ impl Inner {
                     .ledger
                     .settle(&t.admission, written.is_ok(), now, queued);
                 if written.is_err() {
-                    self.options
-                        .metrics
-                        .notification_rejected(RejectReason::StoreUnavailable);
                     answers.push((t.reply, Err(Refused::StoreUnavailable)));
                     continue;
                 }

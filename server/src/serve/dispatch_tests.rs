@@ -492,7 +492,7 @@ impl Executor for Counting {
                 .is_ok();
             if failing {
                 self.done.notify_waiters();
-                return Err(ExecError::Backend {
+                return Err(ExecError::Transient {
                     backend: "counting",
                     source: "connection refused".into(),
                 });

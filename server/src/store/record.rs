@@ -63,6 +63,10 @@ pub struct RunRecord {
     /// releases have none).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<Transition>,
+    /// What the backend started (a process group, a Job), stored as soon as it started, so
+    /// that a restarted alertrun can end or follow it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<alert_core::Started>,
 }
 
 /// Everything one [`Store::commit`](super::Store::commit) writes, in one transaction.

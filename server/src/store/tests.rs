@@ -40,6 +40,7 @@ pub(super) fn record(
         env: vec![("ALERT_NAME".to_owned(), "DiskFull".to_owned())],
         dry_run: false,
         timeline: Vec::new(),
+        started: None,
     }
 }
 

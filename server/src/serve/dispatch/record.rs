@@ -84,6 +84,7 @@ pub(crate) fn queued(
             .collect(),
         dry_run: false,
         timeline: Vec::new(),
+        started: None,
     }
 }
 

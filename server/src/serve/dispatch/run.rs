@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use alert_core::{ExecError, Outcome, StopReason};
+use alert_core::{ExecError, Outcome, Started, StopReason};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::{error, info, warn};
@@ -124,12 +124,6 @@ async fn stopped(mut stop: watch::Receiver<Option<StopReason>>) -> StopReason {
     }
 }
 
-/// Whether a failure to start is worth another attempt: the backend could not reach what
-/// it needs (a spawn error, the API server); a refused action (bad render) is not.
-fn is_transient(error: &ExecError) -> bool {
-    !matches!(error, ExecError::Rejected { .. })
-}
-
 async fn execute(inner: Arc<Inner>, mut run: Run) {
     let executor = Arc::clone(&run.executor);
     let id = run.record.id;
@@ -139,17 +133,20 @@ async fn execute(inner: Arc<Inner>, mut run: Run) {
         attempt += 1;
         info!(rule = %run.request.rule, run = id, attempt, executor = executor.kind(),
             group_key = %run.request.subject.group_key, "action starting");
-        let stop = Box::pin(stopped(run.stop.clone()));
         let started = Instant::now();
-        let result = executor.execute(&run.request, stop).await;
+        let (result, handed) = run_observed(&inner, &mut run).await;
         let duration = started.elapsed();
         let Err(e) = &result else {
             break (result, duration);
         };
-        // An error from the backend: the action never started.
+        if handed {
+            // It started, then failed: never started again (it may still be running).
+            break (result, duration);
+        }
+        // The action never started.
         let stop_asked = *run.stop.borrow();
         let retry_in = match stop_asked {
-            None if is_transient(e) => {
+            None if e.is_transient() => {
                 retry_delay(attempt, first_attempt.elapsed(), run.request.deadline)
             }
             _ => None,
@@ -199,6 +196,59 @@ async fn execute(inner: Arc<Inner>, mut run: Run) {
         }
     };
     finish(&inner, run, &result, duration).await;
+}
+
+/// Runs the action once, recording it `running` (with its start handle) as soon as the
+/// backend says it started. Returns the result, and whether the backend handed a handle.
+async fn run_observed(inner: &Inner, run: &mut Run) -> (Result<Outcome, ExecError>, bool) {
+    let executor = Arc::clone(&run.executor);
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let on_start = move |started: Started| {
+        let _ = tx.send(started);
+    };
+    let stop = Box::pin(stopped(run.stop.clone()));
+    let request = run.request.clone();
+    let mut exec = executor.execute_observed(&request, stop, &on_start);
+    let mut handed = false;
+    let result = loop {
+        tokio::select! {
+            biased;
+            Some(started) = rx.recv(), if !handed => {
+                handed = true;
+                mark_running(inner, run, started).await;
+            }
+            result = &mut exec => break result,
+        }
+    };
+    if !handed && let Ok(started) = rx.try_recv() {
+        handed = true;
+        mark_running(inner, run, started).await;
+    }
+    (result, handed)
+}
+
+/// Records run `run` `running` with the backend's handle, before anything else happens,
+/// so that a restart finds what it started.
+async fn mark_running(inner: &Inner, run: &mut Run, started: Started) {
+    let now = inner.now();
+    let id = run.record.id;
+    if let Err(e) = inner.lock().ledger.apply(id, Event::Started) {
+        error!(run = id, error = %e, "lifecycle: unexpected transition");
+    }
+    enter(
+        &mut run.record,
+        RunState::Running,
+        now,
+        format!("started {started}"),
+    );
+    run.record.started = Some(started);
+    let batch = store::Batch {
+        runs: vec![run.record.clone()],
+        ..store::Batch::default()
+    };
+    if let Err(e) = inner.write(batch).await {
+        error!(run = id, error = %e, "cannot record that the action started");
+    }
 }
 
 /// A run asked to stop before its action started: `cancelled` (resolved) or `interrupted`.
@@ -256,7 +306,9 @@ async fn finish(inner: &Inner, run: Run, result: &Result<Outcome, ExecError>, du
     let req = &run.request;
     let started_at = run.record.started_at.unwrap_or_default();
     let mut record = run.record.clone();
-    if !matches!(result, Ok(Outcome::Duplicate)) {
+    if record.state == RunState::Starting && !matches!(result, Ok(Outcome::Duplicate)) {
+        // A backend that hands out no handle (its work cannot outlive alertrun): it
+        // started when it was called.
         enter(
             &mut record,
             RunState::Running,
