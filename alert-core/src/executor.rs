@@ -380,10 +380,12 @@ pub enum ExecError {
         #[source]
         source: Box<dyn Error + Send + Sync>,
     },
-    /// The backend could not start the action now, for a reason that may pass: no
+    /// The backend could not start the action now (or, from [`Executor::recover`], could
+    /// not look at what an earlier process started), for a reason that may pass: no
     /// resources for a new process, an API server that is unreachable, overloaded (5xx),
-    /// throttling (429) or too slow to answer. Nothing was started, as far as the backend
-    /// knows, and trying again later may succeed: see [`ExecError::is_transient`].
+    /// throttling (429) or too slow to answer. Backends return it only before anything
+    /// was started (or done), so trying again later is safe and may succeed: see
+    /// [`ExecError::is_transient`]. A failure after the start is always `Backend`.
     #[error("{backend} backend cannot start the action for now")]
     Transient {
         /// The backend's [`Executor::kind`].

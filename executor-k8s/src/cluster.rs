@@ -75,20 +75,26 @@ impl ClusterError {
         }
     }
 
-    /// [`ExecError::Transient`] when [`is_transient`](Self::is_transient), else
-    /// [`ExecError::Backend`].
+    /// [`ExecError::Backend`]: for a failure after the Job was created, which a caller
+    /// must not answer by starting it again.
     pub(crate) fn into_exec(self) -> ExecError {
-        let source = Box::new(self);
-        if source.is_transient() {
+        ExecError::Backend {
+            backend: KIND,
+            source: Box::new(self),
+        }
+    }
+
+    /// [`ExecError::Transient`] when [`is_transient`](Self::is_transient), else
+    /// [`ExecError::Backend`]: for a failure before anything was started (or, in
+    /// `recover`, before anything was done), which may be tried again.
+    pub(crate) fn into_exec_before_start(self) -> ExecError {
+        if self.is_transient() {
             ExecError::Transient {
                 backend: KIND,
-                source,
+                source: Box::new(self),
             }
         } else {
-            ExecError::Backend {
-                backend: KIND,
-                source,
-            }
+            self.into_exec()
         }
     }
 }

@@ -185,7 +185,11 @@ impl JobExecutor {
                     None => return Ok(Outcome::Duplicate),
                 }
             }
-            Err(e) => return Err(ClusterError::new("create", "jobs", &namespace, e).into_exec()),
+            Err(e) => {
+                return Err(
+                    ClusterError::new("create", "jobs", &namespace, e).into_exec_before_start()
+                );
+            }
         };
         on_start(Started::Job {
             namespace: namespace.clone(),
@@ -216,7 +220,9 @@ impl JobExecutor {
                 tracing::info!(job = %name, %namespace, "Job existed already and is gone: a duplicate");
                 return Ok(None);
             }
-            Err(e) => return Err(ClusterError::new("get", "jobs", namespace, e).into_exec()),
+            Err(e) => {
+                return Err(ClusterError::new("get", "jobs", namespace, e).into_exec_before_start());
+            }
         };
         if !is_for(&job, req) {
             tracing::info!(job = %name, %namespace, "a Job of that name exists for another request: a duplicate");
@@ -256,7 +262,9 @@ impl JobExecutor {
                 tracing::info!(%started, "the Job is gone");
                 return Ok(Recovered::Gone);
             }
-            Err(e) => return Err(ClusterError::new("get", "jobs", namespace, e).into_exec()),
+            Err(e) => {
+                return Err(ClusterError::new("get", "jobs", namespace, e).into_exec_before_start());
+            }
         };
         if job.metadata.uid.as_deref() != Some(uid.as_str()) {
             tracing::info!(%started, other = ?job.metadata.uid, "a Job of that name with another uid: leaving it alone");
