@@ -1,5 +1,6 @@
-//! The Prometheus metrics of `alertrun serve`, served at `GET /metrics` ([`route`]) in the
-//! OpenMetrics text format.
+//! The Prometheus metrics of `alertrun serve`, in the OpenMetrics text format. The HTTP
+//! app serves them at `GET /metrics` ([`CONTENT_TYPE`], [`Metrics::encode`]); this module
+//! has no route of its own.
 //!
 //! [`Metrics`] holds one registry with every family below. The server calls its methods as
 //! things happen, on hot paths too: a counter with an enum label or none, and a gauge, is
@@ -40,10 +41,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
-use warp::Filter;
-use warp::http::HeaderValue;
-use warp::http::header;
-use warp::reply::Response;
 
 use super::intake::Source;
 
@@ -395,14 +392,6 @@ impl Metrics {
             .expect("writing to a String and encoding this module's labels cannot fail");
         out
     }
-
-    fn to_response(&self) -> Response {
-        let mut response = Response::new(self.encode().into());
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-        response
-    }
 }
 
 impl Inner {
@@ -552,16 +541,6 @@ fn saturate_u64(n: usize) -> u64 {
 
 fn saturate_i64(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// `GET /metrics` (and `HEAD`): the exposition of `metrics`. Other methods and paths are
-/// rejected, for the caller's fallback routes to answer.
-pub fn route(
-    metrics: Metrics,
-) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
-    warp::path!("metrics")
-        .and(warp::get().or(warp::head()).unify())
-        .map(move || metrics.to_response())
 }
 
 #[cfg(test)]
