@@ -1,6 +1,6 @@
 //! The HTTP layer over real sockets on 127.0.0.1: TLS with a bearer token, mutual TLS, the
-//! body limit for chunked bodies, the request timeout, the connection limit and graceful
-//! shutdown. Certificates are generated at test time (rcgen); nothing secret is committed.
+//! body limit for chunked bodies, the request timeout (both counted as refused
+//! notifications in `/metrics`), the connection limit and graceful shutdown. Certificates are generated at test time (rcgen); nothing secret is committed.
 //! No assertion is about speed: every wait either waits for the server or, where the point
 //! is that nothing happens, only checks that nothing happened yet.
 // Helpers outside `#[test]` functions unwrap too: any failure there is the test's failure.
@@ -324,6 +324,21 @@ async fn raw_exchange(addr: SocketAddr, request: &[u8]) -> String {
     String::from_utf8_lossy(&answer).into_owned()
 }
 
+/// The value of `alertrun_notifications_rejected_total{reason}` in the server's `/metrics`.
+async fn rejected(addr: SocketAddr, reason: &str) -> String {
+    let answer = raw_exchange(
+        addr,
+        b"GET /metrics HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    let series = format!("alertrun_notifications_rejected_total{{reason=\"{reason}\"}} ");
+    answer
+        .lines()
+        .find_map(|line| line.strip_prefix(&series))
+        .unwrap_or_else(|| panic!("no {series} in {answer}"))
+        .to_owned()
+}
+
 #[tokio::test]
 async fn chunked_body_over_the_limit_is_413() {
     let server = Server::start(settings(json!({"limits": {"max_body_bytes": 1024}}))).await;
@@ -339,6 +354,7 @@ async fn chunked_body_over_the_limit_is_413() {
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains("limit of 1024 bytes"), "{answer}");
     assert_eq!(server.intake.count(), 0);
+    assert_eq!(rejected(server.addr, "too_large").await, "1");
     server.stop().await;
 }
 
@@ -352,6 +368,7 @@ async fn body_that_never_arrives_gets_408() {
     .await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert_eq!(server.intake.count(), 0);
+    assert_eq!(rejected(server.addr, "timeout").await, "1");
     server.stop().await;
 }
 

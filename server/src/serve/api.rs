@@ -1,48 +1,79 @@
-//! The read and control endpoints beside the intake: run history, rules, metrics,
-//! readiness and reload. The HTTP layer authenticates them like the intake (all but
-//! `GET /-/ready`) and hands each request to an [`Api`].
+//! The seam between the HTTP app and what answers the control API (`/-/ready`,
+//! `/-/reload`, `/api/v1/rules`, `/api/v1/runs`): the [`Api`] trait and the types it speaks.
+//!
+//! The HTTP app ([`http`](super::http)) owns routing, authentication, status codes and JSON
+//! shapes; an [`Api`] only answers questions about the running server. This module holds
+//! no routes and builds no responses. In production [`Control`](super::control::Control)
+//! implements it over the dispatcher; tests implement it with fixed answers.
 
 use alert_core::BoxFuture;
-use warp::http::{HeaderValue, Method, StatusCode, header::CONTENT_TYPE};
-use warp::reply::Response;
+use serde::Serialize;
 
-/// Answers the API requests.
+use crate::store::Store;
+
+/// Answers the control API's questions about the running server.
 pub trait Api: Send + Sync + 'static {
-    /// The answer to `method path?query`, or `None` when `path` is not an API path.
-    fn handle(
-        &self,
-        method: &Method,
-        path: &str,
-        query: &str,
-    ) -> Option<BoxFuture<'static, Response>>;
+    /// Whether the server takes notifications: config and store loaded, listening.
+    fn is_ready(&self) -> bool;
+
+    /// Reads the config file again and swaps it in when valid, keeping the old one
+    /// otherwise; resolves to the number of rules now in force.
+    fn reload(&self) -> BoxFuture<'_, Result<Reloaded, ReloadError>>;
+
+    /// The rules in force, in config order, with their load now.
+    fn rules(&self) -> Vec<RuleStatus>;
+
+    /// The run history, when the server keeps one (`server.state.durable: true`).
+    fn history(&self) -> Option<Store>;
 }
 
-/// Whether `path` may be asked without credentials.
-pub(crate) fn is_public(path: &str) -> bool {
-    path == "/-/ready"
+/// One rule as `GET /api/v1/rules` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RuleStatus {
+    /// The rule's name.
+    pub name: String,
+    /// Its description (empty when none).
+    pub description: String,
+    /// Its label matchers, as written in the matcher syntax.
+    #[serde(rename = "match")]
+    pub matchers: Vec<String>,
+    /// `per-alert` or `per-group` (`mode:`).
+    pub mode: &'static str,
+    /// `firing`, `resolved` or `any` (`on:`).
+    pub on: &'static str,
+    /// `enabled:` of the rule.
+    pub enabled: bool,
+    /// `dry_run:` of the rule.
+    pub dry_run: bool,
+    /// Its actions running now.
+    pub running: usize,
+    /// Its runs waiting to start now.
+    pub queued: usize,
 }
 
-/// A JSON response.
-pub fn json(status: StatusCode, body: &serde_json::Value) -> Response {
-    let mut response = Response::new(body.to_string().into());
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response
+/// A reload's result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reloaded {
+    /// How many rules are loaded now.
+    pub rules: usize,
+    /// The changed `server:` fields, which take effect only on a restart (such as
+    /// `server.listen`); see [`ServerSettings::restart_needed`](crate::ServerSettings::restart_needed).
+    pub restart_needed: Vec<&'static str>,
 }
 
-/// A plain-text response.
-pub fn text(status: StatusCode, content_type: &'static str, body: String) -> Response {
-    let mut response = Response::new(body.into());
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
+/// Why a reload kept the running config: the file and what is wrong in it, or why its
+/// actions cannot be built.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ReloadError {
+    message: String,
 }
 
-/// `{"error": message}` with `status`.
-pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    json(status, &serde_json::json!({ "error": message.into() }))
+impl ReloadError {
+    /// A reload failure that `message` explains (it names the file or the rule).
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
 }

@@ -1,13 +1,18 @@
-//! Binding the listener and serving [`routes`](super::http::routes) on it: HTTP/1.1 over plain TCP or TLS
-//! (optionally mutual), with the connection limit, the header timeout and graceful shutdown.
+//! Binding the listener and serving the HTTP [`app`](super::http::app) on it: HTTP/1.1
+//! over plain TCP or TLS (optionally mutual), with the connection limit, the header timeout
+//! and graceful shutdown. It answers no request itself: every response, error or not, comes
+//! from the app.
 //!
 //! - **Connections**: at most `limits.max_connections` are served at once. Further ones are
 //!   not accepted until one closes: they wait in the kernel's listen backlog (and may time
 //!   out there), they are never refused with an error.
 //! - **Header timeout**: `limits.header_timeout` bounds the TLS handshake and the wait for
 //!   each request's headers, which also closes idle keep-alive connections after that long.
-//! - **Request timeout**: `limits.request_timeout` bounds reading the body and handling it
-//!   (see [`routes`](super::http::routes)); then the client gets 408.
+//! - **Request timeout and body limit**: enforced by the app's receiving routes, not here
+//!   (`limits.request_timeout` gives 408, `limits.max_body_bytes` 413), so that they are
+//!   answered and counted like every other refused notification. A request whose headers
+//!   do not arrive within the header timeout, or are too large for hyper, is no
+//!   notification: hyper closes the connection (or answers 431) and nothing is counted.
 //! - **Shutdown**: when `shutdown` resolves, the listener closes (new connections are
 //!   refused by the kernel), idle connections close, and requests in flight finish, which
 //!   the timeouts above bound.
@@ -28,6 +33,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 use tracing::{debug, info, warn};
 
+use super::http::{Backends, app};
 use super::intake::Intake;
 use super::settings::ServerSettings;
 
@@ -80,21 +86,22 @@ impl Bound {
         self.local_addr
     }
 
-    /// Serves [`routes`](super::http::routes) until `shutdown` resolves, then stops accepting and returns once
-    /// the connections still open have finished their requests.
+    /// Serves the [`routes`](super::http::routes) of `intake` alone until `shutdown`
+    /// resolves; see [`Bound::serve_with`].
     pub async fn serve(
         self,
         intake: Arc<dyn Intake>,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) {
-        self.serve_with(intake, None, shutdown).await;
+        self.serve_with(Backends::new(intake), shutdown).await;
     }
 
-    /// [`Bound::serve`] with the API endpoints `api` answers.
+    /// Serves the [`app`](super::http::app) of `backends` until `shutdown` resolves, then
+    /// stops accepting and returns once the connections still open have finished their
+    /// requests.
     pub async fn serve_with(
         self,
-        intake: Arc<dyn Intake>,
-        api: Option<Arc<dyn super::api::Api>>,
+        backends: Backends,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) {
         let Bound {
@@ -108,7 +115,7 @@ impl Bound {
             .header_read_timeout(limits.header_timeout);
         let template = Connection {
             http,
-            service: warp::service(super::http::routes_with(settings.clone(), intake, api)),
+            service: warp::service(app(settings.clone(), backends)),
             tls: settings
                 .tls
                 .as_ref()

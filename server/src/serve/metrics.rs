@@ -1,5 +1,6 @@
-//! The Prometheus metrics of `alertrun serve`, served at `GET /metrics` ([`route`]) in the
-//! OpenMetrics text format.
+//! The Prometheus metrics of `alertrun serve`, in the OpenMetrics text format. The HTTP
+//! app serves them at `GET /metrics` ([`CONTENT_TYPE`], [`Metrics::encode`]); this module
+//! has no route of its own.
 //!
 //! [`Metrics`] holds one registry with every family below. The server calls its methods as
 //! things happen, on hot paths too: a counter with an enum label or none, and a gauge, is
@@ -40,10 +41,6 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::{Registry, Unit};
-use warp::Filter;
-use warp::http::HeaderValue;
-use warp::http::header;
-use warp::reply::Response;
 
 use super::intake::Source;
 
@@ -103,12 +100,14 @@ macro_rules! label_values {
 }
 
 label_values! {
-    /// Why a request on a receiving route was answered with an error
-    /// (`alertrun_notifications_rejected_total{reason}`).
+    /// Why a notification was refused: a POST to a receiving route answered with an error
+    /// (`alertrun_notifications_rejected_total{reason}`). The HTTP layer counts each refusal
+    /// once, where it answers it.
     pub enum RejectReason {
-        /// The body is not a valid notification (400), or has too many alerts.
+        /// The body is not a valid notification, or cannot be read (400).
         Invalid => "invalid",
-        /// The body is larger than `server.limits.max_body_bytes` (413).
+        /// The body is larger than `server.limits.max_body_bytes`, or holds more alerts than
+        /// `server.limits.max_alerts` (413).
         TooLarge => "too_large",
         /// Authentication failed (401).
         Unauthorized => "unauthorized",
@@ -120,7 +119,8 @@ label_values! {
         StoreUnavailable => "store_unavailable",
         /// Not JSON, or compressed (415).
         UnsupportedMediaType => "unsupported_media_type",
-        /// The request was not received within `server.limits.request_timeout` (408).
+        /// The request was not received and handled within `server.limits.request_timeout`
+        /// (408).
         Timeout => "timeout",
     }
 }
@@ -233,6 +233,8 @@ type HistogramFamily<S> = Family<S, Histogram, fn() -> Histogram>;
 #[derive(Clone)]
 pub struct Metrics {
     inner: Arc<Inner>,
+    /// Whether [`Metrics::notification_rejected`] counts (see [`Metrics::without_rejections`]).
+    counts_rejections: bool,
 }
 
 /// The registry and a handle on each metric in it. A counter family with an enum label is
@@ -277,6 +279,18 @@ impl Metrics {
     pub fn new() -> Self {
         Self {
             inner: Arc::new(Inner::new()),
+            counts_rejections: true,
+        }
+    }
+
+    /// A handle on the same registry on which [`Metrics::notification_rejected`] does
+    /// nothing: for the dispatcher, whose refusals the HTTP layer counts when it answers
+    /// them, so that each refusal is counted once. (Transitional: to go once the dispatcher
+    /// no longer counts refusals itself.)
+    pub fn without_rejections(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            counts_rejections: false,
         }
     }
 
@@ -287,9 +301,12 @@ impl Metrics {
         self.inner.alerts_received.inc_by(saturate_u64(alerts));
     }
 
-    /// A request on a receiving route was answered with an error.
+    /// A notification was refused: a request on a receiving route was answered with an
+    /// error. Does nothing on a handle from [`Metrics::without_rejections`].
     pub fn notification_rejected(&self, reason: RejectReason) {
-        self.inner.rejected[reason.index()].inc();
+        if self.counts_rejections {
+            self.inner.rejected[reason.index()].inc();
+        }
     }
 
     /// The rule named `rule` matched an alert (whether or not a run is queued).
@@ -375,14 +392,6 @@ impl Metrics {
             .expect("writing to a String and encoding this module's labels cannot fail");
         out
     }
-
-    fn to_response(&self) -> Response {
-        let mut response = Response::new(self.encode().into());
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-        response
-    }
 }
 
 impl Inner {
@@ -399,7 +408,7 @@ impl Inner {
         let rejected = counters_by(
             &mut r,
             "notifications_rejected",
-            "Requests on the receiving routes answered with an error, by reason",
+            "Notifications refused: requests on the receiving routes answered with an error, by reason",
             RejectReason::ALL,
             |reason| RejectLabels { reason },
         );
@@ -532,16 +541,6 @@ fn saturate_u64(n: usize) -> u64 {
 
 fn saturate_i64(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-/// `GET /metrics` (and `HEAD`): the exposition of `metrics`. Other methods and paths are
-/// rejected, for the caller's fallback routes to answer.
-pub fn route(
-    metrics: Metrics,
-) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
-    warp::path!("metrics")
-        .and(warp::get().or(warp::head()).unify())
-        .map(move || metrics.to_response())
 }
 
 #[cfg(test)]

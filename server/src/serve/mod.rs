@@ -1,8 +1,9 @@
 //! `alertrun serve`: the webhook server, dispatch and the running of actions.
 //!
-//! The HTTP layer ([`http`]) parses and authenticates each request and hands the
+//! The HTTP app ([`http`]) parses and authenticates each request and hands the
 //! notification to the [`dispatch::Dispatcher`], which answers at once: actions run later,
-//! in the background, as the queue and the concurrency limits allow.
+//! in the background, as the queue and the concurrency limits allow. The same app answers
+//! the control API through [`control::Control`], an [`api::Api`].
 
 pub mod api;
 pub mod control;
@@ -94,6 +95,7 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
                 max_queued: settings.max_queued,
             },
             store: store.clone(),
+            // The HTTP app counts every refused notification where it answers it.
             metrics: metrics.clone(),
             clock: Arc::new(dispatch::now_ms),
             dry_run: options.dry_run,
@@ -104,7 +106,7 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
     metrics.config_reloaded(true, dispatch::unix_seconds());
     let control = Control::new(
         dispatcher.clone(),
-        metrics,
+        metrics.clone(),
         options.config_path.clone(),
         backends,
     );
@@ -124,9 +126,11 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         let _ = stop_tx.send(true);
     });
     let closing = dispatcher.clone();
-    let api: Arc<dyn api::Api> = Arc::new(Arc::clone(&control));
+    let backends = http::Backends::new(Arc::new(dispatcher.clone()))
+        .with_api(Arc::clone(&control) as Arc<dyn api::Api>)
+        .with_metrics(metrics);
     bound
-        .serve_with(Arc::new(dispatcher.clone()), Some(api), async move {
+        .serve_with(backends, async move {
             let _ = stop_rx.wait_for(|stop| *stop).await;
             info!("shutting down: no longer taking notifications");
             closing.close();

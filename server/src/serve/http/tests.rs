@@ -1,14 +1,20 @@
-//! Socket-less tests of every route and status code, through `warp::test`.
+//! Socket-less tests of the receiving routes, `/-/healthy` and routing, through
+//! `warp::test`: every status code, and every refused notification counted once under its
+//! reason. The control routes have their own tests (control/tests.rs).
 
 use std::cell::RefCell;
 use std::sync::{Mutex, Once};
 
-use alert_core::AlertStatus;
+use alert_core::{AlertStatus, Notification};
 use bytes::Bytes;
-use serde_json::Value;
+use serde_json::{Value, json};
 use warp::http::Response as HttpResponse;
+use warp::http::header::CONTENT_LENGTH;
 
+use super::receive::read_body;
 use super::*;
+use crate::serve::intake::{Accepted, Refused, Source};
+use crate::serve::metrics::RejectReason;
 use crate::serve::settings::{Auth, Limits, Secret};
 
 const FIRING: &[u8] = include_bytes!("../../../../alert-core/tests/fixtures/firing.json");
@@ -50,16 +56,21 @@ impl RecordingIntake {
 
 struct App {
     intake: Arc<RecordingIntake>,
+    metrics: Metrics,
     routes: warp::filters::BoxedFilter<(Response,)>,
 }
 
 fn app(settings: ServerSettings) -> App {
     capture_logs();
     let intake = Arc::new(RecordingIntake::default());
-    let routes = routes(Arc::new(settings), intake.clone())
-        .map(|r| r)
-        .boxed();
-    App { intake, routes }
+    let metrics = Metrics::new();
+    let backends = Backends::new(intake.clone()).with_metrics(metrics.clone());
+    let routes = super::app(Arc::new(settings), backends).map(|r| r).boxed();
+    App {
+        intake,
+        metrics,
+        routes,
+    }
 }
 
 fn bearer(token: &str) -> ServerSettings {
@@ -507,6 +518,232 @@ async fn logs_one_line_per_notification_and_never_the_credential() {
         "{}",
         lines[2]
     );
+}
+
+/// Each `alertrun_notifications_rejected_total` series of `metrics`, by reason.
+pub(super) fn rejections(metrics: &Metrics) -> Vec<(RejectReason, f64)> {
+    let text = metrics.encode();
+    RejectReason::ALL
+        .iter()
+        .map(|&reason| {
+            let series = format!(
+                "alertrun_notifications_rejected_total{{reason=\"{}\"}} ",
+                reason.as_str()
+            );
+            let value = text
+                .lines()
+                .find_map(|line| line.strip_prefix(&series))
+                .unwrap_or_else(|| panic!("no series {series} in\n{text}"));
+            (reason, value.parse().unwrap())
+        })
+        .collect()
+}
+
+/// Asserts that exactly one notification was refused so far, for `reason`.
+pub(super) fn assert_counted_once(metrics: &Metrics, reason: RejectReason) {
+    for (r, value) in rejections(metrics) {
+        let want = if r == reason { 1.0 } else { 0.0 };
+        assert_eq!(value, want, "rejected{{reason={}}}", r.as_str());
+    }
+}
+
+/// Asserts that no notification was counted as refused.
+pub(super) fn assert_none_counted(metrics: &Metrics) {
+    for (r, value) in rejections(metrics) {
+        assert_eq!(value, 0.0, "rejected{{reason={}}}", r.as_str());
+    }
+}
+
+impl App {
+    /// Asserts the answer's status and error message, that the intake got nothing and
+    /// that exactly this one refusal was counted, for `reason`.
+    fn assert_refused(
+        &self,
+        response: &HttpResponse<Bytes>,
+        status: u16,
+        error: &str,
+        reason: RejectReason,
+    ) {
+        assert_eq!(response.status(), status, "{response:?}");
+        let message = error_of(response);
+        assert!(message.contains(error), "{message:?} lacks {error:?}");
+        assert_counted_once(&self.metrics, reason);
+    }
+}
+
+#[tokio::test]
+async fn malformed_body_is_refused_as_invalid() {
+    let app = app(ServerSettings::default());
+    let response = app.post("/webhook", b"{").await;
+    app.assert_refused(&response, 400, "EOF while parsing", RejectReason::Invalid);
+    assert_eq!(json_body(&response)["detail"]["path"], "top level");
+    assert!(app.intake.calls().is_empty());
+}
+
+#[tokio::test]
+async fn unreadable_content_length_is_refused_as_invalid() {
+    let app = app(ServerSettings::default());
+    let response = app
+        .send("POST", "/webhook", &[("content-length", "lots")], FIRING)
+        .await;
+    app.assert_refused(
+        &response,
+        400,
+        "invalid Content-Length",
+        RejectReason::Invalid,
+    );
+}
+
+#[tokio::test]
+async fn wrong_credentials_are_refused_as_unauthorized() {
+    let app = app(bearer("s3cret"));
+    let response = app
+        .send(
+            "POST",
+            "/api/v2/alerts",
+            &[("authorization", "Bearer no")],
+            b"[]",
+        )
+        .await;
+    app.assert_refused(
+        &response,
+        401,
+        "authentication required",
+        RejectReason::Unauthorized,
+    );
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        "Bearer realm=\"alertrun\""
+    );
+}
+
+#[tokio::test]
+async fn oversize_body_is_refused_as_too_large() {
+    let app = app(ServerSettings {
+        limits: Limits {
+            max_body_bytes: 100,
+            ..Limits::default()
+        },
+        ..ServerSettings::default()
+    });
+    let response = app.post("/webhook", FIRING).await;
+    app.assert_refused(&response, 413, "limit of 100 bytes", RejectReason::TooLarge);
+}
+
+#[tokio::test]
+async fn too_many_alerts_are_refused_as_too_large() {
+    let app = app(ServerSettings {
+        limits: Limits {
+            max_alerts: 1,
+            ..Limits::default()
+        },
+        ..ServerSettings::default()
+    });
+    let response = app.post("/webhook", MIXED).await;
+    app.assert_refused(
+        &response,
+        413,
+        "server.limits.max_alerts",
+        RejectReason::TooLarge,
+    );
+}
+
+#[tokio::test]
+async fn compressed_body_is_refused_as_unsupported_media_type() {
+    let app = app(ServerSettings::default());
+    let response = app
+        .send("POST", "/webhook", &[("content-encoding", "gzip")], FIRING)
+        .await;
+    app.assert_refused(
+        &response,
+        415,
+        "send the body uncompressed",
+        RejectReason::UnsupportedMediaType,
+    );
+}
+
+#[tokio::test]
+async fn form_body_is_refused_as_unsupported_media_type() {
+    let app = app(ServerSettings::default());
+    let response = app
+        .send(
+            "POST",
+            "/webhook",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            FIRING,
+        )
+        .await;
+    app.assert_refused(
+        &response,
+        415,
+        "send application/json",
+        RejectReason::UnsupportedMediaType,
+    );
+}
+
+/// Refuses each notification as told, and records nothing.
+async fn refused_by_intake(refused: Refused) -> (App, HttpResponse<Bytes>) {
+    let app = app(ServerSettings::default());
+    *app.intake.refuse.lock().unwrap() = Some(refused);
+    let response = app.post("/webhook", FIRING).await;
+    (app, response)
+}
+
+#[tokio::test]
+async fn full_queue_is_refused_as_queue_full_with_retry_after() {
+    let (app, response) = refused_by_intake(Refused::QueueFull).await;
+    app.assert_refused(
+        &response,
+        503,
+        "the run queue is full: try again later",
+        RejectReason::QueueFull,
+    );
+    assert_eq!(response.headers()["retry-after"], "5");
+}
+
+#[tokio::test]
+async fn shutdown_is_refused_as_shutting_down_with_retry_after() {
+    let (app, response) = refused_by_intake(Refused::ShuttingDown).await;
+    app.assert_refused(
+        &response,
+        503,
+        "alertrun is shutting down: try again later",
+        RejectReason::ShuttingDown,
+    );
+    assert_eq!(response.headers()["retry-after"], "30");
+}
+
+#[tokio::test]
+async fn unwritable_store_is_refused_as_store_unavailable_with_retry_after() {
+    let (app, response) = refused_by_intake(Refused::StoreUnavailable).await;
+    app.assert_refused(
+        &response,
+        503,
+        "the state store cannot record it now: try again later",
+        RejectReason::StoreUnavailable,
+    );
+    assert_eq!(response.headers()["retry-after"], "10");
+}
+
+#[tokio::test]
+async fn accepted_notifications_and_routing_errors_count_no_refusal() {
+    let app = app(bearer("s3cret"));
+    let ok = app
+        .send(
+            "POST",
+            "/webhook",
+            &[("authorization", "Bearer s3cret")],
+            FIRING,
+        )
+        .await;
+    assert_eq!(ok.status(), 200);
+    assert_eq!(app.send("GET", "/webhook", &[], b"").await.status(), 405);
+    assert_eq!(
+        app.send("POST", "/webhooks", &[], FIRING).await.status(),
+        404
+    );
+    assert_eq!(app.send("POST", "/-/healthy", &[], b"").await.status(), 405);
+    assert_none_counted(&app.metrics);
 }
 
 thread_local! {

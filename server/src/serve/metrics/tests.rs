@@ -14,11 +14,10 @@ use openmetrics_parser::openmetrics::parse_openmetrics;
 use openmetrics_parser::{
     MetricFamily, MetricsExposition, OpenMetricsType, OpenMetricsValue, Sample,
 };
-use warp::http::StatusCode;
 
 use super::{
-    CONTENT_TYPE, Metrics, RUN_DURATION_BUCKETS, RejectReason, RunOutcome, SOURCES,
-    STORE_COMMIT_BUCKETS, SkipReason, StoreOp, route, source_index,
+    Metrics, RUN_DURATION_BUCKETS, RejectReason, RunOutcome, SOURCES, STORE_COMMIT_BUCKETS,
+    SkipReason, StoreOp, source_index,
 };
 use crate::serve::intake::Source;
 
@@ -421,6 +420,20 @@ fn counts_notifications_alerts_and_rejections() {
 }
 
 #[test]
+fn a_handle_without_rejections_shares_everything_else() {
+    let metrics = Metrics::new();
+    let dispatcher = metrics.without_rejections();
+    dispatcher.notification_rejected(RejectReason::QueueFull);
+    dispatcher.notification_received(Source::Webhook, 2);
+    metrics.notification_rejected(RejectReason::Timeout);
+    let e = parse(&metrics);
+    let rejected = "alertrun_notifications_rejected";
+    assert_eq!(counter(&e, rejected, &[("reason", "queue_full")]), 0.0);
+    assert_eq!(counter(&e, rejected, &[("reason", "timeout")]), 1.0);
+    assert_eq!(counter(&e, "alertrun_alerts_received", &[]), 2.0);
+}
+
+#[test]
 fn counts_rule_matches_skips_and_runs_by_rule() {
     let e = parse(&exercised());
     assert_eq!(
@@ -657,45 +670,4 @@ fn label_values_are_snake_case_and_distinct() {
             .collect::<Vec<_>>(),
     );
     check(&StoreOp::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>());
-}
-
-#[tokio::test]
-async fn route_serves_the_exposition_on_get_and_head() {
-    let metrics = exercised();
-    let filter = route(metrics.clone());
-    let response = warp::test::request()
-        .method("GET")
-        .path("/metrics")
-        .reply(&filter)
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()["content-type"], CONTENT_TYPE);
-    let body = std::str::from_utf8(response.body()).unwrap();
-    let e = parse_text(body);
-    assert_eq!(counter(&e, "alertrun_alerts_received", &[]), 9.0);
-
-    let head = warp::test::request()
-        .method("HEAD")
-        .path("/metrics")
-        .reply(&filter)
-        .await;
-    assert_eq!(head.status(), StatusCode::OK);
-    assert_eq!(head.headers()["content-type"], CONTENT_TYPE);
-}
-
-#[tokio::test]
-async fn route_rejects_other_methods_and_paths() {
-    let filter = route(Metrics::new());
-    for (method, path) in [
-        ("POST", "/metrics"),
-        ("GET", "/metrics/x"),
-        ("GET", "/other"),
-    ] {
-        let matched = warp::test::request()
-            .method(method)
-            .path(path)
-            .matches(&filter)
-            .await;
-        assert!(!matched, "{method} {path}");
-    }
 }

@@ -1,0 +1,204 @@
+//! The control routes: `GET /-/ready`, `POST /-/reload`, `GET /metrics`,
+//! `GET /api/v1/rules`, `GET /api/v1/runs` and `GET /api/v1/runs/{id}`.
+//!
+//! `/metrics` is always served, from the app's [`Metrics`]; the others only when the app has
+//! an [`Api`] (without one they are unknown paths, 404). All but `/-/ready` need the
+//! intake's credentials, and their failures are not refused notifications: they are never
+//! counted in `alertrun_notifications_rejected_total`. This module decides nothing about
+//! the server (the [`Api`] does) and builds no error response (it returns [`HttpError`]).
+
+use std::sync::Arc;
+
+use serde_json::json;
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::StatusCode;
+
+use super::{Access, Allow, Backends, Head, HttpError, Routed, head, json, text};
+use crate::serve::api::Api;
+use crate::serve::metrics::{CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics};
+use crate::serve::settings::ServerSettings;
+use crate::store::{RunFilter, RunState, Store};
+
+/// The control routes `backends` can answer.
+pub(super) fn routes(settings: Arc<ServerSettings>, backends: Backends) -> BoxedFilter<(Routed,)> {
+    let metrics = metrics(Arc::clone(&settings), backends.metrics);
+    let Some(api) = backends.api else {
+        return metrics;
+    };
+    let c = Control { settings, api };
+    let ready =
+        warp::path!("-" / "ready")
+            .and(c.with())
+            .and(head())
+            .map(|c: Control, head: Head| {
+                head.admit(&c.settings, Allow::Get, Access::Anyone)?;
+                Ok(ready(c.api.is_ready()))
+            });
+    let reload = warp::path!("-" / "reload").and(c.with()).and(head()).then(
+        |c: Control, head: Head| async move {
+            head.admit(&c.settings, Allow::Post, Access::Control)?;
+            let reloaded = c.api.reload().await.map_err(HttpError::ReloadFailed)?;
+            Ok(json(
+                StatusCode::OK,
+                &json!({"status": "reloaded", "rules": reloaded.rules,
+                    "restart_needed": reloaded.restart_needed}),
+            ))
+        },
+    );
+    let rules = warp::path!("api" / "v1" / "rules")
+        .and(c.with())
+        .and(head())
+        .map(|c: Control, head: Head| {
+            head.admit(&c.settings, Allow::Get, Access::Control)?;
+            Ok(json(StatusCode::OK, &json!({"rules": c.api.rules()})))
+        });
+    let runs = warp::path!("api" / "v1" / "runs")
+        .and(c.with())
+        .and(head())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .then(|c: Control, head: Head, query: String| async move {
+            head.admit(&c.settings, Allow::Get, Access::Control)?;
+            runs(c.api.history(), &query).await
+        });
+    let run = warp::path!("api" / "v1" / "runs" / String)
+        .and(c.with())
+        .and(head())
+        .then(|id: String, c: Control, head: Head| async move {
+            head.admit(&c.settings, Allow::Get, Access::Control)?;
+            run(c.api.history(), &id).await
+        });
+    metrics
+        .or(ready)
+        .unify()
+        .or(reload)
+        .unify()
+        .or(rules)
+        .unify()
+        .or(runs)
+        .unify()
+        .or(run)
+        .unify()
+        .boxed()
+}
+
+/// What the control routes share.
+#[derive(Clone)]
+struct Control {
+    settings: Arc<ServerSettings>,
+    api: Arc<dyn Api>,
+}
+
+impl Control {
+    fn with(
+        &self,
+    ) -> impl Filter<Extract = (Control,), Error = std::convert::Infallible> + Clone + use<> {
+        let c = self.clone();
+        warp::any().map(move || c.clone())
+    }
+}
+
+/// `GET /metrics`: the exposition, in the OpenMetrics text format.
+fn metrics(settings: Arc<ServerSettings>, metrics: Metrics) -> BoxedFilter<(Routed,)> {
+    warp::path!("metrics")
+        .and(head())
+        .map(move |head: Head| {
+            head.admit(&settings, Allow::Get, Access::Control)?;
+            Ok(text(StatusCode::OK, METRICS_CONTENT_TYPE, metrics.encode()))
+        })
+        .boxed()
+}
+
+/// `200 ready` or `503 not ready`: a probe's answer, not an error.
+fn ready(ready: bool) -> warp::reply::Response {
+    const PLAIN: &str = "text/plain; charset=utf-8";
+    if ready {
+        text(StatusCode::OK, PLAIN, "ready\n".into())
+    } else {
+        text(StatusCode::SERVICE_UNAVAILABLE, PLAIN, "not ready\n".into())
+    }
+}
+
+/// `GET /api/v1/runs/{id}`.
+async fn run(store: Option<Store>, id: &str) -> Routed {
+    let store = store.ok_or(HttpError::NoHistory)?;
+    let id = id
+        .parse::<u64>()
+        .map_err(|_| HttpError::BadRunId(id.to_owned()))?;
+    let record = tokio::task::spawn_blocking(move || store.run(id))
+        .await
+        .map_err(|e| HttpError::Task(e.to_string()))?
+        .map_err(HttpError::Store)?
+        .ok_or(HttpError::NoRun(id))?;
+    Ok(json(StatusCode::OK, &json!(record)))
+}
+
+/// `GET /api/v1/runs?rule=&state=&fingerprint=&since=&before=&limit=`: newest first;
+/// `next` is the `before` of the next page.
+async fn runs(store: Option<Store>, query: &str) -> Routed {
+    let store = store.ok_or(HttpError::NoHistory)?;
+    let filter = run_filter(query)?;
+    let limit = filter.limit;
+    let runs = tokio::task::spawn_blocking(move || store.runs(&filter))
+        .await
+        .map_err(|e| HttpError::Task(e.to_string()))?
+        .map_err(HttpError::Store)?;
+    let next = (runs.len() == limit)
+        .then(|| runs.last().map(|r| r.id))
+        .flatten();
+    Ok(json(StatusCode::OK, &json!({"runs": runs, "next": next})))
+}
+
+/// Parses the query of `GET /api/v1/runs`; `since` is RFC 3339 or Unix milliseconds.
+fn run_filter(query: &str) -> Result<RunFilter, HttpError> {
+    let bad = |message: String| HttpError::BadQuery(message);
+    let mut filter = RunFilter::default();
+    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .map_err(|e| bad(format!("invalid query {query:?}: {e}")))?;
+    for (key, value) in pairs {
+        match key.as_str() {
+            "rule" => filter.rule = Some(value),
+            "state" => {
+                filter.state = Some(value.parse::<RunState>().map_err(|_| {
+                    bad(format!("invalid state {value:?}: queued, running, succeeded, failed, timed_out, cancelled, interrupted or skipped"))
+                })?);
+            }
+            "fingerprint" => filter.fingerprint = Some(value),
+            "since" => {
+                filter.since = Some(match value.parse::<i64>() {
+                    Ok(ms) => ms,
+                    Err(_) => alert_core::Timestamp::parse(&value)
+                        .map(|t| t.unix_seconds().saturating_mul(1000))
+                        .map_err(|_| {
+                            bad(format!(
+                                "invalid since {value:?}: RFC 3339 or Unix milliseconds"
+                            ))
+                        })?,
+                });
+            }
+            "before" => {
+                filter.before = Some(
+                    value
+                        .parse()
+                        .map_err(|_| bad(format!("invalid before {value:?}: a run id")))?,
+                );
+            }
+            "limit" => {
+                filter.limit = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=RunFilter::MAX_LIMIT).contains(n))
+                    .ok_or_else(|| bad(format!("invalid limit {value:?}: 1 to 1000")))?;
+            }
+            other => {
+                return Err(bad(format!(
+                    "unknown parameter {other:?}: rule, state, fingerprint, since, before, limit"
+                )));
+            }
+        }
+    }
+    Ok(filter)
+}
+
+#[cfg(test)]
+mod tests;
