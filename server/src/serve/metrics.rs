@@ -100,14 +100,12 @@ macro_rules! label_values {
 }
 
 label_values! {
-    /// Why a notification was refused: a POST to a receiving route answered with an error
-    /// (`alertrun_notifications_rejected_total{reason}`). The HTTP layer counts each refusal
-    /// once, where it answers it.
+    /// Why a request on a receiving route was answered with an error
+    /// (`alertrun_notifications_rejected_total{reason}`).
     pub enum RejectReason {
-        /// The body is not a valid notification, or cannot be read (400).
+        /// The body is not a valid notification (400), or has too many alerts.
         Invalid => "invalid",
-        /// The body is larger than `server.limits.max_body_bytes`, or holds more alerts than
-        /// `server.limits.max_alerts` (413).
+        /// The body is larger than `server.limits.max_body_bytes` (413).
         TooLarge => "too_large",
         /// Authentication failed (401).
         Unauthorized => "unauthorized",
@@ -119,8 +117,7 @@ label_values! {
         StoreUnavailable => "store_unavailable",
         /// Not JSON, or compressed (415).
         UnsupportedMediaType => "unsupported_media_type",
-        /// The request was not received and handled within `server.limits.request_timeout`
-        /// (408).
+        /// The request was not received within `server.limits.request_timeout` (408).
         Timeout => "timeout",
     }
 }
@@ -233,8 +230,6 @@ type HistogramFamily<S> = Family<S, Histogram, fn() -> Histogram>;
 #[derive(Clone)]
 pub struct Metrics {
     inner: Arc<Inner>,
-    /// Whether [`Metrics::notification_rejected`] counts (see [`Metrics::without_rejections`]).
-    counts_rejections: bool,
 }
 
 /// The registry and a handle on each metric in it. A counter family with an enum label is
@@ -279,18 +274,6 @@ impl Metrics {
     pub fn new() -> Self {
         Self {
             inner: Arc::new(Inner::new()),
-            counts_rejections: true,
-        }
-    }
-
-    /// A handle on the same registry on which [`Metrics::notification_rejected`] does
-    /// nothing: for the dispatcher, whose refusals the HTTP layer counts when it answers
-    /// them, so that each refusal is counted once. (Transitional: to go once the dispatcher
-    /// no longer counts refusals itself.)
-    pub fn without_rejections(&self) -> Self {
-        Self {
-            inner: Arc::clone(&self.inner),
-            counts_rejections: false,
         }
     }
 
@@ -301,12 +284,9 @@ impl Metrics {
         self.inner.alerts_received.inc_by(saturate_u64(alerts));
     }
 
-    /// A notification was refused: a request on a receiving route was answered with an
-    /// error. Does nothing on a handle from [`Metrics::without_rejections`].
+    /// A request on a receiving route was answered with an error.
     pub fn notification_rejected(&self, reason: RejectReason) {
-        if self.counts_rejections {
-            self.inner.rejected[reason.index()].inc();
-        }
+        self.inner.rejected[reason.index()].inc();
     }
 
     /// The rule named `rule` matched an alert (whether or not a run is queued).
@@ -408,7 +388,7 @@ impl Inner {
         let rejected = counters_by(
             &mut r,
             "notifications_rejected",
-            "Notifications refused: requests on the receiving routes answered with an error, by reason",
+            "Requests on the receiving routes answered with an error, by reason",
             RejectReason::ALL,
             |reason| RejectLabels { reason },
         );

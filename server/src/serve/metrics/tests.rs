@@ -420,20 +420,6 @@ fn counts_notifications_alerts_and_rejections() {
 }
 
 #[test]
-fn a_handle_without_rejections_shares_everything_else() {
-    let metrics = Metrics::new();
-    let dispatcher = metrics.without_rejections();
-    dispatcher.notification_rejected(RejectReason::QueueFull);
-    dispatcher.notification_received(Source::Webhook, 2);
-    metrics.notification_rejected(RejectReason::Timeout);
-    let e = parse(&metrics);
-    let rejected = "alertrun_notifications_rejected";
-    assert_eq!(counter(&e, rejected, &[("reason", "queue_full")]), 0.0);
-    assert_eq!(counter(&e, rejected, &[("reason", "timeout")]), 1.0);
-    assert_eq!(counter(&e, "alertrun_alerts_received", &[]), 2.0);
-}
-
-#[test]
 fn counts_rule_matches_skips_and_runs_by_rule() {
     let e = parse(&exercised());
     assert_eq!(
