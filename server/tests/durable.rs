@@ -1187,3 +1187,86 @@ fn dry_run_records_a_skipped_run_and_runs_nothing() {
         "--dry-run ran"
     );
 }
+
+/// Issue 9: an action still running when alertrun was killed kept running, unsupervised,
+/// and with `on_interrupt: rerun` a second copy started beside it.
+#[test]
+fn kill_9_with_a_running_action_ends_it_before_its_rerun_starts() {
+    let dir = tempfile::Builder::new()
+        .prefix("alertrun-durable.")
+        .tempdir()
+        .expect("create a temp dir");
+    let script = dir.path().join("group.sh");
+    std::fs::write(&script, GROUP_SCRIPT).expect("write the script");
+    let config = dir.path().join("alertrun.yaml");
+    let rules = json!({
+        "server": {"shutdown_grace": "1s"},
+        "rules": [{
+            "name": "orphan-group",
+            "match": ["alertname=\"DurableOrphan\""],
+            "timeout": "10m",
+            "stop_grace": "1s",
+            "on_interrupt": "rerun",
+            "env": {"PID_DIR": dir.path().display().to_string()},
+            "action": {"process": {"command": ["/bin/sh", script.display().to_string()]}},
+        }],
+    });
+    std::fs::write(&config, rules.to_string()).expect("write the config");
+    let read_pid = |name: &str| -> Option<i32> {
+        std::fs::read_to_string(dir.path().join(name))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    let mut alertrun = Alertrun::start(&config, &[]);
+    let body = notification(&[alert(
+        &[("alertname", "DurableOrphan"), ("instance", "group")],
+        &[],
+    )]);
+    assert_eq!(post_accepted(alertrun.addr, &body)["queued"], 1);
+    let old = wait_for("the action to write its pids", WAIT, || {
+        Some([read_pid("child.pid")?, read_pid("grandchild.pid")?])
+    });
+    let (_, running) = get_json(alertrun.addr, "/api/v1/runs?state=running");
+    assert_eq!(
+        running["runs"][0]["started"]["kind"], "process",
+        "{running}"
+    );
+    alertrun.kill();
+    // The action outlives alertrun (it ignores SIGTERM, and nothing signalled it).
+    for pid in old {
+        assert!(!is_gone(pid), "process {pid} died with alertrun");
+    }
+    std::fs::remove_file(dir.path().join("child.pid")).expect("remove child.pid");
+    std::fs::remove_file(dir.path().join("grandchild.pid")).expect("remove grandchild.pid");
+
+    let mut alertrun = Alertrun::start_in(&config, &[], alertrun.into_state_dir());
+    let new = wait_for("the re-run to write its pids", WAIT, || {
+        Some([read_pid("child.pid")?, read_pid("grandchild.pid")?])
+    });
+    for pid in old {
+        assert!(
+            is_gone(pid),
+            "process {pid} of the first copy outlived the restart"
+        );
+    }
+    assert_ne!(new, old);
+    let history = all_runs(alertrun.addr, "rule=orphan-group");
+    let states: Vec<&str> = history.iter().map(run_state).collect();
+    assert_eq!(states, ["running", "interrupted"], "{history:#?}");
+    let reason = history[1]["reason"].as_str().unwrap_or("");
+    assert!(reason.contains("was still alive and was ended"), "{reason}");
+    assert_eq!(
+        post_accepted(alertrun.addr, &body)["queued"],
+        0,
+        "one live copy of the episode"
+    );
+    let status = alertrun.terminate(WAIT);
+    assert!(status.success(), "alertrun exited with {status}");
+    for pid in new {
+        wait_for(&format!("process {pid} to be gone"), WAIT, || {
+            is_gone(pid).then_some(())
+        });
+    }
+}

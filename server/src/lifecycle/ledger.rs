@@ -291,6 +291,15 @@ impl Ledger {
         self.queue.push_back(id);
     }
 
+    /// Follows a run that a previous alertrun started and this one re-attached to: it is
+    /// `running` and holds a slot.
+    pub fn adopt(&mut self, id: RunId, mut run: LiveRun) {
+        run.state = RunState::Running;
+        self.running += 1;
+        *self.running_by_rule.entry(run.rule.clone()).or_default() += 1;
+        self.runs.insert(id, run);
+    }
+
     /// The dedupe entry a written run of `key` leaves (recovery's reruns).
     pub fn mark_ran(&mut self, key: DedupeKey, now: i64) {
         self.episodes.insert(key, Episode::stored(now, now));

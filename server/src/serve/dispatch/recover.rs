@@ -1,32 +1,43 @@
-//! Recovery after a restart, before anything else runs: what a previous alertrun left
-//! queued is queued again; what it left starting or running is resolved first (a
-//! leftover ended, then recorded `interrupted`), and only then, for `on_interrupt: rerun`,
-//! started again, so no episode ever has two live copies.
+//! Recovery after a restart, before anything else runs.
+//!
+//! - A run left `queued` is queued again.
+//! - A run left `starting` had no action recorded as started: it is recorded `interrupted`.
+//! - A run left `running` with a Kubernetes Job handle is re-attached: the Job is found by
+//!   its name (and uid) and followed to its end as if nothing had happened; a resolve still
+//!   deletes it.
+//! - A run left `running` with a process handle: the process group, if it still lives
+//!   (identified by pid, start time and boot id, never by pid alone), is ended (the rule's
+//!   stop signal, SIGKILL after the grace) and the run recorded `interrupted`. Only then,
+//!   for `on_interrupt: rerun`, is a new run queued, so no episode ever has two live
+//!   copies. A run with no handle (a crash in the instant between the spawn and its
+//!   record, or a record of an earlier release) is recorded `interrupted` and never re-run:
+//!   its action might still be alive.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use alert_core::Notification;
+use alert_core::{ExecRequest, Executor, Notification, Outcome, Recovered, Started, StopReason};
 use alert_match::{Target, render};
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use super::record::enter;
+use super::run::{finish, record_chain, stopped};
 use super::{Inner, Loaded, Run};
 use crate::config::{OnInterrupt, OnResolved};
 use crate::lifecycle::{
-    DedupeKey, Episode, Event, Ledger, LiveRun, Namespace, RuleName, Subject, next,
+    DedupeKey, End, Episode, Event, Ledger, LiveRun, Namespace, RuleName, Subject, next,
 };
 use crate::store::{self, RunRecord, RunState, Store, StoreError};
 
 impl Inner {
     /// Re-queues the runs a previous alertrun left queued, and resolves the ones it left
-    /// starting or running (queueing a new run for `on_interrupt: rerun`).
-    pub(super) async fn recover(&self, store: Store) -> Result<(), StoreError> {
+    /// starting or running (see the module docs).
+    pub(super) async fn recover(self: &Arc<Self>, store: Store) -> Result<(), StoreError> {
         let store_for_write = store.clone();
         let recovery = tokio::task::spawn_blocking(move || store.recover())
             .await
             .unwrap_or_else(|e| Err(StoreError::from_panic(&e)))?;
         let loaded = self.loaded();
-        let now = self.now();
         {
             let mut state = self.lock();
             state.ledger = Ledger::new(self.options.limits, recovery.next_id);
@@ -39,29 +50,43 @@ impl Inner {
         }
         let mut write = store::Batch::default();
         let mut requeue = Vec::new();
+        let mut attach = Vec::new();
         for mut record in recovery.unfinished {
             let body = recovery.notifications.get(&record.notification);
             let rebuilt = body.and_then(|b| self.rebuild(&loaded, &record, b));
+            let now = self.now();
             match record.state {
+                RunState::Running
+                    if matches!(record.started, Some(Started::Job { .. })) && rebuilt.is_some() =>
+                {
+                    if let Some(run) = rebuilt {
+                        info!(rule = %record.rule, run = record.id,
+                            "recovery: following the Job the previous alertrun started");
+                        attach.push(run);
+                    }
+                }
                 RunState::Starting | RunState::Running => {
-                    let event = Event::Recovered { attachable: false };
-                    let Ok(step) = next(record.state, event) else {
+                    let Ok(step) = next(record.state, Event::Recovered { attachable: false })
+                    else {
                         continue;
                     };
-                    let was = record.state;
-                    record.reason = Some(
-                        match was {
-                            RunState::Starting => "alertrun stopped while the action was starting",
-                            _ => "alertrun stopped while the action ran",
-                        }
-                        .to_owned(),
-                    );
-                    warn!(rule = %record.rule, run = record.id, "recovery: action was interrupted by a restart");
+                    let ended = self.end_leftover(&loaded, &record, rebuilt.as_ref()).await;
+                    warn!(rule = %record.rule, run = record.id, leftover = %ended.describe(),
+                        "recovery: action was interrupted by a restart");
+                    record.reason = Some(format!(
+                        "alertrun stopped while the action {}; {}",
+                        if record.state == RunState::Starting {
+                            "was starting"
+                        } else {
+                            "ran"
+                        },
+                        ended.describe()
+                    ));
                     enter(
                         &mut record,
                         step.state,
                         now,
-                        "alertrun restarted".to_owned(),
+                        format!("alertrun restarted: {}", ended.describe()),
                     );
                     let rerun = loaded
                         .config
@@ -72,28 +97,34 @@ impl Inner {
                         .is_some_and(|i| {
                             loaded.config.policy(i).on_interrupt == OnInterrupt::Rerun
                         });
-                    if let (true, Some(mut run)) = (rerun, rebuilt) {
-                        let id = self.lock().ledger.next_id();
-                        run.record.id = id;
-                        run.record.timeline.clear();
-                        run.record.started_at = None;
-                        run.record.reason =
-                            Some(format!("re-run of interrupted run {}", record.id));
-                        enter(
-                            &mut run.record,
-                            RunState::Received,
-                            now,
-                            format!("re-run of interrupted run {}", record.id),
-                        );
-                        enter(
-                            &mut run.record,
-                            RunState::Queued,
-                            now,
-                            "recorded".to_owned(),
-                        );
-                        info!(rule = %record.rule, run = id, "recovery: running the interrupted action again");
-                        write.runs.push(run.record.clone());
-                        requeue.push(run);
+                    match (rerun, rebuilt) {
+                        (true, Some(mut run)) if ended.is_gone() => {
+                            let id = self.lock().ledger.next_id();
+                            run.record.id = id;
+                            run.record.timeline.clear();
+                            run.record.started_at = None;
+                            run.record.started = None;
+                            run.record.reason =
+                                Some(format!("re-run of interrupted run {}", record.id));
+                            enter(
+                                &mut run.record,
+                                RunState::Received,
+                                now,
+                                format!("re-run of interrupted run {}", record.id),
+                            );
+                            enter(
+                                &mut run.record,
+                                RunState::Queued,
+                                now,
+                                "recorded".to_owned(),
+                            );
+                            info!(rule = %record.rule, run = id, "recovery: running the interrupted action again");
+                            write.runs.push(run.record.clone());
+                            requeue.push(run);
+                        }
+                        (true, _) => warn!(rule = %record.rule, run = record.id,
+                            "recovery: not running the action again: its earlier copy may still be alive"),
+                        _ => {}
                     }
                     write.runs.push(record);
                 }
@@ -123,6 +154,7 @@ impl Inner {
         let mut state = self.lock();
         info!(
             requeued = requeue.len(),
+            attached = attach.len(),
             recorded = write.runs.len(),
             "recovered the store"
         );
@@ -134,9 +166,58 @@ impl Inner {
             state.ledger.enqueue(id, run.live.clone());
             state.queued.insert(id, run);
         }
+        for mut run in attach {
+            let id = run.record.id;
+            if let Some(stop) = run.stop_tx.take() {
+                state.stops.insert(id, stop);
+            }
+            state.ledger.adopt(id, run.live.clone());
+            tokio::spawn(follow(Arc::clone(self), run));
+        }
         drop(state);
         self.wake.notify_one();
         Ok(())
+    }
+
+    /// Ends whatever the previous alertrun left of a run's action (a process group still
+    /// alive), through the backend that started it.
+    async fn end_leftover(
+        &self,
+        loaded: &Loaded,
+        record: &RunRecord,
+        rebuilt: Option<&Run>,
+    ) -> Leftover {
+        let Some(started) = &record.started else {
+            return Leftover::Unknown;
+        };
+        // The rule's executor when the rule is still there; else any of the same kind.
+        let kind = match started {
+            Started::Process { .. } => "process",
+            _ => "k8s-job",
+        };
+        let executor: Option<Arc<dyn Executor>> = rebuilt
+            .map(|r| Arc::clone(&r.executor))
+            .filter(|e| e.kind() == kind)
+            .or_else(|| {
+                loaded
+                    .executors
+                    .values()
+                    .find(|e| e.kind() == kind)
+                    .cloned()
+            });
+        let Some(executor) = executor else {
+            error!(run = record.id, handle = %started,
+                "recovery: no executor of this kind in the config to end what is left");
+            return Leftover::Failed(format!("no {kind} executor in the config to end {started}"));
+        };
+        let request = rebuilt.map_or_else(|| bare_request(record), |r| r.request.clone());
+        let never = Box::pin(std::future::pending::<StopReason>());
+        match executor.recover(&request, started, never).await {
+            Ok(Recovered::Gone) => Leftover::Gone,
+            Ok(Recovered::Ended) => Leftover::Ended(started.to_string()),
+            Ok(Recovered::Followed(_)) | Ok(_) => Leftover::Gone,
+            Err(e) => Leftover::Failed(record_chain(&e)),
+        }
     }
 
     /// Renders a stored run again from its notification, with the current config.
@@ -170,8 +251,7 @@ impl Inner {
         if !rendered.problems.is_empty() {
             return None;
         }
-        let mut record = record.clone();
-        record.state = RunState::Queued;
+        let record = record.clone();
         let key = DedupeKey {
             namespace: if record.dry_run {
                 Namespace::DryRun
@@ -191,5 +271,83 @@ impl Inner {
             key,
         };
         Some(Run::new(record, rendered.request, executor, live))
+    }
+}
+
+/// What recovery found of a run's action.
+enum Leftover {
+    /// No handle was recorded: nothing is known.
+    Unknown,
+    /// Nothing of it was left.
+    Gone,
+    /// It was still alive and is ended now.
+    Ended(String),
+    /// It could not be ended (or checked).
+    Failed(String),
+}
+
+impl Leftover {
+    /// Whether nothing of the action is left, for sure.
+    fn is_gone(&self) -> bool {
+        matches!(self, Leftover::Gone | Leftover::Ended(_))
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Leftover::Unknown => "no start was recorded, so nothing could be ended".to_owned(),
+            Leftover::Gone => "nothing of the action was left".to_owned(),
+            Leftover::Ended(what) => format!("{what} was still alive and was ended"),
+            Leftover::Failed(why) => format!("what is left could not be ended: {why}"),
+        }
+    }
+}
+
+/// A request naming only the run, for a backend asked to end what is left of it when its
+/// rule is gone (a process group needs only its handle).
+fn bare_request(record: &RunRecord) -> ExecRequest {
+    ExecRequest {
+        rule: record.rule.clone(),
+        dedup_key: record.dedupe_key.clone(),
+        subject: alert_core::Subject::default(),
+        env: Vec::new(),
+        input: Vec::new(),
+        deadline: Duration::ZERO,
+    }
+}
+
+/// Follows a Job the previous alertrun started, to its end, as its first run would have.
+async fn follow(inner: Arc<Inner>, run: Run) {
+    let Some(started) = run.record.started.clone() else {
+        return;
+    };
+    let executor = Arc::clone(&run.executor);
+    let stop = Box::pin(stopped(run.stop.clone()));
+    let began = tokio::time::Instant::now();
+    let result = executor.recover(&run.request, &started, stop).await;
+    let duration = began.elapsed();
+    match result {
+        Ok(Recovered::Followed(outcome)) => {
+            finish(
+                &inner,
+                run,
+                &Ok::<Outcome, alert_core::ExecError>(outcome),
+                duration,
+            )
+            .await;
+        }
+        Ok(_) => {
+            let mut record = run.record;
+            let now = inner.now();
+            let why =
+                format!("{started} was gone when alertrun restarted; how it ended is unknown");
+            record.reason = Some(why.clone());
+            enter(&mut record, RunState::Interrupted, now, why);
+            let id = record.id;
+            super::run::write_end(&inner, record).await;
+            inner.release(id, Event::Ended(End::Interrupted));
+        }
+        Err(e) => {
+            finish(&inner, run, &Err(e), duration).await;
+        }
     }
 }

@@ -76,7 +76,7 @@ impl Inner {
     }
 
     /// Records the end of run `id` in the ledger, wakes the scheduler, and signals idle.
-    fn release(&self, id: RunId, event: Event) {
+    pub(super) fn release(&self, id: RunId, event: Event) {
         let mut state = self.lock();
         if let Err(e) = state.ledger.apply(id, event) {
             error!(run = id, error = %e, "lifecycle: unexpected transition");
@@ -116,7 +116,7 @@ async fn start_runs(inner: Arc<Inner>, start: Vec<Run>) {
 }
 
 /// Resolves when a stop is asked for.
-async fn stopped(mut stop: watch::Receiver<Option<StopReason>>) -> StopReason {
+pub(super) async fn stopped(mut stop: watch::Receiver<Option<StopReason>>) -> StopReason {
     let asked = stop.wait_for(Option::is_some).await.map(|reason| *reason);
     match asked {
         Ok(reason) => reason.unwrap_or(StopReason::Shutdown),
@@ -302,7 +302,12 @@ async fn failed_to_start(inner: &Inner, mut run: Run, attempts: u32, reason: Str
 }
 
 /// Records how a started action ended.
-async fn finish(inner: &Inner, run: Run, result: &Result<Outcome, ExecError>, duration: Duration) {
+pub(super) async fn finish(
+    inner: &Inner,
+    run: Run,
+    result: &Result<Outcome, ExecError>,
+    duration: Duration,
+) {
     let req = &run.request;
     let started_at = run.record.started_at.unwrap_or_default();
     let mut record = run.record.clone();
@@ -355,7 +360,7 @@ async fn finish(inner: &Inner, run: Run, result: &Result<Outcome, ExecError>, du
 }
 
 /// Writes a run's end; one that cannot be written goes to the recorder, which retries it.
-async fn write_end(inner: &Inner, record: RunRecord) {
+pub(super) async fn write_end(inner: &Inner, record: RunRecord) {
     let end = store::Batch {
         runs: vec![record.clone()],
         ..store::Batch::default()
