@@ -754,27 +754,10 @@ impl Inner {
                 record.dry_run = true;
                 skip = Some((SkipReason::DryRun, "dry run".to_owned()));
             }
-            let key = DedupeKey {
-                namespace: if record.dry_run {
-                    Namespace::DryRun
-                } else {
-                    Namespace::Live
-                },
-                rule: RuleName::from(rule.name.as_str()),
-                episode: Arc::from(record.dedupe_key.as_str()),
-            };
-            let live = LiveRun {
-                rule: key.rule.clone(),
-                subject,
-                status,
-                stop_on_resolve: policy.on_resolved_while_running == OnResolved::Stop,
-                concurrency: policy.concurrency,
-                state: RunState::Queued,
-                key: key.clone(),
-            };
+            let live = live_run(&record, subject, status, policy);
             out.push(Planned {
                 selection: Selection {
-                    key,
+                    key: live.key.clone(),
                     repeat: policy.repeat,
                     queues: skip.is_none(),
                 },
@@ -783,6 +766,33 @@ impl Inner {
             });
         }
         out
+    }
+}
+
+/// What the ledger follows of the run `record` of a rule with `policy`, about `subject`.
+fn live_run(
+    record: &RunRecord,
+    subject: Subject,
+    status: AlertStatus,
+    policy: &crate::config::Policy,
+) -> LiveRun {
+    let key = DedupeKey {
+        namespace: if record.dry_run {
+            Namespace::DryRun
+        } else {
+            Namespace::Live
+        },
+        rule: RuleName::from(record.rule.as_str()),
+        episode: Arc::from(record.dedupe_key.as_str()),
+    };
+    LiveRun {
+        rule: key.rule.clone(),
+        subject,
+        status,
+        stop_on_resolve: policy.on_resolved_while_running == OnResolved::Stop,
+        concurrency: policy.concurrency,
+        state: RunState::Queued,
+        key,
     }
 }
 

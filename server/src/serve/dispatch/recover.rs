@@ -23,10 +23,8 @@ use tracing::{error, info, warn};
 use super::record::enter;
 use super::run::{finish, record_chain, stopped};
 use super::{Inner, Loaded, Run};
-use crate::config::{OnInterrupt, OnResolved};
-use crate::lifecycle::{
-    DedupeKey, End, Episode, Event, Ledger, LiveRun, Namespace, RuleName, Subject, next,
-};
+use crate::config::OnInterrupt;
+use crate::lifecycle::{DedupeKey, End, Episode, Event, Ledger, Subject, next};
 use crate::store::{self, RunRecord, RunState, Store, StoreError};
 
 impl Inner {
@@ -252,24 +250,7 @@ impl Inner {
             return None;
         }
         let record = record.clone();
-        let key = DedupeKey {
-            namespace: if record.dry_run {
-                Namespace::DryRun
-            } else {
-                Namespace::Live
-            },
-            rule: RuleName::from(rule.name.as_str()),
-            episode: Arc::from(record.dedupe_key.as_str()),
-        };
-        let live = LiveRun {
-            rule: key.rule.clone(),
-            subject,
-            status,
-            stop_on_resolve: policy.on_resolved_while_running == OnResolved::Stop,
-            concurrency: policy.concurrency,
-            state: RunState::Queued,
-            key,
-        };
+        let live = super::live_run(&record, subject, status, policy);
         Some(Run::new(record, rendered.request, executor, live))
     }
 }
