@@ -17,7 +17,7 @@
 //! recovers by itself once the disk has room again.
 //!
 //! ```
-//! use alertrun::store::{Batch, DedupeEntry, RunFilter, Store};
+//! use alertrun::{Batch, DedupeEntry, RunFilter, Store};
 //!
 //! let dir = tempfile::tempdir()?;
 //! let store = Store::open(dir.path())?;
@@ -51,8 +51,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 use redb::{Database, ReadableDatabase as _, ReadableTable as _};
 
 pub use error::StoreError;
-pub(crate) use record::{Batch, DedupeEntry, Recovery, RunState, Transition};
-pub use record::{RunFilter, RunRecord};
+pub use record::{Batch, DedupeEntry, Recovery, RunFilter, RunRecord};
+pub(crate) use record::{RunState, Transition};
 
 use error::Classify;
 use tables::{META_VERSION, OLD_DEDUPE, VERSION, WriteTables};
