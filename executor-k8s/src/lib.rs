@@ -27,6 +27,8 @@
 //!   k8s-openapi does not know is an error with its path, not a silently dropped setting.
 //!
 //! The crate uses k8s-openapi without choosing a Kubernetes version: the binary does.
+//! [`JobExecutor`] (kube, tokio) is behind the default feature `executor`; without it the
+//! crate is the pure part, for tools that render Jobs but talk to no cluster.
 //!
 //! ```
 //! use alert_core::{ExecRequest, Subject, env::EnvVar};
@@ -61,10 +63,13 @@
 #![warn(clippy::print_stdout)]
 
 mod action;
+#[cfg(feature = "executor")]
 mod cluster;
+#[cfg(feature = "executor")]
 mod executor;
 mod metadata;
 mod name;
+#[cfg(feature = "executor")]
 mod options;
 mod problem;
 mod render;
@@ -74,9 +79,12 @@ pub use action::{
     JobAction, RestartPolicy, default_backoff_limit, default_container_name,
     default_restart_policy, default_ttl_seconds_after_finished,
 };
+#[cfg(feature = "executor")]
 pub use cluster::ClusterError;
+#[cfg(feature = "executor")]
 pub use executor::JobExecutor;
 pub use name::{is_dns1123_label, job_name};
+#[cfg(feature = "executor")]
 pub use options::{
     JobOptions, default_log_tail_bytes, default_log_tail_lines, default_poll_interval,
 };

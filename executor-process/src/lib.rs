@@ -21,6 +21,10 @@
 //! ends the group it names if it still lives, leaving alone a process that merely reuses
 //! its pid. See [`ProcessExecutor`].
 //!
+//! [`ProcessExecutor`] is behind the default feature `executor` (tokio). Without it the
+//! crate is the pure part: [`ProcessAction`], its checks and expansion, and
+//! [`parse_signal`], for tools that read configs but run nothing.
+//!
 //! ```
 //! use std::time::Duration;
 //! use alert_core::env::EnvVar;
@@ -54,15 +58,21 @@
 
 mod action;
 mod error;
+#[cfg(feature = "executor")]
 mod executor;
+#[cfg(feature = "executor")]
 mod group;
+#[cfg(feature = "executor")]
 mod identity;
 mod options;
+#[cfg(feature = "executor")]
 mod recover;
+#[cfg(feature = "executor")]
 mod stdio;
 
 pub use action::{ActionError, ProcessAction};
 pub use error::{RecoverError, SpawnError};
+#[cfg(feature = "executor")]
 pub use executor::ProcessExecutor;
 pub use nix::sys::signal::Signal;
 pub use options::{DEFAULT_PATH, ProcessOptions, SignalError, inherited_env, parse_signal};

@@ -171,9 +171,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             };
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
-            runtime.block_on(alertrun::serve::run(
+            runtime.block_on(alertrun::serve(
                 config,
-                alertrun::serve::ServeOptions {
+                alertrun::ServeOptions {
                     config_path: path,
                     listen,
                     insecure_no_auth,
@@ -199,9 +199,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let server = Server::new(config.as_deref(), url)?;
             match show {
                 Some(RunsCommand::Show { id }) => {
-                    let run: alertrun::store::RunRecord =
+                    let run: alertrun::RunRecord =
                         server.get(&format!("/api/v1/runs/{id}"), &[])?;
-                    print!("{}", alertrun::history::detail(&run));
+                    print!("{}", alertrun::run_detail(&run));
                 }
                 None => {
                     let mut query = vec![("limit", limit.to_string())];
@@ -209,7 +209,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     query.extend(state.map(|v| ("state", v)));
                     query.extend(fingerprint.map(|v| ("fingerprint", v)));
                     let page: RunsPage = server.get("/api/v1/runs", &query)?;
-                    print!("{}", alertrun::history::table(&page.runs));
+                    print!("{}", alertrun::runs_table(&page.runs));
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -252,13 +252,13 @@ fn runs_from_state(
     limit: usize,
     show: Option<&RunsCommand>,
 ) -> anyhow::Result<ExitCode> {
-    use alertrun::store::{RunFilter, Store};
+    use alertrun::{RunFilter, Store};
     let store = Store::open(dir)?;
     if let Some(&RunsCommand::Show { id }) = show {
         let run = store
             .run(id)?
             .ok_or_else(|| anyhow::anyhow!("no run {id} in {}", dir.display()))?;
-        print!("{}", alertrun::history::detail(&run));
+        print!("{}", alertrun::run_detail(&run));
         return Ok(ExitCode::SUCCESS);
     }
     let filter = RunFilter {
@@ -272,13 +272,13 @@ fn runs_from_state(
         before: None,
         limit: limit.clamp(1, RunFilter::MAX_LIMIT),
     };
-    print!("{}", alertrun::history::table(&store.runs(&filter)?));
+    print!("{}", alertrun::runs_table(&store.runs(&filter)?));
     Ok(ExitCode::SUCCESS)
 }
 
 #[derive(serde::Deserialize)]
 struct RunsPage {
-    runs: Vec<alertrun::store::RunRecord>,
+    runs: Vec<alertrun::RunRecord>,
 }
 
 /// A running `alertrun serve`, reached over HTTP with the config's credentials.

@@ -1,8 +1,17 @@
 //! alertrun: turns Prometheus alerts into remediation.
 //!
 //! This crate composes the pieces: the config ([`Config`]), the offline commands behind
-//! `alertrun check`, `explain` and `test`, and (in a later release) the webhook server.
-//! Another crate can run the same checks from its own `cargo test`:
+//! `alertrun check`, `explain` and `test`, and, behind the default feature `server`, the
+//! webhook server of `alertrun serve` with its run store and history.
+//!
+//! Another crate can run the same checks from its own `cargo test`. It needs only the
+//! offline part, so it can leave out the server (no warp, hyper, kube, redb or tokio
+//! runtime in its build):
+//!
+//! ```toml
+//! [dev-dependencies]
+//! alertrun = { version = "0.1", default-features = false }
+//! ```
 //!
 //! ```
 //! use alertrun::{Config, run_test_file};
@@ -19,13 +28,16 @@
 mod backend;
 mod config;
 mod explain;
-pub mod history;
-pub mod lifecycle;
+#[cfg(feature = "server")]
+mod history;
+#[cfg(feature = "server")]
+mod lifecycle;
 mod ruletest;
-pub mod serve;
-pub mod store;
+#[cfg(feature = "server")]
+mod serve;
+#[cfg(feature = "server")]
+mod store;
 
-pub use backend::Backends;
 pub use config::{
     Action, Auth, Config, ConfigError, Limits, OnInterrupt, OnResolved, Policy, Problem, Repeat,
     Secret, ServerSettings, StateSettings, TlsSettings, check_exposure, default_namespace,
@@ -33,6 +45,19 @@ pub use config::{
 };
 pub use explain::{AlertReport, Report, RuleReport, Run, explain};
 pub use ruletest::{TestFileError, TestReport, run_test_file};
+
+#[cfg(feature = "server")]
+pub use history::{detail as run_detail, table as runs_table};
+#[cfg(feature = "server")]
+pub use lifecycle::{ParseRunStateError, RunState, Transition};
+#[cfg(feature = "server")]
+pub use serve::http::{Bound, ServeError, bind};
+#[cfg(feature = "server")]
+pub use serve::intake::{Accepted, Intake, Refused, Source};
+#[cfg(feature = "server")]
+pub use serve::{ServeOptions, run as serve};
+#[cfg(feature = "server")]
+pub use store::{Batch, DedupeEntry, Recovery, RunFilter, RunRecord, Store, StoreError};
 
 /// The README's examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

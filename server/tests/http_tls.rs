@@ -12,8 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use alert_core::Notification;
-use alertrun::serve::http::{Bound, bind};
-use alertrun::serve::intake::{Accepted, Intake, Refused, Source};
+use alertrun::{Accepted, Bound, Intake, Refused, Source, bind};
 use alertrun::{ServerSettings, parse_server};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;

@@ -1,9 +1,14 @@
 //! The Kubernetes backend (`executor_k8s`): an action runs as a Job.
 
+#[cfg(feature = "server")]
 use std::sync::Arc;
 
-use alert_core::{ExecRequest, Executor};
-use executor_k8s::{JobAction, JobExecutor, JobOptions};
+use alert_core::ExecRequest;
+#[cfg(feature = "server")]
+use alert_core::Executor;
+use executor_k8s::JobAction;
+#[cfg(feature = "server")]
+use executor_k8s::{JobExecutor, JobOptions};
 use serde_json::Value;
 
 use super::{Action, ActionProblem, Preview, typed};
@@ -55,6 +60,7 @@ pub(super) fn preview(job: &JobAction, req: &ExecRequest, default_namespace: &st
     preview
 }
 
+#[cfg(feature = "server")]
 pub(super) fn executor(
     job: &JobAction,
     default_namespace: &str,

@@ -13,12 +13,17 @@
 mod kubernetes;
 mod process;
 
+#[cfg(feature = "server")]
 use std::collections::HashMap;
+#[cfg(feature = "server")]
 use std::sync::Arc;
+#[cfg(feature = "server")]
 use std::time::Duration;
 
+use alert_core::ExecRequest;
+#[cfg(feature = "server")]
+use alert_core::Executor;
 use alert_core::env::EnvVar;
-use alert_core::{ExecRequest, Executor};
 use executor_k8s::JobAction;
 use executor_process::ProcessAction;
 use serde::Deserialize;
@@ -57,6 +62,7 @@ impl Action {
         }
     }
 
+    #[cfg(feature = "server")]
     fn needs_cluster(&self) -> bool {
         matches!(self, Action::Kubernetes { .. })
     }
@@ -134,6 +140,7 @@ pub(crate) fn preview(action: &Action, req: &ExecRequest, shown_env: &[EnvVar]) 
 /// The argv a run record shows: a process's argv with `$(VAR)` expanded from `shown_env`
 /// (the request's env with secret values redacted); empty for a Job, whose command the
 /// kubelet expands.
+#[cfg(feature = "server")]
 pub(crate) fn shown_argv(action: &Action, shown_env: &[EnvVar]) -> Vec<String> {
     match action {
         Action::Process(p) => p.argv(shown_env),
@@ -142,6 +149,7 @@ pub(crate) fn shown_argv(action: &Action, shown_env: &[EnvVar]) -> Vec<String> {
 }
 
 /// What building one rule's executor needs: its name, action and stop policy.
+#[cfg(feature = "server")]
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RuleAction<'a> {
     /// The rule's name.
@@ -155,6 +163,7 @@ pub(crate) struct RuleAction<'a> {
 }
 
 /// Why the executors of a config could not be built.
+#[cfg(feature = "server")]
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub(crate) enum BackendError {
@@ -177,11 +186,13 @@ pub(crate) enum BackendError {
 /// Builds each rule's executor. Keeps the cluster client, made the first time a rule needs
 /// one (the in-cluster service account, else `KUBECONFIG` / `~/.kube/config`), for later
 /// reloads.
+#[cfg(feature = "server")]
 #[derive(Clone, Default)]
-pub struct Backends {
+pub(crate) struct Backends {
     cluster: Option<kube::Client>,
 }
 
+#[cfg(feature = "server")]
 impl std::fmt::Debug for Backends {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Backends")
@@ -190,9 +201,10 @@ impl std::fmt::Debug for Backends {
     }
 }
 
+#[cfg(feature = "server")]
 impl Backends {
     /// Backends with no cluster client yet.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 

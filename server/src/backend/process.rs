@@ -1,13 +1,16 @@
 //! The process backend (`executor_process`): an action runs as a local program.
 
+#[cfg(feature = "server")]
 use std::sync::Arc;
+#[cfg(feature = "server")]
 use std::time::Duration;
 
+#[cfg(feature = "server")]
 use alert_core::Executor;
 use alert_core::env::EnvVar;
-use executor_process::{
-    ProcessAction, ProcessExecutor, ProcessOptions, inherited_env, parse_signal,
-};
+use executor_process::{ProcessAction, parse_signal};
+#[cfg(feature = "server")]
+use executor_process::{ProcessExecutor, ProcessOptions, inherited_env};
 use serde_json::{Value, json};
 
 use super::Preview;
@@ -32,6 +35,7 @@ pub(super) fn preview(p: &ProcessAction, shown_env: &[EnvVar]) -> Preview {
 }
 
 /// The executor of a process action; its `pass_env` is read from alertrun's environment now.
+#[cfg(feature = "server")]
 pub(super) fn executor(
     action: &ProcessAction,
     stop_signal: &str,

@@ -19,18 +19,17 @@ use alert_match::{Matchers, Mode, Rule, RuleSet, StatusFilter};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::backend;
 pub use crate::backend::Action;
-use crate::backend::{self, RuleAction};
+#[cfg(feature = "server")]
+use crate::backend::RuleAction;
 use lines::Lines;
 use raw::{
     RawDefaults, RawEnvStyle, RawMode, RawOnInterrupt, RawOnResolved, RawRule, RawSecret,
     RawStatus, RawTop,
 };
 pub use server::{
-    Auth, Limits, Secret, ServerSettings, StateSettings, TlsSettings, check_exposure,
-    default_header_timeout, default_listen, default_max_alerts, default_max_body_bytes,
-    default_max_connections, default_max_queued, default_max_running, default_request_timeout,
-    default_shutdown_grace, parse_server,
+    Auth, Limits, Secret, ServerSettings, StateSettings, TlsSettings, check_exposure, parse_server,
 };
 
 /// The largest config file alertrun reads.
@@ -229,6 +228,7 @@ impl Config {
 
     /// Each rule's name, action and stop policy, in config order: what its executor is
     /// built from.
+    #[cfg(feature = "server")]
     pub(crate) fn rule_actions(&self) -> impl Iterator<Item = RuleAction<'_>> + Clone {
         let rules = self.rules.rules().iter();
         rules

@@ -24,50 +24,50 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustls::ServerConfig;
 use serde::Deserialize;
 use serde_json::Value;
-use tokio_rustls::rustls::ServerConfig;
 
 use super::lines::Lines;
 use super::{ConfigError, Validator, read_secret_file};
 
 /// Default `listen`: loopback only, so that nothing is exposed by accident.
-pub fn default_listen() -> SocketAddr {
+pub(super) fn default_listen() -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, 9095))
 }
 
 /// Default `limits.max_body_bytes`: 4 MiB.
-pub fn default_max_body_bytes() -> usize {
+pub(super) fn default_max_body_bytes() -> usize {
     4 << 20
 }
 
 /// Default `limits.max_alerts` (alerts per notification).
-pub fn default_max_alerts() -> usize {
+pub(super) fn default_max_alerts() -> usize {
     1000
 }
 
 /// Default `limits.max_connections`.
-pub fn default_max_connections() -> usize {
+pub(super) fn default_max_connections() -> usize {
     1024
 }
 
 /// Default `limits.header_timeout`.
-pub fn default_header_timeout() -> Duration {
+pub(super) fn default_header_timeout() -> Duration {
     Duration::from_secs(10)
 }
 
 /// Default `limits.request_timeout`.
-pub fn default_request_timeout() -> Duration {
+pub(super) fn default_request_timeout() -> Duration {
     Duration::from_secs(30)
 }
 
 /// Default `queue.max_running`.
-pub fn default_max_running() -> usize {
+pub(super) fn default_max_running() -> usize {
     16
 }
 
 /// Default `queue.max_queued`.
-pub fn default_max_queued() -> usize {
+pub(super) fn default_max_queued() -> usize {
     1024
 }
 
@@ -118,7 +118,7 @@ impl Default for StateSettings {
 }
 
 /// Default `shutdown_grace`.
-pub fn default_shutdown_grace() -> Duration {
+pub(super) fn default_shutdown_grace() -> Duration {
     Duration::from_secs(30)
 }
 
@@ -189,6 +189,13 @@ pub struct TlsSettings {
     /// CA certificates (PEM) that client certificates must chain to. When set, every
     /// client must present such a certificate (mutual TLS).
     pub client_ca_file: Option<PathBuf>,
+    #[cfg_attr(
+        not(feature = "server"),
+        allow(
+            dead_code,
+            reason = "built at load to check the files; the listener reads it"
+        )
+    )]
     pub(crate) config: Arc<ServerConfig>,
     /// A digest of the loaded certificates and key, so that a reload notices a renewed
     /// certificate at the same path.

@@ -9,11 +9,11 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::Value;
 
-use tokio_rustls::rustls::crypto::{CryptoProvider, ring};
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio_rustls::rustls::server::WebPkiClientVerifier;
-use tokio_rustls::rustls::{RootCertStore, ServerConfig};
+use rustls::crypto::{CryptoProvider, ring};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
 
 use super::Validator;
 use super::server::TlsSettings;
@@ -114,7 +114,7 @@ fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     Ok(certs)
 }
 
-type ClientVerifier = Arc<dyn tokio_rustls::rustls::server::danger::ClientCertVerifier>;
+type ClientVerifier = Arc<dyn rustls::server::danger::ClientCertVerifier>;
 
 /// The verifier of client certificates, and the CA certificates it was built from.
 fn client_verifier(
@@ -134,8 +134,8 @@ fn client_verifier(
     Ok((verifier, certs))
 }
 
-fn pem_message(path: &Path, what: &str, e: &tokio_rustls::rustls::pki_types::pem::Error) -> String {
-    use tokio_rustls::rustls::pki_types::pem::Error;
+fn pem_message(path: &Path, what: &str, e: &rustls::pki_types::pem::Error) -> String {
+    use rustls::pki_types::pem::Error;
     match e {
         Error::Io(io) => format!("cannot read {}: {io}", path.display()),
         Error::NoItemsFound => format!("no {what} in {} (want PEM)", path.display()),

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 /// A rule's name, cheap to clone.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RuleName(Arc<str>);
+pub(crate) struct RuleName(Arc<str>);
 
 impl RuleName {
     /// The name.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -29,7 +29,7 @@ impl fmt::Display for RuleName {
 /// What a run acts on, as a later notification names it: one alert's episode
 /// (`<fingerprint>@<startsAt>`), or a group (its group key).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Subject {
+pub(crate) enum Subject {
     /// An alert's episode.
     Episode(Arc<str>),
     /// A notification group.
@@ -40,7 +40,7 @@ pub enum Subject {
 /// mark a live episode as done, so shadowing a config and then going live runs what is
 /// still firing).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Namespace {
+pub(crate) enum Namespace {
     /// Actions that run.
     Live,
     /// Selections recorded by a dry run (`serve --dry-run` or a rule's `dry_run: true`).
@@ -51,7 +51,7 @@ pub enum Namespace {
 /// record's `dedupe_key` text (the request's dedup key, plus `#firing`/`#resolved` for a
 /// per-alert rule).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct DedupeKey {
+pub(crate) struct DedupeKey {
     /// Live or dry run.
     pub namespace: Namespace,
     /// The rule.
@@ -68,7 +68,7 @@ const DRY_RUN: &str = "dry-run";
 impl DedupeKey {
     /// The key as the store keeps it: `rule␟episode` for a live key (the layout of earlier
     /// releases), `dry-run␟rule␟episode` for a dry-run key.
-    pub fn to_store_key(&self) -> String {
+    pub(crate) fn to_store_key(&self) -> String {
         match self.namespace {
             Namespace::Live => format!("{}{SEPARATOR}{}", self.rule, self.episode),
             Namespace::DryRun => {
@@ -81,7 +81,7 @@ impl DedupeKey {
     }
 
     /// Reads a key written by [`DedupeKey::to_store_key`]; `None` for text it never writes.
-    pub fn from_store_key(text: &str) -> Option<Self> {
+    pub(crate) fn from_store_key(text: &str) -> Option<Self> {
         let (first, rest) = text.split_once(SEPARATOR)?;
         let (namespace, rule, episode) = match rest.split_once(SEPARATOR) {
             Some((rule, episode)) if first == DRY_RUN => (Namespace::DryRun, rule, episode),

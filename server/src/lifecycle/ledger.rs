@@ -20,11 +20,11 @@ use super::transition::{Effect, Event, IllegalTransition, Step, next};
 use crate::config::Repeat;
 
 /// A run's id: unique, from the same counter as notification ids.
-pub type RunId = u64;
+pub(crate) type RunId = u64;
 
 /// The global limits of the run queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct QueueLimits {
+pub(crate) struct QueueLimits {
     /// Actions running at once, over all rules.
     pub max_running: usize,
     /// Runs waiting to start; a notification whose runs do not fit is refused (503).
@@ -42,11 +42,11 @@ impl Default for QueueLimits {
 
 /// How often a delivery of an episode that already ran refreshes its dedupe entry's
 /// last-seen time in the store: at most one write per episode per interval.
-pub const SEEN_REFRESH_MS: i64 = 60 * 60 * 1000;
+pub(crate) const SEEN_REFRESH_MS: i64 = 60 * 60 * 1000;
 
 /// What the ledger remembers of an episode (of one rule).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Episode {
+pub(crate) struct Episode {
     /// When its last run was accepted (unix ms); `None` while none was.
     pub ran_at: Option<i64>,
     /// When it was last delivered (unix ms): entries idle for longer than the retention
@@ -58,7 +58,7 @@ pub struct Episode {
 
 impl Episode {
     /// A stored entry.
-    pub fn stored(ran_at: i64, seen_at: i64) -> Self {
+    pub(crate) fn stored(ran_at: i64, seen_at: i64) -> Self {
         Self {
             ran_at: Some(ran_at),
             seen_at,
@@ -69,7 +69,7 @@ impl Episode {
 
 /// A run the ledger follows until it ends.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LiveRun {
+pub(crate) struct LiveRun {
     /// Its rule.
     pub rule: RuleName,
     /// What it acts on.
@@ -88,7 +88,7 @@ pub struct LiveRun {
 
 /// One rule's selection of one alert (or group), asking to be admitted.
 #[derive(Clone, Debug)]
-pub struct Selection {
+pub(crate) struct Selection {
     /// The dedupe key.
     pub key: DedupeKey,
     /// The rule's repeat policy.
@@ -99,7 +99,7 @@ pub struct Selection {
 
 /// Why a selection was not admitted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NotDue {
+pub(crate) enum NotDue {
     /// Its episode already ran (or is being recorded).
     Dedupe,
     /// Its episode ran less than the rule's cooldown ago.
@@ -108,7 +108,7 @@ pub enum NotDue {
 
 /// A notification's selections, admitted: each one an id, or why it is not due.
 #[derive(Debug, Default)]
-pub struct Admission {
+pub(crate) struct Admission {
     /// Per selection, in order.
     pub verdicts: Vec<Result<RunId, NotDue>>,
     /// The notification's id, when any selection was admitted.
@@ -121,7 +121,7 @@ pub struct Admission {
 
 /// Why a notification was refused whole.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Refusal {
+pub(crate) enum Refusal {
     /// Its runs do not fit in the queue.
     QueueFull,
     /// alertrun is shutting down.
@@ -130,7 +130,7 @@ pub enum Refusal {
 
 /// What a resolved notification does to live runs.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Resolution {
+pub(crate) struct Resolution {
     /// Queued runs that will never start (now `Cancelled`).
     pub cancelled: Vec<RunId>,
     /// Starting or running actions to ask to stop.
@@ -139,7 +139,7 @@ pub struct Resolution {
 
 /// See the module docs.
 #[derive(Debug)]
-pub struct Ledger {
+pub(crate) struct Ledger {
     limits: QueueLimits,
     episodes: HashMap<DedupeKey, Episode>,
     runs: HashMap<RunId, LiveRun>,
@@ -153,7 +153,7 @@ pub struct Ledger {
 
 impl Ledger {
     /// An empty ledger; ids start at `next_id` (at least 1).
-    pub fn new(limits: QueueLimits, next_id: u64) -> Self {
+    pub(crate) fn new(limits: QueueLimits, next_id: u64) -> Self {
         Self {
             limits,
             episodes: HashMap::new(),
@@ -168,12 +168,12 @@ impl Ledger {
     }
 
     /// Restores dedupe entries read from the store.
-    pub fn restore(&mut self, entries: impl IntoIterator<Item = (DedupeKey, Episode)>) {
+    pub(crate) fn restore(&mut self, entries: impl IntoIterator<Item = (DedupeKey, Episode)>) {
         self.episodes.extend(entries);
     }
 
     /// A fresh id (for a notification, or a run created by recovery).
-    pub fn next_id(&mut self) -> RunId {
+    pub(crate) fn next_id(&mut self) -> RunId {
         self.next_id += 1;
         self.next_id - 1
     }
@@ -206,7 +206,11 @@ impl Ledger {
     ///
     /// # Errors
     /// [`Refusal`] when the notification must be refused whole; nothing is remembered.
-    pub fn admit(&mut self, selections: &[Selection], now: i64) -> Result<Admission, Refusal> {
+    pub(crate) fn admit(
+        &mut self,
+        selections: &[Selection],
+        now: i64,
+    ) -> Result<Admission, Refusal> {
         if self.closing {
             return Err(Refusal::Closing);
         }
@@ -257,7 +261,7 @@ impl Ledger {
     /// Settles an admission once its write ended: when `written`, its episodes ran at
     /// `now` and `queued` (its runs that queue, in order) join the queue; otherwise it is
     /// forgotten, the episodes as they were before it.
-    pub fn settle(
+    pub(crate) fn settle(
         &mut self,
         admission: &Admission,
         written: bool,
@@ -285,7 +289,7 @@ impl Ledger {
     }
 
     /// Puts a run in the queue (admitted, or recovered after a restart).
-    pub fn enqueue(&mut self, id: RunId, mut run: LiveRun) {
+    pub(crate) fn enqueue(&mut self, id: RunId, mut run: LiveRun) {
         run.state = RunState::Queued;
         self.runs.insert(id, run);
         self.queue.push_back(id);
@@ -301,7 +305,8 @@ impl Ledger {
     }
 
     /// The dedupe entry a written run of `key` leaves (recovery's reruns).
-    pub fn mark_ran(&mut self, key: DedupeKey, now: i64) {
+    #[allow(dead_code, reason = "no caller since issue 9 made the module private")]
+    pub(crate) fn mark_ran(&mut self, key: DedupeKey, now: i64) {
         self.episodes.insert(key, Episode::stored(now, now));
     }
 
@@ -309,7 +314,7 @@ impl Ledger {
     ///
     /// # Errors
     /// [`IllegalTransition`] when the run is not followed here or cannot take the event.
-    pub fn apply(&mut self, id: RunId, event: Event) -> Result<Step, IllegalTransition> {
+    pub(crate) fn apply(&mut self, id: RunId, event: Event) -> Result<Step, IllegalTransition> {
         let Some(run) = self.runs.get_mut(&id) else {
             return Err(IllegalTransition {
                 state: RunState::Received,
@@ -354,7 +359,7 @@ impl Ledger {
 
     /// Takes the runs that may start now, in FIFO order, passing over runs whose rule is at
     /// its concurrency limit; each is now `Starting`. None while closing.
-    pub fn take_startable(&mut self) -> Vec<RunId> {
+    pub(crate) fn take_startable(&mut self) -> Vec<RunId> {
         let mut start = Vec::new();
         if self.closing {
             return start;
@@ -382,7 +387,7 @@ impl Ledger {
 
     /// The live runs that a notification resolving `subjects` stops or cancels (firing runs
     /// whose rule stops on resolve). Queued ones are `Cancelled` already.
-    pub fn resolve(&mut self, subjects: &HashSet<Subject>) -> Resolution {
+    pub(crate) fn resolve(&mut self, subjects: &HashSet<Subject>) -> Resolution {
         let mut resolution = Resolution::default();
         let mut hit: Vec<RunId> = self
             .runs
@@ -409,7 +414,7 @@ impl Ledger {
 
     /// Stops taking notifications and starting runs; returns the starting and running
     /// actions, to ask to stop when the grace is over.
-    pub fn close(&mut self) -> Vec<RunId> {
+    pub(crate) fn close(&mut self) -> Vec<RunId> {
         self.closing = true;
         let mut ids: Vec<RunId> = self
             .runs
@@ -422,12 +427,12 @@ impl Ledger {
     }
 
     /// Whether [`Ledger::close`] was called.
-    pub fn is_closing(&self) -> bool {
+    pub(crate) fn is_closing(&self) -> bool {
         self.closing
     }
 
     /// Forgets dedupe entries not delivered since `idle_since` (unix ms); returns them.
-    pub fn forget_idle(&mut self, idle_since: i64) -> Vec<DedupeKey> {
+    pub(crate) fn forget_idle(&mut self, idle_since: i64) -> Vec<DedupeKey> {
         let old: Vec<DedupeKey> = self
             .episodes
             .iter()
@@ -441,12 +446,12 @@ impl Ledger {
     }
 
     /// Actions holding slots, and runs queued.
-    pub fn load(&self) -> (usize, usize) {
+    pub(crate) fn load(&self) -> (usize, usize) {
         (self.running, self.queue.len())
     }
 
     /// One rule's actions holding slots, and runs queued.
-    pub fn rule_load(&self, rule: &str) -> (usize, usize) {
+    pub(crate) fn rule_load(&self, rule: &str) -> (usize, usize) {
         let running = self
             .running_by_rule
             .iter()
@@ -461,24 +466,26 @@ impl Ledger {
     }
 
     /// The queued run ids, oldest first.
-    pub fn queued(&self) -> impl Iterator<Item = RunId> + '_ {
+    pub(crate) fn queued(&self) -> impl Iterator<Item = RunId> + '_ {
         self.queue.iter().copied()
     }
 
     /// The dedupe entry of `key`.
-    pub fn episode(&self, key: &DedupeKey) -> Option<Episode> {
+    #[cfg_attr(not(test), allow(dead_code, reason = "only tests call it"))]
+    pub(crate) fn episode(&self, key: &DedupeKey) -> Option<Episode> {
         self.episodes.get(key).copied()
     }
 
     /// How many dedupe entries are remembered.
-    pub fn episode_count(&self) -> usize {
+    #[allow(dead_code, reason = "no caller since issue 9 made the module private")]
+    pub(crate) fn episode_count(&self) -> usize {
         self.episodes.len()
     }
 }
 
 /// The retention of dedupe entries that no delivery refreshed: a week, longer than any
 /// sane `repeat_interval` (Alertmanager's default is 4h).
-pub const DEFAULT_DEDUPE_IDLE: Duration = Duration::from_secs(7 * 24 * 3600);
+pub(crate) const DEFAULT_DEDUPE_IDLE: Duration = Duration::from_secs(7 * 24 * 3600);
 
 #[cfg(test)]
 #[path = "ledger_tests.rs"]

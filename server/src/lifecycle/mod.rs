@@ -37,10 +37,10 @@ mod ledger;
 mod state;
 mod transition;
 
-pub use key::{DedupeKey, Namespace, RuleName, Subject};
-pub use ledger::{
-    Admission, DEFAULT_DEDUPE_IDLE, Episode, Ledger, LiveRun, NotDue, QueueLimits, Refusal,
-    Resolution, RunId, SEEN_REFRESH_MS, Selection,
+pub(crate) use key::{DedupeKey, Namespace, RuleName, Subject};
+pub(crate) use ledger::{
+    Admission, DEFAULT_DEDUPE_IDLE, Episode, Ledger, LiveRun, NotDue, QueueLimits, Refusal, RunId,
+    Selection,
 };
 pub use state::{ParseRunStateError, RunState, Transition};
-pub use transition::{Effect, End, Event, IllegalTransition, Step, next, retry_delay};
+pub(crate) use transition::{Effect, End, Event, next, retry_delay};

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// Where a run is in its life. The transitions between states are
-/// [`next`](super::next)'s; the module docs draw them.
+/// `lifecycle::next`'s; the module docs draw them.
 ///
 /// `Received`, `Queued`, `Starting`, `Running`, `AwaitingApproval` and `Verifying` are
 /// unfinished: [`Store::recover`](crate::store::Store::recover) returns them and

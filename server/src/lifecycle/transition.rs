@@ -13,8 +13,9 @@ use super::state::RunState;
 
 /// Something that happens to a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     /// The notification that selected it is recorded: it waits for a slot.
+    #[cfg_attr(not(test), allow(dead_code, reason = "only tests construct it"))]
     Queue,
     /// It is recorded without running: dry run, env that cannot be passed; after a restart,
     /// its rule or notification is gone; or the backend found it started already.
@@ -47,7 +48,7 @@ pub enum Event {
 
 /// How an action that started ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum End {
+pub(crate) enum End {
     /// Exited 0 (or a Job completed).
     Succeeded,
     /// Exited non-zero, was killed, or its backend failed after it started.
@@ -62,7 +63,7 @@ pub enum End {
 
 impl End {
     /// The state the run enters.
-    pub fn state(self) -> RunState {
+    pub(crate) fn state(self) -> RunState {
         match self {
             End::Succeeded => RunState::Succeeded,
             End::Failed => RunState::Failed,
@@ -75,7 +76,7 @@ impl End {
 
 /// What the caller must do after a transition, besides recording it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Effect {
+pub(crate) enum Effect {
     /// Start the action.
     Start,
     /// Try to start the action again after this delay.
@@ -96,7 +97,7 @@ pub enum Effect {
 
 /// A transition's result.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Step {
+pub(crate) struct Step {
     /// The run's new state (may equal the old one).
     pub state: RunState,
     /// What to do, in order.
@@ -106,7 +107,7 @@ pub struct Step {
 /// An event that a run in this state cannot take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("a run in state {state} cannot take event {event:?}")]
-pub struct IllegalTransition {
+pub(crate) struct IllegalTransition {
     /// The run's state.
     pub state: RunState,
     /// The event.
@@ -117,7 +118,7 @@ pub struct IllegalTransition {
 ///
 /// # Errors
 /// [`IllegalTransition`] when `event` makes no sense in `state`.
-pub fn next(state: RunState, event: Event) -> Result<Step, IllegalTransition> {
+pub(crate) fn next(state: RunState, event: Event) -> Result<Step, IllegalTransition> {
     use Effect as F;
     use Event as E;
     use RunState as S;
@@ -163,7 +164,7 @@ pub fn next(state: RunState, event: Event) -> Result<Step, IllegalTransition> {
 /// The delay before start attempt `attempt + 1` (1-based `attempt` just failed): 500 ms,
 /// doubling, at most 30 s; `None` when the attempt after it would begin past `deadline`
 /// (measured from the first attempt, `elapsed` ago).
-pub fn retry_delay(attempt: u32, elapsed: Duration, deadline: Duration) -> Option<Duration> {
+pub(crate) fn retry_delay(attempt: u32, elapsed: Duration, deadline: Duration) -> Option<Duration> {
     let exponent = attempt.saturating_sub(1).min(16);
     let delay = (Duration::from_millis(500) * 2u32.pow(exponent)).min(Duration::from_secs(30));
     (elapsed + delay < deadline).then_some(delay)

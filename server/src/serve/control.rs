@@ -19,7 +19,7 @@ use crate::config::{Config, ServerSettings};
 use crate::store::Store;
 
 /// Readiness, reload and rule status of a running server.
-pub struct Control {
+pub(crate) struct Control {
     dispatcher: Dispatcher,
     metrics: Metrics,
     config_path: PathBuf,
@@ -41,7 +41,7 @@ impl std::fmt::Debug for Control {
 
 impl Control {
     /// Control over `dispatcher`, reloading from `config_path`.
-    pub fn new(
+    pub(crate) fn new(
         dispatcher: Dispatcher,
         metrics: Metrics,
         config_path: PathBuf,
@@ -59,7 +59,7 @@ impl Control {
     }
 
     /// Marks the server ready (config and store loaded, listening).
-    pub fn set_ready(&self, ready: bool) {
+    pub(crate) fn set_ready(&self, ready: bool) {
         self.ready.store(ready, Ordering::SeqCst);
     }
 
@@ -68,7 +68,7 @@ impl Control {
     ///
     /// # Errors
     /// Why the new config was not loaded.
-    pub async fn reload(&self) -> Result<Reloaded, ReloadError> {
+    pub(crate) async fn reload(&self) -> Result<Reloaded, ReloadError> {
         let mut backends = self.reloading.lock().await;
         let path = self.config_path.clone();
         let config = tokio::task::spawn_blocking(move || Config::load(&path))

@@ -42,17 +42,17 @@ mod record;
 mod recover;
 mod run;
 
-pub use crate::lifecycle::QueueLimits;
+pub(crate) use crate::lifecycle::QueueLimits;
 use record::enter;
 pub(crate) use record::now_ms;
 use run::{record_ends, schedule};
 
 /// Unix milliseconds now. Tests pass a clock they move by hand.
-pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+pub(crate) type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 /// A config and the executor of each of its rules, by rule name.
 #[derive(Clone, Debug)]
-pub struct Loaded {
+pub(crate) struct Loaded {
     /// The config.
     pub config: Arc<Config>,
     /// Rule name → executor.
@@ -61,7 +61,7 @@ pub struct Loaded {
 
 /// How the dispatcher runs, besides the config.
 #[derive(Clone)]
-pub struct DispatchOptions {
+pub(crate) struct DispatchOptions {
     /// Queue limits.
     pub limits: QueueLimits,
     /// The store; `None` keeps everything in memory (not durable).
@@ -86,7 +86,8 @@ impl std::fmt::Debug for DispatchOptions {
 
 impl DispatchOptions {
     /// In memory, default limits, the system clock.
-    pub fn in_memory(metrics: Metrics) -> Self {
+    #[allow(dead_code, reason = "no caller since issue 9 made the module private")]
+    pub(crate) fn in_memory(metrics: Metrics) -> Self {
         Self {
             limits: QueueLimits::default(),
             store: None,
@@ -99,7 +100,7 @@ impl DispatchOptions {
 
 /// Selects, deduplicates, records, queues and runs actions. Cheap to clone.
 #[derive(Clone)]
-pub struct Dispatcher {
+pub(crate) struct Dispatcher {
     inner: Arc<Inner>,
 }
 
@@ -221,7 +222,10 @@ impl Dispatcher {
     ///
     /// # Errors
     /// When the store cannot be read or the recovery cannot be written.
-    pub async fn start(loaded: Loaded, options: DispatchOptions) -> Result<Self, StoreError> {
+    pub(crate) async fn start(
+        loaded: Loaded,
+        options: DispatchOptions,
+    ) -> Result<Self, StoreError> {
         let (intake_tx, intake_rx) = mpsc::channel(options.limits.max_queued.max(64));
         let (updates_tx, updates_rx) = mpsc::unbounded_channel();
         let writer = options.store.clone().map(|store| {
@@ -254,7 +258,7 @@ impl Dispatcher {
 
     /// Swaps in a new config; runs already queued or running keep the settings they were
     /// queued with.
-    pub fn reload(&self, loaded: Loaded) {
+    pub(crate) fn reload(&self, loaded: Loaded) {
         *self
             .inner
             .loaded
@@ -263,33 +267,34 @@ impl Dispatcher {
     }
 
     /// The config in use.
-    pub fn config(&self) -> Arc<Config> {
+    pub(crate) fn config(&self) -> Arc<Config> {
         Arc::clone(&self.inner.loaded().config)
     }
 
     /// The store, when durable.
-    pub fn store(&self) -> Option<&Store> {
+    pub(crate) fn store(&self) -> Option<&Store> {
         self.inner.options.store.as_ref()
     }
 
     /// Actions starting or running, and runs queued, now.
-    pub fn load(&self) -> (usize, usize) {
+    #[cfg_attr(not(test), allow(dead_code, reason = "only tests call it"))]
+    pub(crate) fn load(&self) -> (usize, usize) {
         self.inner.lock().ledger.load()
     }
 
     /// Starting or running actions, and queued runs, of one rule now.
-    pub fn rule_load(&self, rule: &str) -> (usize, usize) {
+    pub(crate) fn rule_load(&self, rule: &str) -> (usize, usize) {
         self.inner.lock().ledger.rule_load(rule)
     }
 
     /// Forgets the dedupe entries of episodes not delivered since `idle_since` (unix ms),
     /// in memory; [`Store::prune`] does the same in the store.
-    pub fn forget_idle(&self, idle_since: i64) -> usize {
+    pub(crate) fn forget_idle(&self, idle_since: i64) -> usize {
         self.inner.lock().ledger.forget_idle(idle_since).len()
     }
 
     /// Stops taking notifications: [`Intake::accept`] refuses from now on.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.inner.lock().ledger.close();
     }
 
@@ -297,7 +302,7 @@ impl Dispatcher {
     /// them to stop (they are recorded `interrupted`) and waits until they all ended.
     /// Runs not started stay queued in the store, for the next start (without a store
     /// they are logged and lost).
-    pub async fn shutdown(&self, grace: Duration) {
+    pub(crate) async fn shutdown(&self, grace: Duration) {
         self.close();
         if tokio::time::timeout(grace, self.idle()).await.is_err() {
             let mut state = self.inner.lock();

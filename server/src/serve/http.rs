@@ -29,7 +29,7 @@
 //! What this module is not: the listener (sockets, TLS, the connection limit and the header
 //! timeout are in listener.rs, behind [`bind`]); what happens to a notification once
 //! accepted (the [`Intake`]); the server's readiness and reload logic (the [`Api`]).
-//! Tests drive [`app`] or [`routes`] with `warp::test`, without a socket.
+//! Tests drive [`app`] with `warp::test`, without a socket.
 
 mod control;
 mod error;
@@ -104,7 +104,7 @@ impl Backends {
 
 /// The whole app, as one filter that always answers (it never rejects). Serve it with
 /// [`Bound::serve_with`], or drive it with `warp::test` without a socket.
-pub fn app(
+pub(crate) fn app(
     settings: Arc<ServerSettings>,
     backends: Backends,
 ) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
@@ -130,14 +130,6 @@ pub fn app(
         .or(unknown)
         .unify()
         .map(move |routed: Routed| routed.unwrap_or_else(|e| e.into_response(&metrics)))
-}
-
-/// [`app`] with the intake alone: the receiving routes, `/-/healthy` and `/metrics`.
-pub fn routes(
-    settings: Arc<ServerSettings>,
-    intake: Arc<dyn Intake>,
-) -> impl Filter<Extract = (Response,), Error = Infallible> + Clone + Send + Sync + 'static {
-    app(settings, Backends::new(intake))
 }
 
 /// The request line and headers: what every route checks before its own work.

@@ -86,7 +86,7 @@ impl Bound {
         self.local_addr
     }
 
-    /// Serves the [`routes`](super::http::routes) of `intake` alone until `shutdown`
+    /// Serves the HTTP app of `intake` alone until `shutdown`
     /// resolves; see [`Bound::serve_with`].
     pub async fn serve(
         self,
@@ -96,7 +96,7 @@ impl Bound {
         self.serve_with(Backends::new(intake), shutdown).await;
     }
 
-    /// Serves the [`app`](super::http::app) of `backends` until `shutdown` resolves, then
+    /// Serves the HTTP app of `backends` until `shutdown` resolves, then
     /// stops accepting and returns once the connections still open have finished their
     /// requests.
     pub async fn serve_with(

@@ -46,7 +46,7 @@ use super::intake::Source;
 
 /// The `Content-Type` of a `/metrics` response: the OpenMetrics text format, which
 /// Prometheus asks for first.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Upper bounds of `alertrun_run_duration_seconds`: from 10 ms to an hour, in steps a
 /// person reads at a glance.

@@ -5,13 +5,13 @@
 //! in the background, as the queue and the concurrency limits allow. The same app answers
 //! the control API through [`control::Control`], an [`api::Api`].
 
-pub mod api;
-pub mod control;
-pub mod dispatch;
-pub mod http;
-pub mod intake;
-pub mod metrics;
-pub mod settings;
+pub(crate) mod api;
+pub(crate) mod control;
+pub(crate) mod dispatch;
+pub(crate) mod http;
+pub(crate) mod intake;
+pub(crate) mod metrics;
+pub(crate) mod settings;
 
 mod auth;
 mod listener;

@@ -17,7 +17,7 @@
 //! recovers by itself once the disk has room again.
 //!
 //! ```
-//! use alertrun::store::{Batch, DedupeEntry, RunFilter, Store};
+//! use alertrun::{Batch, DedupeEntry, RunFilter, Store};
 //!
 //! let dir = tempfile::tempdir()?;
 //! let store = Store::open(dir.path())?;
@@ -51,15 +51,14 @@ use std::sync::{Arc, PoisonError, RwLock};
 use redb::{Database, ReadableDatabase as _, ReadableTable as _};
 
 pub use error::StoreError;
-pub use record::{
-    Batch, DedupeEntry, ParseRunStateError, Recovery, RunFilter, RunRecord, RunState, Transition,
-};
+pub use record::{Batch, DedupeEntry, Recovery, RunFilter, RunRecord};
+pub(crate) use record::{RunState, Transition};
 
 use error::Classify;
 use tables::{META_VERSION, OLD_DEDUPE, VERSION, WriteTables};
 
 /// The file name inside the data directory.
-pub const FILE_NAME: &str = "alertrun.redb";
+pub(crate) const FILE_NAME: &str = "alertrun.redb";
 
 /// redb's page cache. Its default (1 GiB) suits a database server, not a receiver.
 const CACHE_BYTES: usize = 64 * 1024 * 1024;

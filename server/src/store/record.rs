@@ -3,12 +3,12 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-pub use crate::lifecycle::{ParseRunStateError, RunState, Transition};
+pub(crate) use crate::lifecycle::{RunState, Transition};
 
 /// One run of one rule's action, for one alert or one group, as stored.
 ///
 /// The caller fills in every field; the store keeps the record whole and replaces it
-/// whole when a [`Batch`] holds the same `id` again.
+/// whole when a `Batch` holds the same `id` again.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
     /// Unique id, from the same counter as notification ids.
