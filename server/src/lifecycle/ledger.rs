@@ -297,17 +297,11 @@ impl Ledger {
 
     /// Follows a run that a previous alertrun started and this one re-attached to: it is
     /// `running` and holds a slot.
-    pub fn adopt(&mut self, id: RunId, mut run: LiveRun) {
+    pub(crate) fn adopt(&mut self, id: RunId, mut run: LiveRun) {
         run.state = RunState::Running;
         self.running += 1;
         *self.running_by_rule.entry(run.rule.clone()).or_default() += 1;
         self.runs.insert(id, run);
-    }
-
-    /// The dedupe entry a written run of `key` leaves (recovery's reruns).
-    #[allow(dead_code, reason = "no caller since issue 9 made the module private")]
-    pub(crate) fn mark_ran(&mut self, key: DedupeKey, now: i64) {
-        self.episodes.insert(key, Episode::stored(now, now));
     }
 
     /// Moves run `id` with `event`, keeping slots and the queue in step with its state.
@@ -477,7 +471,7 @@ impl Ledger {
     }
 
     /// How many dedupe entries are remembered.
-    #[allow(dead_code, reason = "no caller since issue 9 made the module private")]
+    #[cfg(test)]
     pub(crate) fn episode_count(&self) -> usize {
         self.episodes.len()
     }

@@ -84,20 +84,6 @@ impl std::fmt::Debug for DispatchOptions {
     }
 }
 
-impl DispatchOptions {
-    /// In memory, default limits, the system clock.
-    #[allow(dead_code, reason = "no caller since issue 9 made the module private")]
-    pub(crate) fn in_memory(metrics: Metrics) -> Self {
-        Self {
-            limits: QueueLimits::default(),
-            store: None,
-            metrics,
-            clock: Arc::new(now_ms),
-            dry_run: false,
-        }
-    }
-}
-
 /// Selects, deduplicates, records, queues and runs actions. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Dispatcher {
