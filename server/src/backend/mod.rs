@@ -148,6 +148,24 @@ pub(crate) fn shown_argv(action: &Action, shown_env: &[EnvVar]) -> Vec<String> {
     }
 }
 
+/// The kind ([`Executor::kind`]) of the backend that hands out `started`.
+#[cfg(feature = "server")]
+pub(crate) fn kind_of(started: &alert_core::Started) -> &'static str {
+    match started {
+        alert_core::Started::Process { .. } => "process",
+        _ => "kubernetes",
+    }
+}
+
+/// Whether a backend of `kind` never starts the same request twice by itself, so that a
+/// start cut short by a crash before its handle was recorded may safely be tried again:
+/// a Job's name is derived from the rule and the dedup key, and a second create of it is
+/// refused (then followed, or reported a duplicate).
+#[cfg(feature = "server")]
+pub(crate) fn starts_once_by_itself(kind: &str) -> bool {
+    kind == "kubernetes"
+}
+
 /// What building one rule's executor needs: its name, action and stop policy.
 #[cfg(feature = "server")]
 #[derive(Clone, Copy, Debug)]

@@ -425,6 +425,11 @@ impl Ledger {
         self.closing
     }
 
+    /// Forgets that the episode of `key` ran, so that its next delivery runs it.
+    pub(crate) fn reopen(&mut self, key: &DedupeKey) {
+        self.episodes.remove(key);
+    }
+
     /// Forgets dedupe entries not delivered since `idle_since` (unix ms); returns them.
     pub(crate) fn forget_idle(&mut self, idle_since: i64) -> Vec<DedupeKey> {
         let old: Vec<DedupeKey> = self

@@ -760,14 +760,9 @@ impl Inner {
     }
 }
 
-/// What the ledger follows of the run `record` of a rule with `policy`, about `subject`.
-fn live_run(
-    record: &RunRecord,
-    subject: Subject,
-    status: AlertStatus,
-    policy: &crate::config::Policy,
-) -> LiveRun {
-    let key = DedupeKey {
+/// The dedupe key of the run `record`.
+fn live_key(record: &RunRecord) -> DedupeKey {
+    DedupeKey {
         namespace: if record.dry_run {
             Namespace::DryRun
         } else {
@@ -775,7 +770,17 @@ fn live_run(
         },
         rule: RuleName::from(record.rule.as_str()),
         episode: Arc::from(record.dedupe_key.as_str()),
-    };
+    }
+}
+
+/// What the ledger follows of the run `record` of a rule with `policy`, about `subject`.
+fn live_run(
+    record: &RunRecord,
+    subject: Subject,
+    status: AlertStatus,
+    policy: &crate::config::Policy,
+) -> LiveRun {
+    let key = live_key(record);
     LiveRun {
         rule: key.rule.clone(),
         subject,

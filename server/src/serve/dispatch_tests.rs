@@ -760,3 +760,63 @@ async fn pruning_history_keeps_a_long_firing_episode_deduplicated() {
     );
     assert_eq!(counting.starts().len(), 1);
 }
+
+/// An executor of a given kind whose action never reports a start and never ends: what a
+/// crash in the middle of a start leaves in the store.
+#[derive(Debug)]
+struct StuckStarting(&'static str);
+
+impl Executor for StuckStarting {
+    fn kind(&self) -> &'static str {
+        self.0
+    }
+
+    fn execute<'a>(
+        &'a self,
+        _req: &'a ExecRequest,
+        _stop: BoxFuture<'a, StopReason>,
+    ) -> BoxFuture<'a, Result<Outcome, ExecError>> {
+        Box::pin(std::future::pending())
+    }
+}
+
+#[tokio::test]
+async fn a_start_cut_short_by_a_crash_reopens_the_episode_only_for_a_backend_that_starts_once() {
+    for (kind, queued_after_restart) in [("kubernetes", 1), ("process", 0)] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let yaml = format!("rules:\n{}", rule("fix", ""));
+        let n = notification(&[("a", T1, "firing")]);
+        let crashed = dispatcher_using(
+            &yaml,
+            Some(store.clone()),
+            Arc::new(StuckStarting(kind)),
+            false,
+        )
+        .await;
+        assert_eq!(take(&crashed, &n).await, Ok((1, 0)), "{kind}");
+        wait_until_stored(&store, RunState::Starting).await;
+        // The restart: a second dispatcher recovers the same store.
+        let counting: Arc<dyn Executor> = Arc::new(Counting::default());
+        let d = dispatcher_using(&yaml, Some(store.clone()), counting, false).await;
+        let runs = store.runs(&crate::store::RunFilter::default()).unwrap();
+        assert_eq!(runs[0].state, RunState::Interrupted, "{kind}");
+        assert_eq!(
+            take(&d, &n).await,
+            Ok((queued_after_restart, 1 - queued_after_restart)),
+            "{kind}: a Job's name keeps a second create from starting twice; a process might"
+        );
+    }
+}
+
+/// Waits until the store's newest run is in `state`.
+async fn wait_until_stored(store: &Store, state: RunState) {
+    for _ in 0..400 {
+        let runs = store.runs(&crate::store::RunFilter::default()).unwrap();
+        if runs.first().is_some_and(|r| r.state == state) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("no run reached {state}");
+}

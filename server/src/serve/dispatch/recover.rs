@@ -68,6 +68,7 @@ impl Inner {
                     else {
                         continue;
                     };
+                    let was_starting = record.state == RunState::Starting;
                     let ended = self.end_leftover(&loaded, &record, rebuilt.as_ref()).await;
                     warn!(rule = %record.rule, run = record.id, leftover = %ended.describe(),
                         "recovery: action was interrupted by a restart");
@@ -123,6 +124,18 @@ impl Inner {
                         (true, _) => warn!(rule = %record.rule, run = record.id,
                             "recovery: not running the action again: its earlier copy may still be alive"),
                         _ => {}
+                    }
+                    if was_starting
+                        && record.started.is_none()
+                        && crate::backend::starts_once_by_itself(&record.executor)
+                    {
+                        // Cut short while its Job was being created: the next delivery
+                        // creates it or finds the one created, never a second one.
+                        let key = super::live_key(&record);
+                        self.lock().ledger.reopen(&key);
+                        write.dedupe_remove.push(key.to_store_key());
+                        info!(rule = %record.rule, run = record.id,
+                            "recovery: the episode is open again for the next delivery");
                     }
                     write.runs.push(record);
                 }
@@ -189,10 +202,7 @@ impl Inner {
             return Leftover::Unknown;
         };
         // The rule's executor when the rule is still there; else any of the same kind.
-        let kind = match started {
-            Started::Process { .. } => "process",
-            _ => "k8s-job",
-        };
+        let kind = crate::backend::kind_of(started);
         let executor: Option<Arc<dyn Executor>> = rebuilt
             .map(|r| Arc::clone(&r.executor))
             .filter(|e| e.kind() == kind)
