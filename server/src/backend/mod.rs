@@ -166,6 +166,26 @@ pub(crate) fn starts_once_by_itself(kind: &str) -> bool {
     kind == "kubernetes"
 }
 
+/// The cluster client: the in-cluster service account, else `KUBECONFIG` /
+/// `~/.kube/config`, with kube's own retries off and every request bounded.
+///
+/// alertrun retries a Job create itself, with a backoff bounded by the rule's timeout and
+/// recorded in the run's timeline; kube's default retry layer would resend a 429, 503 or
+/// 504 up to 15 times inside one of those attempts, past the rule's timeout and past a
+/// shutdown. A request the API server never answers ends after the read timeout, and the
+/// same retries take over.
+#[cfg(feature = "server")]
+async fn cluster_client() -> Result<kube::Client, kube::Error> {
+    let mut config = kube::Config::infer()
+        .await
+        .map_err(kube::Error::InferConfig)?;
+    config.default_retry = false;
+    config.connect_timeout = Some(Duration::from_secs(10));
+    config.read_timeout = Some(Duration::from_secs(30));
+    config.reset_reader_on_write = true;
+    kube::Client::try_from(config)
+}
+
 /// What building one rule's executor needs: its name, action and stop policy.
 #[cfg(feature = "server")]
 #[derive(Clone, Copy, Debug)]
@@ -236,9 +256,7 @@ impl Backends {
         rules: impl Iterator<Item = RuleAction<'a>> + Clone,
     ) -> Result<HashMap<String, Arc<dyn Executor>>, BackendError> {
         if self.cluster.is_none() && rules.clone().any(|r| r.action.needs_cluster()) {
-            let client = kube::Client::try_default()
-                .await
-                .map_err(BackendError::NoCluster)?;
+            let client = cluster_client().await.map_err(BackendError::NoCluster)?;
             self.cluster = Some(client);
         }
         rules
