@@ -170,26 +170,42 @@ impl JobExecutor {
             .clone()
             .unwrap_or_else(|| self.default_namespace.clone());
         let jobs: Api<Job> = Api::namespaced(self.client.clone(), &namespace);
-        let (job, age) = match jobs.create(&PostParams::default(), &job).await {
-            Ok(created) => {
-                tracing::info!(job = %name, %namespace, "created Job");
-                // Its own clock from here: the API server's may be skewed from ours.
-                (created, Duration::ZERO)
-            }
-            Err(kube::Error::Api(s)) if s.is_already_exists() => {
-                match self.existing(&jobs, &name, &namespace, req).await? {
-                    Some(job) => {
-                        let age = age(&job);
-                        (job, age)
-                    }
-                    None => return Ok(Outcome::Duplicate),
+        // The create (and, after a 409, the read of the existing Job) is bounded by the
+        // rule's deadline and ends on a stop: an API server that never answers cannot hold
+        // the run, or a shutdown, forever. Either way nothing was seen to start; a Job the
+        // API server did create meanwhile is found by its name on the next attempt.
+        let mut stop = stop;
+        let found = tokio::select! {
+            found = tokio::time::timeout(
+                req.deadline,
+                self.create_or_find(&jobs, &job, &name, &namespace, req),
+            ) => match found {
+                Ok(found) => found?,
+                Err(_elapsed) => {
+                    return Err(ExecError::Transient {
+                        backend: KIND,
+                        source: format!(
+                            "the API server did not answer the create of Job {namespace}/{name} \
+                             within the rule's timeout of {:?}",
+                            req.deadline
+                        )
+                        .into(),
+                    });
                 }
+            },
+            reason = &mut stop => {
+                return Err(ExecError::Transient {
+                    backend: KIND,
+                    source: format!(
+                        "asked to stop ({}) while Job {namespace}/{name} was being created",
+                        reason.as_str()
+                    )
+                    .into(),
+                });
             }
-            Err(e) => {
-                return Err(
-                    ClusterError::new("create", "jobs", &namespace, e).into_exec_before_start()
-                );
-            }
+        };
+        let Some((job, age)) = found else {
+            return Ok(Outcome::Duplicate);
         };
         on_start(Started::Job {
             namespace: namespace.clone(),
@@ -200,6 +216,41 @@ impl JobExecutor {
             .follow_to_end(&jobs, &job, &namespace, req.deadline, age, stop)
             .await?;
         Ok(Outcome::Finished(report))
+    }
+
+    /// Creates the Job, or after `409 AlreadyExists` finds the one an earlier attempt of
+    /// the same request created ([`Self::existing`]): the Job and how old it is, or `None`
+    /// for a duplicate.
+    async fn create_or_find(
+        &self,
+        jobs: &Api<Job>,
+        job: &Job,
+        name: &str,
+        namespace: &str,
+        req: &ExecRequest,
+    ) -> Result<Option<(Job, Duration)>, ExecError> {
+        let found = match jobs.create(&PostParams::default(), job).await {
+            Ok(created) => {
+                tracing::info!(job = %name, %namespace, "created Job");
+                // Its own clock from here: the API server's may be skewed from ours.
+                (created, Duration::ZERO)
+            }
+            Err(kube::Error::Api(s)) if s.is_already_exists() => {
+                match self.existing(jobs, name, namespace, req).await? {
+                    Some(job) => {
+                        let age = age(&job);
+                        (job, age)
+                    }
+                    None => return Ok(None),
+                }
+            }
+            Err(e) => {
+                return Err(
+                    ClusterError::new("create", "jobs", namespace, e).into_exec_before_start()
+                );
+            }
+        };
+        Ok(Some(found))
     }
 
     /// After `409 AlreadyExists`: the Job of that name if it was created for the same
