@@ -24,7 +24,7 @@ use super::record::enter;
 use super::run::{finish, record_chain, stopped};
 use super::{Inner, Loaded, Run};
 use crate::config::OnInterrupt;
-use crate::lifecycle::{DedupeKey, End, Episode, Event, Ledger, Subject, next};
+use crate::lifecycle::{DedupeKey, End, Episode, Event, Ledger, Subject, next, retry_delay};
 use crate::store::{self, RunRecord, RunState, Store, StoreError};
 
 impl Inner {
@@ -312,9 +312,32 @@ async fn follow(inner: Arc<Inner>, run: Run) {
         return;
     };
     let executor = Arc::clone(&run.executor);
-    let stop = Box::pin(stopped(run.stop.clone()));
     let began = tokio::time::Instant::now();
-    let result = executor.recover(&run.request, &started, stop).await;
+    let mut attempt = 0;
+    // While the API server cannot be reached, the Job may well run on: keep trying to
+    // find it (a resolve meanwhile is carried by the stop future of the next attempt,
+    // which then deletes it). Only a shutdown ends the wait, leaving the run `running`
+    // in the store, so that the next start re-attaches it.
+    let result = loop {
+        attempt += 1;
+        let stop = Box::pin(stopped(run.stop.clone()));
+        match executor.recover(&run.request, &started, stop).await {
+            Err(e) if e.is_transient() => {
+                let delay = retry_delay(attempt, Duration::ZERO, Duration::MAX)
+                    .unwrap_or(Duration::from_secs(30));
+                warn!(rule = %run.record.rule, run = run.record.id, attempt, error = %record_chain(&e),
+                    retry_in_ms = delay.as_millis(), "recovery: cannot reach the Job to follow it: retrying");
+                tokio::time::sleep(delay).await;
+                if *run.stop.borrow() == Some(StopReason::Shutdown) {
+                    info!(rule = %run.record.rule, run = run.record.id,
+                        "shutting down: the Job stays recorded running, for the next start");
+                    inner.release(run.record.id, Event::Ended(End::Interrupted));
+                    return;
+                }
+            }
+            other => break other,
+        }
+    };
     let duration = began.elapsed();
     match result {
         Ok(Recovered::Followed(outcome)) => {
