@@ -815,15 +815,11 @@ fn job_creation_that_never_succeeds_is_failed_to_start_and_the_next_delivery_run
     );
 }
 
-/// BUG (see the ignore reason): alertrun builds its Kubernetes client with kube's default
-/// config (`default_retry: true`), whose retry layer answers a `503`, `429` or `504` by
-/// sending the request again, up to 15 times with backoff doubling from 5 ms (capped at
-/// 1000 s), inside one attempt of alertrun's. So an API server answering `503` holds the first attempt for
-/// minutes: no retry is recorded, the rule's timeout is not kept, and SIGTERM waits for it.
+/// kube's default config (`default_retry: true`) resends a `503`, `429` or `504` up to 15
+/// times, with backoff doubling from 5 ms, inside one attempt of alertrun's: an API server
+/// answering `503` held the first attempt for minutes, no retry was recorded, the rule's
+/// timeout was not kept and SIGTERM waited. alertrun's client has kube's retries off.
 #[test]
-#[ignore = "BUG: kube's built-in retry layer resends a 503 create for minutes inside one \
-            attempt (server/src/backend/mod.rs: kube::Client::try_default keeps \
-            Config::default_retry); run with --ignored"]
 fn job_creation_answered_503_is_retried_by_alertrun_within_the_rule_timeout() {
     let stub = StubApi::start();
     stub.fail_creates(usize::MAX);
@@ -852,14 +848,10 @@ fn job_creation_answered_503_is_retried_by_alertrun_within_the_rule_timeout() {
     );
 }
 
-/// GAP (see the ignore reason): recovery reads the Job once; a transport error there (the
-/// API server unreachable at the restart) ends the run `failed` (`recover.rs` `follow`
-/// hands the `Transient` error to `finish`), although the Job may still run, is no longer
-/// followed, and a resolve no longer deletes it.
+/// Recovery read the Job once; a transport error there (the API server unreachable at the
+/// restart) ended the run `failed`, although the Job might still run, was no longer
+/// followed, and a resolve no longer deleted it. Now recovery keeps trying until it can.
 #[test]
-#[ignore = "GAP: a re-attach whose first read of the Job fails transiently is recorded \
-            failed instead of retried (server/src/serve/dispatch/recover.rs follow); \
-            run with --ignored"]
 fn a_job_reattached_while_the_api_server_is_unreachable_is_followed_once_it_is_back() {
     let stub = StubApi::start();
     stub.hold_jobs();
@@ -899,14 +891,10 @@ fn a_job_reattached_while_the_api_server_is_unreachable_is_followed_once_it_is_b
     assert_eq!(ended["stdout"], POD_LOG);
 }
 
-/// BUG (see the ignore reason): the Job create is not bounded by the rule's timeout nor by
-/// a stop (`executor.rs` `run` awaits `jobs.create` alone, and kube 5's default config
-/// has no read timeout), so an API server that takes the request and never answers holds
-/// the run `starting`, and `alertrun` past SIGTERM, for good.
+/// The Job create was bounded neither by the rule's timeout nor by a stop (and kube 5's
+/// default config has no read timeout), so an API server that took the request and never
+/// answered held the run `starting`, and `alertrun` past SIGTERM, for good.
 #[test]
-#[ignore = "BUG: an unanswered Job create outlives the rule's timeout and SIGTERM \
-            (executor-k8s/src/executor.rs run awaits jobs.create unbounded); \
-            run with --ignored"]
 fn an_unanswered_job_create_ends_within_the_rule_timeout() {
     let stub = StubApi::start();
     stub.hang_creates();
