@@ -128,12 +128,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn labels(pairs: &[(&str, &str)]) -> LabelSet {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::testing::labels;
 
     #[test]
     fn matches_alertmanager_vectors() {

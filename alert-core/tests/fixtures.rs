@@ -8,7 +8,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use alert_core::{AlertStatus, Fingerprint, LabelSet, Notification};
+use alert_core::testing::labels;
+use alert_core::{AlertStatus, Fingerprint, Notification};
 use serde_json::Value;
 
 /// Every fixture, and whether Alertmanager 0.25 really sent it (`false` = hand-made).
@@ -84,13 +85,6 @@ fn wire_str<'a>(name: &str, i: usize, raw_alert: &'a Value, key: &str) -> &'a st
     raw_alert[key]
         .as_str()
         .unwrap_or_else(|| panic!("{name}: alerts[{i}].{key} is not a string on the wire"))
-}
-
-fn labels(pairs: &[(&str, &str)]) -> LabelSet {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
 }
 
 #[test]

@@ -282,17 +282,12 @@ impl<'a> IntoIterator for &'a Matchers {
 mod tests {
     use proptest::prelude::*;
 
+    use alert_core::testing::labels;
+
     use super::*;
 
     fn m(name: &str, op: MatchOp, value: &str) -> Matcher {
         Matcher::new(name, op, value).unwrap()
-    }
-
-    fn labels(pairs: &[(&str, &str)]) -> LabelSet {
-        pairs
-            .iter()
-            .map(|&(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
     }
 
     const OPS: [MatchOp; 4] = [

@@ -7,7 +7,7 @@
 //! Results are compared structurally (name, operator, value); errors by their exact upstream
 //! text ([`ParseError::reason`]).
 
-use alert_core::LabelSet;
+use alert_core::testing::labels;
 use alert_match::{MatchOp, Matcher, Matchers, ParseError, Syntax};
 
 /// What a grammar gives for an input: `(name, op, value)` triples, or the error text.
@@ -316,13 +316,6 @@ fn parsed_matchers_print_and_parse_back() {
             );
         }
     }
-}
-
-fn labels(pairs: &[(&str, &str)]) -> LabelSet {
-    pairs
-        .iter()
-        .map(|&(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
 }
 
 /// ALERTMANAGER.md §3.4, observed with `amtool config routes test` (0.25).

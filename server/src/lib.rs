@@ -37,6 +37,8 @@ mod ruletest;
 mod serve;
 #[cfg(feature = "server")]
 mod store;
+#[cfg(feature = "test-util")]
+pub mod testing;
 
 pub use config::{
     Action, Auth, Config, ConfigError, Limits, OnInterrupt, OnResolved, Policy, Problem, Repeat,

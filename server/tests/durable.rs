@@ -34,6 +34,7 @@ use std::thread;
 use std::time::Duration;
 
 use alert_core::env;
+use alertrun::testing::{self, AlertBuilder, NotificationBuilder};
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -47,8 +48,6 @@ use tempfile::TempDir;
 
 /// How long to wait for something that should take a few seconds.
 const WAIT: Duration = Duration::from_secs(60);
-/// When every alert of these tests started firing (one episode per alert).
-const STARTS_AT: &str = "2026-11-21T10:26:21.442Z";
 
 fn python() -> Option<PathBuf> {
     require_tool("python3", find_python(), "apt-get install python3")
@@ -124,54 +123,16 @@ impl Bench {
     }
 }
 
-/// A firing alert as Alertmanager's webhook sends it, without `fingerprint` (alertrun
-/// computes it from the labels).
-fn alert(labels: &[(&str, &str)], annotations: &[(&str, &str)]) -> Value {
-    let map = |pairs: &[(&str, &str)]| -> serde_json::Map<String, Value> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), json!(v)))
-            .collect()
-    };
-    json!({
-        "status": "firing",
-        "labels": map(labels),
-        "annotations": map(annotations),
-        "startsAt": STARTS_AT,
-        "endsAt": "0001-01-01T00:00:00Z",
-        "generatorURL": "http://prometheus.example:9090/graph?g0.expr=up+%3D%3D+0&g0.tab=1",
-    })
+/// A firing alert of the kit's episode ([`alertrun::testing::STARTS_AT`]).
+fn alert(labels: &[(&str, &str)], annotations: &[(&str, &str)]) -> AlertBuilder {
+    AlertBuilder::firing(testing::labels(labels)).annotations(testing::labels(annotations))
 }
 
-/// A firing webhook notification (version 4) holding `alerts`, grouped by alertname.
-fn notification(alerts: &[Value]) -> Value {
-    let labels = |a: &Value| a["labels"].as_object().cloned().unwrap_or_default();
-    let mut common = alerts.first().map(labels).unwrap_or_default();
-    for a in alerts {
-        let mine = labels(a);
-        common.retain(|k, v| mine.get(k) == Some(v));
-    }
-    let alertname = alerts
-        .first()
-        .and_then(|a| a["labels"]["alertname"].as_str())
-        .unwrap_or("")
-        .to_owned();
-    let instances: Vec<&str> = alerts
-        .iter()
-        .filter_map(|a| a["labels"]["instance"].as_str())
-        .collect();
-    json!({
-        "receiver": "alertrun",
-        "status": "firing",
-        "alerts": alerts,
-        "groupLabels": {"alertname": alertname},
-        "commonLabels": common,
-        "commonAnnotations": {},
-        "externalURL": "http://alertmanager.example:9093",
-        "version": "4",
-        "groupKey": format!("{{}}:{{alertname=\"{alertname}\", instances=\"{}\"}}", instances.join(",")),
-        "truncatedAlerts": 0,
-    })
+/// The webhook body of a notification holding `alerts`.
+fn notification(alerts: &[AlertBuilder]) -> Value {
+    NotificationBuilder::new()
+        .alerts(alerts.iter().cloned())
+        .to_json()
 }
 
 /// Posts `body` to `/webhook` and expects 200: the answer's JSON.
@@ -854,7 +815,7 @@ fn run_history_filters_pages_and_hides_secrets() {
     );
     let addr = alertrun.addr;
     let named = |alertname: &str, n: usize| {
-        let alerts: Vec<Value> = (0..n)
+        let alerts: Vec<AlertBuilder> = (0..n)
             .map(|i| {
                 let instance = format!("{alertname}-{i}");
                 alert(&[("alertname", alertname), ("instance", &instance)], &[])

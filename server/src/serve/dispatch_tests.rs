@@ -1,138 +1,20 @@
 //! Dispatch driven the way the HTTP layer drives it: notifications in, runs out, with an
 //! executor the test releases or stops by hand.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use alert_core::{
-    BoxFuture, EndedBy, ExecError, ExecRequest, Executor, Exit, Notification, Outcome, Report,
-    StopReason,
-};
-use serde_json::json;
-use tokio::sync::{Notify, Semaphore};
+use alert_core::{AlertStatus, Executor, Notification, StopReason};
 
 use super::*;
 use crate::serve::metrics::Metrics;
 use crate::store::Store;
+use crate::testing::{
+    AlertBuilder, GatedExecutor, ManualClock, NotificationBuilder, RecordingExecutor, labels,
+};
 
-/// An executor whose runs wait until the test releases them or they are stopped.
-#[derive(Debug)]
-struct Gate {
-    log: Mutex<Log>,
-    release: Semaphore,
-    changed: Notify,
-}
-
-impl Default for Gate {
-    fn default() -> Self {
-        Self {
-            log: Mutex::default(),
-            release: Semaphore::new(0),
-            changed: Notify::new(),
-        }
-    }
-}
-
-#[derive(Debug, Default, Clone)]
-struct Log {
-    /// (rule, subject status, dedup key) of each started run.
-    started: Vec<(String, String, String)>,
-    /// (rule, reason) of each stopped run.
-    stopped: Vec<(String, StopReason)>,
-    finished: usize,
-    /// Runs going on now, and the most ever at once: per rule, and in all.
-    running: std::collections::HashMap<String, usize>,
-    peak: std::collections::HashMap<String, usize>,
-    peak_total: usize,
-}
-
-#[derive(Debug)]
-struct GateExecutor(Arc<Gate>);
-
-impl Executor for GateExecutor {
-    fn kind(&self) -> &'static str {
-        "gate"
-    }
-
-    fn execute<'a>(
-        &'a self,
-        req: &'a ExecRequest,
-        stop: BoxFuture<'a, StopReason>,
-    ) -> BoxFuture<'a, Result<Outcome, ExecError>> {
-        Box::pin(async move {
-            let gate = &self.0;
-            let status = req.subject.status.map_or("", |s| s.as_str()).to_owned();
-            gate.update(|log| {
-                log.started
-                    .push((req.rule.clone(), status, req.dedup_key.clone()));
-                let now = log.running.entry(req.rule.clone()).or_default();
-                *now += 1;
-                let now = *now;
-                let peak = log.peak.entry(req.rule.clone()).or_default();
-                *peak = (*peak).max(now);
-                let total = log.running.values().sum();
-                log.peak_total = log.peak_total.max(total);
-            });
-            let ended_by = tokio::select! {
-                permit = gate.release.acquire() => {
-                    permit.expect("the semaphore stays open").forget();
-                    None
-                }
-                reason = stop => {
-                    gate.update(|log| log.stopped.push((req.rule.clone(), reason)));
-                    Some(EndedBy::Stop(reason))
-                }
-            };
-            gate.update(|log| {
-                log.finished += 1;
-                *log.running.entry(req.rule.clone()).or_default() -= 1;
-            });
-            Ok(Outcome::Finished(Report {
-                exit: Some(Exit::Code(0)),
-                ended_by,
-                ..Report::default()
-            }))
-        })
-    }
-}
-
-impl Gate {
-    fn update(&self, f: impl FnOnce(&mut Log)) {
-        f(&mut self.log.lock().unwrap_or_else(PoisonError::into_inner));
-        self.changed.notify_waiters();
-    }
-
-    fn log(&self) -> Log {
-        self.log
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// Waits (at most 10 s, a safety net) until `done` holds for the log.
-    async fn until(&self, what: &str, done: impl Fn(&Log) -> bool) {
-        let wait = async {
-            loop {
-                let changed = self.changed.notified();
-                if done(&self.log()) {
-                    return;
-                }
-                changed.await;
-            }
-        };
-        if tokio::time::timeout(Duration::from_secs(10), wait)
-            .await
-            .is_err()
-        {
-            panic!("gave up waiting until {what}; log: {:?}", self.log());
-        }
-    }
-}
-
-/// A clock the test moves by hand (unix ms).
-type ManualClock = Arc<std::sync::atomic::AtomicI64>;
-
-async fn dispatcher(yaml: &str, limits: QueueLimits) -> (Dispatcher, Arc<Gate>) {
+async fn dispatcher(yaml: &str, limits: QueueLimits) -> (Dispatcher, Arc<GatedExecutor>) {
     let (d, gate, _) = dispatcher_with(yaml, limits, None).await;
     (d, gate)
 }
@@ -141,25 +23,24 @@ async fn dispatcher_with(
     yaml: &str,
     limits: QueueLimits,
     store: Option<Store>,
-) -> (Dispatcher, Arc<Gate>, ManualClock) {
+) -> (Dispatcher, Arc<GatedExecutor>, ManualClock) {
     let config = Config::from_yaml(yaml).unwrap_or_else(|e| panic!("test config: {e}"));
-    let gate = Arc::new(Gate::default());
+    let gate = Arc::new(GatedExecutor::new());
     let executors = config
         .rules()
         .rules()
         .iter()
         .map(|r| {
-            let e: Arc<dyn Executor> = Arc::new(GateExecutor(Arc::clone(&gate)));
+            let e: Arc<dyn Executor> = gate.clone();
             (r.name.clone(), e)
         })
         .collect();
-    let clock: ManualClock = Arc::new(std::sync::atomic::AtomicI64::new(1_800_000_000_000));
-    let now = Arc::clone(&clock);
+    let clock = ManualClock::new();
     let options = DispatchOptions {
         limits,
         store,
         metrics: Metrics::new(),
-        clock: Arc::new(move || now.load(std::sync::atomic::Ordering::SeqCst)),
+        clock: Arc::new(clock.reader()),
         dry_run: false,
     };
     let loaded = Loaded {
@@ -180,18 +61,15 @@ fn rule(name: &str, extra: &str) -> String {
 
 /// A notification of DiskFull alerts on the given nodes: (node, startsAt, status).
 fn notification(alerts: &[(&str, &str, &str)]) -> Notification {
-    let all_resolved = alerts.iter().all(|a| a.2 == "resolved");
-    let body = json!({
-        "version": "4", "receiver": "r", "groupKey": "{}:{alertname=\"DiskFull\"}",
-        "status": if all_resolved { "resolved" } else { "firing" },
-        "alerts": alerts.iter().map(|(node, starts, status)| json!({
-            "status": status,
-            "labels": {"alertname": "DiskFull", "node": node},
-            "startsAt": starts,
-            "endsAt": if *status == "resolved" { "2026-11-21T11:00:00Z" } else { "0001-01-01T00:00:00Z" },
-        })).collect::<Vec<_>>(),
+    let alerts = alerts.iter().map(|&(node, starts, status)| {
+        let labels = labels(&[("alertname", "DiskFull"), ("node", node)]);
+        match status {
+            "resolved" => AlertBuilder::resolved(labels),
+            _ => AlertBuilder::firing(labels),
+        }
+        .starts_at(starts)
     });
-    Notification::from_json(body.to_string().as_bytes()).expect("test notification parses")
+    NotificationBuilder::new().alerts(alerts).build()
 }
 
 const T1: &str = "2026-11-21T10:00:00Z";
@@ -220,7 +98,12 @@ async fn an_episode_runs_once_however_often_it_is_notified() {
     assert_eq!(take(&d, &again).await, Ok((1, 1)));
     gate.until("three runs started", |l| l.started.len() == 3)
         .await;
-    let keys: Vec<_> = gate.log().started.into_iter().map(|s| s.2).collect();
+    let keys: Vec<_> = gate
+        .log()
+        .started
+        .into_iter()
+        .map(|s| s.dedup_key)
+        .collect();
     assert_eq!(
         keys.iter().collect::<std::collections::BTreeSet<_>>().len(),
         3,
@@ -262,9 +145,7 @@ async fn a_cooldown_lets_the_same_episode_run_again_once_it_passed() {
         None,
     )
     .await;
-    let advance = |minutes: i64| {
-        clock.fetch_add(minutes * 60_000, std::sync::atomic::Ordering::SeqCst);
-    };
+    let advance = |minutes: u64| clock.advance(Duration::from_secs(minutes * 60));
     let n = notification(&[("a", T1, "firing")]);
     assert_eq!(take(&d, &n).await, Ok((1, 0)));
     advance(29);
@@ -296,16 +177,16 @@ async fn per_rule_and_global_limits_hold_runs_in_the_queue() {
     // 3 runs of each rule; the first of one-at-a-time and the first of other start.
     assert_eq!(take(&d, &n).await, Ok((6, 0)));
     gate.until("two started", |l| l.started.len() == 2).await;
-    let rules: Vec<_> = gate.log().started.into_iter().map(|s| s.0).collect();
+    let rules: Vec<_> = gate.log().started.into_iter().map(|s| s.rule).collect();
     assert_eq!(rules, ["one-at-a-time", "other"]);
     assert_eq!(d.load(), (2, 4));
     // Each release lets exactly one more start.
     for started in 3..=6 {
-        gate.release.add_permits(1);
+        gate.release(1);
         gate.until("one more started", |l| l.started.len() == started)
             .await;
     }
-    gate.release.add_permits(2);
+    gate.release(2);
     gate.until("all finished", |l| l.finished == 6).await;
     assert_eq!(d.load(), (0, 0));
     let log = gate.log();
@@ -339,7 +220,7 @@ async fn a_full_queue_refuses_the_whole_notification_and_remembers_nothing_of_it
     let late = notification(&[("d", T1, "firing")]);
     assert_eq!(take(&d, &late).await, Err(Refused::QueueFull));
     assert_eq!(d.load(), (1, 2));
-    gate.release.add_permits(3);
+    gate.release(3);
     gate.until("all three ran", |l| l.finished == 3).await;
     // Alertmanager's retry: the refused alert was not marked as run.
     assert_eq!(take(&d, &late).await, Ok((1, 0)));
@@ -369,18 +250,18 @@ async fn resolving_stops_a_running_action_and_runs_the_resolved_rule_once() {
     .await;
     let log = gate.log();
     assert_eq!(log.stopped, [("fix".to_owned(), StopReason::Resolved)]);
-    assert_eq!(log.started[2].0, "record");
-    assert_eq!(log.started[2].1, "resolved");
+    assert_eq!(log.started[2].rule, "record");
+    assert_eq!(log.started[2].status, Some(AlertStatus::Resolved));
     // The re-sent resolved notification neither runs nor stops anything again.
     assert_eq!(take(&d, &resolved).await, Ok((0, 1)));
-    gate.release.add_permits(2);
+    gate.release(2);
     gate.until("patient and record finished", |l| l.finished == 3)
         .await;
     assert_eq!(gate.log().stopped.len(), 1, "patient was left to finish");
 }
 
 /// Rule `fix`, one action at a time: alert a's run is running, b's queued.
-async fn a_running_b_queued() -> (Dispatcher, Arc<Gate>) {
+async fn a_running_b_queued() -> (Dispatcher, Arc<GatedExecutor>) {
     let (d, gate) = dispatcher(
         &format!("rules:\n{}", rule("fix", "")),
         QueueLimits {
@@ -403,7 +284,7 @@ async fn a_run_still_queued_when_its_alert_resolves_never_starts() {
         Ok((0, 0))
     );
     assert_eq!(d.load(), (1, 0), "b's queued run was dropped");
-    gate.release.add_permits(1);
+    gate.release(1);
     gate.until("a finished", |l| l.finished == 1).await;
     assert_eq!(gate.log().started.len(), 1);
 }
@@ -463,62 +344,13 @@ async fn shutdown_stops_running_actions_and_refuses_new_notifications() {
     );
 }
 
-/// An executor that counts the runs it starts per dedup key, fails the first `failures`
-/// starts with a backend error (as an unreachable API server does), and ends at once.
-#[derive(Debug, Default)]
-struct Counting {
-    starts: Mutex<std::collections::HashMap<String, usize>>,
-    failures: std::sync::atomic::AtomicUsize,
-    attempts: std::sync::atomic::AtomicUsize,
-    done: Notify,
-}
-
-impl Executor for Counting {
-    fn kind(&self) -> &'static str {
-        "counting"
+/// How many runs `executor` started, per dedup key.
+fn starts(executor: &RecordingExecutor) -> HashMap<String, usize> {
+    let mut starts = HashMap::new();
+    for req in executor.requests() {
+        *starts.entry(req.dedup_key).or_default() += 1;
     }
-
-    fn execute<'a>(
-        &'a self,
-        req: &'a ExecRequest,
-        _stop: BoxFuture<'a, StopReason>,
-    ) -> BoxFuture<'a, Result<Outcome, ExecError>> {
-        use std::sync::atomic::Ordering::SeqCst;
-        Box::pin(async move {
-            self.attempts.fetch_add(1, SeqCst);
-            let failing = self
-                .failures
-                .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
-                .is_ok();
-            if failing {
-                self.done.notify_waiters();
-                return Err(ExecError::Transient {
-                    backend: "counting",
-                    source: "connection refused".into(),
-                });
-            }
-            *self
-                .starts
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .entry(req.dedup_key.clone())
-                .or_default() += 1;
-            self.done.notify_waiters();
-            Ok(Outcome::Finished(Report {
-                exit: Some(Exit::Code(0)),
-                ..Report::default()
-            }))
-        })
-    }
-}
-
-impl Counting {
-    fn starts(&self) -> std::collections::HashMap<String, usize> {
-        self.starts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
+    starts
 }
 
 async fn dispatcher_using(
@@ -570,8 +402,8 @@ async fn concurrent_duplicate_deliveries_run_each_episode_once() {
     const EPISODES: usize = 3000;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let counting = Arc::new(Counting::default());
-    let executor: Arc<dyn Executor> = counting.clone();
+    let counting = RecordingExecutor::new();
+    let executor: Arc<dyn Executor> = Arc::new(counting.clone());
     let d = dispatcher_using(
         &format!("rules:\n{}", rule("fix", "")),
         Some(store),
@@ -593,7 +425,7 @@ async fn concurrent_duplicate_deliveries_run_each_episode_once() {
         queued += answer.unwrap().expect("accepted").0;
     }
     settled(&d).await;
-    let starts = counting.starts();
+    let starts = starts(&counting);
     assert_eq!(queued, EPISODES, "each episode queued once");
     assert_eq!(starts.len(), EPISODES);
     let twice: Vec<_> = starts.iter().filter(|(_, n)| **n > 1).collect();
@@ -602,13 +434,11 @@ async fn concurrent_duplicate_deliveries_run_each_episode_once() {
 
 #[tokio::test]
 async fn a_run_that_cannot_start_is_retried_with_backoff_and_then_runs() {
-    let counting = Arc::new(Counting::default());
-    counting
-        .failures
-        .store(2, std::sync::atomic::Ordering::SeqCst);
+    let counting = RecordingExecutor::new();
+    counting.fail_next(2);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let executor: Arc<dyn Executor> = counting.clone();
+    let executor: Arc<dyn Executor> = Arc::new(counting.clone());
     let d = dispatcher_using(
         &format!("rules:\n{}", rule("fix", "    timeout: 1m\n")),
         Some(store.clone()),
@@ -621,10 +451,7 @@ async fn a_run_that_cannot_start_is_retried_with_backoff_and_then_runs() {
         Ok((1, 0))
     );
     settled(&d).await;
-    assert_eq!(
-        counting.attempts.load(std::sync::atomic::Ordering::SeqCst),
-        3
-    );
+    assert_eq!(counting.attempts(), 3);
     let runs = store.runs(&crate::store::RunFilter::default()).unwrap();
     assert_eq!(runs.len(), 1);
     let states: Vec<_> = runs[0].timeline.iter().map(|t| t.state.as_str()).collect();
@@ -651,13 +478,11 @@ async fn a_run_that_cannot_start_is_retried_with_backoff_and_then_runs() {
 async fn a_run_that_never_starts_is_failed_to_start_and_the_next_delivery_runs_it() {
     // Issue 9: a Job whose creation failed while the API server was unreachable was
     // recorded failed, and Alertmanager's next repeat was skipped as a duplicate.
-    let counting = Arc::new(Counting::default());
-    counting
-        .failures
-        .store(usize::MAX, std::sync::atomic::Ordering::SeqCst);
+    let counting = RecordingExecutor::new();
+    counting.fail_next(usize::MAX);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let executor: Arc<dyn Executor> = counting.clone();
+    let executor: Arc<dyn Executor> = Arc::new(counting.clone());
     // A 1s deadline leaves room for two attempts (0 s and 0.5 s).
     let d = dispatcher_using(
         &format!("rules:\n{}", rule("fix", "    timeout: 1s\n")),
@@ -678,21 +503,16 @@ async fn a_run_that_never_starts_is_failed_to_start_and_the_next_delivery_runs_i
             .unwrap()
             .contains("connection refused")
     );
-    assert_eq!(
-        counting.attempts.load(std::sync::atomic::Ordering::SeqCst),
-        2
-    );
+    assert_eq!(counting.attempts(), 2);
     assert!(
         store.recover().unwrap().dedupe.is_empty(),
         "the episode is open again"
     );
     // The API server is back: Alertmanager's repeat runs it.
-    counting
-        .failures
-        .store(0, std::sync::atomic::Ordering::SeqCst);
+    counting.fail_next(0);
     assert_eq!(take(&d, &n).await, Ok((1, 0)));
     settled(&d).await;
-    assert_eq!(counting.starts().len(), 1);
+    assert_eq!(starts(&counting).len(), 1);
 }
 
 #[tokio::test]
@@ -701,11 +521,11 @@ async fn dry_run_then_live_runs_what_is_still_firing() {
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!("rules:\n{}", rule("fix", ""));
     let n = notification(&[("a", T1, "firing")]);
-    let counting = Arc::new(Counting::default());
+    let counting = RecordingExecutor::new();
     // One open store for both servers: the first one's tasks keep their handle.
     let store = Store::open(dir.path()).unwrap();
     {
-        let executor: Arc<dyn Executor> = counting.clone();
+        let executor: Arc<dyn Executor> = Arc::new(counting.clone());
         let d = dispatcher_using(&yaml, Some(store.clone()), executor, true).await;
         assert_eq!(take(&d, &n).await, Ok((0, 1)), "recorded as a dry run");
         assert_eq!(
@@ -715,7 +535,7 @@ async fn dry_run_then_live_runs_what_is_still_firing() {
         );
         d.shutdown(Duration::ZERO).await;
     }
-    let executor: Arc<dyn Executor> = counting.clone();
+    let executor: Arc<dyn Executor> = Arc::new(counting.clone());
     let d = dispatcher_using(&yaml, Some(store), executor, false).await;
     assert_eq!(
         take(&d, &n).await,
@@ -723,7 +543,7 @@ async fn dry_run_then_live_runs_what_is_still_firing() {
         "live: the firing alert runs"
     );
     settled(&d).await;
-    assert_eq!(counting.starts().len(), 1);
+    assert_eq!(starts(&counting).len(), 1);
 }
 
 #[tokio::test]
@@ -733,9 +553,9 @@ async fn pruning_history_keeps_a_long_firing_episode_deduplicated() {
     let dir = tempfile::tempdir().unwrap();
     let yaml = format!("rules:\n{}", rule("fix", ""));
     let n = notification(&[("a", T1, "firing")]);
-    let counting = Arc::new(Counting::default());
+    let counting = RecordingExecutor::new();
     let store = Store::open(dir.path()).unwrap();
-    let executor: Arc<dyn Executor> = counting.clone();
+    let executor: Arc<dyn Executor> = Arc::new(counting.clone());
     let d = dispatcher_using(&yaml, Some(store.clone()), executor, false).await;
     assert_eq!(take(&d, &n).await, Ok((1, 0)));
     settled(&d).await;
@@ -751,14 +571,14 @@ async fn pruning_history_keeps_a_long_firing_episode_deduplicated() {
     );
     d.shutdown(Duration::ZERO).await;
     drop(d);
-    let executor: Arc<dyn Executor> = counting.clone();
+    let executor: Arc<dyn Executor> = Arc::new(counting.clone());
     let d = dispatcher_using(&yaml, Some(store), executor, false).await;
     assert_eq!(
         take(&d, &n).await,
         Ok((0, 1)),
         "still deduplicated after a restart"
     );
-    assert_eq!(counting.starts().len(), 1);
+    assert_eq!(starts(&counting).len(), 1);
 }
 
 /// An executor of a given kind whose action never reports a start and never ends: what a

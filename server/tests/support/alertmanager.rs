@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alert_core::Timestamp;
+use alertrun::testing;
 use serde_json::{Value, json};
 
 use super::{ChildGuard, find_on_path, free_port, http, wait_for};
@@ -77,15 +78,9 @@ pub(crate) fn alert(
     starts_at: SystemTime,
     ends_at: SystemTime,
 ) -> Value {
-    let map = |pairs: &[(&str, &str)]| -> serde_json::Map<String, Value> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), json!(v)))
-            .collect()
-    };
     json!({
-        "labels": map(labels),
-        "annotations": map(annotations),
+        "labels": testing::labels(labels),
+        "annotations": testing::labels(annotations),
         "startsAt": prom_time(starts_at),
         "endsAt": prom_time(ends_at),
         "generatorURL": "http://prometheus.example:9090/graph?g0.expr=up+%3D%3D+0&g0.tab=1",

@@ -103,7 +103,7 @@ impl App {
     }
 }
 
-fn json_body(response: &HttpResponse<Bytes>) -> Value {
+pub(super) fn json_body(response: &HttpResponse<Bytes>) -> Value {
     assert_eq!(
         response.headers()["content-type"],
         "application/json",
@@ -112,7 +112,7 @@ fn json_body(response: &HttpResponse<Bytes>) -> Value {
     serde_json::from_slice(response.body()).unwrap()
 }
 
-fn error_of(response: &HttpResponse<Bytes>) -> String {
+pub(super) fn error_of(response: &HttpResponse<Bytes>) -> String {
     json_body(response)["error"].as_str().unwrap().to_string()
 }
 

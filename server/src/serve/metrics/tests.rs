@@ -20,6 +20,7 @@ use super::{
     SkipReason, StoreOp, source_index,
 };
 use crate::serve::intake::Source;
+use crate::testing::labels;
 
 type Exposition = MetricsExposition<OpenMetricsType, OpenMetricsValue>;
 type Family = MetricFamily<OpenMetricsType, OpenMetricsValue>;
@@ -75,20 +76,13 @@ fn labels_of(sample: &Sample<OpenMetricsValue>) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn label_set(labels: &[(&str, &str)]) -> BTreeMap<String, String> {
-    labels
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
-
 /// The value of the one sample of `name` with exactly `labels`.
 fn value<'a>(
     exposition: &'a Exposition,
     name: &str,
-    labels: &[(&str, &str)],
+    pairs: &[(&str, &str)],
 ) -> &'a OpenMetricsValue {
-    let wanted = label_set(labels);
+    let wanted = labels(pairs);
     let family = family(exposition, name);
     let found: Vec<_> = family
         .iter_samples()
@@ -435,8 +429,8 @@ fn counts_rule_matches_skips_and_runs_by_rule() {
     assert_eq!(
         skip_series,
         BTreeSet::from([
-            label_set(&[("rule", "page-me"), ("reason", "dry_run")]),
-            label_set(&[("rule", "restart-pod"), ("reason", "cooldown")]),
+            labels(&[("rule", "page-me"), ("reason", "dry_run")]),
+            labels(&[("rule", "restart-pod"), ("reason", "cooldown")]),
         ])
     );
     let skip = |rule, reason| {
@@ -540,7 +534,7 @@ fn build_info_names_the_version_and_target() {
     assert!(matches!(samples[0].value, OpenMetricsValue::Info));
     assert_eq!(
         labels_of(samples[0]),
-        label_set(&[
+        labels(&[
             ("version", env!("CARGO_PKG_VERSION")),
             ("arch", std::env::consts::ARCH),
             ("os", std::env::consts::OS),

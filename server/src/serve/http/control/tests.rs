@@ -11,7 +11,7 @@ use serde_json::Value;
 use warp::http::Response as HttpResponse;
 use warp::reply::Response;
 
-use super::super::tests::assert_none_counted;
+use super::super::tests::{assert_none_counted, error_of, json_body};
 use super::*;
 use crate::serve::api::{ReloadError, Reloaded, RuleStatus};
 use crate::serve::intake::{Accepted, Intake, Refused, Source};
@@ -168,19 +168,6 @@ impl Bench {
     }
 }
 
-fn json_of(response: &HttpResponse<Bytes>) -> Value {
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/json",
-        "{response:?}"
-    );
-    serde_json::from_slice(response.body()).unwrap()
-}
-
-fn error_of(response: &HttpResponse<Bytes>) -> String {
-    json_of(response)["error"].as_str().unwrap().to_owned()
-}
-
 #[tokio::test]
 async fn ready_answers_503_until_ready_then_200_without_credentials() {
     let c = control(false);
@@ -203,7 +190,7 @@ async fn reload_answers_the_number_of_rules_in_force() {
     let response = c.send("POST", "/-/reload", Some(TOKEN)).await;
     assert_eq!(response.status(), 200);
     assert_eq!(
-        json_of(&response),
+        json_body(&response),
         json!({"status": "reloaded", "rules": 1, "restart_needed": ["server.listen"]})
     );
     assert_eq!(*c.api.reloads.lock().unwrap(), 1);
@@ -216,7 +203,7 @@ async fn failed_reload_is_400_with_the_reason() {
     let response = c.send("POST", "/-/reload", Some(TOKEN)).await;
     assert_eq!(response.status(), 400);
     assert_eq!(
-        json_of(&response),
+        json_body(&response),
         json!({"error": "alertrun.yaml: rules[1].match[0]: bad"})
     );
     assert_none_counted(&c.metrics);
@@ -246,7 +233,7 @@ async fn rules_list_each_rule_with_its_load() {
     let response = c.get("/api/v1/rules").await;
     assert_eq!(response.status(), 200);
     assert_eq!(
-        json_of(&response),
+        json_body(&response),
         json!({"rules": [{
             "name": "clean-disk",
             "description": "frees space",
@@ -266,7 +253,7 @@ async fn runs_list_newest_first_and_page_with_next() {
     let c = control(true);
     let response = c.get("/api/v1/runs?limit=2").await;
     assert_eq!(response.status(), 200);
-    let page = json_of(&response);
+    let page = json_body(&response);
     let ids: Vec<_> = page["runs"]
         .as_array()
         .unwrap()
@@ -275,10 +262,10 @@ async fn runs_list_newest_first_and_page_with_next() {
         .collect();
     assert_eq!(ids, [json!(3), json!(2)]);
     assert_eq!(page["next"], 2);
-    let rest = json_of(&c.get("/api/v1/runs?limit=2&before=2").await);
+    let rest = json_body(&c.get("/api/v1/runs?limit=2&before=2").await);
     assert_eq!(rest["runs"].as_array().unwrap().len(), 1);
     assert_eq!(rest["next"], Value::Null);
-    let other = json_of(&c.get("/api/v1/runs?rule=other&state=succeeded").await);
+    let other = json_body(&c.get("/api/v1/runs?rule=other&state=succeeded").await);
     assert_eq!(other["runs"][0]["id"], 2);
     assert_eq!(other["runs"].as_array().unwrap().len(), 1);
 }
@@ -288,7 +275,7 @@ async fn run_by_id_is_the_whole_record() {
     let c = control(true);
     let response = c.get("/api/v1/runs/2").await;
     assert_eq!(response.status(), 200);
-    assert_eq!(json_of(&response), json!(record(2)));
+    assert_eq!(json_body(&response), json!(record(2)));
 }
 
 #[tokio::test]
