@@ -595,7 +595,7 @@ impl Executor for StuckStarting {
         &'a self,
         _req: &'a ExecRequest,
         _stop: BoxFuture<'a, StopReason>,
-    ) -> BoxFuture<'a, Result<Outcome, ExecError>> {
+    ) -> BoxFuture<'a, Result<alert_core::Outcome, alert_core::ExecError>> {
         Box::pin(std::future::pending())
     }
 }
@@ -617,7 +617,7 @@ async fn a_start_cut_short_by_a_crash_reopens_the_episode_only_for_a_backend_tha
         assert_eq!(take(&crashed, &n).await, Ok((1, 0)), "{kind}");
         wait_until_stored(&store, RunState::Starting).await;
         // The restart: a second dispatcher recovers the same store.
-        let counting: Arc<dyn Executor> = Arc::new(Counting::default());
+        let counting: Arc<dyn Executor> = Arc::new(RecordingExecutor::new());
         let d = dispatcher_using(&yaml, Some(store.clone()), counting, false).await;
         let runs = store.runs(&crate::store::RunFilter::default()).unwrap();
         assert_eq!(runs[0].state, RunState::Interrupted, "{kind}");
