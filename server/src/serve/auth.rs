@@ -6,7 +6,7 @@ use headers::{Authorization, HeaderMapExt};
 use subtle::ConstantTimeEq;
 use warp::http::HeaderMap;
 
-use super::settings::Auth;
+use crate::config::Auth;
 
 /// The realm named in `WWW-Authenticate` challenges.
 pub(crate) const REALM: &str = "alertrun";
@@ -65,7 +65,7 @@ fn equal(sent: &str, expected: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::serve::settings::Secret;
+    use crate::config::Secret;
 
     fn headers(authorization: Option<&str>) -> HeaderMap {
         let mut h = HeaderMap::new();

@@ -273,6 +273,11 @@ impl Dispatcher {
         self.inner.lock().ledger.rule_load(rule)
     }
 
+    /// Now, by the dispatcher's clock (unix ms).
+    pub(crate) fn now(&self) -> i64 {
+        self.inner.now()
+    }
+
     /// Forgets the dedupe entries of episodes not delivered since `idle_since` (unix ms),
     /// in memory; [`Store::prune`] does the same in the store.
     pub(crate) fn forget_idle(&self, idle_since: i64) -> usize {

@@ -50,7 +50,7 @@ use super::auth;
 use super::intake::Intake;
 use super::listener::PeerAddr;
 use super::metrics::Metrics;
-use super::settings::ServerSettings;
+use crate::config::ServerSettings;
 use error::HttpError;
 
 pub use super::listener::{Bound, ServeError, bind};

@@ -35,7 +35,7 @@ use tracing::{debug, info, warn};
 
 use super::http::{Backends, app};
 use super::intake::Intake;
-use super::settings::ServerSettings;
+use crate::config::ServerSettings;
 
 /// The peer's address, put in each request's extensions for the logs.
 #[derive(Clone, Copy, Debug)]

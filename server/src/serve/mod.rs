@@ -11,7 +11,6 @@ pub(crate) mod dispatch;
 pub(crate) mod http;
 pub(crate) mod intake;
 pub(crate) mod metrics;
-pub(crate) mod settings;
 
 mod auth;
 mod listener;
@@ -62,7 +61,8 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
     if let Some(dir) = &options.state_dir {
         settings.state.dir.clone_from(dir);
     }
-    settings::check_exposure(&settings, options.insecure_no_auth).map_err(anyhow::Error::msg)?;
+    crate::config::check_exposure(&settings, options.insecure_no_auth)
+        .map_err(anyhow::Error::msg)?;
     let mut backends = Backends::new();
     let executors = backends.executors(config.rule_actions()).await?;
     let store = if settings.state.durable {
@@ -145,12 +145,12 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
 /// Deletes old history now and then, in small steps, and forgets the dedupe entries of
 /// episodes not delivered for [`DEFAULT_DEDUPE_IDLE`](crate::lifecycle::DEFAULT_DEDUPE_IDLE)
 /// (whatever the history retention: an episode that keeps firing stays deduplicated).
-async fn prune(store: Option<Store>, dispatcher: Dispatcher, state: settings::StateSettings) {
+async fn prune(store: Option<Store>, dispatcher: Dispatcher, state: crate::config::StateSettings) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     let idle = i64::try_from(crate::lifecycle::DEFAULT_DEDUPE_IDLE.as_millis()).unwrap_or(i64::MAX);
     loop {
         tick.tick().await;
-        let now = dispatch::now_ms();
+        let now = dispatcher.now();
         dispatcher.forget_idle(now.saturating_sub(idle));
         let Some(store) = store.clone() else {
             continue;

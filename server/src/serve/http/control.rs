@@ -15,9 +15,9 @@ use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 
 use super::{Access, Allow, Backends, Head, HttpError, Routed, head, json, text};
+use crate::config::ServerSettings;
 use crate::serve::api::Api;
 use crate::serve::metrics::{CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics};
-use crate::serve::settings::ServerSettings;
 use crate::store::{RunFilter, RunState, Store};
 
 /// The control routes `backends` can answer.

@@ -23,8 +23,8 @@ use warp::http::{HeaderMap, StatusCode};
 use warp::reply::Response;
 
 use super::{Access, Allow, Head, HttpError, Routed, head};
+use crate::config::ServerSettings;
 use crate::serve::intake::{Accepted, Intake, Refused, Source};
-use crate::serve::settings::ServerSettings;
 
 /// `POST /webhook` and `POST /api/v2/alerts`.
 pub(super) fn routes(
@@ -247,9 +247,9 @@ mod tests {
     use warp::http::Method;
 
     use super::*;
+    use crate::config::Limits;
     use crate::serve::http::tests::assert_counted_once;
     use crate::serve::metrics::{Metrics, RejectReason};
-    use crate::serve::settings::Limits;
 
     /// Takes each notification and never answers.
     struct StuckIntake;

@@ -13,9 +13,9 @@ use warp::http::header::CONTENT_LENGTH;
 
 use super::receive::read_body;
 use super::*;
+use crate::config::{Auth, Limits, Secret};
 use crate::serve::intake::{Accepted, Refused, Source};
 use crate::serve::metrics::RejectReason;
-use crate::serve::settings::{Auth, Limits, Secret};
 
 const FIRING: &[u8] = include_bytes!("../../../../alert-core/tests/fixtures/firing.json");
 const MIXED: &[u8] = include_bytes!("../../../../alert-core/tests/fixtures/mixed.json");

@@ -13,9 +13,9 @@ use warp::reply::Response;
 
 use super::super::tests::{assert_none_counted, error_of, json_body};
 use super::*;
+use crate::config::{Auth, Secret};
 use crate::serve::api::{ReloadError, Reloaded, RuleStatus};
 use crate::serve::intake::{Accepted, Intake, Refused, Source};
-use crate::serve::settings::{Auth, Secret};
 use crate::store::{Batch, RunRecord};
 
 /// An intake the control tests never reach.
