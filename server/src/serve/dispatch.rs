@@ -119,6 +119,10 @@ struct State {
     queued: HashMap<RunId, Run>,
     /// How to ask each queued, starting or running run to stop.
     stops: HashMap<RunId, watch::Sender<Option<StopReason>>>,
+    /// Starts that could not be recorded in a row; while above 0, no run is taken before
+    /// `starts_paused_until`, and notifications that would queue runs are refused (503).
+    start_failures: u32,
+    starts_paused_until: Option<Instant>,
 }
 
 /// A batch for the writer task, and where to say how its commit went.
@@ -141,25 +145,91 @@ async fn write_batches(store: Store, metrics: Metrics, mut rx: mpsc::UnboundedRe
         }
         let mut merged = store::Batch::default();
         let mut dones = Vec::with_capacity(jobs.len());
+        let mut ends = Vec::with_capacity(jobs.len());
         for job in jobs {
             merged.notifications.extend(job.batch.notifications);
             merged.runs.extend(job.batch.runs);
             merged.dedupe.extend(job.batch.dedupe);
             merged.dedupe_remove.extend(job.batch.dedupe_remove);
             dones.push(job.done);
+            ends.push(Ends::of(&merged));
         }
-        let store = store.clone();
         let started = Instant::now();
-        let result = tokio::task::spawn_blocking(move || store.commit(&merged))
-            .await
-            .unwrap_or_else(|e| Err(StoreError::from_panic(&e)))
-            .map_err(Arc::new);
+        let (result, merged) = commit(&store, merged).await;
         metrics.store_commit(started.elapsed());
-        if result.is_err() {
-            metrics.store_error(StoreOp::Commit);
+        match result {
+            Err(e)
+                if dones.len() > 1
+                    && !e.is_write_failure()
+                    && ends.last() == Some(&Ends::of(&merged)) =>
+            {
+                // One job's own fault (a run whose notification is not stored) must not
+                // fail the others merged with it: each is committed alone.
+                metrics.store_error(StoreOp::Commit);
+                let mut from = Ends::default();
+                for (done, to) in dones.into_iter().zip(ends) {
+                    let (result, _) = commit(&store, from.slice(&merged, to)).await;
+                    if result.is_err() {
+                        metrics.store_error(StoreOp::Commit);
+                    }
+                    let _ = done.send(result);
+                    from = to;
+                }
+            }
+            result => {
+                if result.is_err() {
+                    metrics.store_error(StoreOp::Commit);
+                }
+                for done in dones {
+                    let _ = done.send(result.clone());
+                }
+            }
         }
-        for done in dones {
-            let _ = done.send(result.clone());
+    }
+}
+
+/// Commits `batch` off the runtime's threads; hands the batch back.
+async fn commit(store: &Store, batch: store::Batch) -> (Result<(), Arc<StoreError>>, store::Batch) {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || {
+        let result = store.commit(&batch).map_err(Arc::new);
+        (result, batch)
+    })
+    .await
+    .unwrap_or_else(|e| {
+        (
+            Err(Arc::new(StoreError::from_panic(&e))),
+            store::Batch::default(),
+        )
+    })
+}
+
+/// Where one job's part of a merged batch ends, in each of its lists.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Ends {
+    notifications: usize,
+    runs: usize,
+    dedupe: usize,
+    dedupe_remove: usize,
+}
+
+impl Ends {
+    fn of(batch: &store::Batch) -> Self {
+        Self {
+            notifications: batch.notifications.len(),
+            runs: batch.runs.len(),
+            dedupe: batch.dedupe.len(),
+            dedupe_remove: batch.dedupe_remove.len(),
+        }
+    }
+
+    /// The part of `merged` from `self` to `to`.
+    fn slice(self, merged: &store::Batch, to: Ends) -> store::Batch {
+        store::Batch {
+            notifications: merged.notifications[self.notifications..to.notifications].to_vec(),
+            runs: merged.runs[self.runs..to.runs].to_vec(),
+            dedupe: merged.dedupe[self.dedupe..to.dedupe].to_vec(),
+            dedupe_remove: merged.dedupe_remove[self.dedupe_remove..to.dedupe_remove].to_vec(),
         }
     }
 }
@@ -173,14 +243,17 @@ struct Run {
     live: LiveRun,
     /// Moved to [`State::stops`] when the run is queued.
     stop_tx: Option<watch::Sender<Option<StopReason>>>,
+    /// Its notification's body, to write again should the store have lost it (its file
+    /// replaced while alertrun ran).
+    body: Arc<[u8]>,
     stop: watch::Receiver<Option<StopReason>>,
     queued_at: Instant,
 }
 
 /// What the recorder task writes.
 enum Update {
-    /// A run's end.
-    End(Box<RunRecord>),
+    /// A run's end, and its notification's body.
+    End(Box<RunRecord>, Arc<[u8]>),
     /// Answered once everything sent before it is written.
     Flush(oneshot::Sender<()>),
 }
@@ -225,6 +298,8 @@ impl Dispatcher {
                 ledger: Ledger::new(options.limits, 1),
                 queued: HashMap::new(),
                 stops: HashMap::new(),
+                start_failures: 0,
+                starts_paused_until: None,
             }),
             options,
             wake: Notify::new(),
@@ -480,6 +555,12 @@ impl Inner {
                 source,
                 reply,
             } = submission;
+            if state.start_failures > 0 && planned.iter().any(|p| p.selection.queues) {
+                // Runs cannot be recorded as started: queueing more would only pile up
+                // work that cannot run. Alertmanager retries.
+                let _ = reply.send(Err(Refused::StoreUnavailable));
+                continue;
+            }
             let selections: Vec<Selection> = planned.iter().map(|p| p.selection.clone()).collect();
             let admission = match state.ledger.admit(&selections, now) {
                 Ok(admission) => admission,
@@ -513,6 +594,11 @@ impl Inner {
                 ));
             }
             let notification_id = t.admission.notification.unwrap_or(0);
+            let body: Arc<[u8]> = if t.admission.notification.is_some() {
+                Arc::from(serde_json::to_vec(&t.notification).unwrap_or_default())
+            } else {
+                Arc::from(Vec::new())
+            };
             let receiver = t.notification.receiver_name();
             for (p, verdict) in planned.into_iter().zip(&t.admission.verdicts) {
                 let rule = p.run.record.rule.clone();
@@ -529,6 +615,7 @@ impl Inner {
                     }
                 };
                 let mut run = p.run;
+                run.body = Arc::clone(&body);
                 run.record.id = id;
                 run.record.notification = notification_id;
                 enter(
@@ -561,9 +648,7 @@ impl Inner {
                 }
             }
             if let Some(id) = t.admission.notification {
-                write
-                    .notifications
-                    .push((id, serde_json::to_vec(&t.notification).unwrap_or_default()));
+                write.notifications.push((id, body.to_vec()));
             }
             taken.push(t);
         }
@@ -660,7 +745,7 @@ impl Inner {
                     now,
                     "alert resolved".to_owned(),
                 );
-                let _ = self.updates.send(Update::End(Box::new(record)));
+                let _ = self.updates.send(Update::End(Box::new(record), run.body));
             }
         }
     }
@@ -813,6 +898,7 @@ impl Run {
             live,
             stop_tx: Some(stop_tx),
             stop,
+            body: Arc::from(Vec::new()),
             queued_at: Instant::now(),
         }
     }
@@ -828,3 +914,23 @@ pub(crate) fn unix_seconds() -> f64 {
 #[cfg(test)]
 #[path = "dispatch_tests.rs"]
 mod tests;
+
+/// Whether a write failed because the store does not hold a notification its runs refer to
+/// (its file was replaced while alertrun ran).
+fn lost_notification(written: &Result<(), Arc<StoreError>>) -> bool {
+    matches!(written, Err(e) if matches!(**e, StoreError::MissingNotification { .. }))
+}
+
+/// `batch` with the notification bodies of `runs` added (each once).
+fn with_bodies<'a>(
+    mut batch: store::Batch,
+    runs: impl Iterator<Item = (u64, &'a Arc<[u8]>)>,
+) -> store::Batch {
+    let mut seen = HashSet::new();
+    for (id, body) in runs {
+        if !body.is_empty() && seen.insert(id) {
+            batch.notifications.push((id, body.to_vec()));
+        }
+    }
+    batch
+}

@@ -640,3 +640,48 @@ async fn wait_until_stored(store: &Store, state: RunState) {
     }
     panic!("no run reached {state}");
 }
+
+#[tokio::test]
+async fn a_store_file_replaced_under_alertrun_gets_its_notifications_again_and_nothing_wedges() {
+    // Issue 17, item 4: after the store file was replaced (an operator freeing disk
+    // space), every start failed with "its notification is not stored", retried in a
+    // tight loop, and no action started again until a restart.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let limits = QueueLimits {
+        max_running: 1,
+        max_queued: 10,
+    };
+    let (d, gate, _) = dispatcher_with(
+        &format!("rules:\n{}", rule("fix", "")),
+        limits,
+        Some(store.clone()),
+    )
+    .await;
+    assert_eq!(
+        take(&d, &notification(&[("a", T1, "firing")])).await,
+        Ok((1, 0))
+    );
+    gate.until("a started", |l| l.started.len() == 1).await;
+    assert_eq!(
+        take(&d, &notification(&[("b", T1, "firing")])).await,
+        Ok((1, 0))
+    );
+    store.replace_with_empty_file().unwrap();
+    assert_eq!(
+        take(&d, &notification(&[("c", T1, "firing")])).await,
+        Ok((1, 0)),
+        "a notification after the replacement is accepted into the new file"
+    );
+    gate.release(3);
+    gate.until("a, b and c ran", |l| l.finished == 3).await;
+    for _ in 0..400 {
+        let runs = store.runs(&crate::store::RunFilter::default()).unwrap();
+        if runs.len() == 3 && runs.iter().all(|r| r.state == RunState::Succeeded) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let runs = store.runs(&crate::store::RunFilter::default()).unwrap();
+    panic!("runs not all recorded succeeded in the new file: {runs:#?}");
+}

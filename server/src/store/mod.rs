@@ -337,6 +337,22 @@ impl Store {
         }
     }
 
+    /// Replaces the file with a new, empty store under the open handle, as an operator who
+    /// deleted it to free disk space (after a failure closed it) does. For tests.
+    #[cfg(test)]
+    pub(crate) fn replace_with_empty_file(&self) -> Result<(), StoreError> {
+        let mut slot = self
+            .inner
+            .slot
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        slot.db = None;
+        let _ = std::fs::remove_file(&self.inner.path);
+        slot.db = Some(open_database(&self.inner.path)?);
+        slot.generation += 1;
+        Ok(())
+    }
+
     /// Drops the database opened as `generation`, if it is still the open one.
     fn close(&self, generation: u64) {
         let mut slot = self

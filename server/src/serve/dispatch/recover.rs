@@ -261,7 +261,9 @@ impl Inner {
         }
         let record = record.clone();
         let live = super::live_run(&record, subject, status, policy);
-        Some(Run::new(record, rendered.request, executor, live))
+        let mut run = Run::new(record, rendered.request, executor, live);
+        run.body = Arc::from(body);
+        Some(run)
     }
 }
 
@@ -357,7 +359,7 @@ async fn follow(inner: Arc<Inner>, run: Run) {
             record.reason = Some(why.clone());
             enter(&mut record, RunState::Interrupted, now, why);
             let id = record.id;
-            super::run::write_end(&inner, record).await;
+            super::run::write_end(&inner, record, &run.body).await;
             inner.release(id, Event::Ended(End::Interrupted));
         }
         Err(e) => {

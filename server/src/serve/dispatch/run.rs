@@ -35,6 +35,12 @@ impl Inner {
     fn startable(&self) -> Vec<Run> {
         let mut state = self.lock();
         let now = self.now();
+        if state
+            .starts_paused_until
+            .is_some_and(|until| Instant::now() < until)
+        {
+            return Vec::new();
+        }
         let ids = state.ledger.take_startable();
         let mut start = Vec::with_capacity(ids.len());
         for id in ids {
@@ -92,26 +98,65 @@ impl Inner {
     }
 }
 
-/// Records `start` as starting, then starts their actions; when the record cannot be
-/// written they go back to the front of the queue and are tried again a second later.
+/// Records `start` as starting, then starts their actions. When the store lost their
+/// notifications (its file was replaced), they are written again with the runs. When the
+/// record still cannot be written, the runs go back to the front of the queue, starting
+/// pauses with a backoff (0.5 s doubling to 30 s), and intake refuses notifications that
+/// would queue runs (503) until a start is recorded again.
 async fn start_runs(inner: Arc<Inner>, start: Vec<Run>) {
     let write = store::Batch {
         runs: start.iter().map(|r| r.record.clone()).collect(),
         ..store::Batch::default()
     };
-    match inner.write(write).await {
+    let mut written = inner.write(write.clone()).await;
+    if super::lost_notification(&written) {
+        warn!(
+            runs = start.len(),
+            "the store lost the notifications of runs being started (was its file replaced?): writing them again"
+        );
+        let again = super::with_bodies(
+            write,
+            start.iter().map(|r| (r.record.notification, &r.body)),
+        );
+        written = inner.write(again).await;
+    }
+    match written {
         Ok(()) => {
+            inner.starts_recorded();
             for run in start {
                 tokio::spawn(execute(Arc::clone(&inner), run));
             }
         }
         Err(e) => {
-            error!(error = %e, runs = start.len(),
-                "cannot record actions as started: they wait in the queue; retrying in 1s");
+            let delay = inner.starts_failed();
+            error!(error = %e, runs = start.len(), retry_in_ms = delay.as_millis(),
+                "cannot record actions as started: they wait in the queue, and notifications that would queue more are refused");
             inner.unstart(start);
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::time::sleep(delay).await;
             inner.wake.notify_one();
         }
+    }
+}
+
+impl Inner {
+    /// A start was recorded: starting and intake go on as usual.
+    fn starts_recorded(&self) {
+        let mut state = self.lock();
+        if state.start_failures > 0 {
+            info!("actions can be recorded as started again");
+        }
+        state.start_failures = 0;
+        state.starts_paused_until = None;
+    }
+
+    /// A start could not be recorded: pauses starting for a backoff, and returns it.
+    fn starts_failed(&self) -> Duration {
+        let mut state = self.lock();
+        state.start_failures = state.start_failures.saturating_add(1);
+        let delay = retry_delay(state.start_failures, Duration::ZERO, Duration::MAX)
+            .unwrap_or(Duration::from_secs(30));
+        state.starts_paused_until = Some(Instant::now() + delay);
+        delay
     }
 }
 
@@ -267,7 +312,7 @@ async fn end_unstarted(inner: &Inner, mut run: Run, reason: StopReason) {
         format!("stop asked: {}", reason.as_str()),
     );
     let id = run.record.id;
-    write_end(inner, run.record).await;
+    write_end(inner, run.record, &run.body).await;
     inner.release(id, Event::Ended(end));
 }
 
@@ -295,8 +340,16 @@ async fn failed_to_start(inner: &Inner, mut run: Run, attempts: u32, reason: Str
         dedupe_remove: vec![key],
         ..store::Batch::default()
     };
-    if inner.write(batch).await.is_err() {
-        let _ = inner.updates.send(Update::End(Box::new(run.record)));
+    let mut written = inner.write(batch.clone()).await;
+    if super::lost_notification(&written) {
+        let again =
+            super::with_bodies(batch, std::iter::once((run.record.notification, &run.body)));
+        written = inner.write(again).await;
+    }
+    if written.is_err() {
+        let _ = inner
+            .updates
+            .send(Update::End(Box::new(run.record), Arc::clone(&run.body)));
     }
     inner.release(id, Event::StartFailed { retry_in: None });
 }
@@ -353,20 +406,27 @@ pub(super) async fn finish(
     };
     let state = record.state;
     enter(&mut record, state, now, cause);
-    write_end(inner, record).await;
+    write_end(inner, record, &run.body).await;
     // The slot is freed once the end is written, so that the store never shows more
     // runs unfinished than may run at once.
     inner.release(id, event);
 }
 
 /// Writes a run's end; one that cannot be written goes to the recorder, which retries it.
-pub(super) async fn write_end(inner: &Inner, record: RunRecord) {
+pub(super) async fn write_end(inner: &Inner, record: RunRecord, body: &Arc<[u8]>) {
     let end = store::Batch {
         runs: vec![record.clone()],
         ..store::Batch::default()
     };
-    if inner.write(end).await.is_err() {
-        let _ = inner.updates.send(Update::End(Box::new(record)));
+    let mut written = inner.write(end.clone()).await;
+    if super::lost_notification(&written) {
+        let again = super::with_bodies(end, std::iter::once((record.notification, body)));
+        written = inner.write(again).await;
+    }
+    if written.is_err() {
+        let _ = inner
+            .updates
+            .send(Update::End(Box::new(record), Arc::clone(body)));
     }
 }
 
@@ -399,7 +459,7 @@ pub(super) async fn record_ends(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiv
     const RETRY: Duration = Duration::from_secs(1);
     // Ends that could not be written (full or read-only disk): kept, and written again
     // every second until they are, before anything newer.
-    let mut unwritten: Vec<store::RunRecord> = Vec::new();
+    let mut unwritten: Vec<(store::RunRecord, Arc<[u8]>)> = Vec::new();
     let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
     loop {
         let first = if unwritten.is_empty() {
@@ -410,25 +470,32 @@ pub(super) async fn record_ends(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiv
         } else {
             tokio::time::timeout(RETRY, rx.recv()).await.ok().flatten()
         };
-        let mut write = store::Batch {
-            runs: std::mem::take(&mut unwritten),
-            ..store::Batch::default()
-        };
+        let mut ends = std::mem::take(&mut unwritten);
         let mut next = first;
         while let Some(update) = next.take().or_else(|| rx.try_recv().ok()) {
             match update {
-                Update::End(record) => write.runs.push(*record),
+                Update::End(record, body) => ends.push((*record, body)),
                 Update::Flush(done) => flushes.push(done),
             }
-            if write.runs.len() >= 512 {
+            if ends.len() >= 512 {
                 break;
             }
         }
-        let runs = write.runs.clone();
-        if let Err(e) = inner.write(write).await {
-            error!(error = %e, runs = runs.len(),
+        let write = store::Batch {
+            runs: ends.iter().map(|(record, _)| record.clone()).collect(),
+            ..store::Batch::default()
+        };
+        let mut written = inner.write(write.clone()).await;
+        if super::lost_notification(&written) {
+            let bodies = ends
+                .iter()
+                .map(|(record, body)| (record.notification, body));
+            written = inner.write(super::with_bodies(write, bodies)).await;
+        }
+        if let Err(e) = written {
+            error!(error = %e, runs = ends.len(),
                 "cannot record how actions ended: retrying every second");
-            unwritten = runs;
+            unwritten = ends;
             continue;
         }
         // Everything sent before a flush request is written now.
