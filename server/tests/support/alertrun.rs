@@ -149,6 +149,11 @@ impl Alertrun {
         status.unwrap_or_else(|| panic!("alertrun still running {timeout:?} after SIGTERM"))
     }
 
+    /// Its process id.
+    pub(crate) fn pid(&self) -> i32 {
+        self.guard.pid().as_raw()
+    }
+
     /// Sends `signal` (e.g. SIGHUP to reload) unless it has exited.
     pub(crate) fn signal(&mut self, signal: Signal) {
         self.guard.signal(signal);

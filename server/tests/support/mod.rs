@@ -99,7 +99,7 @@ impl ChildGuard {
         Self { name, child }
     }
 
-    fn pid(&self) -> Pid {
+    pub(crate) fn pid(&self) -> Pid {
         Pid::from_raw(i32::try_from(self.child.id()).expect("pids fit in i32"))
     }
 

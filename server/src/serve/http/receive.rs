@@ -12,6 +12,8 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
 use alert_core::{Notification, PayloadLimits, PostableAlert, Timestamp};
 use bytes::{Buf, BufMut};
 use futures_util::{Stream, StreamExt};
@@ -31,7 +33,12 @@ pub(super) fn routes(
     settings: Arc<ServerSettings>,
     intake: Arc<dyn Intake>,
 ) -> impl Filter<Extract = (Routed,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
-    let state = State { settings, intake };
+    let budget = Arc::new(Semaphore::new(body_budget(settings.limits.max_body_bytes)));
+    let state = State {
+        settings,
+        intake,
+        budget,
+    };
     let webhook = warp::path!("webhook").and(receiver(state.clone(), Source::Webhook));
     let alerts = warp::path!("api" / "v2" / "alerts").and(receiver(state, Source::PrometheusApi));
     webhook.or(alerts).unify()
@@ -41,7 +48,23 @@ pub(super) fn routes(
 struct State {
     settings: Arc<ServerSettings>,
     intake: Arc<dyn Intake>,
+    /// Bytes of request bodies held at once, over all connections.
+    budget: Arc<Semaphore>,
 }
+
+/// The most bytes of request bodies held at once, over all connections: 64 MiB, or four
+/// of the largest bodies allowed when that is more. A body's bytes are counted as they
+/// arrive; a request whose next chunk does not fit waits for room (within its
+/// `request_timeout`), so slow or stalled clients cannot make memory grow past it.
+pub(super) fn body_budget(max_body_bytes: usize) -> usize {
+    (64 << 20)
+        .max(max_body_bytes.saturating_mul(4))
+        .min(Semaphore::MAX_PERMITS)
+}
+
+/// The most a body's buffer reserves before its bytes arrive, whatever `Content-Length`
+/// says: it grows with what is received.
+const INITIAL_BODY_CAPACITY: usize = 16 * 1024;
 
 fn receiver(
     state: State,
@@ -124,7 +147,8 @@ where
     let limits = &state.settings.limits;
     check_content_type(&head.headers)?;
     check_content_encoding(&head.headers)?;
-    let body = read_body(&head.headers, body, limits.max_body_bytes).await?;
+    let (body, _held) =
+        read_body(&head.headers, body, limits.max_body_bytes, &state.budget).await?;
     let payload_limits = PayloadLimits {
         max_alerts: limits.max_alerts,
     };
@@ -191,7 +215,8 @@ pub(super) async fn read_body<S, B>(
     headers: &HeaderMap,
     body: S,
     limit: usize,
-) -> Result<Vec<u8>, HttpError>
+    budget: &Arc<Semaphore>,
+) -> Result<(Vec<u8>, Option<OwnedSemaphorePermit>), HttpError>
 where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
@@ -206,18 +231,33 @@ where
         if length > limit as u64 {
             return Err(HttpError::TooLarge { limit });
         }
-        capacity = usize::try_from(length).unwrap_or(limit);
+        capacity = usize::try_from(length)
+            .unwrap_or(limit)
+            .min(INITIAL_BODY_CAPACITY);
     }
     let mut body = pin!(body);
     let mut bytes = Vec::with_capacity(capacity);
+    let mut held: Option<OwnedSemaphorePermit> = None;
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| HttpError::BodyRead(e.to_string()))?;
         if bytes.len().saturating_add(chunk.remaining()) > limit {
             return Err(HttpError::TooLarge { limit });
         }
+        let size = u32::try_from(chunk.remaining()).unwrap_or(u32::MAX);
+        if size > 0 {
+            // The budget is never closed; a failure could only mean it was.
+            let permit = Arc::clone(budget)
+                .acquire_many_owned(size)
+                .await
+                .map_err(|e| HttpError::BodyRead(e.to_string()))?;
+            match &mut held {
+                Some(held) => held.merge(permit),
+                None => held = Some(permit),
+            }
+        }
         bytes.put(chunk);
     }
-    Ok(bytes)
+    Ok((bytes, held))
 }
 
 /// The wall clock as a [`Timestamp`] (alert-core reads no clock itself).
@@ -274,6 +314,7 @@ mod tests {
                 ..ServerSettings::default()
             }),
             intake: Arc::new(StuckIntake),
+            budget: Arc::new(Semaphore::new(1 << 20)),
         }
     }
 
