@@ -532,3 +532,61 @@ fn helm_chart_renders_valid_objects() {
     let expected: BTreeSet<&str> = KINDS.into_iter().filter(|k| *k != "Namespace").collect();
     assert_eq!(kinds, expected);
 }
+
+/// The longest a shutdown can take under `config`: `server.shutdown_grace` (requests in
+/// flight drain, and running actions may finish, side by side from the signal), then the
+/// largest rule `stop_grace` for actions that must be stopped.
+fn shutdown_bound(config: &Config) -> std::time::Duration {
+    let stop_grace = (0..config.rules().rules().len())
+        .map(|i| config.policy(i).stop_grace)
+        .max()
+        .unwrap_or_default();
+    config.server().shutdown_grace + stop_grace
+}
+
+/// Issue 17, item 7: draining waited up to `request_timeout` before the actions' grace
+/// started, 30 + 30 + 10 s with the defaults, above the shipped 45 s, so actions were
+/// SIGKILLed mid-grace. Every shipped way to run alertrun leaves room for its bound.
+#[test]
+fn shipped_termination_grace_periods_exceed_the_shutdown_bound() {
+    let all = manifests();
+    let dir = tempfile::tempdir().unwrap();
+    let (text, _) = with_local_token(&alertrun_yaml(&all), dir.path());
+    let configmap = Config::from_yaml(&text).unwrap_or_else(|e| panic!("{e}"));
+    let deployment: Deployment = find(&all, "alertrun");
+    let k8s = deployment
+        .spec
+        .and_then(|s| s.template.spec)
+        .and_then(|s| s.termination_grace_period_seconds)
+        .expect("the Deployment sets terminationGracePeriodSeconds");
+
+    let chart = deploy().join("helm/alertrun");
+    let values: Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(chart.join("values.yaml")).unwrap())
+            .unwrap();
+    let (text, _) = with_local_token(values["config"].as_str().unwrap(), dir.path());
+    let helm_config = Config::from_yaml(&text).unwrap_or_else(|e| panic!("{e}"));
+    let helm = values["terminationGracePeriodSeconds"].as_i64().unwrap();
+
+    let unit = std::fs::read_to_string(deploy().join("systemd/alertrun.service")).unwrap();
+    let systemd: i64 = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("TimeoutStopSec="))
+        .and_then(|v| v.trim().trim_end_matches('s').parse().ok())
+        .expect("the unit sets TimeoutStopSec in seconds");
+    // The unit runs the example config's rules with the default server settings.
+    let example = Config::load(&deploy().join("../examples/alertrun.yaml")).unwrap();
+
+    for (what, config, seconds) in [
+        ("deploy/kubernetes", &configmap, k8s),
+        ("deploy/helm", &helm_config, helm),
+        ("deploy/systemd", &example, systemd),
+    ] {
+        let bound = shutdown_bound(config);
+        // A second of margin for the process to exit and the kubelet or systemd to see it.
+        assert!(
+            u64::try_from(seconds).unwrap() >= bound.as_secs() + 1,
+            "{what}: {seconds}s to stop, but a shutdown may take {bound:?}"
+        );
+    }
+}

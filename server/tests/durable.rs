@@ -1294,3 +1294,51 @@ fn a_thousand_stalled_bodies_cost_what_they_sent_not_what_they_declared() {
         support::http::request(alertrun.addr, "GET", "/-/healthy", None).expect("GET /-/healthy");
     assert_eq!(healthy.status, 200);
 }
+
+/// Issue 17, item 7: draining requests in flight waited up to `request_timeout` before the
+/// actions' `shutdown_grace` even started. Now both start at SIGTERM, and a stalled client
+/// cannot stretch the shutdown past `shutdown_grace` plus the rule's `stop_grace`.
+#[test]
+fn sigterm_with_a_stalled_client_and_a_running_action_keeps_to_the_shutdown_budget() {
+    use std::io::Write as _;
+    let dir = tempfile::Builder::new()
+        .prefix("alertrun-durable.")
+        .tempdir()
+        .expect("create a temp dir");
+    let config = dir.path().join("alertrun.yaml");
+    let rules = json!({
+        "server": {"shutdown_grace": "2s", "limits": {"request_timeout": "20s"}},
+        "rules": [{
+            "name": "long",
+            "match": ["alertname=\"DurableLong\""],
+            "timeout": "10m",
+            "stop_grace": "1s",
+            "action": {"process": {"command": ["/bin/sleep", "300"]}},
+        }],
+    });
+    std::fs::write(&config, rules.to_string()).expect("write the config");
+    let mut alertrun = Alertrun::start(&config, &[]);
+    let body = notification(&[alert(
+        &[("alertname", "DurableLong"), ("instance", "a")],
+        &[],
+    )]);
+    assert_eq!(post_accepted(alertrun.addr, &body)["queued"], 1);
+    wait_for("the action to run", WAIT, || {
+        let (_, running) = get_json(alertrun.addr, "/api/v1/runs?state=running");
+        (running["runs"].as_array().map(Vec::len) == Some(1)).then_some(())
+    });
+    let mut stalled = std::net::TcpStream::connect(alertrun.addr).expect("connect");
+    write!(
+        stalled,
+        "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{"
+    )
+    .expect("send the headers");
+    std::thread::sleep(Duration::from_millis(200));
+    let began = std::time::Instant::now();
+    let status = alertrun.terminate(Duration::from_secs(30));
+    let took = began.elapsed();
+    assert!(status.success(), "alertrun exited with {status}");
+    // shutdown_grace 2s + stop_grace 1s, and a second for the process to exit.
+    assert!(took < Duration::from_secs(4), "the shutdown took {took:?}");
+    drop(stalled);
+}

@@ -156,8 +156,16 @@ impl Bound {
             connections = graceful.count(),
             "stopped listening; finishing the requests in flight"
         );
-        graceful.shutdown().await;
-        debug!("all connections closed");
+        // Requests in flight get at most `shutdown_grace`, the budget the whole shutdown
+        // keeps to (the actions' grace runs beside it, from the same signal).
+        if tokio::time::timeout(settings.shutdown_grace, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            warn!("shutdown_grace is over: closing the connections still in flight");
+        } else {
+            debug!("all connections closed");
+        }
     }
 }
 

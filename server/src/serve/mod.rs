@@ -126,6 +126,18 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         let _ = stop_tx.send(true);
     });
     let closing = dispatcher.clone();
+    // The actions' grace starts at the signal, beside the draining of requests in flight,
+    // so the whole shutdown keeps to `shutdown_grace` (plus the rules' `stop_grace` for
+    // actions that must be stopped).
+    let stopping = {
+        let dispatcher = dispatcher.clone();
+        let grace = settings.shutdown_grace;
+        let mut stop_rx = stop_rx.clone();
+        tokio::spawn(async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+            dispatcher.shutdown(grace).await;
+        })
+    };
     let backends = http::Backends::new(Arc::new(dispatcher.clone()))
         .with_api(Arc::clone(&control) as Arc<dyn api::Api>)
         .with_metrics(metrics);
@@ -137,7 +149,7 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         })
         .await;
     control.set_ready(false);
-    dispatcher.shutdown(settings.shutdown_grace).await;
+    let _ = stopping.await;
     info!("stopped");
     Ok(())
 }
