@@ -28,8 +28,12 @@ const BOOT_ID: &str = "/proc/sys/kernel/random/boot_id";
 pub(crate) struct Stat {
     /// Field 3: `R`, `S`, `D`, `Z` (zombie), `X` (dead), ...
     state: char,
+    /// Field 4: the parent.
+    ppid: u32,
     /// Field 5: the process group.
     pgrp: u32,
+    /// Field 6: the session.
+    session: u32,
     /// Field 22: when it started, in clock ticks since boot.
     start_time: u64,
 }
@@ -44,7 +48,9 @@ impl Stat {
         let field = |n: usize| fields.get(n - 3).copied();
         Some(Self {
             state: field(3)?.chars().next()?,
+            ppid: field(4)?.parse().ok()?,
             pgrp: field(5)?.parse().ok()?,
+            session: field(6)?.parse().ok()?,
             start_time: field(22)?.parse().ok()?,
         })
     }
@@ -118,11 +124,34 @@ pub(crate) fn survey(pid: u32, pgid: u32, start_time: u64) -> Result<Survey, Rec
     if read_stat(pid)?.is_some_and(|leader| leader.start_time != start_time) {
         return Ok(Survey::Reused);
     }
+    let ours = |s: Stat| s.pgrp == pgid && s.start_time >= start_time;
+    Ok(Survey::Members(live_processes(ours)?))
+}
+
+/// The live children of process `parent`.
+pub(crate) fn live_children(parent: u32) -> Result<Vec<u32>, RecoverError> {
+    live_processes(|s| s.ppid == parent)
+}
+
+/// The children of `parent` that ended and wait to be reaped, and that the runtime did not
+/// spawn: it spawns each action as the leader of a new group in `parent`'s session, so a
+/// zombie that leads its group in that session is left for the runtime to reap.
+pub(crate) fn orphan_zombies(parent: u32, session: u32) -> Result<Vec<u32>, RecoverError> {
+    processes(|pid, s| s.ppid == parent && !s.is_alive() && (s.session != session || s.pgrp != pid))
+}
+
+/// The live processes (not zombies) whose stat passes `keep`, by pid.
+fn live_processes(keep: impl Fn(Stat) -> bool) -> Result<Vec<u32>, RecoverError> {
+    processes(|_, s| s.is_alive() && keep(s))
+}
+
+/// The processes whose pid and stat pass `keep`, by pid.
+fn processes(keep: impl Fn(u32, Stat) -> bool) -> Result<Vec<u32>, RecoverError> {
     let entries = fs::read_dir(PROC).map_err(|source| RecoverError::Proc {
         path: PathBuf::from(PROC),
         source,
     })?;
-    let mut members = Vec::new();
+    let mut found = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|source| RecoverError::Proc {
             path: PathBuf::from(PROC),
@@ -131,13 +160,12 @@ pub(crate) fn survey(pid: u32, pgid: u32, start_time: u64) -> Result<Survey, Rec
         let Some(other) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
             continue; // not a process: `self`, `sys`, `meminfo`...
         };
-        let ours = |s: Stat| s.is_alive() && s.pgrp == pgid && s.start_time >= start_time;
-        if read_stat(other)?.is_some_and(ours) {
-            members.push(other);
+        if read_stat(other)?.is_some_and(|s| keep(other, s)) {
+            found.push(other);
         }
     }
-    members.sort_unstable();
-    Ok(Survey::Members(members))
+    found.sort_unstable();
+    Ok(found)
 }
 
 #[cfg(test)]

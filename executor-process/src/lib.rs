@@ -66,6 +66,8 @@ mod group;
 mod identity;
 mod options;
 #[cfg(feature = "executor")]
+mod orphans;
+#[cfg(feature = "executor")]
 mod recover;
 #[cfg(feature = "executor")]
 mod stdio;
@@ -76,3 +78,5 @@ pub use error::{RecoverError, SpawnError};
 pub use executor::ProcessExecutor;
 pub use nix::sys::signal::Signal;
 pub use options::{DEFAULT_PATH, ProcessOptions, SignalError, inherited_env, parse_signal};
+#[cfg(feature = "executor")]
+pub use orphans::{adopt_orphans, end_orphans, reap_orphans};

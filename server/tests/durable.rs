@@ -1342,3 +1342,88 @@ fn sigterm_with_a_stalled_client_and_a_running_action_keeps_to_the_shutdown_budg
     assert!(took < Duration::from_secs(4), "the shutdown took {took:?}");
     drop(stalled);
 }
+
+/// The children of `parent` in state `state` (from /proc).
+fn children_in_state(parent: i32, state: char) -> Vec<i32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.first() == Some(&state.to_string().as_str())
+            && fields.get(1).and_then(|p| p.parse::<i32>().ok()) == Some(parent)
+        {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// Issue 17, item 8: a daemon an action started with `setsid` survived alertrun's SIGTERM
+/// (it left the action's process group). alertrun now adopts such orphans, reaps the ones
+/// that end, and ends the rest when it stops.
+#[test]
+fn a_daemon_an_action_started_with_setsid_ends_with_alertrun() {
+    let dir = tempfile::Builder::new()
+        .prefix("alertrun-durable.")
+        .tempdir()
+        .expect("create a temp dir");
+    let config = dir.path().join("alertrun.yaml");
+    // `$$$$` is `$$` once alertrun's `$(VAR)` expansion has unescaped it.
+    let script = r#"setsid -f /bin/sh -c 'echo $$$$ > "$PID_DIR/daemon.pid"; exec sleep 300'
+sleep 300 &
+sleep 0.2
+"#;
+    let rules = json!({
+        "server": {"shutdown_grace": "2s"},
+        "rules": [{
+            "name": "daemonise",
+            "match": ["alertname=\"DurableDaemon\""],
+            "env": {"PID_DIR": dir.path().display().to_string()},
+            "action": {"process": {"command": ["/bin/sh", "-c", script]}},
+        }],
+    });
+    std::fs::write(&config, rules.to_string()).expect("write the config");
+    let mut alertrun = Alertrun::start(&config, &[]);
+    let body = notification(&[alert(
+        &[("alertname", "DurableDaemon"), ("instance", "a")],
+        &[],
+    )]);
+    assert_eq!(post_accepted(alertrun.addr, &body)["queued"], 1);
+    wait_settled(alertrun.addr, WAIT);
+    let daemon: i32 = wait_for("the daemon to write its pid", WAIT, || {
+        std::fs::read_to_string(dir.path().join("daemon.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    });
+    assert!(!is_gone(daemon), "the daemon runs after its action ended");
+    // The background `sleep` was killed with the action's group: once reparented to
+    // alertrun, it is reaped, not left a zombie.
+    wait_for(
+        "no zombie child of alertrun",
+        Duration::from_secs(15),
+        || {
+            children_in_state(alertrun.pid(), 'Z')
+                .is_empty()
+                .then_some(())
+        },
+    );
+    let status = alertrun.terminate(WAIT);
+    assert!(status.success(), "alertrun exited with {status}");
+    wait_for("the daemon to be gone", Duration::from_secs(5), || {
+        is_gone(daemon).then_some(())
+    });
+}

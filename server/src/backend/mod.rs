@@ -148,6 +148,9 @@ pub(crate) fn shown_argv(action: &Action, shown_env: &[EnvVar]) -> Vec<String> {
     }
 }
 
+#[cfg(feature = "server")]
+pub(crate) use process::{adopt_orphans, end_orphans, reap_orphans};
+
 /// The kind ([`Executor::kind`]) of the backend that hands out `started`.
 #[cfg(feature = "server")]
 pub(crate) fn kind_of(started: &alert_core::Started) -> &'static str {

@@ -48,3 +48,40 @@ pub(super) fn executor(
         .with_inherited(inherited_env(action, |name| std::env::var(name).ok()));
     Ok(Arc::new(ProcessExecutor::new(action.clone(), options)))
 }
+
+/// Makes alertrun the reaper of what its actions leave when they daemonise, so that
+/// [`end_orphans`] can end them when it stops.
+#[cfg(feature = "server")]
+pub(crate) fn adopt_orphans() {
+    if let Err(e) = executor_process::adopt_orphans() {
+        tracing::warn!(error = %e,
+            "cannot become the reaper of daemonised actions: they may outlive alertrun");
+    }
+}
+
+/// Reaps, every 5 seconds, what actions left behind that ended (zombie children that the
+/// runtime did not spawn). Runs until the process exits.
+#[cfg(feature = "server")]
+pub(crate) async fn reap_orphans() {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        if let Err(e) = tokio::task::spawn_blocking(executor_process::reap_orphans).await {
+            tracing::warn!(error = %e, "cannot reap what actions left behind");
+        }
+    }
+}
+
+/// Ends what actions left running when they daemonised: SIGTERM, SIGKILL after `grace`.
+/// Call it once every action has ended.
+#[cfg(feature = "server")]
+pub(crate) async fn end_orphans(grace: Duration) {
+    match executor_process::end_orphans(executor_process::Signal::SIGTERM, grace).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            processes = n,
+            "ended what actions left running when they daemonised"
+        ),
+        Err(e) => tracing::warn!(error = %e, "cannot look for what actions left running"),
+    }
+}

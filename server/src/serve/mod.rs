@@ -63,6 +63,8 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
     }
     crate::config::check_exposure(&settings, options.insecure_no_auth)
         .map_err(anyhow::Error::msg)?;
+    crate::backend::adopt_orphans();
+    tokio::spawn(crate::backend::reap_orphans());
     let mut backends = Backends::new();
     let executors = backends.executors(config.rule_actions()).await?;
     let store = if settings.state.durable {
@@ -150,6 +152,7 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         .await;
     control.set_ready(false);
     let _ = stopping.await;
+    crate::backend::end_orphans(std::time::Duration::from_secs(1)).await;
     info!("stopped");
     Ok(())
 }
