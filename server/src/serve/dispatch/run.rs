@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use alert_core::{ExecError, Outcome, Started, StopReason};
+use alert_core::{ExecError, ExecRequest, Outcome, Scrubber, Started, StopReason};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::{error, info, warn};
@@ -151,7 +151,7 @@ async fn execute(inner: Arc<Inner>, mut run: Run) {
             }
             _ => None,
         };
-        let reason = record_chain(e);
+        let reason = shown_chain(e, &run.request);
         let now = inner.now();
         let Some(delay) = retry_in else {
             if let Some(reason) = stop_asked {
@@ -323,7 +323,8 @@ pub(super) async fn finish(
         let _ = inner.lock().ledger.apply(record.id, Event::Started);
     }
     let now = inner.now();
-    let (mut record, event) = finished_record(&record, result, now);
+    let scrubber = Scrubber::from_env(&req.env);
+    let (mut record, event) = finished_record(&record, result, &scrubber, now);
     let fingerprint = record.fingerprint.clone();
     inner
         .options
@@ -380,6 +381,13 @@ pub(super) fn record_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// [`record_chain`] of `e`, with `request`'s secret values redacted: for logs and records.
+pub(super) fn shown_chain(e: &dyn std::error::Error, request: &ExecRequest) -> String {
+    Scrubber::from_env(&request.env)
+        .scrub(&record_chain(e))
+        .into_owned()
 }
 
 /// The metric outcome of a finished run.
