@@ -2,9 +2,9 @@
 //! values in every way an action does (echo, `set -x`, to stderr, a `curl -v`-like header
 //! line, the secret cut by the 64 KiB output tail at either end) and a program whose
 //! expanded name holds a secret and cannot be spawned. Every surface is searched for the
-//! values: the server log (JSON and text formats), `GET /api/v1/runs` and
-//! `/api/v1/runs/{id}`, `alertrun runs` (from the server and from the state directory),
-//! `alertrun runs show`, and the bytes of the store file.
+//! values: the server log (JSON and text formats), `GET /api/v1/runs`, `/api/v1/runs/{id}`,
+//! `/api/v1/rules` and `/metrics`, `alertrun runs` (from the server and from the state
+//! directory), `alertrun runs show`, and the bytes of the store file.
 
 mod support;
 
@@ -171,6 +171,11 @@ fn secrets_never_shown(log_format: &str) {
         "alertrun runs",
         &cli(&["runs".as_ref(), "--url".as_ref(), url.as_ref()]),
     );
+    for path in ["/api/v1/rules", "/metrics"] {
+        let resp = support::http::request(addr, "GET", path, None).expect("GET");
+        assert_eq!(resp.status, 200, "GET {path}");
+        assert_clean(&format!("GET {path}"), &resp.body);
+    }
 
     // What was scrubbed is still there, redacted: the outputs were kept, not dropped.
     let field = |alertname: &str, name: &str| -> String {

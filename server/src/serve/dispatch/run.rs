@@ -456,3 +456,40 @@ fn log_tail(text: &str) -> String {
     }
     text[start..].to_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use alert_core::env::EnvVar;
+
+    use super::*;
+
+    #[test]
+    fn shown_chain_redacts_the_requests_secrets_in_every_source() {
+        let request = ExecRequest {
+            rule: "r".into(),
+            dedup_key: "k".into(),
+            subject: alert_core::Subject::default(),
+            env: vec![
+                EnvVar::new("SHOWN", "visible"),
+                EnvVar {
+                    name: "TOKEN".into(),
+                    value: "s3cr3t-token".into(),
+                    secret: true,
+                },
+            ],
+            input: Vec::new(),
+            deadline: Duration::from_secs(1),
+        };
+        let e = ExecError::Transient {
+            backend: "process",
+            source: Box::new(std::io::Error::other(
+                "cannot run program \"/opt/s3cr3t-token/visible\"",
+            )),
+        };
+        assert_eq!(
+            shown_chain(&e, &request),
+            "process backend cannot start the action for now: \
+             cannot run program \"/opt/<redacted>/visible\""
+        );
+    }
+}
