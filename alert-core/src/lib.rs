@@ -34,6 +34,7 @@ pub mod expand;
 mod fingerprint;
 mod payload;
 mod postable;
+mod scrub;
 #[cfg(feature = "test-util")]
 pub mod testing;
 mod time;
@@ -45,4 +46,5 @@ pub use executor::{
 pub use fingerprint::{Episode, Fingerprint};
 pub use payload::{Alert, AlertStatus, LabelSet, Notification, PayloadError, PayloadLimits};
 pub use postable::{PROMETHEUS_RECEIVER, PostableAlert};
+pub use scrub::{MIN_FRAGMENT, REDACTED, Scrubber};
 pub use time::Timestamp;

@@ -131,6 +131,17 @@ impl ProcessAction {
         let lookup = |name: &str| env.iter().find(|v| v.name == name).map(|v| v.value.clone());
         self.command.iter().map(|arg| expand(arg, lookup)).collect()
     }
+
+    /// The argv as errors and logs show it: [`ProcessAction::argv`] with every secret
+    /// value (a variable marked [`secret`](EnvVar::secret)) written `<redacted>`.
+    pub fn shown_argv(&self, env: &[EnvVar]) -> Vec<String> {
+        let lookup = |name: &str| {
+            env.iter()
+                .find(|v| v.name == name)
+                .map(|v| v.shown_value().to_owned())
+        };
+        self.command.iter().map(|arg| expand(arg, lookup)).collect()
+    }
 }
 
 #[cfg(test)]
@@ -143,6 +154,21 @@ mod tests {
             ProcessAction::new(vec!["/bin/echo".into(), "$(V)".into(), "x$$(V)".into()]).unwrap();
         let env = [EnvVar::new("V", "a b\n'c' $(HOME) ; |")];
         assert_eq!(a.argv(&env), ["/bin/echo", "a b\n'c' $(HOME) ; |", "x$(V)"]);
+    }
+
+    #[test]
+    fn shown_argv_redacts_secret_values() {
+        let a = ProcessAction::new(vec!["/opt/$(KEY)/run".into(), "--to=$(V)".into()]).unwrap();
+        let env = [
+            EnvVar::new("V", "shown"),
+            EnvVar {
+                name: "KEY".into(),
+                value: "s3cret".into(),
+                secret: true,
+            },
+        ];
+        assert_eq!(a.argv(&env), ["/opt/s3cret/run", "--to=shown"]);
+        assert_eq!(a.shown_argv(&env), ["/opt/<redacted>/run", "--to=shown"]);
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub enum SpawnError {
     /// The program could not be started: not found, not executable, or no resources.
     #[error("cannot run program {program:?}")]
     Program {
-        /// The program as spawned (after `$(VAR)` expansion).
+        /// The program as spawned (after `$(VAR)` expansion), secret values `<redacted>`.
         program: String,
         /// The operating system's reason.
         #[source]
@@ -33,7 +33,7 @@ pub enum SpawnError {
     /// Waiting for the started program failed, so how it ended is unknown.
     #[error("lost track of program {program:?}")]
     Wait {
-        /// The program as spawned.
+        /// The program as spawned, secret values `<redacted>`.
         program: String,
         /// The operating system's reason.
         #[source]
@@ -44,7 +44,7 @@ pub enum SpawnError {
     /// unsupervised.
     #[error("cannot identify the started program {program:?}; it was killed")]
     Identity {
-        /// The program as spawned.
+        /// The program as spawned, secret values `<redacted>`.
         program: String,
         /// What could not be read.
         #[source]

@@ -162,29 +162,33 @@ impl ProcessExecutor {
         on_start: OnStart<'_>,
     ) -> Result<Report, SpawnError> {
         let argv = self.action.argv(&req.env);
+        // Errors and logs name the program with its secret values redacted.
+        let program = self
+            .action
+            .shown_argv(&req.env)
+            .into_iter()
+            .next()
+            .expect("ProcessAction::new refuses an empty command, and argv keeps its length");
         let mut child = match self.command(&argv, req).spawn() {
             Ok(child) => child,
-            Err(source) => return Err(self.spawn_error(&argv[0], source).await),
+            Err(source) => return Err(self.spawn_error(&program, source).await),
         };
         let pid = child
             .id()
             .expect("a child that was just spawned and not yet awaited has a pid");
         let group = ProcessGroup::led_by(pid);
-        tracing::debug!(rule = %req.rule, program = %argv[0], pid, "started action");
+        tracing::debug!(rule = %req.rule, program = %program, pid, "started action");
         // On error, dropping `group` (armed) and `child` (kill_on_drop) kills the run.
         identify(pid, on_start)
             .await
             .map_err(|source| SpawnError::Identity {
-                program: argv[0].clone(),
+                program: program.clone(),
                 source,
             })?;
 
         let (status, mut report) = self.follow(&mut child, &group, req, stop).await;
         group.release();
-        let status = status.map_err(|source| SpawnError::Wait {
-            program: argv[0].clone(),
-            source,
-        })?;
+        let status = status.map_err(|source| SpawnError::Wait { program, source })?;
         report.exit = exit_of(status);
         Ok(report)
     }

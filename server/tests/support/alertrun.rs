@@ -1,5 +1,5 @@
-//! `alertrun serve` as a child process: JSON logs on stderr, drained by a thread and kept
-//! for assertions and failure messages.
+//! `alertrun serve` as a child process: JSON (or text) logs on stderr, drained by a thread
+//! and kept for assertions and failure messages.
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
@@ -45,7 +45,8 @@ impl Alertrun {
         Self::start_with_args(config, envs, state_dir, &[])
     }
 
-    /// [`Alertrun::start_in`] with extra arguments for `alertrun serve` (e.g. `--dry-run`).
+    /// [`Alertrun::start_in`] with extra arguments for `alertrun serve` (e.g. `--dry-run`;
+    /// `--log-format text` replaces the JSON logs).
     pub(crate) fn start_with_args(
         config: &Path,
         envs: &[(&str, &OsStr)],
@@ -56,7 +57,12 @@ impl Alertrun {
         cmd.arg("serve")
             .arg("-c")
             .arg(config)
-            .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+            .args(["--listen", "127.0.0.1:0"])
+            .args(if args.contains(&"--log-format") {
+                &[][..]
+            } else {
+                &["--log-format", "json"][..]
+            })
             .arg("--state-dir")
             .arg(state_dir.path())
             .args(args)
@@ -194,7 +200,14 @@ fn event_message(v: &Value) -> Option<&str> {
 }
 
 fn listening_address(line: &str) -> Option<SocketAddr> {
-    let v: Value = serde_json::from_str(line).ok()?;
+    let Ok(v) = serde_json::from_str::<Value>(line) else {
+        // A text log line: `... listening address=127.0.0.1:1234 ...`.
+        if !line.contains(" listening") {
+            return None;
+        }
+        let (_, addr) = line.split_once(" address=")?;
+        return addr.split_whitespace().next()?.parse().ok();
+    };
     if event_message(&v) != Some("listening") {
         return None;
     }

@@ -3,7 +3,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use alert_core::env::{self, EnvVar};
-use alert_core::{EndedBy, ExecError, ExecRequest, Notification, Outcome};
+use alert_core::{EndedBy, ExecError, ExecRequest, Notification, Outcome, Scrubber};
 
 use crate::config::Config;
 use crate::lifecycle::{End, Event};
@@ -89,9 +89,11 @@ pub(crate) fn queued(
 }
 
 /// `running` after its action returned `result`, and the lifecycle event that ends it.
+/// `scrubber` takes the request's secret values out of the outputs' tails and the reason.
 pub(super) fn finished_record(
     running: &RunRecord,
     result: &Result<Outcome, ExecError>,
+    scrubber: &Scrubber,
     now: i64,
 ) -> (RunRecord, Event) {
     let mut record = running.clone();
@@ -99,8 +101,9 @@ pub(super) fn finished_record(
     let end = match result {
         Ok(Outcome::Finished(report)) => {
             record.exit = report.exit.map(|e| e.to_string());
-            record.stdout = report.stdout.text().into_owned();
-            record.stderr = report.stderr.text().into_owned();
+            // Tails: a secret may be cut at their start.
+            record.stdout = scrubber.scrub_cut(&report.stdout.text()).into_owned();
+            record.stderr = scrubber.scrub_cut(&report.stderr.text()).into_owned();
             let end = match report.ended_by {
                 None if report.success() => End::Succeeded,
                 None => End::Failed,
@@ -120,7 +123,11 @@ pub(super) fn finished_record(
             end
         }
         Ok(Outcome::Submitted { reference }) => {
-            record.reason = Some(format!("submitted: {reference}"));
+            record.reason = Some(
+                scrubber
+                    .scrub(&format!("submitted: {reference}"))
+                    .into_owned(),
+            );
             End::Succeeded
         }
         Ok(Outcome::Duplicate) => {
@@ -130,7 +137,7 @@ pub(super) fn finished_record(
         }
         Ok(_) => End::Succeeded,
         Err(e) => {
-            record.reason = Some(super::run::record_chain(e));
+            record.reason = Some(scrubber.scrub(&super::run::record_chain(e)).into_owned());
             End::Failed
         }
     };

@@ -21,7 +21,7 @@ use alert_match::{Target, render};
 use tracing::{error, info, warn};
 
 use super::record::enter;
-use super::run::{finish, record_chain, stopped};
+use super::run::{finish, shown_chain, stopped};
 use super::{Inner, Loaded, Run};
 use crate::config::OnInterrupt;
 use crate::lifecycle::{DedupeKey, End, Episode, Event, Ledger, Subject, next, retry_delay};
@@ -224,7 +224,7 @@ impl Inner {
             Ok(Recovered::Gone) => Leftover::Gone,
             Ok(Recovered::Ended) => Leftover::Ended(started.to_string()),
             Ok(Recovered::Followed(_)) | Ok(_) => Leftover::Gone,
-            Err(e) => Leftover::Failed(record_chain(&e)),
+            Err(e) => Leftover::Failed(shown_chain(&e, &request)),
         }
     }
 
@@ -327,7 +327,7 @@ async fn follow(inner: Arc<Inner>, run: Run) {
             Err(e) if e.is_transient() => {
                 let delay = retry_delay(attempt, Duration::ZERO, Duration::MAX)
                     .unwrap_or(Duration::from_secs(30));
-                warn!(rule = %run.record.rule, run = run.record.id, attempt, error = %record_chain(&e),
+                warn!(rule = %run.record.rule, run = run.record.id, attempt, error = %shown_chain(&e, &run.request),
                     retry_in_ms = delay.as_millis(), "recovery: cannot reach the Job to follow it: retrying");
                 tokio::time::sleep(delay).await;
                 if *run.stop.borrow() == Some(StopReason::Shutdown) {

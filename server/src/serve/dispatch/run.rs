@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use alert_core::{ExecError, Outcome, Started, StopReason};
+use alert_core::{ExecError, ExecRequest, Outcome, Scrubber, Started, StopReason};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tracing::{error, info, warn};
@@ -196,7 +196,7 @@ async fn execute(inner: Arc<Inner>, mut run: Run) {
             }
             _ => None,
         };
-        let reason = record_chain(e);
+        let reason = shown_chain(e, &run.request);
         let now = inner.now();
         let Some(delay) = retry_in else {
             if let Some(reason) = stop_asked {
@@ -376,7 +376,8 @@ pub(super) async fn finish(
         let _ = inner.lock().ledger.apply(record.id, Event::Started);
     }
     let now = inner.now();
-    let (mut record, event) = finished_record(&record, result, now);
+    let scrubber = Scrubber::from_env(&req.env);
+    let (mut record, event) = finished_record(&record, result, &scrubber, now);
     let fingerprint = record.fingerprint.clone();
     inner
         .options
@@ -440,6 +441,13 @@ pub(super) fn record_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// [`record_chain`] of `e`, with `request`'s secret values redacted: for logs and records.
+pub(super) fn shown_chain(e: &dyn std::error::Error, request: &ExecRequest) -> String {
+    Scrubber::from_env(&request.env)
+        .scrub(&record_chain(e))
+        .into_owned()
 }
 
 /// The metric outcome of a finished run.
@@ -514,4 +522,41 @@ fn log_tail(text: &str) -> String {
         start += 1;
     }
     text[start..].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use alert_core::env::EnvVar;
+
+    use super::*;
+
+    #[test]
+    fn shown_chain_redacts_the_requests_secrets_in_every_source() {
+        let request = ExecRequest {
+            rule: "r".into(),
+            dedup_key: "k".into(),
+            subject: alert_core::Subject::default(),
+            env: vec![
+                EnvVar::new("SHOWN", "visible"),
+                EnvVar {
+                    name: "TOKEN".into(),
+                    value: "s3cr3t-token".into(),
+                    secret: true,
+                },
+            ],
+            input: Vec::new(),
+            deadline: Duration::from_secs(1),
+        };
+        let e = ExecError::Transient {
+            backend: "process",
+            source: Box::new(std::io::Error::other(
+                "cannot run program \"/opt/s3cr3t-token/visible\"",
+            )),
+        };
+        assert_eq!(
+            shown_chain(&e, &request),
+            "process backend cannot start the action for now: \
+             cannot run program \"/opt/<redacted>/visible\""
+        );
+    }
 }
