@@ -68,6 +68,8 @@ use std::fmt;
 
 use crate::{Alert, AlertStatus, LabelSet, Notification};
 
+/// `ALERTRUN_`: prefix of every native-style variable.
+pub const NATIVE_PREFIX: &str = "ALERTRUN_";
 /// `ALERTRUN_RULE`: the rule's name.
 pub const RULE: &str = "ALERTRUN_RULE";
 /// `ALERTRUN_STATUS`: `firing` or `resolved`.

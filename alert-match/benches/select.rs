@@ -44,6 +44,8 @@ fn rule_set(n: usize) -> RuleSet {
                 env_style: Default::default(),
                 env: vec![],
                 timeout: Duration::from_secs(60),
+                arguments: Vec::new(),
+                allow_option_values: false,
             }
         })
         .collect();

@@ -5,7 +5,9 @@
 //!   concatenation (`^(?:` + value + `)$`) and checked against Go RE2's meaning.
 //! - A [`Rule`] selects alerts by label and annotation matchers, status and receiver;
 //!   a [`RuleSet`] indexes equality and regex matchers so selection stays fast with many rules.
-//! - [`render`] turns a selection into the [`alert_core::ExecRequest`] an executor runs.
+//! - [`render`] turns a selection into the [`alert_core::ExecRequest`] an executor runs,
+//!   and refuses an argv element that would start with `-` taken from an alert's value
+//!   ([`option_values`]): a label must not become a program option.
 //!
 //! It does no I/O and knows no backend: the action a rule runs is its caller's business.
 //!
@@ -25,11 +27,15 @@
 #![deny(missing_docs)]
 #![warn(clippy::print_stdout)]
 
+mod option;
 mod plan;
 mod rule;
 mod select;
 
-pub use plan::{Rendered, render};
+pub use option::{
+    Argument, ExposedArgument, OptionValue, exposed_arguments, is_alert_variable, option_values,
+};
+pub use plan::{RenderProblem, Rendered, render};
 pub use rule::{Mode, Rule, StatusFilter, Verdict};
 pub use select::{RuleSet, Selection, Target};
 

@@ -3,23 +3,39 @@
 use alert_core::env::{self, Context, EnvProblem};
 use alert_core::{Alert, ExecRequest, Fingerprint, LabelSet, Notification, Subject};
 
-use crate::{Rule, Target};
+use crate::{OptionValue, Rule, Target, option_values};
 
-/// A request ready for an executor, and the variables that could not be passed.
+/// A request ready for an executor, and why it must not run as it stands.
 ///
 /// An action must not run while `problems` is not empty; `alertrun explain` shows both.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rendered {
     /// The request.
     pub request: ExecRequest,
-    /// Variables left out, each with the reason.
-    pub problems: Vec<EnvProblem>,
+    /// Variables left out and argv elements refused, each with the reason.
+    pub problems: Vec<RenderProblem>,
+}
+
+/// Why a rendered request must not run.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RenderProblem {
+    /// A variable cannot be passed.
+    #[error("environment cannot be passed: {0}")]
+    Env(EnvProblem),
+    /// An argv element would start with `-` taken from an alert's value.
+    #[error("option value refused: {0}")]
+    OptionValue(OptionValue),
 }
 
 /// Renders the request `rule` runs for `target` of notification `n`: the rule's static
 /// env, then the env contract in the rule's style, the alert (or group) JSON as input, and
 /// the dedupe key (the episode for an alert; the group key and its alerts' episodes for a
 /// group).
+///
+/// Unless the rule allows option values, every element of `rule.arguments` whose expansion
+/// starts with `-` taken from the alert's variables (not the rule's own, nor
+/// `ALERTRUN_RULE`) is a [`RenderProblem::OptionValue`].
 pub fn render(rule: &Rule, n: &Notification, target: Target<'_>) -> Rendered {
     let ctx = Context {
         rule: &rule.name,
@@ -39,18 +55,35 @@ pub fn render(rule: &Rule, n: &Notification, target: Target<'_>) -> Rendered {
             serde_json::to_vec(n),
         ),
     };
-    let mut problems = contract.problems;
+    let mut problems: Vec<RenderProblem> = contract
+        .problems
+        .into_iter()
+        .map(RenderProblem::Env)
+        .collect();
     let mut vars = rule.env.clone();
+    let from_alert: Vec<String> = contract
+        .vars
+        .iter()
+        .filter(|v| v.name != env::RULE)
+        .map(|v| v.name.clone())
+        .collect();
     for var in contract.vars {
         if vars.iter().any(|v| v.name == var.name) {
-            problems.push(EnvProblem::Collision {
+            problems.push(RenderProblem::Env(EnvProblem::Collision {
                 name: var.name.clone(),
                 first: "the rule's env".into(),
                 second: "the alert".into(),
-            });
+            }));
         } else {
             vars.push(var);
         }
+    }
+    if !rule.allow_option_values {
+        let is_alert = |name: &str| {
+            from_alert.iter().any(|n| n == name) && !rule.env.iter().any(|v| v.name == name)
+        };
+        let refused = option_values(&rule.arguments, &vars, is_alert);
+        problems.extend(refused.into_iter().map(RenderProblem::OptionValue));
     }
     let request = ExecRequest {
         rule: rule.name.clone(),

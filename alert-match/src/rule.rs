@@ -6,7 +6,7 @@ use std::time::Duration;
 use alert_core::env::{EnvStyle, EnvVar};
 use alert_core::{Alert, AlertStatus, Notification};
 
-use crate::{Matcher, Matchers};
+use crate::{Argument, Matcher, Matchers};
 
 /// Whether a rule runs once per alert or once per notification.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -84,6 +84,12 @@ pub struct Rule {
     pub env: Vec<EnvVar>,
     /// How long the action may run.
     pub timeout: Duration,
+    /// The action's argv elements that `$(VAR)` references are expanded in (for a Job,
+    /// every container's `command` and `args`), checked by [`crate::render`].
+    pub arguments: Vec<Argument>,
+    /// Whether an element may start with `-` taken from an alert's value
+    /// (`allow_option_values`; see [`crate::option_values`]).
+    pub allow_option_values: bool,
 }
 
 /// Why a rule did or did not select an alert.

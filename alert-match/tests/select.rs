@@ -18,6 +18,8 @@ fn rule(name: &str, matchers: &str, mode: Mode) -> Rule {
         env_style: Default::default(),
         env: vec![],
         timeout: Duration::from_secs(60),
+        arguments: Vec::new(),
+        allow_option_values: false,
     }
 }
 

@@ -132,6 +132,53 @@ impl JobAction {
         self.plan().map(drop)
     }
 
+    /// What the kubelet expands `$(VAR)` references in: the `command` followed by the
+    /// `args` of every init container and container, after the shortcuts are applied; each
+    /// element with its path relative to the action (`command[3]`, or
+    /// `template.spec.containers[1].args[0]` for an element the template gives). Empty
+    /// when the action is invalid.
+    pub fn argvs(&self) -> Vec<Vec<(String, String)>> {
+        let Ok(plan) = self.plan() else {
+            return Vec::new();
+        };
+        let Some(spec) = plan.template.spec else {
+            return Vec::new();
+        };
+        let lists = [
+            (
+                "template.spec.initContainers",
+                spec.init_containers.unwrap_or_default(),
+            ),
+            ("template.spec.containers", spec.containers),
+        ];
+        let mut argvs = Vec::new();
+        for (list, containers) in lists {
+            let main = list == "template.spec.containers";
+            for (i, c) in containers.into_iter().enumerate() {
+                let mut argv = Vec::new();
+                for (key, given, elements) in [
+                    ("command", &self.command, c.command),
+                    ("args", &self.args, c.args),
+                ] {
+                    let elements = elements.unwrap_or_default();
+                    let base = if main && given.as_ref() == Some(&elements) {
+                        key.to_string()
+                    } else {
+                        child(&index(list, i), key)
+                    };
+                    argv.extend(
+                        elements
+                            .into_iter()
+                            .enumerate()
+                            .map(|(j, e)| (index(&base, j), e)),
+                    );
+                }
+                argvs.push(argv);
+            }
+        }
+        argvs
+    }
+
     /// Validates and applies the shortcuts to the template.
     pub(crate) fn plan(&self) -> Result<Plan, Vec<JobConfigError>> {
         let mut errors = Vec::new();
@@ -350,6 +397,46 @@ mod tests {
 
     fn action(value: Value) -> JobAction {
         serde_json::from_value(value).expect("test actions parse")
+    }
+
+    fn paths(value: Value) -> Vec<Vec<String>> {
+        action(value)
+            .argvs()
+            .into_iter()
+            .map(|argv| {
+                argv.into_iter()
+                    .map(|(at, e)| format!("{at}={e}"))
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn argvs_are_every_containers_command_then_args_with_their_paths() {
+        // (case, action, argvs)
+        let table: Vec<(&str, Value, Vec<Vec<&str>>)> = vec![
+            (
+                "shortcuts",
+                json!({"image": "i", "command": ["c", "$(A)"], "args": ["x"]}),
+                vec![vec!["command[0]=c", "command[1]=$(A)", "args[0]=x"]],
+            ),
+            (
+                "template containers, init containers first",
+                json!({"args": ["s"], "container_name": "b", "template": {"spec": {
+                    "initContainers": [{"name": "i", "image": "i", "command": ["init"]}],
+                    "containers": [{"name": "a", "image": "i", "args": ["t"]},
+                                   {"name": "b", "image": "i", "command": ["p"]}]}}}),
+                vec![
+                    vec!["template.spec.initContainers[0].command[0]=init"],
+                    vec!["template.spec.containers[0].args[0]=t"],
+                    vec!["template.spec.containers[1].command[0]=p", "args[0]=s"],
+                ],
+            ),
+            ("invalid", json!({"command": ["c"]}), vec![]),
+        ];
+        for (case, value, want) in table {
+            assert_eq!(paths(value), want, "{case}");
+        }
     }
 
     fn problems(value: Value) -> Vec<String> {

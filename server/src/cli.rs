@@ -386,6 +386,9 @@ fn check(path: &Path, print: bool) -> ExitCode {
             .unwrap_or_else(|e| format!("<cannot print: {e}>"));
         print!("{yaml}");
     }
+    for w in config.warnings() {
+        eprintln!("{}: warning: {w}", path.display());
+    }
     let rules = config.rules().rules();
     let groups = rules.iter().filter(|r| r.mode == Mode::PerGroup).count();
     println!(

@@ -41,8 +41,60 @@ fn shipped_example_config_loads() {
         m,
         [
             r#"alertname="KubePodCrashLooping""#,
-            r#"namespace!~"kube-system|monitoring""#
+            r#"namespace=~"[a-z0-9]([-a-z0-9]*[a-z0-9])?""#,
+            r#"namespace!~"kube-system|monitoring""#,
+            r#"pod=~"[a-z0-9]([-a-z0-9.]*[a-z0-9])?""#
         ]
+    );
+    // Issue 17: every alert value is after `--` or in `--flag=$(VAR)` form.
+    assert_eq!(config.warnings(), []);
+}
+
+/// Issue 17: `check` warns about each argv element that begins with an alert's value where
+/// a program may read an option; the config still loads.
+#[test]
+fn alert_values_where_options_are_read_are_warned_about() {
+    let text = r#"rules:
+  - name: delete
+    action:
+      kubernetes:
+        image: bitnami/kubectl
+        command: [kubectl, delete, pod, --namespace, $(ALERTRUN_LABEL_namespace), $(ALERTRUN_LABEL_pod)]
+  - name: safe
+    allow_option_values: true
+    action:
+      process:
+        command: [/bin/echo, --node=$(ALERTRUN_LABEL_instance), $(ALERTRUN_FINGERPRINT), --, $(ALERTRUN_LABEL_pod)]
+  - name: template
+    action:
+      kubernetes:
+        template:
+          spec:
+            containers:
+              - name: a
+                image: busybox
+                args: [$(ALERTRUN_ANNOTATION_file)]
+"#;
+    let config = Config::from_yaml(text).unwrap();
+    let shown: Vec<String> = config
+        .warnings()
+        .iter()
+        .map(|w| w.to_string().split(':').next().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            "rules[0].action.kubernetes.command[4] (line 6)",
+            "rules[0].action.kubernetes.command[5] (line 6)",
+            "rules[2].action.kubernetes.template.spec.containers[0].args[0] (line 20)",
+        ]
+    );
+    assert!(
+        config.warnings()[1]
+            .message
+            .contains("put a \"--\" element before it"),
+        "{:?}",
+        config.warnings()[1]
     );
 }
 

@@ -24,6 +24,7 @@ use alert_core::ExecRequest;
 #[cfg(feature = "server")]
 use alert_core::Executor;
 use alert_core::env::EnvVar;
+use alert_match::Argument;
 use executor_k8s::JobAction;
 use executor_process::ProcessAction;
 use serde::Deserialize;
@@ -134,6 +135,30 @@ pub(crate) fn preview(action: &Action, req: &ExecRequest, shown_env: &[EnvVar]) 
             job,
             default_namespace,
         } => kubernetes::preview(job, req, default_namespace),
+    }
+}
+
+/// The argvs of `action` that `$(VAR)` references are expanded in, each element with its
+/// path under `action.<kind>` (`command[2]`): a process's command; a Job's containers'
+/// `command` and `args`, which the kubelet expands.
+pub(crate) fn argvs(action: &Action) -> Vec<Vec<Argument>> {
+    match action {
+        Action::Process(p) => vec![
+            p.command()
+                .iter()
+                .enumerate()
+                .map(|(i, e)| Argument::new(format!("command[{i}]"), e.clone()))
+                .collect(),
+        ],
+        Action::Kubernetes { job, .. } => job
+            .argvs()
+            .into_iter()
+            .map(|argv| {
+                argv.into_iter()
+                    .map(|(at, e)| Argument::new(at, e))
+                    .collect()
+            })
+            .collect(),
     }
 }
 

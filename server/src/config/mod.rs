@@ -126,6 +126,7 @@ pub struct Config {
     policies: Vec<Policy>,
     descriptions: Vec<String>,
     server: ServerSettings,
+    warnings: Vec<Problem>,
 }
 
 /// One problem in a config, with its place.
@@ -194,7 +195,10 @@ impl Config {
         let mut v = Validator::new(&lines);
         let config = v.config(text);
         match config {
-            Some(config) if v.problems.is_empty() => Ok(config),
+            Some(mut config) if v.problems.is_empty() => {
+                config.warnings = v.warnings;
+                Ok(config)
+            }
             _ => Err(ConfigError {
                 problems: v.problems,
             }),
@@ -204,6 +208,13 @@ impl Config {
     /// The rules, in config order.
     pub fn rules(&self) -> &RuleSet {
         &self.rules
+    }
+
+    /// What is valid but hazardous, with path and line, for `alertrun check` to show: an
+    /// argv element that begins with an alert's value where the program may read an
+    /// option (not after a `--` element, not in `--flag=$(VAR)` form).
+    pub fn warnings(&self) -> &[Problem] {
+        &self.warnings
     }
 
     /// The action of rule `index`.
@@ -282,6 +293,7 @@ pub(crate) fn read_text(path: &Path, limit: usize) -> Result<String, String> {
 struct Validator<'a> {
     lines: &'a Lines,
     problems: Vec<Problem>,
+    warnings: Vec<Problem>,
 }
 
 struct Defaults {
@@ -295,6 +307,7 @@ impl<'a> Validator<'a> {
         Self {
             lines,
             problems: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -305,6 +318,15 @@ impl<'a> Validator<'a> {
             path,
             line,
             message: message.into(),
+        });
+    }
+
+    fn warning(&mut self, path: String, message: String) {
+        let line = self.lines.line(&path);
+        self.warnings.push(Problem {
+            path,
+            line,
+            message,
         });
     }
 
@@ -366,6 +388,7 @@ impl<'a> Validator<'a> {
             policies,
             descriptions,
             server,
+            warnings: Vec::new(),
         })
     }
 
@@ -428,6 +451,19 @@ impl<'a> Validator<'a> {
         let policy = self.policy(base, &raw);
         let secrets = self.secret_env(&join(base, "secret_env"), raw.secret_env);
         let action = self.action(&join(base, "action"), raw.action, d);
+        let env: Option<Vec<EnvVar>> = match (env, secrets) {
+            (Some(env), Some(secrets)) => Some(env.into_iter().chain(secrets).collect()),
+            _ => None,
+        };
+        let argvs = action.as_ref().map(backend::argvs).unwrap_or_default();
+        if let (Some(action), Some(env)) = (&action, &env) {
+            let at = join(&join(base, "action"), action.kind());
+            for argv in &argvs {
+                for e in alert_match::exposed_arguments(argv, env_style, env) {
+                    self.warning(join(&at, &e.at), e.to_string());
+                }
+            }
+        }
         let rule = Rule {
             name: raw.name,
             matchers: matchers?,
@@ -440,8 +476,10 @@ impl<'a> Validator<'a> {
             },
             mode,
             env_style,
-            env: env?.into_iter().chain(secrets?).collect(),
+            env: env?,
             timeout: timeout?,
+            arguments: argvs.into_iter().flatten().collect(),
+            allow_option_values: raw.allow_option_values,
         };
         Some((rule, action?, policy?))
     }

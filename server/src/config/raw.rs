@@ -71,6 +71,8 @@ pub(crate) struct RawRule {
     pub(crate) dry_run: Option<bool>,
     #[serde(default)]
     pub(crate) on_interrupt: Option<RawOnInterrupt>,
+    #[serde(default)]
+    pub(crate) allow_option_values: bool,
 }
 
 #[derive(Deserialize, Clone, Copy)]

@@ -824,12 +824,8 @@ impl Inner {
             if !rendered.problems.is_empty() {
                 let problems: Vec<String> =
                     rendered.problems.iter().map(ToString::to_string).collect();
-                error!(rule = %rule.name, problems = %problems.join("; "),
-                    "action not run: its environment cannot be passed");
-                skip = Some((
-                    SkipReason::Env,
-                    format!("environment cannot be passed: {}", problems.join("; ")),
-                ));
+                error!(rule = %rule.name, problems = %problems.join("; "), "action not run");
+                skip = Some((SkipReason::Env, problems.join("; ")));
             } else if policy.dry_run || self.options.dry_run {
                 info!(rule = %rule.name, argv = ?record.argv, "dry run: action not run");
                 record.dry_run = true;
