@@ -1231,3 +1231,76 @@ fn kill_9_with_a_running_action_ends_it_before_its_rerun_starts() {
         });
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Issue 17: hardening
+
+/// The runs listed by `GET /api/v1/runs?query`, and the answer's status.
+fn runs_status(addr: std::net::SocketAddr, query: &str) -> (u16, Vec<Value>) {
+    let (status, body) = get_json(addr, &format!("/api/v1/runs?{query}"));
+    let runs = body["runs"].as_array().cloned().unwrap_or_default();
+    (status, runs)
+}
+
+/// Issue 17, item 5: a notification accepted under `max_alerts` above the default
+/// (10,000) keeps its queued run over a kill -9; recovery used to re-read it with the
+/// default limit and record the run "skipped: rule or notification gone".
+#[test]
+fn issue_17_queued_run_of_a_notification_above_10000_alerts_survives_a_kill_9() {
+    let dir = tempfile::Builder::new()
+        .prefix("alertrun-durable.")
+        .tempdir()
+        .expect("create a temp dir");
+    let config = dir.path().join("alertrun.yaml");
+    let rules = json!({
+        "server": {
+            "limits": {"max_alerts": 10_001, "max_body_bytes": 32 * 1024 * 1024},
+            "queue": {"max_running": 1},
+        },
+        "rules": [{
+            "name": "big-blocker",
+            "match": ["alertname=\"BigBlocker\""],
+            "timeout": "10m",
+            "action": {"process": {"command": ["/bin/sleep", "600"]}},
+        }, {
+            "name": "big-queued",
+            "match": ["alertname=\"BigQueued\""],
+            "action": {"process": {"command": ["/bin/true"]}},
+        }],
+    });
+    std::fs::write(&config, rules.to_string()).expect("write the config");
+    let mut alertrun = Alertrun::start(&config, &[]);
+    let blocker = notification(&[alert(
+        &[("alertname", "BigBlocker"), ("instance", "blocker")],
+        &[],
+    )]);
+    assert_eq!(post_accepted(alertrun.addr, &blocker)["queued"], 1);
+    wait_for("the blocker to run", WAIT, || {
+        let (_, running) = runs_status(alertrun.addr, "state=running");
+        (running.len() == 1).then_some(())
+    });
+    // max_running 1: this run waits in the queue behind the blocker.
+    let mut alerts = vec![alert(
+        &[("alertname", "BigQueued"), ("instance", "big")],
+        &[],
+    )];
+    alerts.extend((0..10_000).map(|i| {
+        let instance = format!("filler-{i}");
+        alert(&[("alertname", "BigFiller"), ("instance", &instance)], &[])
+    }));
+    let big = notification(&alerts);
+    assert_eq!(post_accepted(alertrun.addr, &big)["queued"], 1);
+    let (_, queued) = runs_status(alertrun.addr, "state=queued");
+    assert_eq!(queued.len(), 1, "{queued:#?}");
+    alertrun.kill();
+
+    let alertrun = Alertrun::start_in(&config, &[], alertrun.into_state_dir());
+    wait_settled(alertrun.addr, WAIT);
+    let history = all_runs(alertrun.addr, "rule=big-queued");
+    let states: Vec<&str> = history.iter().map(run_state).collect();
+    assert_eq!(
+        states,
+        ["succeeded"],
+        "the queued run ran after the restart: {history:#?}"
+    );
+}
