@@ -17,9 +17,10 @@ pub struct Rendered {
 }
 
 /// Renders the request `rule` runs for `target` of notification `n`: the rule's static
-/// env, then the env contract in the rule's style, the alert (or group) JSON as input, and
-/// the dedupe key (the episode for an alert; the group key and its alerts' episodes for a
-/// group).
+/// env, then the env contract in the rule's style (a name also in the rule's env or
+/// `pass_env` is a collision: a problem, never an override), the alert (or group) JSON as
+/// input, and the dedupe key (the episode for an alert; the group key and its alerts'
+/// episodes for a group).
 pub fn render(rule: &Rule, n: &Notification, target: Target<'_>) -> Rendered {
     let ctx = Context {
         rule: &rule.name,
@@ -42,14 +43,20 @@ pub fn render(rule: &Rule, n: &Notification, target: Target<'_>) -> Rendered {
     let mut problems = contract.problems;
     let mut vars = rule.env.clone();
     for var in contract.vars {
-        if vars.iter().any(|v| v.name == var.name) {
-            problems.push(EnvProblem::Collision {
-                name: var.name.clone(),
-                first: "the rule's env".into(),
-                second: "the alert".into(),
-            });
+        let first = if vars.iter().any(|v| v.name == var.name) {
+            Some("the rule's env")
+        } else if rule.pass_env.contains(&var.name) {
+            Some("the action's pass_env")
         } else {
-            vars.push(var);
+            None
+        };
+        match first {
+            Some(first) => problems.push(EnvProblem::Collision {
+                name: var.name.clone(),
+                first: first.into(),
+                second: "the alert".into(),
+            }),
+            None => vars.push(var),
         }
     }
     let request = ExecRequest {

@@ -1304,3 +1304,36 @@ fn issue_17_queued_run_of_a_notification_above_10000_alerts_survives_a_kill_9() 
         "the queued run ran after the restart: {history:#?}"
     );
 }
+/// Issue 17, item 6: a label that maps to a `pass_env` name (bailer style, `endpoint` →
+/// `ALERT_ENDPOINT`) is a collision, as with `env`: the run is skipped, never run with the
+/// label's value in place of alertrun's.
+#[test]
+fn issue_17_label_colliding_with_pass_env_skips_the_run() {
+    let dir = tempfile::Builder::new()
+        .prefix("alertrun-durable.")
+        .tempdir()
+        .expect("create a temp dir");
+    let config = dir.path().join("alertrun.yaml");
+    let rules = json!({"rules": [{
+        "name": "bailer-endpoint",
+        "match": ["alertname=\"PassEnv\""],
+        "env_style": "bailer",
+        "action": {"process": {"command": ["/bin/true"], "pass_env": ["ALERT_ENDPOINT"]}},
+    }]});
+    std::fs::write(&config, rules.to_string()).expect("write the config");
+    let alertrun = Alertrun::start(&config, &[("ALERT_ENDPOINT", OsStr::new("http://own"))]);
+    let body = notification(&[alert(
+        &[("alertname", "PassEnv"), ("endpoint", "http://attacker")],
+        &[],
+    )]);
+    post_accepted(alertrun.addr, &body);
+    wait_settled(alertrun.addr, WAIT);
+    let history = all_runs(alertrun.addr, "rule=bailer-endpoint");
+    let states: Vec<&str> = history.iter().map(run_state).collect();
+    assert_eq!(states, ["skipped"], "{history:#?}");
+    let reason = history[0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("ALERT_ENDPOINT") && reason.contains("pass_env"),
+        "{reason}"
+    );
+}
