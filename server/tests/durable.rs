@@ -17,7 +17,11 @@
 //! - `/api/v1/runs` filters and pages, `/api/v1/runs/{id}` hides secret values;
 //!   `history_max_runs` prunes old runs, not what they deduplicate;
 //! - `/metrics` counts what was sent and run;
-//! - `dry_run: true` and `--dry-run` record a skipped run and run nothing.
+//! - `dry_run: true` and `--dry-run` record a skipped run and run nothing;
+//! - issue 17: a notification above 10,000 alerts (with `max_alerts` raised) keeps its
+//!   queued run over a kill -9; a label colliding with `pass_env` skips the run; a
+//!   read-only state volume still starts, answers history and refuses intake with 503
+//!   (needs root for the tmpfs, else skipped).
 //!
 //! Actions are the recorder program (tests/support/recorder.rs), which writes down every
 //! start; without python3 those tests print why and pass, unless `CI` is set. Deadlines
@@ -1304,6 +1308,7 @@ fn issue_17_queued_run_of_a_notification_above_10000_alerts_survives_a_kill_9() 
         "the queued run ran after the restart: {history:#?}"
     );
 }
+
 /// Issue 17, item 6: a label that maps to a `pass_env` name (bailer style, `endpoint` →
 /// `ALERT_ENDPOINT`) is a collision, as with `env`: the run is skipped, never run with the
 /// label's value in place of alertrun's.
@@ -1336,4 +1341,82 @@ fn issue_17_label_colliding_with_pass_env_skips_the_run() {
         reason.contains("ALERT_ENDPOINT") && reason.contains("pass_env"),
         "{reason}"
     );
+}
+
+/// Issue 17, item 10: on a read-only state volume alertrun starts, answers history (API and
+/// `alertrun runs --state-dir`) and refuses intake with 503; once the volume is writable it
+/// takes notifications again; and a full disk does not prevent a restart. Needs root (a
+/// tmpfs), else skipped.
+#[test]
+fn issue_17_read_only_or_full_state_volume_still_starts_and_answers_history() {
+    let state = tempfile::Builder::new()
+        .prefix("alertrun-durable-tmpfs.")
+        .tempdir()
+        .expect("create a temp dir");
+    let tmpfs = match Tmpfs::mount(state.path(), "4m") {
+        Ok(tmpfs) => tmpfs,
+        Err(why) => {
+            eprintln!("SKIPPED: read-only volume test needs to mount a tmpfs (root): {why}");
+            return;
+        }
+    };
+    let state_path = state.path().to_owned();
+    let dir = tempfile::tempdir().expect("create a temp dir");
+    let config = dir.path().join("alertrun.yaml");
+    let rules = json!({"rules": [{
+        "name": "ro-rule",
+        "match": ["alertname=\"ReadOnly\""],
+        "action": {"process": {"command": ["/bin/true"]}},
+    }]});
+    std::fs::write(&config, rules.to_string()).expect("write the config");
+    let body = |instance: &str| {
+        notification(&[alert(
+            &[("alertname", "ReadOnly"), ("instance", instance)],
+            &[],
+        )])
+    };
+    let mut alertrun = Alertrun::start_in(&config, &[], state);
+    post_accepted(alertrun.addr, &body("before"));
+    wait_settled(alertrun.addr, WAIT);
+    let status = alertrun.terminate(WAIT);
+    assert!(status.success(), "alertrun exited with {status}");
+
+    // Read-only: starts, answers history, refuses intake.
+    tmpfs.set_read_only(true);
+    let mut alertrun = Alertrun::start_in(&config, &[], alertrun.into_state_dir());
+    let (status, runs) = runs_status(alertrun.addr, "rule=ro-rule");
+    assert_eq!(status, 200, "history on a read-only volume");
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    let refused = post_json(alertrun.addr, "/webhook", &body("during")).expect("POST /webhook");
+    assert_eq!(refused.status(), 503, "{}", json_of(&refused));
+    let (status, _) = runs_status(alertrun.addr, "rule=ro-rule");
+    assert_eq!(status, 200, "history after a refused write");
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_alertrun"))
+        .arg("runs")
+        .arg("--state-dir")
+        .arg(&state_path)
+        .output()
+        .expect("run alertrun runs");
+    assert!(
+        cli.status.success() && String::from_utf8_lossy(&cli.stdout).contains("ro-rule"),
+        "alertrun runs --state-dir on a read-only volume: {}\n{}",
+        String::from_utf8_lossy(&cli.stdout),
+        String::from_utf8_lossy(&cli.stderr)
+    );
+
+    // Writable again: the same alertrun takes notifications.
+    tmpfs.set_read_only(false);
+    post_accepted(alertrun.addr, &body("after"));
+    wait_settled(alertrun.addr, WAIT);
+    let status = alertrun.terminate(WAIT);
+    assert!(status.success(), "alertrun exited with {status}");
+
+    // A full disk: the restart opens the store without writing to it.
+    tmpfs.fill(&state_path.join("filler"));
+    let alertrun = Alertrun::start_in(&config, &[], alertrun.into_state_dir());
+    let (status, runs) = runs_status(alertrun.addr, "rule=ro-rule");
+    assert_eq!(status, 200, "history on a full disk");
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    drop(alertrun);
+    drop(tmpfs);
 }
