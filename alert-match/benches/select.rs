@@ -43,6 +43,7 @@ fn rule_set(n: usize) -> RuleSet {
                 mode: Mode::PerAlert,
                 env_style: Default::default(),
                 env: vec![],
+                pass_env: vec![],
                 timeout: Duration::from_secs(60),
                 arguments: Vec::new(),
                 allow_option_values: false,

@@ -29,9 +29,10 @@ pub enum RenderProblem {
 }
 
 /// Renders the request `rule` runs for `target` of notification `n`: the rule's static
-/// env, then the env contract in the rule's style, the alert (or group) JSON as input, and
-/// the dedupe key (the episode for an alert; the group key and its alerts' episodes for a
-/// group).
+/// env, then the env contract in the rule's style (a name also in the rule's env or
+/// `pass_env` is a collision: a problem, never an override), the alert (or group) JSON as
+/// input, and the dedupe key (the episode for an alert; the group key and its alerts'
+/// episodes for a group).
 ///
 /// Unless the rule allows option values, every element of `rule.arguments` whose expansion
 /// starts with `-` taken from the alert's variables (not the rule's own, nor
@@ -68,14 +69,20 @@ pub fn render(rule: &Rule, n: &Notification, target: Target<'_>) -> Rendered {
         .map(|v| v.name.clone())
         .collect();
     for var in contract.vars {
-        if vars.iter().any(|v| v.name == var.name) {
-            problems.push(RenderProblem::Env(EnvProblem::Collision {
-                name: var.name.clone(),
-                first: "the rule's env".into(),
-                second: "the alert".into(),
-            }));
+        let first = if vars.iter().any(|v| v.name == var.name) {
+            Some("the rule's env")
+        } else if rule.pass_env.contains(&var.name) {
+            Some("the action's pass_env")
         } else {
-            vars.push(var);
+            None
+        };
+        match first {
+            Some(first) => problems.push(RenderProblem::Env(EnvProblem::Collision {
+                name: var.name.clone(),
+                first: first.into(),
+                second: "the alert".into(),
+            })),
+            None => vars.push(var),
         }
     }
     if !rule.allow_option_values {

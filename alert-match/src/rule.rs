@@ -82,6 +82,10 @@ pub struct Rule {
     pub env_style: EnvStyle,
     /// Static variables from the config, before the alert's.
     pub env: Vec<EnvVar>,
+    /// Names the action inherits from alertrun's own environment (a process action's
+    /// `pass_env`): an alert's variable of one of these names is a collision, as with
+    /// [`Rule::env`], never an override.
+    pub pass_env: Vec<String>,
     /// How long the action may run.
     pub timeout: Duration,
     /// The action's argv elements that `$(VAR)` references are expanded in (for a Job,

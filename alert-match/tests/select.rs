@@ -17,6 +17,7 @@ fn rule(name: &str, matchers: &str, mode: Mode) -> Rule {
         mode,
         env_style: Default::default(),
         env: vec![],
+        pass_env: vec![],
         timeout: Duration::from_secs(60),
         arguments: Vec::new(),
         allow_option_values: false,

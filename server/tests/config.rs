@@ -317,3 +317,35 @@ rules:
         );
     }
 }
+
+/// Issue 17, item 6: a `pass_env` name also set in `env` or `secret_env` is refused, as
+/// `env` and `secret_env` refuse each other, instead of one silently overriding the other.
+#[test]
+fn issue_17_pass_env_also_set_in_env_or_secret_env_is_refused() {
+    let text = r#"rules:
+  - name: fix
+    env:
+      ENDPOINT: http://config
+    secret_env:
+      TOKEN: {env: PATH}
+    action:
+      process:
+        command: [/bin/true]
+        pass_env: [HOME, ENDPOINT, TOKEN]
+"#;
+    let err = Config::from_yaml(text).unwrap_err();
+    let shown: Vec<String> = err.problems.iter().map(ToString::to_string).collect();
+    for want in [
+        "rules[0].action.process.pass_env[1] (line 10): ENDPOINT is also set in env",
+        "rules[0].action.process.pass_env[2] (line 10): TOKEN is also set in secret_env",
+    ] {
+        assert!(
+            shown.iter().any(|s| s.starts_with(want)),
+            "missing {want:?} in {shown:#?}"
+        );
+    }
+    assert_eq!(shown.len(), 2, "{shown:#?}");
+    let fine = text.replace("[HOME, ENDPOINT, TOKEN]", "[HOME]");
+    let config = Config::from_yaml(&fine).unwrap();
+    assert_eq!(config.rules().rules()[0].pass_env, ["HOME"]);
+}

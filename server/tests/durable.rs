@@ -17,7 +17,12 @@
 //! - `/api/v1/runs` filters and pages, `/api/v1/runs/{id}` hides secret values;
 //!   `history_max_runs` prunes old runs, not what they deduplicate;
 //! - `/metrics` counts what was sent and run;
-//! - `dry_run: true` and `--dry-run` record a skipped run and run nothing.
+//! - `dry_run: true` and `--dry-run` record a skipped run and run nothing;
+//! - issue 17: a notification above 10,000 alerts (with `max_alerts` raised) keeps its
+//!   queued run over a kill -9; a label colliding with `pass_env` skips the run; a
+//!   read-only state volume still starts, answers history and refuses intake with 503
+//!   (needs root for the tmpfs, else skipped); 1,000
+//!   stalled bodies, a shutdown with a stalled client, and a daemonised action.
 //!
 //! Actions are the recorder program (tests/support/recorder.rs), which writes down every
 //! start; without python3 those tests print why and pass, unless `CI` is set. Deadlines
@@ -1426,4 +1431,189 @@ sleep 0.2
     wait_for("the daemon to be gone", Duration::from_secs(5), || {
         is_gone(daemon).then_some(())
     });
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 17: hardening
+
+/// The runs listed by `GET /api/v1/runs?query`, and the answer's status.
+fn runs_status(addr: std::net::SocketAddr, query: &str) -> (u16, Vec<Value>) {
+    let (status, body) = get_json(addr, &format!("/api/v1/runs?{query}"));
+    let runs = body["runs"].as_array().cloned().unwrap_or_default();
+    (status, runs)
+}
+
+/// Issue 17, item 5: a notification accepted under `max_alerts` above the default
+/// (10,000) keeps its queued run over a kill -9; recovery used to re-read it with the
+/// default limit and record the run "skipped: rule or notification gone".
+#[test]
+fn issue_17_queued_run_of_a_notification_above_10000_alerts_survives_a_kill_9() {
+    let dir = tempfile::Builder::new()
+        .prefix("alertrun-durable.")
+        .tempdir()
+        .expect("create a temp dir");
+    let config = dir.path().join("alertrun.yaml");
+    let rules = json!({
+        "server": {
+            "limits": {"max_alerts": 10_001, "max_body_bytes": 32 * 1024 * 1024},
+            "queue": {"max_running": 1},
+        },
+        "rules": [{
+            "name": "big-blocker",
+            "match": ["alertname=\"BigBlocker\""],
+            "timeout": "10m",
+            "action": {"process": {"command": ["/bin/sleep", "600"]}},
+        }, {
+            "name": "big-queued",
+            "match": ["alertname=\"BigQueued\""],
+            "action": {"process": {"command": ["/bin/true"]}},
+        }],
+    });
+    std::fs::write(&config, rules.to_string()).expect("write the config");
+    let mut alertrun = Alertrun::start(&config, &[]);
+    let blocker = notification(&[alert(
+        &[("alertname", "BigBlocker"), ("instance", "blocker")],
+        &[],
+    )]);
+    assert_eq!(post_accepted(alertrun.addr, &blocker)["queued"], 1);
+    wait_for("the blocker to run", WAIT, || {
+        let (_, running) = runs_status(alertrun.addr, "state=running");
+        (running.len() == 1).then_some(())
+    });
+    // max_running 1: this run waits in the queue behind the blocker.
+    let mut alerts = vec![alert(
+        &[("alertname", "BigQueued"), ("instance", "big")],
+        &[],
+    )];
+    alerts.extend((0..10_000).map(|i| {
+        let instance = format!("filler-{i}");
+        alert(&[("alertname", "BigFiller"), ("instance", &instance)], &[])
+    }));
+    let big = notification(&alerts);
+    assert_eq!(post_accepted(alertrun.addr, &big)["queued"], 1);
+    let (_, queued) = runs_status(alertrun.addr, "state=queued");
+    assert_eq!(queued.len(), 1, "{queued:#?}");
+    alertrun.kill();
+
+    let alertrun = Alertrun::start_in(&config, &[], alertrun.into_state_dir());
+    wait_settled(alertrun.addr, WAIT);
+    let history = all_runs(alertrun.addr, "rule=big-queued");
+    let states: Vec<&str> = history.iter().map(run_state).collect();
+    assert_eq!(
+        states,
+        ["succeeded"],
+        "the queued run ran after the restart: {history:#?}"
+    );
+}
+
+/// Issue 17, item 6: a label that maps to a `pass_env` name (bailer style, `endpoint` →
+/// `ALERT_ENDPOINT`) is a collision, as with `env`: the run is skipped, never run with the
+/// label's value in place of alertrun's.
+#[test]
+fn issue_17_label_colliding_with_pass_env_skips_the_run() {
+    let dir = tempfile::Builder::new()
+        .prefix("alertrun-durable.")
+        .tempdir()
+        .expect("create a temp dir");
+    let config = dir.path().join("alertrun.yaml");
+    let rules = json!({"rules": [{
+        "name": "bailer-endpoint",
+        "match": ["alertname=\"PassEnv\""],
+        "env_style": "bailer",
+        "action": {"process": {"command": ["/bin/true"], "pass_env": ["ALERT_ENDPOINT"]}},
+    }]});
+    std::fs::write(&config, rules.to_string()).expect("write the config");
+    let alertrun = Alertrun::start(&config, &[("ALERT_ENDPOINT", OsStr::new("http://own"))]);
+    let body = notification(&[alert(
+        &[("alertname", "PassEnv"), ("endpoint", "http://attacker")],
+        &[],
+    )]);
+    post_accepted(alertrun.addr, &body);
+    wait_settled(alertrun.addr, WAIT);
+    let history = all_runs(alertrun.addr, "rule=bailer-endpoint");
+    let states: Vec<&str> = history.iter().map(run_state).collect();
+    assert_eq!(states, ["skipped"], "{history:#?}");
+    let reason = history[0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("ALERT_ENDPOINT") && reason.contains("pass_env"),
+        "{reason}"
+    );
+}
+
+/// Issue 17, item 10: on a read-only state volume alertrun starts, answers history (API and
+/// `alertrun runs --state-dir`) and refuses intake with 503; once the volume is writable it
+/// takes notifications again; and a full disk does not prevent a restart. Needs root (a
+/// tmpfs), else skipped.
+#[test]
+fn issue_17_read_only_or_full_state_volume_still_starts_and_answers_history() {
+    let state = tempfile::Builder::new()
+        .prefix("alertrun-durable-tmpfs.")
+        .tempdir()
+        .expect("create a temp dir");
+    let tmpfs = match Tmpfs::mount(state.path(), "4m") {
+        Ok(tmpfs) => tmpfs,
+        Err(why) => {
+            eprintln!("SKIPPED: read-only volume test needs to mount a tmpfs (root): {why}");
+            return;
+        }
+    };
+    let state_path = state.path().to_owned();
+    let dir = tempfile::tempdir().expect("create a temp dir");
+    let config = dir.path().join("alertrun.yaml");
+    let rules = json!({"rules": [{
+        "name": "ro-rule",
+        "match": ["alertname=\"ReadOnly\""],
+        "action": {"process": {"command": ["/bin/true"]}},
+    }]});
+    std::fs::write(&config, rules.to_string()).expect("write the config");
+    let body = |instance: &str| {
+        notification(&[alert(
+            &[("alertname", "ReadOnly"), ("instance", instance)],
+            &[],
+        )])
+    };
+    let mut alertrun = Alertrun::start_in(&config, &[], state);
+    post_accepted(alertrun.addr, &body("before"));
+    wait_settled(alertrun.addr, WAIT);
+    let status = alertrun.terminate(WAIT);
+    assert!(status.success(), "alertrun exited with {status}");
+
+    // Read-only: starts, answers history, refuses intake.
+    tmpfs.set_read_only(true);
+    let mut alertrun = Alertrun::start_in(&config, &[], alertrun.into_state_dir());
+    let (status, runs) = runs_status(alertrun.addr, "rule=ro-rule");
+    assert_eq!(status, 200, "history on a read-only volume");
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    let refused = post_json(alertrun.addr, "/webhook", &body("during")).expect("POST /webhook");
+    assert_eq!(refused.status(), 503, "{}", json_of(&refused));
+    let (status, _) = runs_status(alertrun.addr, "rule=ro-rule");
+    assert_eq!(status, 200, "history after a refused write");
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_alertrun"))
+        .arg("runs")
+        .arg("--state-dir")
+        .arg(&state_path)
+        .output()
+        .expect("run alertrun runs");
+    assert!(
+        cli.status.success() && String::from_utf8_lossy(&cli.stdout).contains("ro-rule"),
+        "alertrun runs --state-dir on a read-only volume: {}\n{}",
+        String::from_utf8_lossy(&cli.stdout),
+        String::from_utf8_lossy(&cli.stderr)
+    );
+
+    // Writable again: the same alertrun takes notifications.
+    tmpfs.set_read_only(false);
+    post_accepted(alertrun.addr, &body("after"));
+    wait_settled(alertrun.addr, WAIT);
+    let status = alertrun.terminate(WAIT);
+    assert!(status.success(), "alertrun exited with {status}");
+
+    // A full disk: the restart opens the store without writing to it.
+    tmpfs.fill(&state_path.join("filler"));
+    let alertrun = Alertrun::start_in(&config, &[], alertrun.into_state_dir());
+    let (status, runs) = runs_status(alertrun.addr, "rule=ro-rule");
+    assert_eq!(status, 200, "history on a full disk");
+    assert_eq!(runs.len(), 2, "{runs:#?}");
+    drop(alertrun);
+    drop(tmpfs);
 }

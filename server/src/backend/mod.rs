@@ -63,6 +63,15 @@ impl Action {
         }
     }
 
+    /// The names of alertrun's own variables the action inherits: a process action's
+    /// `pass_env` (none for a Job).
+    pub fn pass_env(&self) -> &[String] {
+        match self {
+            Action::Process(p) => p.pass_env(),
+            Action::Kubernetes { .. } => &[],
+        }
+    }
+
     #[cfg(feature = "server")]
     fn needs_cluster(&self) -> bool {
         matches!(self, Action::Kubernetes { .. })

@@ -449,8 +449,23 @@ impl<'a> Validator<'a> {
             );
         }
         let policy = self.policy(base, &raw);
+        let set_here: BTreeMap<String, &str> = raw
+            .env
+            .keys()
+            .map(|n| (n.clone(), "env"))
+            .chain(raw.secret_env.keys().map(|n| (n.clone(), "secret_env")))
+            .collect();
         let secrets = self.secret_env(&join(base, "secret_env"), raw.secret_env);
         let action = self.action(&join(base, "action"), raw.action, d);
+        let pass_env = action.as_ref().map(|a| a.pass_env().to_vec());
+        for (i, name) in pass_env.iter().flatten().enumerate() {
+            if let Some(section) = set_here.get(name) {
+                self.problem(
+                    format!("{}[{i}]", join(base, "action.process.pass_env")),
+                    format!("{name} is also set in {section}: give each variable once"),
+                );
+            }
+        }
         let env: Option<Vec<EnvVar>> = match (env, secrets) {
             (Some(env), Some(secrets)) => Some(env.into_iter().chain(secrets).collect()),
             _ => None,
@@ -477,6 +492,7 @@ impl<'a> Validator<'a> {
             mode,
             env_style,
             env: env?,
+            pass_env: pass_env.unwrap_or_default(),
             timeout: timeout?,
             arguments: argvs.into_iter().flatten().collect(),
             allow_option_values: raw.allow_option_values,

@@ -77,6 +77,11 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
                     settings.state.dir.display()
                 )
             })?;
+        if store.is_read_only() {
+            warn!(path = %store.path().display(),
+                "the state store cannot be written (read-only volume or file): history can be \
+                 read, notifications are refused with 503 until it can be written again");
+        }
         Some(store)
     } else {
         warn!(

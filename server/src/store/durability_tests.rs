@@ -91,6 +91,30 @@ fn batch_of(notification: u64, runs: Vec<RunRecord>) -> Batch {
     }
 }
 
+/// Issue 17, item 10: opening a store whose layout is in place runs no write transaction,
+/// so a full disk does not prevent a restart; a new file is still initialized.
+#[test]
+fn issue_17_opening_an_initialized_store_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    drop(Store::open(dir.path()).unwrap());
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    let full = Arc::new(AtomicBool::new(false));
+    let backend = FullDisk {
+        file: FileBackend::new(file).unwrap(),
+        full: Arc::clone(&full),
+    };
+    // redb marks the file in use as it opens it; from then on the disk is full.
+    let db = builder().create_with_backend(backend).unwrap();
+    full.store(true, Ordering::SeqCst);
+    initialize(&path, &db).expect("an initialized store opens on a full disk");
+    assert!(matches!(layout(&path, &db).unwrap(), Layout::Current));
+}
+
 #[test]
 fn a_failed_write_is_reported_and_the_store_reopens_itself() {
     let dir = tempfile::tempdir().unwrap();

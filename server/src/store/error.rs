@@ -36,6 +36,18 @@ pub enum StoreError {
         #[source]
         source: redb::Error,
     },
+    /// The file exists but is empty: it lost everything it held (truncated, or a copy or
+    /// restore that failed). Opening it would silently start a new store without the run
+    /// history and dedupe state.
+    #[error(
+        "the store {} is an empty file: its run history and dedupe state are gone (was it \
+         truncated?); restore it from a backup, or remove it to start with a new, empty store",
+        path.display()
+    )]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
     /// The file was written by a different version of alertrun's store layout.
     #[error(
         "the store {} has layout version {found}, this alertrun reads version {expected}",

@@ -16,6 +16,13 @@
 //! open file; the store then closes it and reopens it on the next call, so alertrun
 //! recovers by itself once the disk has room again.
 //!
+//! Reads need no write: opening a store whose layout is in place runs no write transaction
+//! (so a full disk does not prevent a restart), and a store file that cannot be opened for
+//! writing (a read-only volume, a read-only file) is opened read-only: reads work, and every
+//! write fails with [`StoreError::Write`], as on a full disk, after trying the file for
+//! writing again. A store file that exists but is empty is refused ([`StoreError::Empty`]):
+//! it has lost everything it held, and must not silently become a new, empty store.
+//!
 //! ```
 //! use alertrun::{Batch, DedupeEntry, RunFilter, Store};
 //!
@@ -43,12 +50,13 @@ mod tables;
 mod tests;
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::fs::DirBuilder;
 use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use redb::{Database, ReadableDatabase as _, ReadableTable as _};
+use redb::{Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable as _};
 
 pub use error::StoreError;
 pub use record::{Batch, DedupeEntry, Recovery, RunFilter, RunRecord};
@@ -79,9 +87,41 @@ struct Inner {
 /// the read lock while it runs, so closing (the write lock) waits for them.
 #[derive(Debug)]
 struct Slot {
-    db: Option<Database>,
+    db: Option<Db>,
     /// Counts opens, so that a failure seen on an older database does not close a newer one.
     generation: u64,
+}
+
+/// The database, open for writing, or only for reading when the file cannot be written.
+enum Db {
+    Write(Database),
+    Read {
+        db: ReadOnlyDatabase,
+        /// Why the file could not be opened for writing: what every write reports.
+        why: std::io::ErrorKind,
+    },
+}
+
+impl Db {
+    fn readable(&self) -> &dyn ReadableDatabase {
+        match self {
+            Db::Write(db) => db,
+            Db::Read { db, .. } => db,
+        }
+    }
+
+    fn is_read_only(&self) -> bool {
+        matches!(self, Db::Read { .. })
+    }
+}
+
+impl fmt::Debug for Db {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Db::Write(db) => f.debug_tuple("Write").field(db).finish(),
+            Db::Read { why, .. } => f.debug_struct("Read").field("why", why).finish(),
+        }
+    }
 }
 
 /// Whether an operation writes, which decides what its I/O errors mean.
@@ -93,12 +133,15 @@ enum Access {
 
 impl Store {
     /// Opens `<dir>/alertrun.redb`, creating `dir` (mode 0700) and the file where missing.
+    /// An existing file that cannot be written (read-only volume or file) is opened for
+    /// reading only: see the module docs.
     ///
     /// # Errors
     /// [`StoreError::Open`] when the directory or file cannot be created or opened (e.g.
     /// permission denied), [`StoreError::Locked`] when another process has the file open,
-    /// [`StoreError::Corrupt`] when it is not a redb database, [`StoreError::Version`] when it
-    /// was written with another layout, [`StoreError::Write`] when it cannot be initialized.
+    /// [`StoreError::Empty`] when the file exists but is empty, [`StoreError::Corrupt`] when
+    /// it is not a redb database, [`StoreError::Version`] when it was written with another
+    /// layout, [`StoreError::Write`] when it cannot be initialized.
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
         let open_error = |path: &Path, source| StoreError::Open {
             path: path.to_owned(),
@@ -112,6 +155,10 @@ impl Store {
             .map_err(|e| open_error(dir, e))?;
         let path = dir.join(FILE_NAME);
         let db = open_database(&path)?;
+        if db.is_read_only() {
+            // Nothing was created, so there is no name to sync.
+            return Ok(Store::from_database(path, db));
+        }
         // redb syncs the file; a new file's (and directory's) name must be synced too, or a
         // power cut could lose the whole store.
         sync_dir(dir).map_err(|e| open_error(dir, e))?;
@@ -134,10 +181,20 @@ impl Store {
             .create_with_backend(backend)
             .map_err(|e| open_error(path, e))?;
         initialize(path, &db)?;
-        Ok(Store::from_database(path.to_owned(), db))
+        Ok(Store::from_database(path.to_owned(), Db::Write(db)))
     }
 
-    fn from_database(path: PathBuf, db: Database) -> Store {
+    /// Whether the file is open for reading only (see the module docs).
+    pub fn is_read_only(&self) -> bool {
+        let slot = self
+            .inner
+            .slot
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        slot.db.as_ref().is_some_and(Db::is_read_only)
+    }
+
+    fn from_database(path: PathBuf, db: Db) -> Store {
         Store {
             inner: Arc::new(Inner {
                 path,
@@ -168,7 +225,7 @@ impl Store {
         if batch.is_empty() {
             return Ok(());
         }
-        self.with_db(Access::Write, |db, cx| {
+        self.with_writer(|db, cx| {
             let txn = db.begin_write().map_err(|e| cx.error(e))?;
             {
                 let mut t = WriteTables::open(&txn, cx)?;
@@ -204,7 +261,7 @@ impl Store {
     /// # Errors
     /// When the file cannot be read or holds an unreadable record.
     pub fn recover(&self) -> Result<Recovery, StoreError> {
-        self.with_db(Access::Read, |db, cx| {
+        self.with_reader(|db, cx| {
             let txn = db.begin_read().map_err(|e| cx.error(e))?;
             query::recover(&txn, cx)
         })
@@ -215,7 +272,7 @@ impl Store {
     /// # Errors
     /// When the file cannot be read or the record is unreadable.
     pub fn run(&self, id: u64) -> Result<Option<RunRecord>, StoreError> {
-        self.with_db(Access::Read, |db, cx| {
+        self.with_reader(|db, cx| {
             let txn = db.begin_read().map_err(|e| cx.error(e))?;
             query::run(&txn, cx, id)
         })
@@ -228,7 +285,7 @@ impl Store {
     /// # Errors
     /// When the file cannot be read or holds an unreadable record.
     pub fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
-        self.with_db(Access::Read, |db, cx| {
+        self.with_reader(|db, cx| {
             let txn = db.begin_read().map_err(|e| cx.error(e))?;
             query::runs(&txn, cx, filter)
         })
@@ -239,7 +296,7 @@ impl Store {
     /// # Errors
     /// When the file cannot be read.
     pub fn notification(&self, id: u64) -> Result<Option<Vec<u8>>, StoreError> {
-        self.with_db(Access::Read, |db, cx| {
+        self.with_reader(|db, cx| {
             let txn = db.begin_read().map_err(|e| cx.error(e))?;
             query::notification(&txn, cx, id)
         })
@@ -251,7 +308,7 @@ impl Store {
     /// # Errors
     /// When the file cannot be read.
     pub fn counts(&self) -> Result<BTreeMap<RunState, u64>, StoreError> {
-        self.with_db(Access::Read, |db, cx| {
+        self.with_reader(|db, cx| {
             let txn = db.begin_read().map_err(|e| cx.error(e))?;
             query::counts(&txn, cx)
         })
@@ -285,55 +342,85 @@ impl Store {
         let mut resume = prune::Resume::default();
         while deleted < max {
             let chunk = (max - deleted).min(prune::CHUNK);
-            let (n, next) = self.with_db(Access::Write, |db, cx| {
-                prune::runs(db, cx, limits, chunk, resume)
-            })?;
+            let (n, next) =
+                self.with_writer(|db, cx| prune::runs(db, cx, limits, chunk, resume))?;
             deleted += n;
             match next {
                 Some(next) => resume = next,
                 None => break,
             }
         }
-        while self.with_db(Access::Write, prune::orphans)? == prune::CHUNK {}
-        let expired = self.with_db(Access::Read, |db, cx| {
-            prune::expired_dedupe(db, cx, dedupe_older_than)
-        })?;
+        while self.with_writer(prune::orphans)? == prune::CHUNK {}
+        let expired =
+            self.with_reader(|db, cx| prune::expired_dedupe(db, cx, dedupe_older_than))?;
         for keys in expired.chunks(prune::CHUNK) {
-            self.with_db(Access::Write, |db, cx| {
-                prune::dedupe(db, cx, keys, dedupe_older_than)
-            })?;
+            self.with_writer(|db, cx| prune::dedupe(db, cx, keys, dedupe_older_than))?;
         }
         Ok(deleted)
     }
 
-    /// Runs `f` on the open database, reopening it first if an earlier failure closed it,
-    /// and closing it if `f` hits a latched I/O failure.
+    /// Runs the read `f` on the open database (read-write or read-only).
+    fn with_reader<T>(
+        &self,
+        f: impl Fn(&dyn ReadableDatabase, Classify<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.with_db(Access::Read, |db, cx| f(db.readable(), cx))
+    }
+
+    /// Runs the write `f` on the database open for writing; a store open read-only tries
+    /// the file for writing again first, and fails with [`StoreError::Write`] if it still
+    /// cannot be written.
+    fn with_writer<T>(
+        &self,
+        f: impl Fn(&Database, Classify<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.with_db(Access::Write, |db, cx| match db {
+            Db::Write(db) => f(db, cx),
+            Db::Read { why, .. } => Err(StoreError::Write {
+                path: cx.path.to_owned(),
+                source: std::io::Error::new(
+                    *why,
+                    "the store is open read-only: its file could not be opened for writing",
+                ),
+            }),
+        })
+    }
+
+    /// Runs `f` on the open database, reopening it first if an earlier failure closed it
+    /// (or, for a write, if it is open read-only), and closing it if `f` hits a latched I/O
+    /// failure.
     fn with_db<T>(
         &self,
         access: Access,
-        f: impl Fn(&Database, Classify<'_>) -> Result<T, StoreError>,
+        f: impl Fn(&Db, Classify<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let cx = Classify {
             path: &self.inner.path,
             writing: access == Access::Write,
         };
+        let mut reopened = false;
         loop {
             let slot = self
                 .inner
                 .slot
                 .read()
                 .unwrap_or_else(PoisonError::into_inner);
-            if let Some(db) = &slot.db {
-                let result = f(db, cx);
-                if result.as_ref().is_err_and(StoreError::needs_reopen) {
-                    let generation = slot.generation;
-                    drop(slot);
-                    self.close(generation);
+            match &slot.db {
+                Some(db) if access == Access::Write && db.is_read_only() && !reopened => {}
+                Some(db) => {
+                    let result = f(db, cx);
+                    if !db.is_read_only() && result.as_ref().is_err_and(StoreError::needs_reopen) {
+                        let generation = slot.generation;
+                        drop(slot);
+                        self.close(generation);
+                    }
+                    return result;
                 }
-                return result;
+                None => {}
             }
             drop(slot);
-            self.reopen()?;
+            self.reopen(access)?;
+            reopened = true;
         }
     }
 
@@ -365,13 +452,20 @@ impl Store {
         }
     }
 
-    fn reopen(&self) -> Result<(), StoreError> {
+    /// Opens the database if it is closed, or, for a write, open read-only.
+    fn reopen(&self, access: Access) -> Result<(), StoreError> {
         let mut slot = self
             .inner
             .slot
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        if slot.db.is_none() {
+        let stale = match &slot.db {
+            None => true,
+            Some(db) => access == Access::Write && db.is_read_only(),
+        };
+        if stale {
+            // Release the file (and its lock) before opening it again.
+            slot.db = None;
             slot.db = Some(open_database(&self.inner.path)?);
             slot.generation += 1;
         }
@@ -390,11 +484,47 @@ fn builder() -> redb::Builder {
     builder
 }
 
-/// Opens or creates the file and checks or writes its layout version.
-fn open_database(path: &Path) -> Result<Database, StoreError> {
-    let db = builder().create(path).map_err(|e| open_error(path, e))?;
-    initialize(path, &db)?;
-    Ok(db)
+/// Opens or creates the file and checks or writes its layout version; opens an existing
+/// file that cannot be written read-only. Refuses an existing empty file, which redb would
+/// silently turn into a new store.
+fn open_database(path: &Path) -> Result<Db, StoreError> {
+    if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+        return Err(StoreError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    match builder().create(path) {
+        Ok(db) => {
+            initialize(path, &db)?;
+            Ok(Db::Write(db))
+        }
+        Err(redb::DatabaseError::Storage(redb::StorageError::Io(source)))
+            if is_unwritable(&source) && path.is_file() =>
+        {
+            let why = source.kind();
+            let unwritable = StoreError::Open {
+                path: path.to_owned(),
+                source,
+            };
+            let db = builder()
+                .open_read_only(path)
+                .map_err(|e| open_error(path, e))?;
+            match layout(path, &db)? {
+                Layout::Current => Ok(Db::Read { db, why }),
+                // The layout must be written first, and cannot be.
+                Layout::Incomplete => Err(unwritable),
+            }
+        }
+        Err(e) => Err(open_error(path, e)),
+    }
+}
+
+/// Whether opening for writing failed because the file or its volume is read-only.
+fn is_unwritable(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+    )
 }
 
 fn open_error(path: &Path, error: redb::DatabaseError) -> StoreError {
@@ -447,8 +577,52 @@ fn migrate_dedupe(
     Ok(())
 }
 
-/// Creates every table and checks (or, in a new file, writes) the layout version.
+/// Whether a file's layout is complete, read without writing.
+enum Layout {
+    /// Every table is there, no old one is, and the version is this build's.
+    Current,
+    /// A new file, or one that needs tables created or migrated.
+    Incomplete,
+}
+
+/// Checks the file's layout in a read transaction.
+///
+/// # Errors
+/// [`StoreError::Version`] when the file has another layout version; read errors.
+fn layout(path: &Path, db: &dyn ReadableDatabase) -> Result<Layout, StoreError> {
+    let cx = Classify {
+        path,
+        writing: false,
+    };
+    let txn = db.begin_read().map_err(|e| cx.error(e))?;
+    let present: Vec<String> = txn
+        .list_tables()
+        .map_err(|e| cx.error(e))?
+        .map(|t| redb::TableHandle::name(&t).to_owned())
+        .collect();
+    if present.iter().any(|name| name == tables::OLD_DEDUPE_NAME)
+        || !tables::names().all(|name| present.iter().any(|p| p == name))
+    {
+        return Ok(Layout::Incomplete);
+    }
+    let meta = txn.open_table(tables::META).map_err(|e| cx.error(e))?;
+    match meta.get(META_VERSION).map_err(|e| cx.error(e))? {
+        Some(v) if v.value() == VERSION => Ok(Layout::Current),
+        Some(v) => Err(StoreError::Version {
+            path: path.to_owned(),
+            found: v.value(),
+            expected: VERSION,
+        }),
+        None => Ok(Layout::Incomplete),
+    }
+}
+
+/// Creates every table and checks (or, in a new file, writes) the layout version. A file
+/// whose layout is complete is only read, so a full disk does not prevent opening it.
 fn initialize(path: &Path, db: &Database) -> Result<(), StoreError> {
+    if let Layout::Current = layout(path, db)? {
+        return Ok(());
+    }
     let cx = Classify {
         path,
         writing: true,

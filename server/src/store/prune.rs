@@ -1,6 +1,6 @@
 //! Deleting old history, one small write transaction at a time.
 
-use redb::{Database, ReadableDatabase as _, ReadableTable};
+use redb::{Database, ReadableDatabase, ReadableTable};
 
 use super::error::{Classify, StoreError};
 use super::tables::{DEDUPE, WriteTables, decode_head};
@@ -115,7 +115,7 @@ pub(super) fn orphans(db: &Database, cx: Classify<'_>) -> Result<usize, StoreErr
 
 /// The dedupe keys whose episodes were last delivered before `older_than` (unix ms).
 pub(super) fn expired_dedupe(
-    db: &Database,
+    db: &dyn ReadableDatabase,
     cx: Classify<'_>,
     older_than: i64,
 ) -> Result<Vec<String>, StoreError> {

@@ -13,7 +13,10 @@
 
 use std::borrow::Cow;
 
-use redb::{ReadableTable, ReadableTableMetadata, Table, TableDefinition, WriteTransaction};
+use redb::{
+    ReadableTable, ReadableTableMetadata, Table, TableDefinition, TableHandle as _,
+    WriteTransaction,
+};
 
 use super::error::{Classify, StoreError};
 use super::record::{RunHead, RunRecord, RunState};
@@ -29,15 +32,37 @@ pub(super) const NOTIFICATIONS: TableDefinition<u64, &[u8]> = TableDefinition::n
 pub(super) const DEDUPE: TableDefinition<&str, (i64, i64)> = TableDefinition::new("episodes");
 /// The dedupe table of stores written before `episodes`: key → ran at. Moved into
 /// `episodes` (seen at = ran at) when such a store is opened.
-pub(super) const OLD_DEDUPE: TableDefinition<&str, i64> = TableDefinition::new("dedupe");
+pub(super) const OLD_DEDUPE: TableDefinition<&str, i64> = TableDefinition::new(OLD_DEDUPE_NAME);
 pub(super) const BY_RULE: TableDefinition<(&str, u64), ()> = TableDefinition::new("runs_by_rule");
 pub(super) const BY_NOTIFICATION: TableDefinition<(u64, u64), ()> =
     TableDefinition::new("runs_by_notification");
 pub(super) const ORPHANS: TableDefinition<u64, ()> = TableDefinition::new("orphan_notifications");
 
+/// The name of the old dedupe table, which a newer layout migrates away.
+pub(super) const OLD_DEDUPE_NAME: &str = "dedupe";
+
+/// The name of every table [`WriteTables::open`] creates.
+pub(super) fn names() -> impl Iterator<Item = &'static str> {
+    [
+        META.name(),
+        RUNS.name(),
+        NOTIFICATIONS.name(),
+        DEDUPE.name(),
+        BY_RULE.name(),
+        BY_NOTIFICATION.name(),
+        ORPHANS.name(),
+    ]
+    .into_iter()
+    .chain(RunState::ALL.into_iter().map(by_state_name))
+}
+
 /// The index of runs in one state, named after it.
 pub(super) fn by_state(state: RunState) -> TableDefinition<'static, u64, ()> {
-    TableDefinition::new(match state {
+    TableDefinition::new(by_state_name(state))
+}
+
+fn by_state_name(state: RunState) -> &'static str {
+    match state {
         RunState::Queued => "runs_queued",
         RunState::Running => "runs_running",
         RunState::Succeeded => "runs_succeeded",
@@ -51,7 +76,7 @@ pub(super) fn by_state(state: RunState) -> TableDefinition<'static, u64, ()> {
         RunState::AwaitingApproval => "runs_awaiting_approval",
         RunState::Verifying => "runs_verifying",
         RunState::Received => "runs_received",
-    })
+    }
 }
 
 /// Decodes the indexed fields of a stored run.

@@ -666,6 +666,62 @@ fn open_in_a_read_only_directory_names_the_path() {
     assert!(err.to_string().contains(FILE_NAME), "{err}");
 }
 
+/// Issue 17, item 9: an existing empty or truncated store file is refused with a message
+/// naming it (an empty one used to become a new store without a word); a missing file is
+/// still created.
+#[test]
+fn issue_17_empty_or_truncated_store_file_is_refused_and_a_missing_one_created() {
+    let source = tempfile::tempdir().unwrap();
+    {
+        let store = open(&source);
+        store
+            .commit(&batch(
+                NOTE,
+                vec![record(2, "a", RunState::Succeeded, 10, NOTE)],
+            ))
+            .unwrap();
+    }
+    let full = fs::read(source.path().join(FILE_NAME)).unwrap();
+    // (case, the file's bytes (None: no file), what the refusal says (None: it opens))
+    type Row<'a> = (&'a str, Option<&'a [u8]>, Option<&'a str>);
+    let table: &[Row<'_>] = &[
+        ("missing", None, None),
+        ("empty", Some(&[]), Some("is an empty file")),
+        ("first 100 bytes", Some(&full[..100]), Some(FILE_NAME)),
+        ("first 4 KiB", Some(&full[..4096]), Some(FILE_NAME)),
+        ("half", Some(&full[..full.len() / 2]), Some(FILE_NAME)),
+    ];
+    for (case, bytes, refused) in table {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        if let Some(bytes) = bytes {
+            fs::write(&path, bytes).unwrap();
+        }
+        match (Store::open(dir.path()), refused) {
+            (Ok(store), None) => assert!(store.runs(&RunFilter::default()).unwrap().is_empty()),
+            (Err(err), Some(want)) => {
+                let text = err.to_string();
+                assert!(
+                    text.contains(want) && text.contains(FILE_NAME),
+                    "{case}: {text}"
+                );
+                assert_eq!(
+                    fs::read(&path).unwrap(),
+                    bytes.unwrap_or_default(),
+                    "{case}: a refused file is left as it was"
+                );
+            }
+            (Ok(_), Some(_)) => panic!("{case}: opened"),
+            (Err(err), None) => panic!("{case}: {err:?}"),
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join(FILE_NAME), b"").unwrap();
+    let err = Store::open(dir.path()).unwrap_err();
+    assert!(matches!(err, StoreError::Empty { .. }), "{err:?}");
+    assert!(err.to_string().contains("remove it"), "{err}");
+}
+
 #[test]
 fn second_open_reports_the_lock() {
     let dir = tempfile::tempdir().unwrap();

@@ -42,6 +42,29 @@ impl Tmpfs {
         })
     }
 
+    /// Remounts it read-only (`true`) or read-write (`false`).
+    ///
+    /// # Panics
+    /// When `mount -o remount` fails (e.g. read-only while a file is open for writing).
+    pub(crate) fn set_read_only(&self, read_only: bool) {
+        let mode = if read_only {
+            "remount,ro"
+        } else {
+            "remount,rw"
+        };
+        let output = Command::new("mount")
+            .args(["-o", mode])
+            .arg(&self.path)
+            .output()
+            .expect("run mount");
+        assert!(
+            output.status.success(),
+            "mount -o {mode} {}: {}",
+            self.path.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+
     /// Fills the file system with `filler` (created or extended) until a write fails with
     /// "no space left on device"; returns the bytes written.
     ///

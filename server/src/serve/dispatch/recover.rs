@@ -16,7 +16,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use alert_core::{ExecRequest, Executor, Notification, Outcome, Recovered, Started, StopReason};
+use alert_core::{
+    ExecRequest, Executor, Notification, Outcome, PayloadLimits, Recovered, Started, StopReason,
+};
 use alert_match::{Target, render};
 use tracing::{error, info, warn};
 
@@ -230,7 +232,13 @@ impl Inner {
 
     /// Renders a stored run again from its notification, with the current config.
     fn rebuild(&self, loaded: &Loaded, record: &RunRecord, body: &[u8]) -> Option<Run> {
-        let n = Notification::from_json(body).ok()?;
+        // The body was accepted under the limits of its time (a `max_alerts` above the
+        // default, maybe since lowered): it is re-read with no alert-count limit, or a
+        // notification answered 200 would lose its runs here.
+        let accepted = PayloadLimits {
+            max_alerts: usize::MAX,
+        };
+        let n = Notification::from_json_with(body, accepted).ok()?;
         let config = &loaded.config;
         let index = config
             .rules()
