@@ -433,8 +433,8 @@ fn config_with_timeout(dir: &Path, timeout: &str) -> PathBuf {
             "defaults:\n  namespace: {NS}\nrules:\n  - name: {RULE}\n    match:\n      \
              - alertname=\"KubePodCrashLooping\"\n    timeout: {timeout}\n    action:\n      \
              kubernetes:\n        image: bitnami/kubectl:1.33\n        \
-             command: [kubectl, delete, pod, --namespace, $(ALERTRUN_LABEL_namespace), \
-             $(ALERTRUN_LABEL_pod), --wait=false]\n"
+             command: [kubectl, delete, pod, --namespace=$(ALERTRUN_LABEL_namespace), \
+             --wait=false, --, $(ALERTRUN_LABEL_pod)]\n"
         ),
     )
     .unwrap();
@@ -577,10 +577,10 @@ fn a_webhook_creates_the_job_once_and_records_its_end_and_log() {
             "kubectl",
             "delete",
             "pod",
-            "--namespace",
-            "$(ALERTRUN_LABEL_namespace)",
-            "$(ALERTRUN_LABEL_pod)",
-            "--wait=false"
+            "--namespace=$(ALERTRUN_LABEL_namespace)",
+            "--wait=false",
+            "--",
+            "$(ALERTRUN_LABEL_pod)"
         ])
     );
     let env: Vec<(String, String)> = container["env"]
