@@ -494,10 +494,7 @@ fn commit_errors(addr: std::net::SocketAddr) -> f64 {
 /// which had succeeded, runs a second time.
 #[test]
 fn run_end_that_cannot_be_written_on_a_full_disk_is_recorded_once_there_is_room() {
-    let dir = tempfile::Builder::new()
-        .prefix("alertrun-durable.")
-        .tempdir()
-        .expect("create a temp dir");
+    let dir = test_dir();
     let state = tempfile::Builder::new()
         .prefix("alertrun-durable-tmpfs.")
         .tempdir()
@@ -514,7 +511,6 @@ fn run_end_that_cannot_be_written_on_a_full_disk_is_recorded_once_there_is_room(
     std::fs::create_dir(&marks).expect("create the marks directory");
     let script = dir.path().join("end.sh");
     std::fs::write(&script, END_SCRIPT).expect("write the script");
-    let config = dir.path().join("alertrun.yaml");
     let rules = json!({"rules": [{
         "name": "end-rule",
         "match": ["alertname=\"DurableEnd\""],
@@ -522,7 +518,7 @@ fn run_end_that_cannot_be_written_on_a_full_disk_is_recorded_once_there_is_room(
         "env": {"MARKS": marks.display().to_string()},
         "action": {"process": {"command": ["/bin/sh", script.display().to_string()]}},
     }]});
-    std::fs::write(&config, rules.to_string()).expect("write the config");
+    let config = write_config(dir.path(), &rules);
     let mut alertrun = Alertrun::start_in(&config, &[], state);
     let addr = alertrun.addr;
     let body = notification(&[alert(
@@ -599,13 +595,9 @@ fn is_gone(pid: i32) -> bool {
 
 #[test]
 fn sigterm_stops_the_whole_action_group_exits_0_and_records_the_run_interrupted() {
-    let dir = tempfile::Builder::new()
-        .prefix("alertrun-durable.")
-        .tempdir()
-        .expect("create a temp dir");
+    let dir = test_dir();
     let script = dir.path().join("group.sh");
     std::fs::write(&script, GROUP_SCRIPT).expect("write the script");
-    let config = dir.path().join("alertrun.yaml");
     let rules = json!({
         "server": {"shutdown_grace": "1s", "queue": {"max_running": 1}},
         "rules": [{
@@ -621,7 +613,7 @@ fn sigterm_stops_the_whole_action_group_exits_0_and_records_the_run_interrupted(
             "action": {"process": {"command": ["/bin/true"]}},
         }],
     });
-    std::fs::write(&config, rules.to_string()).expect("write the config");
+    let config = write_config(dir.path(), &rules);
     let mut alertrun = Alertrun::start(&config, &[]);
     let body = notification(&[alert(
         &[("alertname", "DurableShutdown"), ("instance", "group")],
@@ -1158,13 +1150,9 @@ fn dry_run_records_a_skipped_run_and_runs_nothing() {
 /// and with `on_interrupt: rerun` a second copy started beside it.
 #[test]
 fn kill_9_with_a_running_action_ends_it_before_its_rerun_starts() {
-    let dir = tempfile::Builder::new()
-        .prefix("alertrun-durable.")
-        .tempdir()
-        .expect("create a temp dir");
+    let dir = test_dir();
     let script = dir.path().join("group.sh");
     std::fs::write(&script, GROUP_SCRIPT).expect("write the script");
-    let config = dir.path().join("alertrun.yaml");
     let rules = json!({
         "server": {"shutdown_grace": "1s"},
         "rules": [{
@@ -1177,7 +1165,7 @@ fn kill_9_with_a_running_action_ends_it_before_its_rerun_starts() {
             "action": {"process": {"command": ["/bin/sh", script.display().to_string()]}},
         }],
     });
-    std::fs::write(&config, rules.to_string()).expect("write the config");
+    let config = write_config(dir.path(), &rules);
     let read_pid = |name: &str| -> Option<i32> {
         std::fs::read_to_string(dir.path().join(name))
             .ok()?
@@ -1255,11 +1243,7 @@ fn resident(pid: i32) -> u64 {
 #[test]
 fn a_thousand_stalled_bodies_cost_what_they_sent_not_what_they_declared() {
     use std::io::Write as _;
-    let dir = tempfile::Builder::new()
-        .prefix("alertrun-durable.")
-        .tempdir()
-        .expect("create a temp dir");
-    let config = dir.path().join("alertrun.yaml");
+    let dir = test_dir();
     let rules = json!({
         "server": {"limits": {"request_timeout": "30s"}},
         "rules": [{
@@ -1268,7 +1252,7 @@ fn a_thousand_stalled_bodies_cost_what_they_sent_not_what_they_declared() {
             "action": {"process": {"command": ["/bin/true"]}},
         }],
     });
-    std::fs::write(&config, rules.to_string()).expect("write the config");
+    let config = write_config(dir.path(), &rules);
     let alertrun = Alertrun::start(&config, &[]);
     let before = resident(alertrun.pid());
     let mut stalled = Vec::new();
@@ -1306,11 +1290,7 @@ fn a_thousand_stalled_bodies_cost_what_they_sent_not_what_they_declared() {
 #[test]
 fn sigterm_with_a_stalled_client_and_a_running_action_keeps_to_the_shutdown_budget() {
     use std::io::Write as _;
-    let dir = tempfile::Builder::new()
-        .prefix("alertrun-durable.")
-        .tempdir()
-        .expect("create a temp dir");
-    let config = dir.path().join("alertrun.yaml");
+    let dir = test_dir();
     let rules = json!({
         "server": {"shutdown_grace": "2s", "limits": {"request_timeout": "20s"}},
         "rules": [{
@@ -1321,7 +1301,7 @@ fn sigterm_with_a_stalled_client_and_a_running_action_keeps_to_the_shutdown_budg
             "action": {"process": {"command": ["/bin/sleep", "300"]}},
         }],
     });
-    std::fs::write(&config, rules.to_string()).expect("write the config");
+    let config = write_config(dir.path(), &rules);
     let mut alertrun = Alertrun::start(&config, &[]);
     let body = notification(&[alert(
         &[("alertname", "DurableLong"), ("instance", "a")],
@@ -1380,11 +1360,7 @@ fn children_in_state(parent: i32, state: char) -> Vec<i32> {
 /// that end, and ends the rest when it stops.
 #[test]
 fn a_daemon_an_action_started_with_setsid_ends_with_alertrun() {
-    let dir = tempfile::Builder::new()
-        .prefix("alertrun-durable.")
-        .tempdir()
-        .expect("create a temp dir");
-    let config = dir.path().join("alertrun.yaml");
+    let dir = test_dir();
     // `$$$$` is `$$` once alertrun's `$(VAR)` expansion has unescaped it.
     let script = r#"setsid -f /bin/sh -c 'echo $$$$ > "$PID_DIR/daemon.pid"; exec sleep 300'
 sleep 300 &
@@ -1399,7 +1375,7 @@ sleep 0.2
             "action": {"process": {"command": ["/bin/sh", "-c", script]}},
         }],
     });
-    std::fs::write(&config, rules.to_string()).expect("write the config");
+    let config = write_config(dir.path(), &rules);
     let mut alertrun = Alertrun::start(&config, &[]);
     let body = notification(&[alert(
         &[("alertname", "DurableDaemon"), ("instance", "a")],
@@ -1448,11 +1424,7 @@ fn runs_status(addr: std::net::SocketAddr, query: &str) -> (u16, Vec<Value>) {
 /// default limit and record the run "skipped: rule or notification gone".
 #[test]
 fn issue_17_queued_run_of_a_notification_above_10000_alerts_survives_a_kill_9() {
-    let dir = tempfile::Builder::new()
-        .prefix("alertrun-durable.")
-        .tempdir()
-        .expect("create a temp dir");
-    let config = dir.path().join("alertrun.yaml");
+    let dir = test_dir();
     let rules = json!({
         "server": {
             "limits": {"max_alerts": 10_001, "max_body_bytes": 32 * 1024 * 1024},
@@ -1469,7 +1441,7 @@ fn issue_17_queued_run_of_a_notification_above_10000_alerts_survives_a_kill_9() 
             "action": {"process": {"command": ["/bin/true"]}},
         }],
     });
-    std::fs::write(&config, rules.to_string()).expect("write the config");
+    let config = write_config(dir.path(), &rules);
     let mut alertrun = Alertrun::start(&config, &[]);
     let blocker = notification(&[alert(
         &[("alertname", "BigBlocker"), ("instance", "blocker")],
@@ -1511,18 +1483,14 @@ fn issue_17_queued_run_of_a_notification_above_10000_alerts_survives_a_kill_9() 
 /// label's value in place of alertrun's.
 #[test]
 fn issue_17_label_colliding_with_pass_env_skips_the_run() {
-    let dir = tempfile::Builder::new()
-        .prefix("alertrun-durable.")
-        .tempdir()
-        .expect("create a temp dir");
-    let config = dir.path().join("alertrun.yaml");
+    let dir = test_dir();
     let rules = json!({"rules": [{
         "name": "bailer-endpoint",
         "match": ["alertname=\"PassEnv\""],
         "env_style": "bailer",
         "action": {"process": {"command": ["/bin/true"], "pass_env": ["ALERT_ENDPOINT"]}},
     }]});
-    std::fs::write(&config, rules.to_string()).expect("write the config");
+    let config = write_config(dir.path(), &rules);
     let alertrun = Alertrun::start(&config, &[("ALERT_ENDPOINT", OsStr::new("http://own"))]);
     let body = notification(&[alert(
         &[("alertname", "PassEnv"), ("endpoint", "http://attacker")],
@@ -1559,13 +1527,12 @@ fn issue_17_read_only_or_full_state_volume_still_starts_and_answers_history() {
     };
     let state_path = state.path().to_owned();
     let dir = tempfile::tempdir().expect("create a temp dir");
-    let config = dir.path().join("alertrun.yaml");
     let rules = json!({"rules": [{
         "name": "ro-rule",
         "match": ["alertname=\"ReadOnly\""],
         "action": {"process": {"command": ["/bin/true"]}},
     }]});
-    std::fs::write(&config, rules.to_string()).expect("write the config");
+    let config = write_config(dir.path(), &rules);
     let body = |instance: &str| {
         notification(&[alert(
             &[("alertname", "ReadOnly"), ("instance", instance)],
@@ -1616,4 +1583,19 @@ fn issue_17_read_only_or_full_state_volume_still_starts_and_answers_history() {
     assert_eq!(runs.len(), 2, "{runs:#?}");
     drop(alertrun);
     drop(tmpfs);
+}
+
+/// A fresh temp dir for one test, removed on drop.
+fn test_dir() -> TempDir {
+    tempfile::Builder::new()
+        .prefix("alertrun-durable.")
+        .tempdir()
+        .expect("create a temp dir")
+}
+
+/// Writes `config` as `alertrun.yaml` in `dir`; its path.
+fn write_config(dir: &Path, config: &Value) -> PathBuf {
+    let path = dir.join("alertrun.yaml");
+    std::fs::write(&path, config.to_string()).expect("write the config");
+    path
 }
