@@ -590,3 +590,60 @@ fn shipped_termination_grace_periods_exceed_the_shutdown_bound() {
         );
     }
 }
+
+/// Issue 10: `kubectl apply -k deploy/kubernetes` failed on a fresh cluster, because the
+/// pod-deleter Role sat in a namespace (`apps`) that nothing created; and the example
+/// alert's pod was in `shop`, where the Job had no rights. Every namespace the manifests
+/// put an object in is one they create, and the example rule acts exactly where the pod
+/// deleter has a Role.
+#[test]
+fn the_manifests_create_every_namespace_they_use_and_the_rule_acts_where_the_job_may() {
+    let all = manifests();
+    let created: BTreeSet<String> = all
+        .iter()
+        .filter(|m| m.kind() == "Namespace")
+        .map(|m| m.name().to_owned())
+        .collect();
+    for m in all.iter().filter(|m| m.kind() != "Namespace") {
+        if let Some(ns) = m.value["metadata"]["namespace"].as_str() {
+            assert!(
+                created.contains(ns),
+                "{} {} is in {ns}, which nothing creates",
+                m.kind(),
+                m.name()
+            );
+        }
+    }
+    let roles: BTreeSet<String> = all
+        .iter()
+        .filter(|m| m.kind() == "Role" && m.name() == "alertrun-pod-deleter")
+        .filter_map(|m| m.value["metadata"]["namespace"].as_str().map(str::to_owned))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let (text, _) = with_local_token(&alertrun_yaml(&all), dir.path());
+    let config = Config::from_yaml(&text).unwrap_or_else(|e| panic!("{e}"));
+    let payload = deploy().join("../examples/payloads/pod-crashlooping.json");
+    let body = std::fs::read(&payload).unwrap();
+    let n = alert_core::Notification::from_json(&body).unwrap();
+    let example_ns = n.alerts[0].labels.get("namespace").unwrap().to_owned();
+    assert!(
+        roles.contains(&example_ns),
+        "no pod-deleter Role in {example_ns}: {roles:?}"
+    );
+    let selected = config.rules().select(&n);
+    assert_eq!(
+        selected.len(),
+        1,
+        "the example alert selects the delete-pod rule"
+    );
+    // An alert from a namespace without a Role selects nothing.
+    let elsewhere = String::from_utf8(body).unwrap().replace(
+        &format!("\"namespace\":\"{example_ns}\""),
+        "\"namespace\":\"other\"",
+    );
+    let n = alert_core::Notification::from_json(elsewhere.as_bytes()).unwrap();
+    assert!(
+        config.rules().select(&n).is_empty(),
+        "the rule acts where the Job has no rights"
+    );
+}
