@@ -24,6 +24,10 @@ pub(crate) const KIND: &str = "kubernetes";
 /// The label the Job controller puts on the pods of a Job: its uid (Kubernetes 1.27+).
 const CONTROLLER_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
 
+/// The label with the Job's uid that the Job controller put on its pods before
+/// Kubernetes 1.27 (and still puts, next to [`CONTROLLER_UID_LABEL`], on newer ones).
+const LEGACY_CONTROLLER_UID_LABEL: &str = "controller-uid";
+
 /// Runs a rule's action as one `batch/v1` Job per request and follows it to its end.
 ///
 /// [`execute`](Executor::execute):
@@ -41,7 +45,9 @@ const CONTROLLER_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
 ///    `propagationPolicy: Background` (so its pods go too) and reports
 ///    [`EndedBy::Timeout`] or [`EndedBy::Stop`];
 /// 4. then lists the Job's pods by the label `batch.kubernetes.io/controller-uid=<uid>`
-///    (never by name: pod names are generated and truncated), reads the newest pod's
+///    (never by name: pod names are generated and truncated), and when that finds none,
+///    by the legacy label `controller-uid=<uid>` (clusters before 1.27 set only that
+///    one); reads the newest pod's
 ///    log tail into [`Report::stdout`] and its container's exit code into
 ///    [`Report::exit`] (`0` for `Complete`, `1` for `Failed` when the pod does not say).
 ///
@@ -436,22 +442,31 @@ impl JobExecutor {
             .map_or_else(|| default_container_name().to_string(), |c| c.name.clone())
     }
 
-    /// The newest pod of the Job with this uid, if any (best effort).
+    /// The newest pod of the Job with this uid, if any (best effort): listed by
+    /// [`CONTROLLER_UID_LABEL`], and when that finds none by
+    /// [`LEGACY_CONTROLLER_UID_LABEL`], so that clusters before 1.27 are served too.
+    /// A list that fails ends the search (the second would fail the same way).
     async fn newest_pod(&self, namespace: &str, uid: &str) -> Option<Pod> {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
-        let selector = format!("{CONTROLLER_UID_LABEL}={uid}");
-        match pods.list(&ListParams::default().labels(&selector)).await {
-            Ok(list) => list.items.into_iter().max_by(|a, b| {
-                a.metadata
-                    .creation_timestamp
-                    .cmp(&b.metadata.creation_timestamp)
-            }),
-            Err(e) => {
-                let e = ClusterError::new("list", "pods", namespace, e);
-                tracing::warn!(error = %e, cause = %e.source_text(), "no pod, so no log");
-                None
+        for label in [CONTROLLER_UID_LABEL, LEGACY_CONTROLLER_UID_LABEL] {
+            let selector = format!("{label}={uid}");
+            match pods.list(&ListParams::default().labels(&selector)).await {
+                Ok(list) if list.items.is_empty() => {}
+                Ok(list) => {
+                    return list.items.into_iter().max_by(|a, b| {
+                        a.metadata
+                            .creation_timestamp
+                            .cmp(&b.metadata.creation_timestamp)
+                    });
+                }
+                Err(e) => {
+                    let e = ClusterError::new("list", "pods", namespace, e);
+                    tracing::warn!(error = %e, cause = %e.source_text(), "no pod, so no log");
+                    return None;
+                }
             }
         }
+        None
     }
 
     /// The tail of the pod's log (best effort: empty on failure).

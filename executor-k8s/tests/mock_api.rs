@@ -139,18 +139,30 @@ fn pod(name: &str, created: &str, exit_code: Option<i32>) -> Pod {
     .unwrap()
 }
 
-/// Answers the pod list (asserting the controller-uid selector) with `pods`, then the log
-/// of the newest, `newest`, with `log`.
-async fn expect_pods_and_log(handle: &mut Handle, pods: Vec<Pod>, newest: &str, log: &str) {
+/// The label selector of the 1.27 pod list, `batch.kubernetes.io/controller-uid=<uid>`.
+fn selector() -> String {
+    format!("batch.kubernetes.io/controller-uid={UID}")
+}
+
+/// The label selector of the legacy pod list (before 1.27), `controller-uid=<uid>`.
+fn legacy_selector() -> String {
+    format!("controller-uid={UID}")
+}
+
+/// Answers one pod list, asserting its label `selector`, with `pods`.
+async fn expect_pod_list(handle: &mut Handle, selector: &str, pods: &[Pod]) {
     let call = Call::expect(
         handle,
         Method::GET,
         &format!("/api/v1/namespaces/{NS}/pods"),
     )
     .await;
-    let selector = format!("batch.kubernetes.io/controller-uid={UID}");
-    assert_eq!(call.query("labelSelector"), Some(selector.as_str()));
-    call.reply(StatusCode::OK, &pod_list(&pods));
+    assert_eq!(call.query("labelSelector"), Some(selector));
+    call.reply(StatusCode::OK, &pod_list(pods));
+}
+
+/// Answers the log of pod `newest` with `log`, asserting its parameters.
+async fn expect_log(handle: &mut Handle, newest: &str, log: &str) {
     let path = format!("/api/v1/namespaces/{NS}/pods/{newest}/log");
     let call = Call::expect(handle, Method::GET, &path).await;
     assert_eq!(call.query("container"), Some("action"));
@@ -159,14 +171,21 @@ async fn expect_pods_and_log(handle: &mut Handle, pods: Vec<Pod>, newest: &str, 
     call.reply_bytes(StatusCode::OK, log.as_bytes().to_vec());
 }
 
+/// Answers the pod list (asserting the 1.27 controller-uid selector) with `pods`, then
+/// the log of the newest, `newest`, with `log`.
+async fn expect_pods_and_log(handle: &mut Handle, pods: Vec<Pod>, newest: &str, log: &str) {
+    expect_pod_list(handle, &selector(), &pods).await;
+    expect_log(handle, newest, log).await;
+}
+
 fn pod_list(items: &[Pod]) -> Value {
     json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": items})
 }
 
-/// The pod list by controller-uid, answered with no pods.
+/// Both pod lists, by the 1.27 label and then the legacy one, answered with no pods.
 async fn expect_no_pods(h: &mut Handle) {
-    let call = Call::expect(h, Method::GET, &format!("/api/v1/namespaces/{NS}/pods")).await;
-    call.reply(StatusCode::OK, &pod_list(&[]));
+    expect_pod_list(h, &selector(), &[]).await;
+    expect_pod_list(h, &legacy_selector(), &[]).await;
 }
 
 fn status(code: u16, reason: &str, message: &str) -> Value {
@@ -259,6 +278,53 @@ async fn failed_job_reports_failure_with_the_pods_exit_code() {
     assert_eq!(report.exit, Some(Exit::Code(3)));
     assert_eq!(report.ended_by, None);
     assert!(!report.success());
+    assert_eq!(report.stdout.text(), "boom\n");
+}
+
+#[tokio::test]
+async fn pods_are_found_by_the_1_27_label_without_the_legacy_list() {
+    let outcome = run(
+        Duration::from_secs(300),
+        Box::pin(pending()),
+        |mut h| async move {
+            expect_create(&mut h).await;
+            expect_get(&mut h, complete()).await;
+            // The first list finds the pod: no legacy list, the log comes next.
+            let pods = [pod("web-a", "2026-11-21T07:38:40Z", Some(0))];
+            expect_pod_list(&mut h, &selector(), &pods).await;
+            expect_log(&mut h, "web-a", "done\n").await;
+        },
+    )
+    .await;
+    let report = finished(outcome);
+    assert_eq!(report.exit, Some(Exit::Code(0)));
+    assert_eq!(report.stdout.text(), "done\n");
+}
+
+#[tokio::test]
+async fn pods_are_found_by_the_legacy_label_on_clusters_before_1_27() {
+    let outcome = run(
+        Duration::from_secs(300),
+        Box::pin(pending()),
+        |mut h| async move {
+            expect_create(&mut h).await;
+            expect_get(
+                &mut h,
+                json!({"failed": 1, "conditions": [
+                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]}),
+            )
+            .await;
+            // Before 1.27 the pods carry only `controller-uid`: the first list is empty.
+            expect_pod_list(&mut h, &selector(), &[]).await;
+            let mut legacy = pod("web-a", "2026-11-21T07:38:40Z", Some(3));
+            legacy.metadata.labels = Some([("controller-uid".to_string(), UID.to_string())].into());
+            expect_pod_list(&mut h, &legacy_selector(), &[legacy]).await;
+            expect_log(&mut h, "web-a", "boom\n").await;
+        },
+    )
+    .await;
+    let report = finished(outcome);
+    assert_eq!(report.exit, Some(Exit::Code(3)));
     assert_eq!(report.stdout.text(), "boom\n");
 }
 
