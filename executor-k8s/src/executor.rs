@@ -49,7 +49,11 @@ const LEGACY_CONTROLLER_UID_LABEL: &str = "controller-uid";
 ///    by the legacy label `controller-uid=<uid>` (clusters before 1.27 set only that
 ///    one); reads the newest pod's
 ///    log tail into [`Report::stdout`] and its container's exit code into
-///    [`Report::exit`] (`0` for `Complete`, `1` for `Failed` when the pod does not say).
+///    [`Report::exit`] (`0` for `Complete`, `1` for `Failed` when the pod does not say);
+///    [`Report::reason`] says why it failed: the `Failed` condition's `reason: message`
+///    (`DeadlineExceeded`, `BackoffLimitExceeded`, `PodFailurePolicy`, ...) and, whatever
+///    ended the run, a container still waiting because it cannot start
+///    (`pod <name>: ImagePullBackOff: <message>`, see [`START_FAILURES`]), joined by `; `.
 ///
 /// **Polling, not watching.** The Job is read with a plain `GET` at an interval instead
 /// of a watch (`kube::runtime::wait::await_condition`): it needs only `get` on jobs
@@ -125,12 +129,13 @@ impl fmt::Debug for JobExecutor {
 }
 
 /// How following a Job ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum End {
     /// Its `Complete` condition is `True`.
     Complete,
-    /// Its `Failed` condition is `True`.
-    Failed,
+    /// Its `Failed` condition is `True`: that condition's `reason: message`, when it
+    /// has either.
+    Failed(Option<String>),
     /// It disappeared (deleted by someone else, or by its TTL).
     Gone,
     /// alertrun ended it.
@@ -364,7 +369,7 @@ impl JobExecutor {
                 reason = stop => End::EndedBy(EndedBy::Stop(reason)),
             },
         };
-        if let End::EndedBy(by) = end {
+        if let End::EndedBy(by) = &end {
             tracing::info!(job = %name, %namespace, ?by, "deleting Job");
             match jobs.delete(&name, &DeleteParams::background()).await {
                 Ok(_) => {}
@@ -384,9 +389,17 @@ impl JobExecutor {
         let exit = match end {
             End::Complete => Some(Exit::Code(code.unwrap_or(0))),
             // A Failed Job never reports success, whatever its pod says.
-            End::Failed => Some(Exit::Code(code.filter(|c| *c != 0).unwrap_or(1))),
+            End::Failed(_) => Some(Exit::Code(code.filter(|c| *c != 0).unwrap_or(1))),
             End::Gone | End::EndedBy(_) => code.map(Exit::Code),
         };
+        // Why: the Failed condition's reason, then a container that could not start.
+        let mut reasons = Vec::new();
+        if let End::Failed(Some(reason)) = &end {
+            reasons.push(reason.clone());
+        }
+        if let Some(waiting) = pod.as_ref().and_then(|p| start_failure(p, &container)) {
+            reasons.push(waiting);
+        }
         let mut stdout = Tail::default();
         if let Some(pod) = &pod {
             let log = self.log(namespace, pod, &container).await;
@@ -401,6 +414,7 @@ impl JobExecutor {
             stdout,
             stderr: Tail::default(),
             duration: age + started.elapsed(),
+            reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
         })
     }
 
@@ -551,7 +565,8 @@ fn age(job: &Job) -> Duration {
         .unwrap_or_default()
 }
 
-/// `Complete` or `Failed` when that condition of the Job is `True`.
+/// `Complete` or `Failed` (with its reason and message) when that condition of the Job
+/// is `True`.
 fn job_end(job: &Job) -> Option<End> {
     let conditions = job.status.as_ref()?.conditions.as_ref()?;
     conditions
@@ -559,9 +574,57 @@ fn job_end(job: &Job) -> Option<End> {
         .filter(|c| c.status == "True")
         .find_map(|c| match c.type_.as_str() {
             "Complete" => Some(End::Complete),
-            "Failed" => Some(End::Failed),
+            "Failed" => Some(End::Failed(reason_and_message(
+                c.reason.as_deref(),
+                c.message.as_deref(),
+            ))),
             _ => None,
         })
+}
+
+/// `reason: message`, or the one of them that is there and not empty.
+fn reason_and_message(reason: Option<&str>, message: Option<&str>) -> Option<String> {
+    let reason = reason.filter(|r| !r.is_empty());
+    let message = message.filter(|m| !m.is_empty());
+    match (reason, message) {
+        (Some(r), Some(m)) => Some(format!("{r}: {m}")),
+        (Some(one), None) | (None, Some(one)) => Some(one.to_string()),
+        (None, None) => None,
+    }
+}
+
+/// Why a container waits that it cannot start on its own: its image cannot be pulled or
+/// its configuration is wrong. Other waiting reasons (`ContainerCreating`, ...) pass.
+const START_FAILURES: [&str; 6] = [
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "ErrImageNeverPull",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+];
+
+/// `pod <name>: <reason>: <message>` when the container named `container` in `pod` waits
+/// for one of the [`START_FAILURES`].
+fn start_failure(pod: &Pod, container: &str) -> Option<String> {
+    let waiting = pod
+        .status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .iter()
+        .find(|s| s.name == container)?
+        .state
+        .as_ref()?
+        .waiting
+        .as_ref()?;
+    let reason = waiting.reason.as_deref()?;
+    if !START_FAILURES.contains(&reason) {
+        return None;
+    }
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let why = reason_and_message(Some(reason), waiting.message.as_deref())?;
+    Some(format!("pod {name}: {why}"))
 }
 
 /// The exit code of the container named `container` in `pod`, once it terminated.
@@ -599,7 +662,22 @@ mod tests {
                 "failed",
                 json!({"conditions": [{"type": "FailureTarget", "status": "True"},
                                       {"type": "Failed", "status": "True"}]}),
-                Some(End::Failed),
+                Some(End::Failed(None)),
+            ),
+            (
+                "failed with reason and message",
+                json!({"conditions": [{"type": "Failed", "status": "True",
+                                       "reason": "DeadlineExceeded",
+                                       "message": "Job was active longer than specified deadline"}]}),
+                Some(End::Failed(Some(
+                    "DeadlineExceeded: Job was active longer than specified deadline".into(),
+                ))),
+            ),
+            (
+                "failed with a reason only",
+                json!({"conditions": [{"type": "Failed", "status": "True",
+                                       "reason": "BackoffLimitExceeded", "message": ""}]}),
+                Some(End::Failed(Some("BackoffLimitExceeded".into()))),
             ),
             (
                 "failure target only",
@@ -631,5 +709,22 @@ mod tests {
         assert_eq!(terminated_exit_code(&pod, "action"), Some(3));
         assert_eq!(terminated_exit_code(&pod, "running"), None);
         assert_eq!(terminated_exit_code(&pod, "absent"), None);
+    }
+
+    #[test]
+    fn only_waiting_that_cannot_end_on_its_own_is_a_start_failure() {
+        let waiting = |reason: &str| -> Pod {
+            serde_json::from_value(json!({"metadata": {"name": "web-a"},
+                "status": {"containerStatuses": [
+                {"name": "action", "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+                 "state": {"waiting": {"reason": reason, "message": "why"}}}]}}))
+            .unwrap()
+        };
+        assert_eq!(
+            start_failure(&waiting("ImagePullBackOff"), "action").as_deref(),
+            Some("pod web-a: ImagePullBackOff: why")
+        );
+        assert_eq!(start_failure(&waiting("ContainerCreating"), "action"), None);
+        assert_eq!(start_failure(&waiting("ImagePullBackOff"), "other"), None);
     }
 }

@@ -348,6 +348,109 @@ async fn failed_job_without_pods_reports_exit_one() {
     let report = finished(outcome);
     assert_eq!(report.exit, Some(Exit::Code(1)));
     assert!(report.stdout.bytes.is_empty());
+    assert_eq!(report.reason.as_deref(), Some("DeadlineExceeded"));
+}
+
+/// Runs a Job whose first read shows its `Failed` condition with `reason` and `message`
+/// and whose one pod exited 2; returns the report.
+async fn failed_with(reason: &'static str, message: &'static str) -> alert_core::Report {
+    let outcome = run(
+        Duration::from_secs(300),
+        Box::pin(pending()),
+        move |mut h| async move {
+            expect_create(&mut h).await;
+            expect_get(
+                &mut h,
+                json!({"failed": 1, "conditions": [
+                {"type": "FailureTarget", "status": "True", "reason": reason, "message": message},
+                {"type": "Failed", "status": "True", "reason": reason, "message": message}]}),
+            )
+            .await;
+            let pods = vec![pod("web-a", "2026-11-21T07:38:40Z", Some(2))];
+            expect_pods_and_log(&mut h, pods, "web-a", "no\n").await;
+        },
+    )
+    .await;
+    let report = finished(outcome);
+    assert_eq!(report.exit, Some(Exit::Code(2)));
+    assert_eq!(report.ended_by, None);
+    assert!(!report.success());
+    report
+}
+
+#[tokio::test]
+async fn deadline_exceeded_is_recorded_as_the_reason() {
+    let report = failed_with(
+        "DeadlineExceeded",
+        "Job was active longer than specified deadline",
+    )
+    .await;
+    assert_eq!(
+        report.reason.as_deref(),
+        Some("DeadlineExceeded: Job was active longer than specified deadline")
+    );
+}
+
+#[tokio::test]
+async fn backoff_limit_exceeded_is_recorded_as_the_reason() {
+    let report = failed_with(
+        "BackoffLimitExceeded",
+        "Job has reached the specified backoff limit",
+    )
+    .await;
+    assert_eq!(
+        report.reason.as_deref(),
+        Some("BackoffLimitExceeded: Job has reached the specified backoff limit")
+    );
+}
+
+#[tokio::test]
+async fn pod_failure_policy_is_recorded_as_the_reason() {
+    let message = "Container action for pod ops/web-a failed with exit code 2 matching \
+                   FailJob rule at index 0";
+    let report = failed_with("PodFailurePolicy", message).await;
+    assert_eq!(report.reason, Some(format!("PodFailurePolicy: {message}")));
+}
+
+#[tokio::test]
+async fn an_image_that_cannot_be_pulled_is_the_reason_when_the_deadline_ends_the_run() {
+    let outcome = run(
+        Duration::from_millis(100),
+        Box::pin(pending()),
+        |mut h| async move {
+            expect_create(&mut h).await;
+            running_until_delete(&mut h).await;
+            let pod: Pod = serde_json::from_value(json!({
+                "metadata": {"name": "web-a", "namespace": NS,
+                             "creationTimestamp": "2026-11-21T07:38:40Z"},
+                "status": {"phase": "Pending", "containerStatuses": [{"name": "action",
+                           "image": "busybox:1.36", "imageID": "", "ready": false,
+                           "restartCount": 0, "state": {"waiting": {
+                               "reason": "ImagePullBackOff",
+                               "message": "Back-off pulling image \"busybox:1.36\""}}}]},
+            }))
+            .unwrap();
+            expect_pod_list(&mut h, &selector(), &[pod]).await;
+            // A waiting container has no log yet: the API server answers 400.
+            let path = format!("/api/v1/namespaces/{NS}/pods/web-a/log");
+            Call::expect(&mut h, Method::GET, &path).await.reply(
+                StatusCode::BAD_REQUEST,
+                &status(
+                    400,
+                    "BadRequest",
+                    "container \"action\" in pod \"web-a\" is waiting to start",
+                ),
+            );
+        },
+    )
+    .await;
+    let report = finished(outcome);
+    assert_eq!(report.ended_by, Some(EndedBy::Timeout));
+    assert_eq!(report.exit, None);
+    assert_eq!(
+        report.reason.as_deref(),
+        Some("pod web-a: ImagePullBackOff: Back-off pulling image \"busybox:1.36\"")
+    );
 }
 
 /// A Job of that name, as alertrun would have created it for `rule` and `dedup_key`.
