@@ -18,6 +18,10 @@ use crate::metadata::{DEDUP_KEY_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, RULE_A
 use crate::options::JobOptions;
 use crate::render::render_job;
 
+/// [`Report::reason`] of a Job that vanished before its end was seen, and whose pods do
+/// not tell how it ended either.
+pub const DELETED_BEFORE_OUTCOME: &str = "deleted before its outcome was seen";
+
 /// What [`Executor::kind`] returns for [`JobExecutor`].
 pub(crate) const KIND: &str = "kubernetes";
 
@@ -61,6 +65,12 @@ const LEGACY_CONTROLLER_UID_LABEL: &str = "controller-uid";
 /// handling for watches the API server closes, and it is deterministic to test against
 /// a mocked API server. The cost is up to one interval of delay in noticing the end and
 /// one `GET` per interval per running Job, which is small for remediation Jobs.
+///
+/// **A Job that vanishes** (`404` while following: deleted by someone, or by its TTL
+/// before the next read) is resolved from what was last seen (`SuccessCriteriaMet`,
+/// `FailureTarget`), else from its newest pod's terminated container (its exit code,
+/// with a reason saying so), else reported with no exit and
+/// [`DELETED_BEFORE_OUTCOME`] as its reason: never a failure without a reason.
 ///
 /// Log reading is best effort: a pod that is already gone, or a log call that fails,
 /// leaves [`Report::stdout`] empty (with a warning logged) rather than losing the report.
@@ -136,7 +146,8 @@ enum End {
     /// Its `Failed` condition is `True`: that condition's `reason: message`, when it
     /// has either.
     Failed(Option<String>),
-    /// It disappeared (deleted by someone else, or by its TTL).
+    /// It disappeared (deleted by someone else, or by its TTL) before its end was seen;
+    /// its pods may still tell how it ended.
     Gone,
     /// alertrun ended it.
     EndedBy(EndedBy),
@@ -397,6 +408,15 @@ impl JobExecutor {
         if let End::Failed(Some(reason)) = &end {
             reasons.push(reason.clone());
         }
+        if end == End::Gone {
+            reasons.push(match (&pod, code) {
+                (Some(pod), Some(_)) => format!(
+                    "the Job was {DELETED_BEFORE_OUTCOME}; the exit code is its pod {}'s",
+                    pod.metadata.name.as_deref().unwrap_or_default()
+                ),
+                _ => DELETED_BEFORE_OUTCOME.to_string(),
+            });
+        }
         if let Some(waiting) = pod.as_ref().and_then(|p| start_failure(p, &container)) {
             reasons.push(waiting);
         }
@@ -420,9 +440,14 @@ impl JobExecutor {
 
     /// Reads the Job every poll interval until it is Complete, Failed or gone.
     ///
+    /// Gone after a read that showed `SuccessCriteriaMet` or `FailureTarget` (1.31+: the
+    /// Job controller decided, and only its pods' termination was left) is that end;
+    /// gone otherwise is [`End::Gone`].
+    ///
     /// Transient failures (transport errors, 429, 5xx) are logged and retried at the next
     /// interval; other API errors (a 403, say) end the wait with an error.
     async fn follow(&self, jobs: &Api<Job>, name: &str, namespace: &str) -> Result<End, ExecError> {
+        let mut decided = None;
         loop {
             tokio::time::sleep(self.options.poll_interval).await;
             match jobs.get(name).await {
@@ -430,8 +455,11 @@ impl JobExecutor {
                     if let Some(end) = job_end(&job) {
                         return Ok(end);
                     }
+                    decided = job_decided(&job).or(decided);
                 }
-                Err(kube::Error::Api(s)) if s.is_not_found() => return Ok(End::Gone),
+                Err(kube::Error::Api(s)) if s.is_not_found() => {
+                    return Ok(decided.unwrap_or(End::Gone));
+                }
                 Err(kube::Error::Api(s)) if s.code != 429 && s.code < 500 => {
                     return Err(
                         ClusterError::new("get", "jobs", namespace, kube::Error::Api(s))
@@ -575,6 +603,23 @@ fn job_end(job: &Job) -> Option<End> {
         .find_map(|c| match c.type_.as_str() {
             "Complete" => Some(End::Complete),
             "Failed" => Some(End::Failed(reason_and_message(
+                c.reason.as_deref(),
+                c.message.as_deref(),
+            ))),
+            _ => None,
+        })
+}
+
+/// The end the Job controller decided before the Job's end: `SuccessCriteriaMet` is
+/// `Complete`, `FailureTarget` is `Failed` with that condition's reason and message.
+fn job_decided(job: &Job) -> Option<End> {
+    let conditions = job.status.as_ref()?.conditions.as_ref()?;
+    conditions
+        .iter()
+        .filter(|c| c.status == "True")
+        .find_map(|c| match c.type_.as_str() {
+            "SuccessCriteriaMet" => Some(End::Complete),
+            "FailureTarget" => Some(End::Failed(reason_and_message(
                 c.reason.as_deref(),
                 c.message.as_deref(),
             ))),

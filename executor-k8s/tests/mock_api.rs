@@ -18,7 +18,7 @@ use alert_core::{
     StopReason, Subject,
 };
 use executor_k8s::testing::{Call, Handle, mock_client};
-use executor_k8s::{JobAction, JobExecutor, JobOptions, job_name};
+use executor_k8s::{DELETED_BEFORE_OUTCOME, JobAction, JobExecutor, JobOptions, job_name};
 use http::{Method, StatusCode};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
@@ -938,6 +938,113 @@ async fn job_deleted_by_someone_else_ends_the_wait() {
     let report = finished(outcome);
     assert_eq!((report.exit, report.ended_by), (None, None));
     assert!(!report.success());
+    assert_eq!(report.reason.as_deref(), Some(DELETED_BEFORE_OUTCOME));
+    assert_eq!(
+        DELETED_BEFORE_OUTCOME,
+        "deleted before its outcome was seen"
+    );
+}
+
+/// Answers one `GET` of the Job with `404 NotFound`.
+async fn expect_gone(h: &mut Handle) {
+    Call::expect(h, Method::GET, &job_path()).await.reply(
+        StatusCode::NOT_FOUND,
+        &status(404, "NotFound", "jobs.batch not found"),
+    );
+}
+
+#[tokio::test]
+async fn a_vanished_job_is_resolved_from_its_terminated_pod() {
+    let outcome = run(
+        Duration::from_secs(300),
+        Box::pin(pending()),
+        |mut h| async move {
+            expect_create(&mut h).await;
+            expect_get(&mut h, json!({"active": 1})).await;
+            // ttlSecondsAfterFinished: 0 deleted it before the next read; its pod remains.
+            expect_gone(&mut h).await;
+            let pods = vec![pod("web-a", "2026-11-21T07:38:40Z", Some(0))];
+            expect_pods_and_log(&mut h, pods, "web-a", "done\n").await;
+        },
+    )
+    .await;
+    let report = finished(outcome);
+    assert_eq!((report.exit, report.ended_by), (Some(Exit::Code(0)), None));
+    assert!(report.success());
+    assert_eq!(report.stdout.text(), "done\n");
+    assert_eq!(
+        report.reason.as_deref(),
+        Some("the Job was deleted before its outcome was seen; the exit code is its pod web-a's")
+    );
+}
+
+#[tokio::test]
+async fn a_vanished_job_with_a_running_pod_is_deleted_before_its_outcome_was_seen() {
+    let outcome = run(
+        Duration::from_secs(300),
+        Box::pin(pending()),
+        |mut h| async move {
+            expect_create(&mut h).await;
+            expect_gone(&mut h).await;
+            let pods = vec![pod("web-a", "2026-11-21T07:38:40Z", None)];
+            expect_pods_and_log(&mut h, pods, "web-a", "half\n").await;
+        },
+    )
+    .await;
+    let report = finished(outcome);
+    assert_eq!((report.exit, report.ended_by), (None, None));
+    assert_eq!(report.reason.as_deref(), Some(DELETED_BEFORE_OUTCOME));
+}
+
+#[tokio::test]
+async fn a_vanished_job_after_failure_target_is_failed_with_its_reason() {
+    let outcome = run(
+        Duration::from_secs(300),
+        Box::pin(pending()),
+        |mut h| async move {
+            expect_create(&mut h).await;
+            expect_get(
+                &mut h,
+                json!({"failed": 1, "conditions": [{"type": "FailureTarget", "status": "True",
+                       "reason": "BackoffLimitExceeded",
+                       "message": "Job has reached the specified backoff limit"}]}),
+            )
+            .await;
+            expect_gone(&mut h).await;
+            expect_no_pods(&mut h).await;
+        },
+    )
+    .await;
+    let report = finished(outcome);
+    assert_eq!((report.exit, report.ended_by), (Some(Exit::Code(1)), None));
+    assert_eq!(
+        report.reason.as_deref(),
+        Some("BackoffLimitExceeded: Job has reached the specified backoff limit")
+    );
+}
+
+#[tokio::test]
+async fn a_vanished_job_after_success_criteria_met_is_complete() {
+    let outcome = run(
+        Duration::from_secs(300),
+        Box::pin(pending()),
+        |mut h| async move {
+            expect_create(&mut h).await;
+            expect_get(
+                &mut h,
+                json!({"succeeded": 1, "conditions": [
+                    {"type": "SuccessCriteriaMet", "status": "True"}]}),
+            )
+            .await;
+            expect_gone(&mut h).await;
+            expect_no_pods(&mut h).await;
+        },
+    )
+    .await;
+    let report = finished(outcome);
+    assert_eq!((report.exit, report.ended_by), (Some(Exit::Code(0)), None));
+    assert!(report.success());
+    assert_eq!(report.reason, None);
 }
 
 #[test]
