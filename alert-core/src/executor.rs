@@ -290,6 +290,10 @@ pub struct Report {
     pub stderr: Tail,
     /// How long it ran.
     pub duration: Duration,
+    /// Why it ended as it did, in the backend's words, when the backend knows more than
+    /// the exit code says: e.g. a Kubernetes Job's `Failed` condition
+    /// (`"DeadlineExceeded: Job was active longer than specified deadline"`).
+    pub reason: Option<String>,
 }
 
 impl Report {

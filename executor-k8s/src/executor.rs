@@ -18,11 +18,19 @@ use crate::metadata::{DEDUP_KEY_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, RULE_A
 use crate::options::JobOptions;
 use crate::render::render_job;
 
+/// [`Report::reason`] of a Job that vanished before its end was seen, and whose pods do
+/// not tell how it ended either.
+pub const DELETED_BEFORE_OUTCOME: &str = "deleted before its outcome was seen";
+
 /// What [`Executor::kind`] returns for [`JobExecutor`].
 pub(crate) const KIND: &str = "kubernetes";
 
 /// The label the Job controller puts on the pods of a Job: its uid (Kubernetes 1.27+).
 const CONTROLLER_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
+
+/// The label with the Job's uid that the Job controller put on its pods before
+/// Kubernetes 1.27 (and still puts, next to [`CONTROLLER_UID_LABEL`], on newer ones).
+const LEGACY_CONTROLLER_UID_LABEL: &str = "controller-uid";
 
 /// Runs a rule's action as one `batch/v1` Job per request and follows it to its end.
 ///
@@ -41,9 +49,15 @@ const CONTROLLER_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
 ///    `propagationPolicy: Background` (so its pods go too) and reports
 ///    [`EndedBy::Timeout`] or [`EndedBy::Stop`];
 /// 4. then lists the Job's pods by the label `batch.kubernetes.io/controller-uid=<uid>`
-///    (never by name: pod names are generated and truncated), reads the newest pod's
+///    (never by name: pod names are generated and truncated), and when that finds none,
+///    by the legacy label `controller-uid=<uid>` (clusters before 1.27 set only that
+///    one); reads the newest pod's
 ///    log tail into [`Report::stdout`] and its container's exit code into
-///    [`Report::exit`] (`0` for `Complete`, `1` for `Failed` when the pod does not say).
+///    [`Report::exit`] (`0` for `Complete`, `1` for `Failed` when the pod does not say);
+///    [`Report::reason`] says why it failed: the `Failed` condition's `reason: message`
+///    (`DeadlineExceeded`, `BackoffLimitExceeded`, `PodFailurePolicy`, ...) and, whatever
+///    ended the run, a container still waiting because it cannot start
+///    (`pod <name>: ImagePullBackOff: <message>`, see [`START_FAILURES`]), joined by `; `.
 ///
 /// **Polling, not watching.** The Job is read with a plain `GET` at an interval instead
 /// of a watch (`kube::runtime::wait::await_condition`): it needs only `get` on jobs
@@ -51,6 +65,12 @@ const CONTROLLER_UID_LABEL: &str = "batch.kubernetes.io/controller-uid";
 /// handling for watches the API server closes, and it is deterministic to test against
 /// a mocked API server. The cost is up to one interval of delay in noticing the end and
 /// one `GET` per interval per running Job, which is small for remediation Jobs.
+///
+/// **A Job that vanishes** (`404` while following: deleted by someone, or by its TTL
+/// before the next read) is resolved from what was last seen (`SuccessCriteriaMet`,
+/// `FailureTarget`), else from its newest pod's terminated container (its exit code,
+/// with a reason saying so), else reported with no exit and
+/// [`DELETED_BEFORE_OUTCOME`] as its reason: never a failure without a reason.
 ///
 /// Log reading is best effort: a pod that is already gone, or a log call that fails,
 /// leaves [`Report::stdout`] empty (with a warning logged) rather than losing the report.
@@ -119,13 +139,15 @@ impl fmt::Debug for JobExecutor {
 }
 
 /// How following a Job ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum End {
     /// Its `Complete` condition is `True`.
     Complete,
-    /// Its `Failed` condition is `True`.
-    Failed,
-    /// It disappeared (deleted by someone else, or by its TTL).
+    /// Its `Failed` condition is `True`: that condition's `reason: message`, when it
+    /// has either.
+    Failed(Option<String>),
+    /// It disappeared (deleted by someone else, or by its TTL) before its end was seen;
+    /// its pods may still tell how it ended.
     Gone,
     /// alertrun ended it.
     EndedBy(EndedBy),
@@ -358,7 +380,7 @@ impl JobExecutor {
                 reason = stop => End::EndedBy(EndedBy::Stop(reason)),
             },
         };
-        if let End::EndedBy(by) = end {
+        if let End::EndedBy(by) = &end {
             tracing::info!(job = %name, %namespace, ?by, "deleting Job");
             match jobs.delete(&name, &DeleteParams::background()).await {
                 Ok(_) => {}
@@ -378,9 +400,26 @@ impl JobExecutor {
         let exit = match end {
             End::Complete => Some(Exit::Code(code.unwrap_or(0))),
             // A Failed Job never reports success, whatever its pod says.
-            End::Failed => Some(Exit::Code(code.filter(|c| *c != 0).unwrap_or(1))),
+            End::Failed(_) => Some(Exit::Code(code.filter(|c| *c != 0).unwrap_or(1))),
             End::Gone | End::EndedBy(_) => code.map(Exit::Code),
         };
+        // Why: the Failed condition's reason, then a container that could not start.
+        let mut reasons = Vec::new();
+        if let End::Failed(Some(reason)) = &end {
+            reasons.push(reason.clone());
+        }
+        if end == End::Gone {
+            reasons.push(match (&pod, code) {
+                (Some(pod), Some(_)) => format!(
+                    "the Job was {DELETED_BEFORE_OUTCOME}; the exit code is its pod {}'s",
+                    pod.metadata.name.as_deref().unwrap_or_default()
+                ),
+                _ => DELETED_BEFORE_OUTCOME.to_string(),
+            });
+        }
+        if let Some(waiting) = pod.as_ref().and_then(|p| start_failure(p, &container)) {
+            reasons.push(waiting);
+        }
         let mut stdout = Tail::default();
         if let Some(pod) = &pod {
             let log = self.log(namespace, pod, &container).await;
@@ -395,14 +434,20 @@ impl JobExecutor {
             stdout,
             stderr: Tail::default(),
             duration: age + started.elapsed(),
+            reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
         })
     }
 
     /// Reads the Job every poll interval until it is Complete, Failed or gone.
     ///
+    /// Gone after a read that showed `SuccessCriteriaMet` or `FailureTarget` (1.31+: the
+    /// Job controller decided, and only its pods' termination was left) is that end;
+    /// gone otherwise is [`End::Gone`].
+    ///
     /// Transient failures (transport errors, 429, 5xx) are logged and retried at the next
     /// interval; other API errors (a 403, say) end the wait with an error.
     async fn follow(&self, jobs: &Api<Job>, name: &str, namespace: &str) -> Result<End, ExecError> {
+        let mut decided = None;
         loop {
             tokio::time::sleep(self.options.poll_interval).await;
             match jobs.get(name).await {
@@ -410,8 +455,11 @@ impl JobExecutor {
                     if let Some(end) = job_end(&job) {
                         return Ok(end);
                     }
+                    decided = job_decided(&job).or(decided);
                 }
-                Err(kube::Error::Api(s)) if s.is_not_found() => return Ok(End::Gone),
+                Err(kube::Error::Api(s)) if s.is_not_found() => {
+                    return Ok(decided.unwrap_or(End::Gone));
+                }
                 Err(kube::Error::Api(s)) if s.code != 429 && s.code < 500 => {
                     return Err(
                         ClusterError::new("get", "jobs", namespace, kube::Error::Api(s))
@@ -436,22 +484,31 @@ impl JobExecutor {
             .map_or_else(|| default_container_name().to_string(), |c| c.name.clone())
     }
 
-    /// The newest pod of the Job with this uid, if any (best effort).
+    /// The newest pod of the Job with this uid, if any (best effort): listed by
+    /// [`CONTROLLER_UID_LABEL`], and when that finds none by
+    /// [`LEGACY_CONTROLLER_UID_LABEL`], so that clusters before 1.27 are served too.
+    /// A list that fails ends the search (the second would fail the same way).
     async fn newest_pod(&self, namespace: &str, uid: &str) -> Option<Pod> {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
-        let selector = format!("{CONTROLLER_UID_LABEL}={uid}");
-        match pods.list(&ListParams::default().labels(&selector)).await {
-            Ok(list) => list.items.into_iter().max_by(|a, b| {
-                a.metadata
-                    .creation_timestamp
-                    .cmp(&b.metadata.creation_timestamp)
-            }),
-            Err(e) => {
-                let e = ClusterError::new("list", "pods", namespace, e);
-                tracing::warn!(error = %e, cause = %e.source_text(), "no pod, so no log");
-                None
+        for label in [CONTROLLER_UID_LABEL, LEGACY_CONTROLLER_UID_LABEL] {
+            let selector = format!("{label}={uid}");
+            match pods.list(&ListParams::default().labels(&selector)).await {
+                Ok(list) if list.items.is_empty() => {}
+                Ok(list) => {
+                    return list.items.into_iter().max_by(|a, b| {
+                        a.metadata
+                            .creation_timestamp
+                            .cmp(&b.metadata.creation_timestamp)
+                    });
+                }
+                Err(e) => {
+                    let e = ClusterError::new("list", "pods", namespace, e);
+                    tracing::warn!(error = %e, cause = %e.source_text(), "no pod, so no log");
+                    return None;
+                }
             }
         }
+        None
     }
 
     /// The tail of the pod's log (best effort: empty on failure).
@@ -536,7 +593,8 @@ fn age(job: &Job) -> Duration {
         .unwrap_or_default()
 }
 
-/// `Complete` or `Failed` when that condition of the Job is `True`.
+/// `Complete` or `Failed` (with its reason and message) when that condition of the Job
+/// is `True`.
 fn job_end(job: &Job) -> Option<End> {
     let conditions = job.status.as_ref()?.conditions.as_ref()?;
     conditions
@@ -544,9 +602,74 @@ fn job_end(job: &Job) -> Option<End> {
         .filter(|c| c.status == "True")
         .find_map(|c| match c.type_.as_str() {
             "Complete" => Some(End::Complete),
-            "Failed" => Some(End::Failed),
+            "Failed" => Some(End::Failed(reason_and_message(
+                c.reason.as_deref(),
+                c.message.as_deref(),
+            ))),
             _ => None,
         })
+}
+
+/// The end the Job controller decided before the Job's end: `SuccessCriteriaMet` is
+/// `Complete`, `FailureTarget` is `Failed` with that condition's reason and message.
+fn job_decided(job: &Job) -> Option<End> {
+    let conditions = job.status.as_ref()?.conditions.as_ref()?;
+    conditions
+        .iter()
+        .filter(|c| c.status == "True")
+        .find_map(|c| match c.type_.as_str() {
+            "SuccessCriteriaMet" => Some(End::Complete),
+            "FailureTarget" => Some(End::Failed(reason_and_message(
+                c.reason.as_deref(),
+                c.message.as_deref(),
+            ))),
+            _ => None,
+        })
+}
+
+/// `reason: message`, or the one of them that is there and not empty.
+fn reason_and_message(reason: Option<&str>, message: Option<&str>) -> Option<String> {
+    let reason = reason.filter(|r| !r.is_empty());
+    let message = message.filter(|m| !m.is_empty());
+    match (reason, message) {
+        (Some(r), Some(m)) => Some(format!("{r}: {m}")),
+        (Some(one), None) | (None, Some(one)) => Some(one.to_string()),
+        (None, None) => None,
+    }
+}
+
+/// Why a container waits that it cannot start on its own: its image cannot be pulled or
+/// its configuration is wrong. Other waiting reasons (`ContainerCreating`, ...) pass.
+const START_FAILURES: [&str; 6] = [
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "ErrImageNeverPull",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+];
+
+/// `pod <name>: <reason>: <message>` when the container named `container` in `pod` waits
+/// for one of the [`START_FAILURES`].
+fn start_failure(pod: &Pod, container: &str) -> Option<String> {
+    let waiting = pod
+        .status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .iter()
+        .find(|s| s.name == container)?
+        .state
+        .as_ref()?
+        .waiting
+        .as_ref()?;
+    let reason = waiting.reason.as_deref()?;
+    if !START_FAILURES.contains(&reason) {
+        return None;
+    }
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let why = reason_and_message(Some(reason), waiting.message.as_deref())?;
+    Some(format!("pod {name}: {why}"))
 }
 
 /// The exit code of the container named `container` in `pod`, once it terminated.
@@ -584,7 +707,22 @@ mod tests {
                 "failed",
                 json!({"conditions": [{"type": "FailureTarget", "status": "True"},
                                       {"type": "Failed", "status": "True"}]}),
-                Some(End::Failed),
+                Some(End::Failed(None)),
+            ),
+            (
+                "failed with reason and message",
+                json!({"conditions": [{"type": "Failed", "status": "True",
+                                       "reason": "DeadlineExceeded",
+                                       "message": "Job was active longer than specified deadline"}]}),
+                Some(End::Failed(Some(
+                    "DeadlineExceeded: Job was active longer than specified deadline".into(),
+                ))),
+            ),
+            (
+                "failed with a reason only",
+                json!({"conditions": [{"type": "Failed", "status": "True",
+                                       "reason": "BackoffLimitExceeded", "message": ""}]}),
+                Some(End::Failed(Some("BackoffLimitExceeded".into()))),
             ),
             (
                 "failure target only",
@@ -616,5 +754,22 @@ mod tests {
         assert_eq!(terminated_exit_code(&pod, "action"), Some(3));
         assert_eq!(terminated_exit_code(&pod, "running"), None);
         assert_eq!(terminated_exit_code(&pod, "absent"), None);
+    }
+
+    #[test]
+    fn only_waiting_that_cannot_end_on_its_own_is_a_start_failure() {
+        let waiting = |reason: &str| -> Pod {
+            serde_json::from_value(json!({"metadata": {"name": "web-a"},
+                "status": {"containerStatuses": [
+                {"name": "action", "image": "i", "imageID": "", "ready": false, "restartCount": 0,
+                 "state": {"waiting": {"reason": reason, "message": "why"}}}]}}))
+            .unwrap()
+        };
+        assert_eq!(
+            start_failure(&waiting("ImagePullBackOff"), "action").as_deref(),
+            Some("pod web-a: ImagePullBackOff: why")
+        );
+        assert_eq!(start_failure(&waiting("ContainerCreating"), "action"), None);
+        assert_eq!(start_failure(&waiting("ImagePullBackOff"), "other"), None);
     }
 }

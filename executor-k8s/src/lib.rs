@@ -82,7 +82,7 @@ pub use action::{
 #[cfg(feature = "executor")]
 pub use cluster::ClusterError;
 #[cfg(feature = "executor")]
-pub use executor::JobExecutor;
+pub use executor::{DELETED_BEFORE_OUTCOME, JobExecutor};
 pub use name::{is_dns1123_label, job_name};
 #[cfg(feature = "executor")]
 pub use options::{

@@ -18,7 +18,7 @@ use alert_core::{
     StopReason, Subject,
 };
 use executor_k8s::testing::{Call, Handle, mock_client};
-use executor_k8s::{JobAction, JobExecutor, JobOptions, job_name};
+use executor_k8s::{DELETED_BEFORE_OUTCOME, JobAction, JobExecutor, JobOptions, job_name};
 use http::{Method, StatusCode};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
@@ -139,18 +139,30 @@ fn pod(name: &str, created: &str, exit_code: Option<i32>) -> Pod {
     .unwrap()
 }
 
-/// Answers the pod list (asserting the controller-uid selector) with `pods`, then the log
-/// of the newest, `newest`, with `log`.
-async fn expect_pods_and_log(handle: &mut Handle, pods: Vec<Pod>, newest: &str, log: &str) {
+/// The label selector of the 1.27 pod list, `batch.kubernetes.io/controller-uid=<uid>`.
+fn selector() -> String {
+    format!("batch.kubernetes.io/controller-uid={UID}")
+}
+
+/// The label selector of the legacy pod list (before 1.27), `controller-uid=<uid>`.
+fn legacy_selector() -> String {
+    format!("controller-uid={UID}")
+}
+
+/// Answers one pod list, asserting its label `selector`, with `pods`.
+async fn expect_pod_list(handle: &mut Handle, selector: &str, pods: &[Pod]) {
     let call = Call::expect(
         handle,
         Method::GET,
         &format!("/api/v1/namespaces/{NS}/pods"),
     )
     .await;
-    let selector = format!("batch.kubernetes.io/controller-uid={UID}");
-    assert_eq!(call.query("labelSelector"), Some(selector.as_str()));
-    call.reply(StatusCode::OK, &pod_list(&pods));
+    assert_eq!(call.query("labelSelector"), Some(selector));
+    call.reply(StatusCode::OK, &pod_list(pods));
+}
+
+/// Answers the log of pod `newest` with `log`, asserting its parameters.
+async fn expect_log(handle: &mut Handle, newest: &str, log: &str) {
     let path = format!("/api/v1/namespaces/{NS}/pods/{newest}/log");
     let call = Call::expect(handle, Method::GET, &path).await;
     assert_eq!(call.query("container"), Some("action"));
@@ -159,14 +171,21 @@ async fn expect_pods_and_log(handle: &mut Handle, pods: Vec<Pod>, newest: &str, 
     call.reply_bytes(StatusCode::OK, log.as_bytes().to_vec());
 }
 
+/// Answers the pod list (asserting the 1.27 controller-uid selector) with `pods`, then
+/// the log of the newest, `newest`, with `log`.
+async fn expect_pods_and_log(handle: &mut Handle, pods: Vec<Pod>, newest: &str, log: &str) {
+    expect_pod_list(handle, &selector(), &pods).await;
+    expect_log(handle, newest, log).await;
+}
+
 fn pod_list(items: &[Pod]) -> Value {
     json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": items})
 }
 
-/// The pod list by controller-uid, answered with no pods.
+/// Both pod lists, by the 1.27 label and then the legacy one, answered with no pods.
 async fn expect_no_pods(h: &mut Handle) {
-    let call = Call::expect(h, Method::GET, &format!("/api/v1/namespaces/{NS}/pods")).await;
-    call.reply(StatusCode::OK, &pod_list(&[]));
+    expect_pod_list(h, &selector(), &[]).await;
+    expect_pod_list(h, &legacy_selector(), &[]).await;
 }
 
 fn status(code: u16, reason: &str, message: &str) -> Value {
@@ -263,6 +282,53 @@ async fn failed_job_reports_failure_with_the_pods_exit_code() {
 }
 
 #[tokio::test]
+async fn pods_are_found_by_the_1_27_label_without_the_legacy_list() {
+    let outcome = run(
+        Duration::from_secs(300),
+        Box::pin(pending()),
+        |mut h| async move {
+            expect_create(&mut h).await;
+            expect_get(&mut h, complete()).await;
+            // The first list finds the pod: no legacy list, the log comes next.
+            let pods = [pod("web-a", "2026-11-21T07:38:40Z", Some(0))];
+            expect_pod_list(&mut h, &selector(), &pods).await;
+            expect_log(&mut h, "web-a", "done\n").await;
+        },
+    )
+    .await;
+    let report = finished(outcome);
+    assert_eq!(report.exit, Some(Exit::Code(0)));
+    assert_eq!(report.stdout.text(), "done\n");
+}
+
+#[tokio::test]
+async fn pods_are_found_by_the_legacy_label_on_clusters_before_1_27() {
+    let outcome = run(
+        Duration::from_secs(300),
+        Box::pin(pending()),
+        |mut h| async move {
+            expect_create(&mut h).await;
+            expect_get(
+                &mut h,
+                json!({"failed": 1, "conditions": [
+                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]}),
+            )
+            .await;
+            // Before 1.27 the pods carry only `controller-uid`: the first list is empty.
+            expect_pod_list(&mut h, &selector(), &[]).await;
+            let mut legacy = pod("web-a", "2026-11-21T07:38:40Z", Some(3));
+            legacy.metadata.labels = Some([("controller-uid".to_string(), UID.to_string())].into());
+            expect_pod_list(&mut h, &legacy_selector(), &[legacy]).await;
+            expect_log(&mut h, "web-a", "boom\n").await;
+        },
+    )
+    .await;
+    let report = finished(outcome);
+    assert_eq!(report.exit, Some(Exit::Code(3)));
+    assert_eq!(report.stdout.text(), "boom\n");
+}
+
+#[tokio::test]
 async fn failed_job_without_pods_reports_exit_one() {
     let outcome = run(
         Duration::from_secs(300),
@@ -282,6 +348,109 @@ async fn failed_job_without_pods_reports_exit_one() {
     let report = finished(outcome);
     assert_eq!(report.exit, Some(Exit::Code(1)));
     assert!(report.stdout.bytes.is_empty());
+    assert_eq!(report.reason.as_deref(), Some("DeadlineExceeded"));
+}
+
+/// Runs a Job whose first read shows its `Failed` condition with `reason` and `message`
+/// and whose one pod exited 2; returns the report.
+async fn failed_with(reason: &'static str, message: &'static str) -> alert_core::Report {
+    let outcome = run(
+        Duration::from_secs(300),
+        Box::pin(pending()),
+        move |mut h| async move {
+            expect_create(&mut h).await;
+            expect_get(
+                &mut h,
+                json!({"failed": 1, "conditions": [
+                {"type": "FailureTarget", "status": "True", "reason": reason, "message": message},
+                {"type": "Failed", "status": "True", "reason": reason, "message": message}]}),
+            )
+            .await;
+            let pods = vec![pod("web-a", "2026-11-21T07:38:40Z", Some(2))];
+            expect_pods_and_log(&mut h, pods, "web-a", "no\n").await;
+        },
+    )
+    .await;
+    let report = finished(outcome);
+    assert_eq!(report.exit, Some(Exit::Code(2)));
+    assert_eq!(report.ended_by, None);
+    assert!(!report.success());
+    report
+}
+
+#[tokio::test]
+async fn deadline_exceeded_is_recorded_as_the_reason() {
+    let report = failed_with(
+        "DeadlineExceeded",
+        "Job was active longer than specified deadline",
+    )
+    .await;
+    assert_eq!(
+        report.reason.as_deref(),
+        Some("DeadlineExceeded: Job was active longer than specified deadline")
+    );
+}
+
+#[tokio::test]
+async fn backoff_limit_exceeded_is_recorded_as_the_reason() {
+    let report = failed_with(
+        "BackoffLimitExceeded",
+        "Job has reached the specified backoff limit",
+    )
+    .await;
+    assert_eq!(
+        report.reason.as_deref(),
+        Some("BackoffLimitExceeded: Job has reached the specified backoff limit")
+    );
+}
+
+#[tokio::test]
+async fn pod_failure_policy_is_recorded_as_the_reason() {
+    let message = "Container action for pod ops/web-a failed with exit code 2 matching \
+                   FailJob rule at index 0";
+    let report = failed_with("PodFailurePolicy", message).await;
+    assert_eq!(report.reason, Some(format!("PodFailurePolicy: {message}")));
+}
+
+#[tokio::test]
+async fn an_image_that_cannot_be_pulled_is_the_reason_when_the_deadline_ends_the_run() {
+    let outcome = run(
+        Duration::from_millis(100),
+        Box::pin(pending()),
+        |mut h| async move {
+            expect_create(&mut h).await;
+            running_until_delete(&mut h).await;
+            let pod: Pod = serde_json::from_value(json!({
+                "metadata": {"name": "web-a", "namespace": NS,
+                             "creationTimestamp": "2026-11-21T07:38:40Z"},
+                "status": {"phase": "Pending", "containerStatuses": [{"name": "action",
+                           "image": "busybox:1.36", "imageID": "", "ready": false,
+                           "restartCount": 0, "state": {"waiting": {
+                               "reason": "ImagePullBackOff",
+                               "message": "Back-off pulling image \"busybox:1.36\""}}}]},
+            }))
+            .unwrap();
+            expect_pod_list(&mut h, &selector(), &[pod]).await;
+            // A waiting container has no log yet: the API server answers 400.
+            let path = format!("/api/v1/namespaces/{NS}/pods/web-a/log");
+            Call::expect(&mut h, Method::GET, &path).await.reply(
+                StatusCode::BAD_REQUEST,
+                &status(
+                    400,
+                    "BadRequest",
+                    "container \"action\" in pod \"web-a\" is waiting to start",
+                ),
+            );
+        },
+    )
+    .await;
+    let report = finished(outcome);
+    assert_eq!(report.ended_by, Some(EndedBy::Timeout));
+    assert_eq!(report.exit, None);
+    assert_eq!(
+        report.reason.as_deref(),
+        Some("pod web-a: ImagePullBackOff: Back-off pulling image \"busybox:1.36\"")
+    );
 }
 
 /// A Job of that name, as alertrun would have created it for `rule` and `dedup_key`.
@@ -769,6 +938,113 @@ async fn job_deleted_by_someone_else_ends_the_wait() {
     let report = finished(outcome);
     assert_eq!((report.exit, report.ended_by), (None, None));
     assert!(!report.success());
+    assert_eq!(report.reason.as_deref(), Some(DELETED_BEFORE_OUTCOME));
+    assert_eq!(
+        DELETED_BEFORE_OUTCOME,
+        "deleted before its outcome was seen"
+    );
+}
+
+/// Answers one `GET` of the Job with `404 NotFound`.
+async fn expect_gone(h: &mut Handle) {
+    Call::expect(h, Method::GET, &job_path()).await.reply(
+        StatusCode::NOT_FOUND,
+        &status(404, "NotFound", "jobs.batch not found"),
+    );
+}
+
+#[tokio::test]
+async fn a_vanished_job_is_resolved_from_its_terminated_pod() {
+    let outcome = run(
+        Duration::from_secs(300),
+        Box::pin(pending()),
+        |mut h| async move {
+            expect_create(&mut h).await;
+            expect_get(&mut h, json!({"active": 1})).await;
+            // ttlSecondsAfterFinished: 0 deleted it before the next read; its pod remains.
+            expect_gone(&mut h).await;
+            let pods = vec![pod("web-a", "2026-11-21T07:38:40Z", Some(0))];
+            expect_pods_and_log(&mut h, pods, "web-a", "done\n").await;
+        },
+    )
+    .await;
+    let report = finished(outcome);
+    assert_eq!((report.exit, report.ended_by), (Some(Exit::Code(0)), None));
+    assert!(report.success());
+    assert_eq!(report.stdout.text(), "done\n");
+    assert_eq!(
+        report.reason.as_deref(),
+        Some("the Job was deleted before its outcome was seen; the exit code is its pod web-a's")
+    );
+}
+
+#[tokio::test]
+async fn a_vanished_job_with_a_running_pod_is_deleted_before_its_outcome_was_seen() {
+    let outcome = run(
+        Duration::from_secs(300),
+        Box::pin(pending()),
+        |mut h| async move {
+            expect_create(&mut h).await;
+            expect_gone(&mut h).await;
+            let pods = vec![pod("web-a", "2026-11-21T07:38:40Z", None)];
+            expect_pods_and_log(&mut h, pods, "web-a", "half\n").await;
+        },
+    )
+    .await;
+    let report = finished(outcome);
+    assert_eq!((report.exit, report.ended_by), (None, None));
+    assert_eq!(report.reason.as_deref(), Some(DELETED_BEFORE_OUTCOME));
+}
+
+#[tokio::test]
+async fn a_vanished_job_after_failure_target_is_failed_with_its_reason() {
+    let outcome = run(
+        Duration::from_secs(300),
+        Box::pin(pending()),
+        |mut h| async move {
+            expect_create(&mut h).await;
+            expect_get(
+                &mut h,
+                json!({"failed": 1, "conditions": [{"type": "FailureTarget", "status": "True",
+                       "reason": "BackoffLimitExceeded",
+                       "message": "Job has reached the specified backoff limit"}]}),
+            )
+            .await;
+            expect_gone(&mut h).await;
+            expect_no_pods(&mut h).await;
+        },
+    )
+    .await;
+    let report = finished(outcome);
+    assert_eq!((report.exit, report.ended_by), (Some(Exit::Code(1)), None));
+    assert_eq!(
+        report.reason.as_deref(),
+        Some("BackoffLimitExceeded: Job has reached the specified backoff limit")
+    );
+}
+
+#[tokio::test]
+async fn a_vanished_job_after_success_criteria_met_is_complete() {
+    let outcome = run(
+        Duration::from_secs(300),
+        Box::pin(pending()),
+        |mut h| async move {
+            expect_create(&mut h).await;
+            expect_get(
+                &mut h,
+                json!({"succeeded": 1, "conditions": [
+                    {"type": "SuccessCriteriaMet", "status": "True"}]}),
+            )
+            .await;
+            expect_gone(&mut h).await;
+            expect_no_pods(&mut h).await;
+        },
+    )
+    .await;
+    let report = finished(outcome);
+    assert_eq!((report.exit, report.ended_by), (Some(Exit::Code(0)), None));
+    assert!(report.success());
+    assert_eq!(report.reason, None);
 }
 
 #[test]

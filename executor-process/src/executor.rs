@@ -240,6 +240,7 @@ impl ProcessExecutor {
             stdout: out,
             stderr: err,
             duration,
+            reason: None,
         };
         (status, report)
     }
