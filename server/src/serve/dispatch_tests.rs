@@ -685,3 +685,36 @@ async fn a_store_file_replaced_under_alertrun_gets_its_notifications_again_and_n
     let runs = store.runs(&crate::store::RunFilter::default()).unwrap();
     panic!("runs not all recorded succeeded in the new file: {runs:#?}");
 }
+
+#[tokio::test]
+async fn the_reason_a_backend_reports_is_recorded_with_the_run() {
+    // Issue 10: why a Job failed (DeadlineExceeded, BackoffLimitExceeded...) was never
+    // recorded.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let executor: Arc<dyn Executor> = Arc::new(RecordingExecutor::answering(
+        alert_core::Outcome::Finished(alert_core::Report {
+            exit: Some(alert_core::Exit::Code(1)),
+            reason: Some("DeadlineExceeded: Job was active longer than specified deadline".into()),
+            ..alert_core::Report::default()
+        }),
+    ));
+    let d = dispatcher_using(
+        &format!("rules:\n{}", rule("fix", "")),
+        Some(store.clone()),
+        executor,
+        false,
+    )
+    .await;
+    assert_eq!(
+        take(&d, &notification(&[("a", T1, "firing")])).await,
+        Ok((1, 0))
+    );
+    settled(&d).await;
+    let runs = store.runs(&crate::store::RunFilter::default()).unwrap();
+    assert_eq!(runs[0].state, RunState::Failed);
+    assert_eq!(
+        runs[0].reason.as_deref(),
+        Some("DeadlineExceeded: Job was active longer than specified deadline")
+    );
+}

@@ -104,6 +104,10 @@ pub(super) fn finished_record(
             // Tails: a secret may be cut at their start.
             record.stdout = scrubber.scrub_cut(&report.stdout.text()).into_owned();
             record.stderr = scrubber.scrub_cut(&report.stderr.text()).into_owned();
+            // Why it ended, as the backend read it (a Job's failure condition, say).
+            if let Some(reason) = &report.reason {
+                record.reason = Some(scrubber.scrub(reason).into_owned());
+            }
             let end = match report.ended_by {
                 None if report.success() => End::Succeeded,
                 None => End::Failed,
