@@ -12,6 +12,8 @@
 
 mod kubernetes;
 mod process;
+#[cfg(feature = "server")]
+mod token_file;
 
 #[cfg(feature = "server")]
 use std::collections::HashMap;
@@ -220,7 +222,14 @@ async fn cluster_client() -> Result<kube::Client, kube::Error> {
     config.connect_timeout = Some(Duration::from_secs(10));
     config.read_timeout = Some(Duration::from_secs(30));
     config.reset_reader_on_write = true;
-    kube::Client::try_from(config)
+    // A token file (a kubeconfig's `tokenFile`, the in-cluster service account token) is
+    // sent trimmed, as kubectl sends it: kube would send a trailing newline and fail.
+    let token_file = token_file::take(&mut config.auth_info)?;
+    let builder = kube::client::ClientBuilder::try_from(config)?;
+    Ok(match token_file {
+        Some(layer) => builder.with_layer(&layer).build(),
+        None => builder.build(),
+    })
 }
 
 /// What building one rule's executor needs: its name, action and stop policy.
