@@ -80,7 +80,7 @@ pub use action::{
     default_restart_policy, default_ttl_seconds_after_finished,
 };
 #[cfg(feature = "executor")]
-pub use cluster::ClusterError;
+pub use cluster::{ApiMessage, ClusterError};
 #[cfg(feature = "executor")]
 pub use executor::JobExecutor;
 pub use name::{is_dns1123_label, job_name};
