@@ -92,4 +92,4 @@ pub use options::{
 #[cfg(feature = "test-util")]
 pub mod testing;
 pub use problem::{JobConfigError, JobConfigErrorKind};
-pub use render::{RenderError, redact_job, render_job};
+pub use render::{RenderError, invalid_env_names, is_env_name, redact_job, render_job};

@@ -149,6 +149,26 @@ pub(crate) fn preview(action: &Action, req: &ExecRequest, shown_env: &[EnvVar]) 
     }
 }
 
+/// Why `action` must not run `req` though it rendered: for a Job, variable names the API
+/// server refuses. The run is then recorded skipped, like a variable that cannot be passed.
+pub(crate) fn request_problems(action: &Action, req: &ExecRequest) -> Vec<String> {
+    match action {
+        Action::Process(_) => Vec::new(),
+        Action::Kubernetes { .. } => kubernetes::request_problems(req),
+    }
+}
+
+/// A warning for `check` when `action` cannot take every variable `style` may produce.
+pub(crate) fn env_style_warning(
+    action: &Action,
+    style: alert_core::env::EnvStyle,
+) -> Option<String> {
+    match action {
+        Action::Process(_) => None,
+        Action::Kubernetes { .. } => kubernetes::env_style_warning(style),
+    }
+}
+
 /// The argvs of `action` that `$(VAR)` references are expanded in, each element with its
 /// path under `action.<kind>` (`command[2]`): a process's command; a Job's containers'
 /// `command` and `args`, which the kubelet expands.
