@@ -9,8 +9,13 @@ use crate::executor::KIND;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClusterError {
-    /// The API server refused the call (403): the service account lacks the RBAC rule.
-    #[error("forbidden to {verb} {resource} in namespace {namespace:?}: check the RBAC rules")]
+    /// The API server refused the call (403): the account alertrun runs as lacks the RBAC
+    /// rule. The message says what to add to the Role.
+    #[error(
+        "forbidden: alertrun's account may not {verb} {resource} in namespace {namespace:?}: \
+         add verb \"{verb}\" on \"{resource}\" (API group \"{group}\") to its Role there",
+        group = api_group(resource)
+    )]
     Forbidden {
         /// `create`, `get`, `list` or `delete`.
         verb: &'static str,
@@ -18,9 +23,9 @@ pub enum ClusterError {
         resource: &'static str,
         /// The namespace of the call.
         namespace: String,
-        /// The API's answer.
+        /// The API server's message (which names the account).
         #[source]
-        source: kube::Error,
+        source: ApiMessage,
     },
     /// Any other failure: an API error or a transport problem.
     #[error("cannot {verb} {resource} in namespace {namespace:?}")]
@@ -50,7 +55,7 @@ impl ClusterError {
                 verb,
                 resource,
                 namespace,
-                source: e,
+                source: ApiMessage(s.message.clone()),
             },
             _ => Self::Api {
                 verb,
@@ -65,7 +70,9 @@ impl ClusterError {
     /// connection reset, timed out) or an answer of `429 Too Many Requests` or `5xx`.
     /// A `403`, a `404`, a `409` or a `422` is not.
     pub fn is_transient(&self) -> bool {
-        let (Self::Forbidden { source, .. } | Self::Api { source, .. }) = self;
+        let Self::Api { source, .. } = self else {
+            return false;
+        };
         match source {
             kube::Error::Api(s) => s.code == 429 || s.code >= 500,
             kube::Error::HyperError(_) | kube::Error::Service(_) | kube::Error::ReadEvents(_) => {
@@ -103,7 +110,21 @@ impl ClusterError {
     /// The underlying error's text, for logs.
     pub(crate) fn source_text(&self) -> String {
         match self {
-            Self::Forbidden { source, .. } | Self::Api { source, .. } => source.to_string(),
+            Self::Forbidden { source, .. } => source.to_string(),
+            Self::Api { source, .. } => source.to_string(),
         }
+    }
+}
+
+/// The message of an API server's answer (a `Status`'s `message`), without the rest of it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ApiMessage(String);
+
+/// The API group of `resource`, as a Role's `apiGroups` names it (`""`: the core group).
+fn api_group(resource: &str) -> &'static str {
+    match resource {
+        "jobs" => "batch",
+        _ => "",
     }
 }

@@ -80,7 +80,7 @@ pub use action::{
     default_restart_policy, default_ttl_seconds_after_finished,
 };
 #[cfg(feature = "executor")]
-pub use cluster::ClusterError;
+pub use cluster::{ApiMessage, ClusterError};
 #[cfg(feature = "executor")]
 pub use executor::{DELETED_BEFORE_OUTCOME, JobExecutor};
 pub use name::{is_dns1123_label, job_name};
@@ -92,4 +92,4 @@ pub use options::{
 #[cfg(feature = "test-util")]
 pub mod testing;
 pub use problem::{JobConfigError, JobConfigErrorKind};
-pub use render::{RenderError, redact_job, render_job};
+pub use render::{RenderError, invalid_env_names, is_env_name, redact_job, render_job};

@@ -32,6 +32,14 @@ pub enum RenderError {
     /// override them silently.
     #[error("env of the template conflicts with the request: {}", List(.0))]
     EnvConflict(Vec<JobConfigError>),
+    /// Variables of the request have names the API server refuses in a container's env
+    /// (see [`invalid_env_names`]): the Job is not created, the run is refused.
+    #[error(
+        "variable names Kubernetes refuses in a Job (a name must match \
+         [-._a-zA-Z][-._a-zA-Z0-9]*): {}; the Job is not created",
+        Quoted(.0)
+    )]
+    EnvName(Vec<String>),
     /// The annotations would exceed Kubernetes' 256 KiB limit (a huge summary, say).
     #[error(
         "annotations of Job {job:?} take {bytes} bytes, over the limit of {MAX_ANNOTATION_BYTES}"
@@ -65,6 +73,7 @@ pub enum RenderError {
 ///
 /// # Errors
 /// [`RenderError::Config`] when the action is invalid, [`RenderError::DefaultNamespace`],
+/// [`RenderError::EnvName`] when a variable's name is one Kubernetes refuses,
 /// [`RenderError::EnvConflict`] when a template container already defines a variable of
 /// the request, and [`RenderError::AnnotationsTooLarge`].
 pub fn render_job(
@@ -73,6 +82,10 @@ pub fn render_job(
     default_namespace: &str,
 ) -> Result<Job, RenderError> {
     let plan = action.plan().map_err(RenderError::Config)?;
+    let refused = invalid_env_names(&req.env);
+    if !refused.is_empty() {
+        return Err(RenderError::EnvName(refused));
+    }
     let namespace = match plan.namespace {
         Some(namespace) => namespace,
         None if is_dns1123_label(default_namespace) => default_namespace.to_string(),
@@ -204,6 +217,41 @@ fn find_conflicts(
 fn whole_seconds(d: Duration) -> i64 {
     let secs = d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0));
     i64::try_from(secs).unwrap_or(i64::MAX).max(1)
+}
+
+/// Whether the API server accepts `name` as a container's env var name: the
+/// `[-._a-zA-Z][-._a-zA-Z0-9]*` that API servers apply (those with the feature
+/// `RelaxedEnvironmentVariableValidation` accept more;
+/// alertrun keeps to the rule every supported cluster applies).
+pub fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '-' | '.' | '_'))
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+}
+
+/// The names in `env` that [`is_env_name`] refuses, in order.
+pub fn invalid_env_names(env: &[EnvVar]) -> Vec<String> {
+    env.iter()
+        .filter(|v| !is_env_name(&v.name))
+        .map(|v| v.name.clone())
+        .collect()
+}
+
+/// Names, each quoted, joined by `, `.
+struct Quoted<'a>(&'a [String]);
+
+impl std::fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, name) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{name:?}")?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

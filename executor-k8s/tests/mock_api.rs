@@ -837,7 +837,30 @@ async fn forbidden_create_names_verb_resource_and_namespace() {
         .to_string();
     assert_eq!(
         cause,
-        "forbidden to create jobs in namespace \"ops\": check the RBAC rules"
+        "forbidden: alertrun's account may not create jobs in namespace \"ops\": \
+         add verb \"create\" on \"jobs\" (API group \"batch\") to its Role there"
+    );
+    // Below it, the API server's own message (naming the account), and no Debug dump.
+    let below = e
+        .source()
+        .and_then(std::error::Error::source)
+        .map(ToString::to_string);
+    assert_eq!(
+        below.as_deref(),
+        Some(
+            "jobs.batch is forbidden: User \"system:serviceaccount:ops:alertrun\" \
+             cannot create resource \"jobs\" in API group \"batch\" in the namespace \"ops\""
+        )
+    );
+    let mut chain = String::new();
+    let mut next: Option<&dyn std::error::Error> = Some(&e);
+    while let Some(err) = next {
+        chain.push_str(&err.to_string());
+        next = err.source();
+    }
+    assert!(
+        !chain.contains("Status {") && !chain.contains("ApiError"),
+        "{chain}"
     );
 }
 

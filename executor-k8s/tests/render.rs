@@ -5,7 +5,9 @@ use std::time::Duration;
 use alert_core::env::EnvVar;
 use alert_core::expand::expand;
 use alert_core::{AlertStatus, ExecRequest, Fingerprint, Subject, Timestamp};
-use executor_k8s::{JobAction, JobConfigErrorKind, RenderError, job_name, redact_job, render_job};
+use executor_k8s::{
+    JobAction, JobConfigErrorKind, RenderError, is_env_name, job_name, redact_job, render_job,
+};
 use k8s_openapi::api::batch::v1::Job;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -284,6 +286,44 @@ fn template_env_named_like_a_request_var_is_an_error() {
         err.to_string(),
         "env of the template conflicts with the request: template.spec.containers[0].env[1].name: \
          \"ALERTRUN_LABEL_pod\" is also set by alertrun's env contract"
+    );
+}
+
+#[test]
+fn env_names_are_checked_against_the_api_servers_rule() {
+    for name in [
+        "ALERTRUN_LABEL_pod",
+        "AMX_LABEL_service.name",
+        "_x",
+        "-a",
+        ".b",
+        "a-1",
+    ] {
+        assert!(is_env_name(name), "{name}");
+    }
+    for name in ["", "1A", "AMX_LABEL_ключ", "A B", "A=B", "A/B", "A:B"] {
+        assert!(!is_env_name(name), "{name}");
+    }
+}
+
+#[test]
+fn a_variable_name_the_api_server_refuses_refuses_the_run() {
+    // What `env_style: am-executor` makes of a label `ключ` (Prometheus 3 UTF-8 names).
+    let mut env = crash_looping_env();
+    env.push(EnvVar::new("AMX_LABEL_ключ", "значение"));
+    env.push(EnvVar::new("AMX_ALERT_1_LABEL_ключ", "значение"));
+    let err = render_job(&delete_pod_action(), &crash_looping(env), "default")
+        .expect_err("no Job the API server would refuse");
+    assert!(
+        matches!(&err, RenderError::EnvName(names)
+            if names == &["AMX_LABEL_ключ".to_owned(), "AMX_ALERT_1_LABEL_ключ".to_owned()]),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "variable names Kubernetes refuses in a Job (a name must match \
+         [-._a-zA-Z][-._a-zA-Z0-9]*): \"AMX_LABEL_ключ\", \"AMX_ALERT_1_LABEL_ключ\"; \
+         the Job is not created"
     );
 }
 

@@ -45,6 +45,8 @@ struct Seen {
     body: Value,
     /// The status the stub answered.
     status: u16,
+    /// The `Authorization` header, as sent.
+    authorization: Option<String>,
 }
 
 /// A Job the stub holds.
@@ -178,6 +180,12 @@ impl StubApi {
 
 /// A kubeconfig in `dir` for an API server at `addr`, namespace [`NS`].
 fn kubeconfig(dir: &Path, addr: SocketAddr) -> PathBuf {
+    kubeconfig_as(dir, addr, "{}")
+}
+
+/// A kubeconfig in `dir` for an API server at `addr`, namespace [`NS`], whose user is
+/// `user` (a YAML flow mapping, such as `{tokenFile: /path}`).
+fn kubeconfig_as(dir: &Path, addr: SocketAddr, user: &str) -> PathBuf {
     let path = dir.join("kubeconfig");
     std::fs::write(
         &path,
@@ -185,7 +193,7 @@ fn kubeconfig(dir: &Path, addr: SocketAddr) -> PathBuf {
             "apiVersion: v1\nkind: Config\ncurrent-context: stub\n\
              clusters: [{{name: stub, cluster: {{server: \"http://{addr}\"}}}}]\n\
              contexts: [{{name: stub, context: {{cluster: stub, user: stub, namespace: {NS}}}}}]\n\
-             users: [{{name: stub, user: {{}}}}]\n"
+             users: [{{name: stub, user: {user}}}]\n"
         ),
     )
     .unwrap();
@@ -200,6 +208,7 @@ fn serve_connection(stream: TcpStream, cluster: &Mutex<Cluster>) {
         let method = parts.next().unwrap_or_default().to_owned();
         let target = parts.next().unwrap_or_default().to_owned();
         let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+        let authorization = request.header("authorization").map(str::to_owned);
         let (status, content_type, reply) = {
             let mut cluster = cluster.lock().unwrap_or_else(PoisonError::into_inner);
             let hang = cluster.hanging_creates && method == "POST";
@@ -209,6 +218,7 @@ fn serve_connection(stream: TcpStream, cluster: &Mutex<Cluster>) {
                     target,
                     body,
                     status: 0,
+                    authorization,
                 });
                 drop(cluster);
                 if hang {
@@ -222,6 +232,7 @@ fn serve_connection(stream: TcpStream, cluster: &Mutex<Cluster>) {
                 target,
                 body,
                 status: answer.0,
+                authorization,
             });
             answer
         };
@@ -916,4 +927,37 @@ fn an_unanswered_job_create_ends_within_the_rule_timeout() {
     );
     assert!(!stub.seen_with("POST").is_empty(), "{ended}");
     server.terminate(Duration::from_secs(5));
+}
+
+#[test]
+fn a_token_file_ending_in_a_newline_is_sent_trimmed_as_kubectl_sends_it() {
+    let stub = StubApi::start();
+    let dir = tempfile::tempdir().unwrap();
+    // What `echo "$TOKEN" > token` writes.
+    let token = dir.path().join("token");
+    std::fs::write(&token, "token\n").unwrap();
+    let kubeconfig = kubeconfig_as(
+        dir.path(),
+        stub.addr,
+        &format!("{{tokenFile: \"{}\"}}", token.display()),
+    );
+    let server = Alertrun::start(&example_config(), &[("KUBECONFIG", kubeconfig.as_os_str())]);
+    notify(server.addr, &firing());
+
+    let run = wait_for("the Job's run recorded succeeded", WAIT, || {
+        let runs = runs(server.addr);
+        (runs.len() == 1 && runs[0]["state"] == "succeeded").then(|| runs[0].clone())
+    });
+    assert_eq!(run["exit"], "exit 0");
+    let seen = stub.seen();
+    assert_eq!(
+        stub.seen_with("POST").len(),
+        1,
+        "the Job was created: {seen:#?}"
+    );
+    assert!(
+        seen.iter()
+            .all(|s| s.authorization.as_deref() == Some("Bearer token")),
+        "every request carries the trimmed token: {seen:#?}"
+    );
 }

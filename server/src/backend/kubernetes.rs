@@ -6,6 +6,7 @@ use std::sync::Arc;
 use alert_core::ExecRequest;
 #[cfg(feature = "server")]
 use alert_core::Executor;
+use alert_core::env::EnvStyle;
 use executor_k8s::JobAction;
 #[cfg(feature = "server")]
 use executor_k8s::{JobExecutor, JobOptions};
@@ -42,6 +43,33 @@ pub(super) fn check_namespace(namespace: &str) -> Result<(), String> {
             "{namespace:?} is not a valid namespace (a DNS-1123 label)"
         ))
     }
+}
+
+/// Why a Job must not be created for `req`: variables whose names the API server refuses
+/// (it would answer `422` and create nothing).
+pub(super) fn request_problems(req: &ExecRequest) -> Vec<String> {
+    let names = executor_k8s::invalid_env_names(&req.env);
+    if names.is_empty() {
+        Vec::new()
+    } else {
+        vec![executor_k8s::RenderError::EnvName(names).to_string()]
+    }
+}
+
+/// A warning for a Job action whose env style passes label and annotation names into
+/// variable names as they are, so a name outside `[-._a-zA-Z0-9]` (a UTF-8 label such as
+/// `ключ`) makes a variable the API server refuses.
+pub(super) fn env_style_warning(style: EnvStyle) -> Option<String> {
+    let how = match style {
+        EnvStyle::AmExecutor => "am-executor passes label and annotation names verbatim",
+        EnvStyle::Bailer => "bailer passes label names upper-cased but otherwise as they are",
+        _ => return None,
+    };
+    Some(format!(
+        "{how}: a name outside [-._a-zA-Z0-9] (such as a UTF-8 label `ключ`) makes a \
+         variable name Kubernetes refuses, and that run is refused (recorded skipped); \
+         env_style: native encodes every name"
+    ))
 }
 
 /// The Job `job` would create for `req`, secret values redacted.

@@ -12,6 +12,8 @@
 
 mod kubernetes;
 mod process;
+#[cfg(feature = "server")]
+mod token_file;
 
 #[cfg(feature = "server")]
 use std::collections::HashMap;
@@ -147,6 +149,26 @@ pub(crate) fn preview(action: &Action, req: &ExecRequest, shown_env: &[EnvVar]) 
     }
 }
 
+/// Why `action` must not run `req` though it rendered: for a Job, variable names the API
+/// server refuses. The run is then recorded skipped, like a variable that cannot be passed.
+pub(crate) fn request_problems(action: &Action, req: &ExecRequest) -> Vec<String> {
+    match action {
+        Action::Process(_) => Vec::new(),
+        Action::Kubernetes { .. } => kubernetes::request_problems(req),
+    }
+}
+
+/// A warning for `check` when `action` cannot take every variable `style` may produce.
+pub(crate) fn env_style_warning(
+    action: &Action,
+    style: alert_core::env::EnvStyle,
+) -> Option<String> {
+    match action {
+        Action::Process(_) => None,
+        Action::Kubernetes { .. } => kubernetes::env_style_warning(style),
+    }
+}
+
 /// The argvs of `action` that `$(VAR)` references are expanded in, each element with its
 /// path under `action.<kind>` (`command[2]`): a process's command; a Job's containers'
 /// `command` and `args`, which the kubelet expands.
@@ -220,7 +242,14 @@ async fn cluster_client() -> Result<kube::Client, kube::Error> {
     config.connect_timeout = Some(Duration::from_secs(10));
     config.read_timeout = Some(Duration::from_secs(30));
     config.reset_reader_on_write = true;
-    kube::Client::try_from(config)
+    // A token file (a kubeconfig's `tokenFile`, the in-cluster service account token) is
+    // sent trimmed, as kubectl sends it: kube would send a trailing newline and fail.
+    let token_file = token_file::take(&mut config.auth_info)?;
+    let builder = kube::client::ClientBuilder::try_from(config)?;
+    Ok(match token_file {
+        Some(layer) => builder.with_layer(&layer).build(),
+        None => builder.build(),
+    })
 }
 
 /// What building one rule's executor needs: its name, action and stop policy.

@@ -470,6 +470,12 @@ impl<'a> Validator<'a> {
             (Some(env), Some(secrets)) => Some(env.into_iter().chain(secrets).collect()),
             _ => None,
         };
+        if let Some(warning) = action
+            .as_ref()
+            .and_then(|a| backend::env_style_warning(a, env_style))
+        {
+            self.warning(join(base, "env_style"), warning);
+        }
         let argvs = action.as_ref().map(backend::argvs).unwrap_or_default();
         if let (Some(action), Some(env)) = (&action, &env) {
             let at = join(&join(base, "action"), action.kind());

@@ -31,6 +31,7 @@ use tracing::{error, info, warn};
 
 use super::intake::{Accepted, Intake, Refused, Source};
 use super::metrics::{Metrics, SkipReason, StoreOp};
+use crate::backend;
 use crate::config::{Config, OnResolved};
 use crate::lifecycle::{
     Admission, DedupeKey, Event, Ledger, LiveRun, Namespace, NotDue, Refusal, RuleName, RunId,
@@ -821,9 +822,13 @@ impl Inner {
                 now,
             );
             let mut skip = None;
-            if !rendered.problems.is_empty() {
-                let problems: Vec<String> =
-                    rendered.problems.iter().map(ToString::to_string).collect();
+            let mut problems: Vec<String> =
+                rendered.problems.iter().map(ToString::to_string).collect();
+            problems.extend(backend::request_problems(
+                config.action(selection.rule),
+                &rendered.request,
+            ));
+            if !problems.is_empty() {
                 error!(rule = %rule.name, problems = %problems.join("; "), "action not run");
                 skip = Some((SkipReason::Env, problems.join("; ")));
             } else if policy.dry_run || self.options.dry_run {
