@@ -57,7 +57,7 @@ const LEGACY_CONTROLLER_UID_LABEL: &str = "controller-uid";
 ///    [`Report::reason`] says why it failed: the `Failed` condition's `reason: message`
 ///    (`DeadlineExceeded`, `BackoffLimitExceeded`, `PodFailurePolicy`, ...) and, whatever
 ///    ended the run, a container still waiting because it cannot start
-///    (`pod <name>: ImagePullBackOff: <message>`, see [`START_FAILURES`]), joined by `; `.
+///    (`pod <name>: ImagePullBackOff: <message>`, see `START_FAILURES`), joined by `; `.
 ///
 /// **Polling, not watching.** The Job is read with a plain `GET` at an interval instead
 /// of a watch (`kube::runtime::wait::await_condition`): it needs only `get` on jobs

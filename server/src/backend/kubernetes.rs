@@ -47,6 +47,7 @@ pub(super) fn check_namespace(namespace: &str) -> Result<(), String> {
 
 /// Why a Job must not be created for `req`: variables whose names the API server refuses
 /// (it would answer `422` and create nothing).
+#[cfg(feature = "server")]
 pub(super) fn request_problems(req: &ExecRequest) -> Vec<String> {
     let names = executor_k8s::invalid_env_names(&req.env);
     if names.is_empty() {

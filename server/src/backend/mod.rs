@@ -151,6 +151,7 @@ pub(crate) fn preview(action: &Action, req: &ExecRequest, shown_env: &[EnvVar]) 
 
 /// Why `action` must not run `req` though it rendered: for a Job, variable names the API
 /// server refuses. The run is then recorded skipped, like a variable that cannot be passed.
+#[cfg(feature = "server")]
 pub(crate) fn request_problems(action: &Action, req: &ExecRequest) -> Vec<String> {
     match action {
         Action::Process(_) => Vec::new(),
