@@ -596,30 +596,25 @@ fn age(job: &Job) -> Duration {
 /// `Complete` or `Failed` (with its reason and message) when that condition of the Job
 /// is `True`.
 fn job_end(job: &Job) -> Option<End> {
-    let conditions = job.status.as_ref()?.conditions.as_ref()?;
-    conditions
-        .iter()
-        .filter(|c| c.status == "True")
-        .find_map(|c| match c.type_.as_str() {
-            "Complete" => Some(End::Complete),
-            "Failed" => Some(End::Failed(reason_and_message(
-                c.reason.as_deref(),
-                c.message.as_deref(),
-            ))),
-            _ => None,
-        })
+    true_condition(job, "Complete", "Failed")
 }
 
 /// The end the Job controller decided before the Job's end: `SuccessCriteriaMet` is
 /// `Complete`, `FailureTarget` is `Failed` with that condition's reason and message.
 fn job_decided(job: &Job) -> Option<End> {
+    true_condition(job, "SuccessCriteriaMet", "FailureTarget")
+}
+
+/// `Complete` when the Job's condition `complete` is `True`, `Failed` (with the reason and
+/// message) when its condition `failed` is, whichever comes first.
+fn true_condition(job: &Job, complete: &str, failed: &str) -> Option<End> {
     let conditions = job.status.as_ref()?.conditions.as_ref()?;
     conditions
         .iter()
         .filter(|c| c.status == "True")
         .find_map(|c| match c.type_.as_str() {
-            "SuccessCriteriaMet" => Some(End::Complete),
-            "FailureTarget" => Some(End::Failed(reason_and_message(
+            t if t == complete => Some(End::Complete),
+            t if t == failed => Some(End::Failed(reason_and_message(
                 c.reason.as_deref(),
                 c.message.as_deref(),
             ))),
