@@ -14,7 +14,7 @@ use super::record::{enter, finished_record};
 use super::{Inner, Run, Update};
 use crate::lifecycle::{End, Event, RunId, retry_delay};
 use crate::serve::metrics::RunOutcome;
-use crate::store::{self, RunRecord, RunState};
+use crate::store::{self, RunRecord, RunState, StoreError};
 
 /// The scheduler task: starts what the limits allow, each recorded as starting first.
 pub(super) async fn schedule(inner: Arc<Inner>) {
@@ -104,22 +104,15 @@ impl Inner {
 /// pauses with a backoff (0.5 s doubling to 30 s), and intake refuses notifications that
 /// would queue runs (503) until a start is recorded again.
 async fn start_runs(inner: Arc<Inner>, start: Vec<Run>) {
-    let write = store::Batch {
-        runs: start.iter().map(|r| r.record.clone()).collect(),
-        ..store::Batch::default()
-    };
-    let mut written = inner.write(write.clone()).await;
-    if super::lost_notification(&written) {
-        warn!(
-            runs = start.len(),
-            "the store lost the notifications of runs being started (was its file replaced?): writing them again"
-        );
-        let again = super::with_bodies(
-            write,
-            start.iter().map(|r| (r.record.notification, &r.body)),
-        );
-        written = inner.write(again).await;
-    }
+    let written = write_runs(
+        &inner,
+        || store::Batch {
+            runs: start.iter().map(|r| r.record.clone()).collect(),
+            ..store::Batch::default()
+        },
+        start.iter().map(|r| (r.record.notification, &r.body)),
+    )
+    .await;
     match written {
         Ok(()) => {
             inner.starts_recorded();
@@ -252,46 +245,51 @@ async fn run_observed(inner: &Inner, run: &mut Run) -> (Result<Outcome, ExecErro
         let _ = tx.send(started);
     };
     let stop = Box::pin(stopped(run.stop.clone()));
-    let request = run.request.clone();
-    let mut exec = executor.execute_observed(&request, stop, &on_start);
+    let Run {
+        request,
+        record,
+        body,
+        ..
+    } = run;
+    let mut exec = executor.execute_observed(request, stop, &on_start);
     let mut handed = false;
     let result = loop {
         tokio::select! {
             biased;
             Some(started) = rx.recv(), if !handed => {
                 handed = true;
-                mark_running(inner, run, started).await;
+                mark_running(inner, record, body, started).await;
             }
             result = &mut exec => break result,
         }
     };
     if !handed && let Ok(started) = rx.try_recv() {
         handed = true;
-        mark_running(inner, run, started).await;
+        mark_running(inner, record, body, started).await;
     }
     (result, handed)
 }
 
 /// Records run `run` `running` with the backend's handle, before anything else happens,
 /// so that a restart finds what it started.
-async fn mark_running(inner: &Inner, run: &mut Run, started: Started) {
+async fn mark_running(inner: &Inner, record: &mut RunRecord, body: &Arc<[u8]>, started: Started) {
     let now = inner.now();
-    let id = run.record.id;
+    let id = record.id;
     if let Err(e) = inner.lock().ledger.apply(id, Event::Started) {
         error!(run = id, error = %e, "lifecycle: unexpected transition");
     }
-    enter(
-        &mut run.record,
-        RunState::Running,
-        now,
-        format!("started {started}"),
-    );
-    run.record.started = Some(started);
-    let batch = store::Batch {
-        runs: vec![run.record.clone()],
-        ..store::Batch::default()
-    };
-    if let Err(e) = inner.write(batch).await {
+    enter(record, RunState::Running, now, format!("started {started}"));
+    record.started = Some(started);
+    let written = write_runs(
+        inner,
+        || store::Batch {
+            runs: vec![record.clone()],
+            ..store::Batch::default()
+        },
+        [(record.notification, body)],
+    )
+    .await;
+    if let Err(e) = written {
         error!(run = id, error = %e, "cannot record that the action started");
     }
 }
@@ -335,17 +333,16 @@ async fn failed_to_start(inner: &Inner, mut run: Run, attempts: u32, reason: Str
     );
     let key = run.live.key.to_store_key();
     let id = run.record.id;
-    let batch = store::Batch {
-        runs: vec![run.record.clone()],
-        dedupe_remove: vec![key],
-        ..store::Batch::default()
-    };
-    let mut written = inner.write(batch.clone()).await;
-    if super::lost_notification(&written) {
-        let again =
-            super::with_bodies(batch, std::iter::once((run.record.notification, &run.body)));
-        written = inner.write(again).await;
-    }
+    let written = write_runs(
+        inner,
+        || store::Batch {
+            runs: vec![run.record.clone()],
+            dedupe_remove: vec![key.clone()],
+            ..store::Batch::default()
+        },
+        [(run.record.notification, &run.body)],
+    )
+    .await;
     if written.is_err() {
         let _ = inner
             .updates
@@ -413,17 +410,37 @@ pub(super) async fn finish(
     inner.release(id, event);
 }
 
+/// Writes the batch `make` builds. When the store refuses it because it lost the
+/// notifications its runs refer to (its file was replaced under alertrun), writes it once
+/// more with their `bodies`. `make` is called again only then.
+async fn write_runs<'a>(
+    inner: &Inner,
+    make: impl Fn() -> store::Batch,
+    bodies: impl IntoIterator<Item = (u64, &'a Arc<[u8]>)>,
+) -> Result<(), Arc<StoreError>> {
+    let written = inner.write(make()).await;
+    if !super::lost_notification(&written) {
+        return written;
+    }
+    warn!(
+        "the store lost the notifications of runs being written (was its file replaced?): writing them again"
+    );
+    inner
+        .write(super::with_bodies(make(), bodies.into_iter()))
+        .await
+}
+
 /// Writes a run's end; one that cannot be written goes to the recorder, which retries it.
 pub(super) async fn write_end(inner: &Inner, record: RunRecord, body: &Arc<[u8]>) {
-    let end = store::Batch {
-        runs: vec![record.clone()],
-        ..store::Batch::default()
-    };
-    let mut written = inner.write(end.clone()).await;
-    if super::lost_notification(&written) {
-        let again = super::with_bodies(end, std::iter::once((record.notification, body)));
-        written = inner.write(again).await;
-    }
+    let written = write_runs(
+        inner,
+        || store::Batch {
+            runs: vec![record.clone()],
+            ..store::Batch::default()
+        },
+        [(record.notification, body)],
+    )
+    .await;
     if written.is_err() {
         let _ = inner
             .updates
@@ -489,17 +506,16 @@ pub(super) async fn record_ends(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiv
                 break;
             }
         }
-        let write = store::Batch {
-            runs: ends.iter().map(|(record, _)| record.clone()).collect(),
-            ..store::Batch::default()
-        };
-        let mut written = inner.write(write.clone()).await;
-        if super::lost_notification(&written) {
-            let bodies = ends
-                .iter()
-                .map(|(record, body)| (record.notification, body));
-            written = inner.write(super::with_bodies(write, bodies)).await;
-        }
+        let written = write_runs(
+            &inner,
+            || store::Batch {
+                runs: ends.iter().map(|(record, _)| record.clone()).collect(),
+                ..store::Batch::default()
+            },
+            ends.iter()
+                .map(|(record, body)| (record.notification, body)),
+        )
+        .await;
         if let Err(e) = written {
             error!(error = %e, runs = ends.len(),
                 "cannot record how actions ended: retrying every second");
