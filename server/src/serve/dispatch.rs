@@ -649,7 +649,7 @@ impl Inner {
                 }
             }
             if let Some(id) = t.admission.notification {
-                write.notifications.push((id, body.to_vec()));
+                write.notifications.push((id, Arc::clone(&body)));
             }
             taken.push(t);
         }
@@ -930,7 +930,7 @@ fn with_bodies<'a>(
     let mut seen = HashSet::new();
     for (id, body) in runs {
         if !body.is_empty() && seen.insert(id) {
-            batch.notifications.push((id, body.to_vec()));
+            batch.notifications.push((id, Arc::clone(body)));
         }
     }
     batch

@@ -84,7 +84,7 @@ fn batch_of(notification: u64, runs: Vec<RunRecord>) -> Batch {
     Batch {
         notifications: vec![(
             notification,
-            format!("{{\"n\":{notification}}}").into_bytes(),
+            format!("{{\"n\":{notification}}}").into_bytes().into(),
         )],
         runs,
         ..Batch::default()

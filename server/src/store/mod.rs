@@ -231,7 +231,7 @@ impl Store {
                 let mut t = WriteTables::open(&txn, cx)?;
                 for (id, body) in &batch.notifications {
                     t.notifications
-                        .insert(*id, body.as_slice())
+                        .insert(*id, &**body)
                         .map_err(|e| cx.error(e))?;
                     t.raise_next_id(*id)?;
                 }

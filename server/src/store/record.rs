@@ -72,8 +72,9 @@ pub struct RunRecord {
 /// Everything one [`Store::commit`](super::Store::commit) writes, in one transaction.
 #[derive(Default, Debug, Clone)]
 pub struct Batch {
-    /// Notification bodies (the webhook's JSON) by id; an existing id is replaced.
-    pub notifications: Vec<(u64, Vec<u8>)>,
+    /// Notification bodies (the webhook's JSON) by id; an existing id is replaced. Shared,
+    /// so that the runs of a notification can keep its body without a copy.
+    pub notifications: Vec<(u64, std::sync::Arc<[u8]>)>,
     /// Runs to insert, or to replace where the id exists.
     pub runs: Vec<RunRecord>,
     /// Dedupe entries to insert or replace.

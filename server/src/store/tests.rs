@@ -51,7 +51,7 @@ fn body(id: u64) -> Vec<u8> {
 /// One notification and the given runs, all referring to it.
 fn batch(notification: u64, runs: Vec<RunRecord>) -> Batch {
     Batch {
-        notifications: vec![(notification, body(notification))],
+        notifications: vec![(notification, body(notification).into())],
         runs,
         ..Batch::default()
     }
@@ -276,7 +276,7 @@ fn recover_after_reopen_returns_unfinished_runs_dedupe_and_next_id() {
             .unwrap();
         store
             .commit(&Batch {
-                notifications: vec![(8, body(8))],
+                notifications: vec![(8, body(8).into())],
                 ..Batch::default()
             })
             .unwrap();
@@ -586,7 +586,7 @@ fn prune_deletes_old_dedupe_entries_and_bodies_without_runs() {
     let store = open(&dir);
     store
         .commit(&Batch {
-            notifications: vec![(1, body(1)), (2, body(2))],
+            notifications: vec![(1, body(1).into()), (2, body(2).into())],
             runs: vec![record(3, "a", RunState::Succeeded, 50, 2)],
             dedupe: vec![
                 ("old".to_owned(), DedupeEntry::at(10)),

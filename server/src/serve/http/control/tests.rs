@@ -81,7 +81,7 @@ fn control(durable: bool) -> Bench {
     let history = dir.as_ref().map(|d| {
         let store = Store::open(d.path()).unwrap();
         let batch = Batch {
-            notifications: vec![(100, b"{}".to_vec())],
+            notifications: vec![(100, std::sync::Arc::from(&b"{}"[..]))],
             runs: (1..=3).map(record).collect(),
             ..Batch::default()
         };
