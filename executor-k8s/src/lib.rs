@@ -63,6 +63,7 @@
 #![warn(clippy::print_stdout)]
 
 mod action;
+mod api_calls;
 #[cfg(feature = "executor")]
 mod cluster;
 #[cfg(feature = "executor")]
@@ -79,6 +80,7 @@ pub use action::{
     JobAction, RestartPolicy, default_backoff_limit, default_container_name,
     default_restart_policy, default_ttl_seconds_after_finished,
 };
+pub use api_calls::{API_CALLS, ApiCall, api_call_of};
 #[cfg(feature = "executor")]
 pub use cluster::{ApiMessage, ClusterError};
 #[cfg(feature = "executor")]
