@@ -191,7 +191,9 @@ impl fmt::Display for Started {
 pub enum Recovered {
     /// Nothing of it is left: it ended while no alertrun watched, and how it ended is
     /// unknown (or it was replaced: a reused pid, a Job of the same name and another
-    /// uid, which are left alone). The caller records the run `interrupted`.
+    /// uid, which are left alone). The caller records that the run's outcome is not
+    /// known (alertrun: `interrupted` for a process, whose supervisor died with it;
+    /// `unknown` for a re-attached Job).
     Gone,
     /// It was still running, and this call ended it: nothing of it is left now. The caller
     /// records the run `interrupted`.
@@ -329,6 +331,10 @@ pub enum EndedBy {
     Timeout,
     /// The caller asked it to stop.
     Stop(StopReason),
+    /// It disappeared before its end could be seen, and nothing left tells how it ended
+    /// (a Kubernetes Job deleted by someone, or by its TTL, whose pods are gone too): its
+    /// outcome is unknown. [`Report::reason`] says what was seen.
+    Vanished,
 }
 
 /// The last bytes of an output stream, up to a limit, and how many came before them.

@@ -38,7 +38,7 @@ pub enum ClusterError {
         namespace: String,
         /// The API's answer, or the transport error.
         #[source]
-        source: kube::Error,
+        source: ApiFailure,
     },
 }
 
@@ -61,7 +61,7 @@ impl ClusterError {
                 verb,
                 resource,
                 namespace,
-                source: e,
+                source: ApiFailure(e),
             },
         }
     }
@@ -70,7 +70,11 @@ impl ClusterError {
     /// connection reset, timed out) or an answer of `429 Too Many Requests` or `5xx`.
     /// A `403`, a `404`, a `409` or a `422` is not.
     pub fn is_transient(&self) -> bool {
-        let Self::Api { source, .. } = self else {
+        let Self::Api {
+            source: ApiFailure(source),
+            ..
+        } = self
+        else {
             return false;
         };
         match source {
@@ -120,6 +124,41 @@ impl ClusterError {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct ApiMessage(String);
+
+/// Why an API call failed, for people: an API server's answer as `<code> <reason>:
+/// <message>` (`422 Invalid: Job.batch "x" is invalid: ...`), never a dump of the whole
+/// `Status`; a transport error as kube words it. The kube error is kept for its kind and
+/// its own sources.
+#[derive(Debug)]
+pub struct ApiFailure(pub kube::Error);
+
+impl std::fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            kube::Error::Api(s) => {
+                write!(f, "{}", s.code)?;
+                if !s.reason.is_empty() {
+                    write!(f, " {}", s.reason)?;
+                }
+                if !s.message.is_empty() {
+                    write!(f, ": {}", s.message)?;
+                }
+                Ok(())
+            }
+            other => write!(f, "{other}"),
+        }
+    }
+}
+
+impl std::error::Error for ApiFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.0 {
+            // The Status is all said above; its Debug form would only repeat it.
+            kube::Error::Api(_) => None,
+            other => other.source(),
+        }
+    }
+}
 
 /// The API group of `resource`, as a Role's `apiGroups` names it (`""`: the core group).
 fn api_group(resource: &str) -> &'static str {

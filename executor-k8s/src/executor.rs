@@ -8,7 +8,7 @@ use alert_core::{
     Report, Started, StopReason, Tail,
 };
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::{Api, DeleteParams, ListParams, LogParams, PostParams};
 use tokio::time::Instant;
 
@@ -16,7 +16,7 @@ use crate::action::{JobAction, default_container_name};
 use crate::cluster::ClusterError;
 use crate::metadata::{DEDUP_KEY_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL, RULE_ANNOTATION};
 use crate::options::JobOptions;
-use crate::render::render_job;
+use crate::render::{render_job, whole_seconds};
 
 /// [`Report::reason`] of a Job that vanished before its end was seen, and whose pods do
 /// not tell how it ended either.
@@ -45,8 +45,8 @@ const LEGACY_CONTROLLER_UID_LABEL: &str = "controller-uid";
 ///    gone) the answer is [`Outcome::Duplicate`] and `on_start` is not called;
 /// 2. reads the Job every [`JobOptions::poll_interval`] until its `Complete` or `Failed`
 ///    condition is `True` (either one: a failed Job ends the wait too);
-/// 3. at `req.deadline`, or when `stop` resolves, deletes the Job with
-///    `propagationPolicy: Background` (so its pods go too) and reports
+/// 3. at its deadline (see "One clock" below), or when `stop` resolves, deletes the Job
+///    with `propagationPolicy: Background` (so its pods go too) and reports
 ///    [`EndedBy::Timeout`] or [`EndedBy::Stop`];
 /// 4. then lists the Job's pods by the label `batch.kubernetes.io/controller-uid=<uid>`
 ///    (never by name: pod names are generated and truncated), and when that finds none,
@@ -57,7 +57,18 @@ const LEGACY_CONTROLLER_UID_LABEL: &str = "controller-uid";
 ///    [`Report::reason`] says why it failed: the `Failed` condition's `reason: message`
 ///    (`DeadlineExceeded`, `BackoffLimitExceeded`, `PodFailurePolicy`, ...) and, whatever
 ///    ended the run, a container still waiting because it cannot start
-///    (`pod <name>: ImagePullBackOff: <message>`, see `START_FAILURES`), joined by `; `.
+///    (`pod <name>: ImagePullBackOff: <message>`, see `START_FAILURES`), or, when the Job
+///    has no pod at all, the newest `FailedCreate` event of the Job (an admission refusal
+///    such as PodSecurity, a quota), joined by `; `.
+///
+/// **One clock.** By default the Job's `activeDeadlineSeconds` is the rule's timeout
+/// (rounded up to whole seconds), and the Job controller is the clock: it fails the Job
+/// with reason `DeadlineExceeded`, which is reported as [`EndedBy::Timeout`] with a
+/// reason naming the Job's deadline. alertrun deletes the Job itself only when it is still
+/// active [`JobOptions::deadline_grace`] past that deadline (a controller that is down),
+/// and says so. An action whose own `active_deadline_seconds` is longer than the rule's
+/// timeout is deleted at the rule's timeout, and the reason names the rule. The state is
+/// the same whichever limit ends the run, and the reason says which did.
 ///
 /// **Polling, not watching.** The Job is read with a plain `GET` at an interval instead
 /// of a watch (`kube::runtime::wait::await_condition`): it needs only `get` on jobs
@@ -69,14 +80,15 @@ const LEGACY_CONTROLLER_UID_LABEL: &str = "controller-uid";
 /// **A Job that vanishes** (`404` while following: deleted by someone, or by its TTL
 /// before the next read) is resolved from what was last seen (`SuccessCriteriaMet`,
 /// `FailureTarget`), else from its newest pod's terminated container (its exit code,
-/// with a reason saying so), else reported with no exit and
-/// [`DELETED_BEFORE_OUTCOME`] as its reason: never a failure without a reason.
+/// with a reason saying so), else reported as [`EndedBy::Vanished`] with no exit and
+/// [`DELETED_BEFORE_OUTCOME`] as its reason: an unknown outcome, never a failure without
+/// a reason.
 ///
 /// Log reading is best effort: a pod that is already gone, or a log call that fails,
 /// leaves [`Report::stdout`] empty (with a warning logged) rather than losing the report.
 ///
-/// RBAC for the service account: `batch/jobs: create, get, delete`, `pods: list`,
-/// `pods/log: get`.
+/// RBAC for the service account: exactly [`API_CALLS`](crate::API_CALLS)
+/// (`batch/jobs: create, get, delete`, `pods: list`, `pods/log: get`, `events: list`).
 ///
 /// **Errors.** A create that fails for a reason that may pass (a transport error, a
 /// timeout, `429`, `5xx`) is [`ExecError::Transient`], with `on_start` not called: the
@@ -85,8 +97,10 @@ const LEGACY_CONTROLLER_UID_LABEL: &str = "controller-uid";
 /// [`ClusterError::is_transient`].
 ///
 /// **Recovery after a crash.** [`recover`](Executor::recover) reads the Job of a
-/// [`Started::Job`] handle by name. Gone (`404`), or replaced by a Job of the same name
-/// and another uid (left alone): [`Recovered::Gone`]. Otherwise it is followed to its end
+/// [`Started::Job`] handle by name. Gone (`404`): its end is read from its pods as for a
+/// Job that vanishes while followed (above), as [`Recovered::Followed`]. Replaced by a Job
+/// of the same name and another uid (left alone): [`Recovered::Gone`]. Otherwise it is
+/// followed to its end
 /// exactly as by `execute` (steps 2 to 4: the deadline counts from the Job's creation, a
 /// stop deletes it) and its report is [`Recovered::Followed`]; a Job that ended while
 /// no alertrun watched is reported at once, without being deleted. It never answers
@@ -151,6 +165,93 @@ enum End {
     Gone,
     /// alertrun ended it.
     EndedBy(EndedBy),
+}
+
+impl End {
+    /// Whether the Job controller failed the Job at its `activeDeadlineSeconds`.
+    fn is_deadline_exceeded(&self) -> bool {
+        matches!(self, End::Failed(Some(r))
+            if r == DEADLINE_EXCEEDED || r.starts_with(&format!("{DEADLINE_EXCEEDED}:")))
+    }
+}
+
+/// The reason of a Job's `Failed` condition when its `activeDeadlineSeconds` passed.
+const DEADLINE_EXCEEDED: &str = "DeadlineExceeded";
+
+/// The reason of the event the Job controller records when it cannot create a pod.
+const FAILED_CREATE: &str = "FailedCreate";
+
+/// One clock for a Job's deadline: which limit ends it, and when alertrun steps in.
+///
+/// When the Job's `activeDeadlineSeconds` is at most the rule's timeout (rounded up to
+/// whole seconds; by default it *is* the rule's timeout), the Job controller ends the Job
+/// (`Failed`, reason `DeadlineExceeded`), and alertrun deletes it itself only when the
+/// Job is still active [`JobOptions::deadline_grace`] later (a controller that is down).
+/// Otherwise the rule's timeout comes first and alertrun deletes the Job then. Either way
+/// the run is [`EndedBy::Timeout`], and its reason says which limit ended it: the outcome
+/// never depends on which of two timers fires first.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    /// When alertrun deletes the Job, counted from its creation.
+    local: Duration,
+    /// The rule's timeout.
+    rule: Duration,
+    /// The Job's `activeDeadlineSeconds`, if it has one.
+    job: Option<Duration>,
+    /// Whether the Job's deadline comes first (the Job controller ends it).
+    cluster_first: bool,
+    /// See [`JobOptions::deadline_grace`].
+    grace: Duration,
+}
+
+impl Clock {
+    fn of(job: &Job, rule: Duration, grace: Duration) -> Self {
+        let job_deadline = job
+            .spec
+            .as_ref()
+            .and_then(|s| s.active_deadline_seconds)
+            .and_then(|s| u64::try_from(s).ok())
+            .map(Duration::from_secs);
+        let rounded = Duration::from_secs(u64::try_from(whole_seconds(rule)).unwrap_or(u64::MAX));
+        match job_deadline {
+            Some(d) if d <= rounded => Clock {
+                local: d.saturating_add(grace),
+                rule,
+                job: Some(d),
+                cluster_first: true,
+                grace,
+            },
+            _ => Clock {
+                local: rule,
+                rule,
+                job: job_deadline,
+                cluster_first: false,
+                grace,
+            },
+        }
+    }
+
+    /// Which limit ended the run: `by_cluster` when the Job controller failed it.
+    fn why(&self, by_cluster: bool) -> String {
+        let job = self.job.map_or(0, |d| d.as_secs());
+        if by_cluster {
+            format!(
+                "the Job's activeDeadlineSeconds of {job} ended it; the rule's timeout is {:?}",
+                self.rule
+            )
+        } else if self.cluster_first {
+            format!(
+                "the Job was still active {:?} past its activeDeadlineSeconds of {job}: \
+                 alertrun deleted it",
+                self.grace
+            )
+        } else {
+            format!(
+                "the rule's timeout of {:?} ended it: alertrun deleted the Job",
+                self.rule
+            )
+        }
+    }
 }
 
 impl JobExecutor {
@@ -332,8 +433,15 @@ impl JobExecutor {
         let job = match jobs.get(name).await {
             Ok(job) => job,
             Err(kube::Error::Api(s)) if s.is_not_found() => {
-                tracing::info!(%started, "the Job is gone");
-                return Ok(Recovered::Gone);
+                // Deleted while no alertrun watched (by its TTL, or by someone): its pods
+                // may still tell how it ended; else its outcome is unknown.
+                tracing::info!(%started, "the Job is gone: reading its end from its pods");
+                let container = render_job(&self.action, req, namespace)
+                    .map_or_else(|_| self.container_name(None), |job| self.container(&job));
+                let report = self
+                    .report(End::Gone, namespace, Some(uid), &container)
+                    .await;
+                return Ok(Recovered::Followed(Outcome::Finished(report)));
             }
             Err(e) => {
                 return Err(ClusterError::new("get", "jobs", namespace, e).into_exec_before_start());
@@ -350,9 +458,8 @@ impl JobExecutor {
         Ok(Recovered::Followed(Outcome::Finished(report)))
     }
 
-    /// Follows `job` (created `age` ago) until it ends, `deadline` after its creation, or
-    /// `stop`; deletes it in the last two cases; then reports its newest pod's exit code
-    /// and log tail.
+    /// Follows `job` (created `age` ago) until it ends, its deadline (see "One clock"),
+    /// or `stop`; deletes it in the last two cases; then reports how it ended.
     async fn follow_to_end(
         &self,
         jobs: &Api<Job>,
@@ -364,12 +471,13 @@ impl JobExecutor {
     ) -> Result<Report, ExecError> {
         let started = Instant::now();
         let name = job.metadata.name.clone().unwrap_or_default();
+        let clock = Clock::of(job, deadline, self.options.deadline_grace);
         let end = match job_end(job) {
             // A Job that ended while no alertrun watched: nothing to wait for or delete.
             Some(end) => end,
             None => tokio::select! {
                 end = tokio::time::timeout(
-                    deadline.saturating_sub(age),
+                    clock.local.saturating_sub(age),
                     self.follow(jobs, &name, namespace),
                 ) => {
                     match end {
@@ -390,20 +498,60 @@ impl JobExecutor {
                 }
             }
         }
+        let by_cluster = end.is_deadline_exceeded();
+        let mut report = self
+            .report(
+                end,
+                namespace,
+                job.metadata.uid.as_deref(),
+                &self.container(job),
+            )
+            .await;
+        if report.ended_by == Some(EndedBy::Timeout) {
+            let why = clock.why(by_cluster);
+            report.reason = Some(match report.reason.take() {
+                Some(reason) => format!("{reason} ({why})"),
+                None => why,
+            });
+        }
+        report.duration = age + started.elapsed();
+        Ok(report)
+    }
 
-        let uid = job.metadata.uid.clone().unwrap_or_default();
-        let container = self.container(job);
-        let pod = self.newest_pod(namespace, &uid).await;
+    /// The report of a Job that ended as `end`: its newest pod's exit code and log tail,
+    /// and why it ended as it did when the cluster says more (the `Failed` condition, a
+    /// container that cannot start, the `FailedCreate` events of a pod never created).
+    /// Its duration is left zero for the caller.
+    async fn report(
+        &self,
+        end: End,
+        namespace: &str,
+        uid: Option<&str>,
+        container: &str,
+    ) -> Report {
+        let uid = uid.unwrap_or_default();
+        let pod = self.newest_pod(namespace, uid).await;
         let code = pod
             .as_ref()
-            .and_then(|p| terminated_exit_code(p, &container));
-        let exit = match end {
+            .and_then(|p| terminated_exit_code(p, container));
+        let deadline_exceeded = end.is_deadline_exceeded();
+        let exit = match &end {
             End::Complete => Some(Exit::Code(code.unwrap_or(0))),
+            // The Job controller ended it at its deadline: the pod was killed, if it ran.
+            End::Failed(_) if deadline_exceeded => code.map(Exit::Code),
             // A Failed Job never reports success, whatever its pod says.
             End::Failed(_) => Some(Exit::Code(code.filter(|c| *c != 0).unwrap_or(1))),
             End::Gone | End::EndedBy(_) => code.map(Exit::Code),
         };
-        // Why: the Failed condition's reason, then a container that could not start.
+        let ended_by = match &end {
+            End::EndedBy(by) => Some(*by),
+            End::Failed(_) if deadline_exceeded => Some(EndedBy::Timeout),
+            // Gone, and its pod does not tell how it ended either.
+            End::Gone if code.is_none() => Some(EndedBy::Vanished),
+            _ => None,
+        };
+        // Why: the Failed condition's reason, then a container that could not start, then
+        // a pod that could not be created.
         let mut reasons = Vec::new();
         if let End::Failed(Some(reason)) = &end {
             reasons.push(reason.clone());
@@ -417,25 +565,49 @@ impl JobExecutor {
                 _ => DELETED_BEFORE_OUTCOME.to_string(),
             });
         }
-        if let Some(waiting) = pod.as_ref().and_then(|p| start_failure(p, &container)) {
+        if let Some(waiting) = pod.as_ref().and_then(|p| start_failure(p, container)) {
             reasons.push(waiting);
+        }
+        if pod.is_none() && end != End::Complete && !uid.is_empty() {
+            if let Some(refused) = self.failed_create(namespace, uid).await {
+                reasons.push(refused);
+            }
         }
         let mut stdout = Tail::default();
         if let Some(pod) = &pod {
-            let log = self.log(namespace, pod, &container).await;
+            let log = self.log(namespace, pod, container).await;
             stdout.push(log.as_bytes(), self.options.log_tail_bytes);
         }
-        Ok(Report {
+        Report {
             exit,
-            ended_by: match end {
-                End::EndedBy(by) => Some(by),
-                _ => None,
-            },
+            ended_by,
             stdout,
             stderr: Tail::default(),
-            duration: age + started.elapsed(),
+            duration: Duration::ZERO,
             reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
-        })
+        }
+    }
+
+    /// Why the Job controller could not create the Job's pod, from the newest
+    /// `FailedCreate` event of the Job with this uid (an admission refusal such as
+    /// PodSecurity, a quota, a missing service account): `FailedCreate: <message>`.
+    /// Best effort: `None` when there is none or the list fails.
+    async fn failed_create(&self, namespace: &str, uid: &str) -> Option<String> {
+        let events: Api<Event> = Api::namespaced(self.client.clone(), namespace);
+        let fields = format!("involvedObject.uid={uid},reason={FAILED_CREATE}");
+        match events.list(&ListParams::default().fields(&fields)).await {
+            Ok(list) => list
+                .items
+                .into_iter()
+                .filter(|e| e.reason.as_deref() == Some(FAILED_CREATE))
+                .max_by_key(|e| e.last_timestamp.clone().map(|t| t.0))
+                .and_then(|e| reason_and_message(Some(FAILED_CREATE), e.message.as_deref())),
+            Err(e) => {
+                let e = ClusterError::new("list", "events", namespace, e);
+                tracing::warn!(error = %e, cause = %e.source_text(), "no events, so no reason");
+                None
+            }
+        }
     }
 
     /// Reads the Job every poll interval until it is Complete, Failed or gone.
@@ -466,7 +638,10 @@ impl JobExecutor {
                             .into_exec(),
                     );
                 }
-                Err(e) => tracing::warn!(job = %name, %namespace, error = %e, "cannot read Job"),
+                Err(e) => {
+                    let e = ClusterError::new("get", "jobs", namespace, e);
+                    tracing::warn!(job = %name, error = %e, cause = %e.source_text(), "cannot read Job: retrying");
+                }
             }
         }
     }
@@ -474,14 +649,24 @@ impl JobExecutor {
     /// The container whose log and exit code the report shows: the action's
     /// `container_name`, else the only (or first) container of the pod template.
     fn container(&self, job: &Job) -> String {
-        if let Some(name) = &self.action.container_name {
-            return name.clone();
-        }
-        job.spec
-            .as_ref()
-            .and_then(|spec| spec.template.spec.as_ref())
-            .and_then(|pod| pod.containers.first())
-            .map_or_else(|| default_container_name().to_string(), |c| c.name.clone())
+        self.container_name(
+            job.spec
+                .as_ref()
+                .and_then(|spec| spec.template.spec.as_ref())
+                .and_then(|pod| pod.containers.first())
+                .map(|c| c.name.as_str()),
+        )
+    }
+
+    /// The action's `container_name`, else `first` (the pod template's first container),
+    /// else the default name.
+    fn container_name(&self, first: Option<&str>) -> String {
+        self.action
+            .container_name
+            .as_deref()
+            .or(first)
+            .unwrap_or(default_container_name())
+            .to_string()
     }
 
     /// The newest pod of the Job with this uid, if any (best effort): listed by

@@ -82,13 +82,14 @@ pub use action::{
 };
 pub use api_calls::{API_CALLS, ApiCall, api_call_of};
 #[cfg(feature = "executor")]
-pub use cluster::{ApiMessage, ClusterError};
+pub use cluster::{ApiFailure, ApiMessage, ClusterError};
 #[cfg(feature = "executor")]
 pub use executor::{DELETED_BEFORE_OUTCOME, JobExecutor};
 pub use name::{is_dns1123_label, job_name};
 #[cfg(feature = "executor")]
 pub use options::{
-    JobOptions, default_log_tail_bytes, default_log_tail_lines, default_poll_interval,
+    JobOptions, default_deadline_grace, default_log_tail_bytes, default_log_tail_lines,
+    default_poll_interval,
 };
 
 #[cfg(feature = "test-util")]

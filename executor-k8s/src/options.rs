@@ -13,11 +13,21 @@ pub struct JobOptions {
     pub log_tail_bytes: usize,
     /// How many lines of pod log are asked for (default [`default_log_tail_lines`]).
     pub log_tail_lines: i64,
+    /// How long past the Job's `activeDeadlineSeconds` alertrun waits for the Job
+    /// controller to end it, before it deletes the Job itself (default
+    /// [`default_deadline_grace`]). See [`JobExecutor`](crate::JobExecutor)'s "One clock".
+    pub deadline_grace: Duration,
 }
 
 /// 1 s: a Job's end is noticed within a second, at one `GET` a second per running Job.
 pub fn default_poll_interval() -> Duration {
     Duration::from_secs(1)
+}
+
+/// 10 s: the Job controller ends a Job at its deadline within a second or two; the rest
+/// covers a poll interval and a slow API server.
+pub fn default_deadline_grace() -> Duration {
+    Duration::from_secs(10)
 }
 
 /// 64 KiB of log in a report.
@@ -36,6 +46,7 @@ impl Default for JobOptions {
             poll_interval: default_poll_interval(),
             log_tail_bytes: default_log_tail_bytes(),
             log_tail_lines: default_log_tail_lines(),
+            deadline_grace: default_deadline_grace(),
         }
     }
 }
@@ -56,6 +67,12 @@ impl JobOptions {
     /// Sets [`JobOptions::log_tail_lines`].
     pub fn with_log_tail_lines(mut self, lines: i64) -> Self {
         self.log_tail_lines = lines;
+        self
+    }
+
+    /// Sets [`JobOptions::deadline_grace`].
+    pub fn with_deadline_grace(mut self, grace: Duration) -> Self {
+        self.deadline_grace = grace;
         self
     }
 }

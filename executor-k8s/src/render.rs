@@ -214,7 +214,7 @@ fn find_conflicts(
 
 /// `d` in whole seconds, rounded up, at least 1 (Kubernetes' minimum) and at most
 /// `i64::MAX`.
-fn whole_seconds(d: Duration) -> i64 {
+pub(crate) fn whole_seconds(d: Duration) -> i64 {
     let secs = d.as_secs().saturating_add(u64::from(d.subsec_nanos() > 0));
     i64::try_from(secs).unwrap_or(i64::MAX).max(1)
 }

@@ -1,8 +1,16 @@
 //! A mocked Kubernetes API for tests of code that drives a [`JobExecutor`](crate::JobExecutor)
 //! (feature `test-util`): a [`kube::Client`] whose requests the test takes one by one,
 //! asserts, and answers.
+//!
+//! Every request is checked against [`API_CALLS`]: one the list does not name (so the
+//! shipped Role would not grant it) fails the test at once, and [`calls_seen`] tells
+//! which of the list's calls the process has seen, for a test that every entry is used.
 
+use std::collections::BTreeSet;
+use std::sync::Mutex;
 use std::time::Duration;
+
+use crate::{API_CALLS, ApiCall, api_call_of};
 
 use http::{Method, Request, Response, StatusCode};
 use kube::client::Body;
@@ -15,6 +23,16 @@ pub type Handle = mock::Handle<Request<Body>, Response<Body>>;
 
 /// How long [`Call::next`] waits for the client's next request.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The calls of [`API_CALLS`] that [`Call::next`] has seen in this process.
+static SEEN: Mutex<BTreeSet<ApiCall>> = Mutex::new(BTreeSet::new());
+
+/// The calls of [`API_CALLS`] that mocked APIs have been sent in this process so far.
+pub fn calls_seen() -> BTreeSet<ApiCall> {
+    SEEN.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+}
 
 /// A client talking to the mocked API (default namespace `default`), and its handle.
 pub fn mock_client() -> (kube::Client, Handle) {
@@ -48,6 +66,18 @@ impl Call {
             .expect("the executor made the next call in time")
             .expect("the client is alive");
         let (parts, body) = request.into_parts();
+        let call = api_call_of(parts.method.as_str(), parts.uri.path()).unwrap_or_else(|| {
+            panic!(
+                "{} {} is not one of executor_k8s::API_CALLS ({} calls): add it there, and \
+                 its verb to the Role in deploy/",
+                parts.method,
+                parts.uri.path(),
+                API_CALLS.len()
+            )
+        });
+        SEEN.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(call);
         let bytes = body
             .collect_bytes()
             .await

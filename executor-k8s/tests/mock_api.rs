@@ -40,17 +40,33 @@ fn job_path() -> String {
     format!("{}/{}", jobs_path(), job_name(RULE, DEDUP_KEY))
 }
 
-fn executor(client: kube::Client) -> JobExecutor {
-    let action: JobAction = serde_json::from_value(json!({
+/// The action of most tests: `extra` fields are added to it.
+fn action(extra: &Value) -> JobAction {
+    let mut action = json!({
         "namespace": NS,
         "image": "busybox:1.36",
         "command": ["sh", "-c", "echo restarting $(ALERTRUN_LABEL_pod)"],
-    }))
-    .unwrap();
+    });
+    for (key, value) in extra.as_object().into_iter().flatten() {
+        action[key] = value.clone();
+    }
+    serde_json::from_value(action).unwrap()
+}
+
+/// How long past a Job's `activeDeadlineSeconds` the test executors wait for the Job
+/// controller before deleting the Job themselves.
+const GRACE: Duration = Duration::from_millis(50);
+
+fn executor_for(client: kube::Client, action: JobAction) -> JobExecutor {
     let options = JobOptions::default()
         .with_poll_interval(Duration::from_millis(10))
-        .with_log_tail_bytes(8);
+        .with_log_tail_bytes(8)
+        .with_deadline_grace(GRACE);
     JobExecutor::new(client, action, "default".to_string(), options)
+}
+
+fn executor(client: kube::Client) -> JobExecutor {
+    executor_for(client, action(&json!({})))
 }
 
 fn request(deadline: Duration) -> ExecRequest {
@@ -188,6 +204,27 @@ async fn expect_no_pods(h: &mut Handle) {
     expect_pod_list(h, &legacy_selector(), &[]).await;
 }
 
+/// Answers the list of the Job's `FailedCreate` events, asserting its field selector,
+/// with `events`.
+async fn expect_events(h: &mut Handle, events: &[Value]) {
+    let call = Call::expect(h, Method::GET, &format!("/api/v1/namespaces/{NS}/events")).await;
+    assert_eq!(
+        call.query("fieldSelector"),
+        Some(format!("involvedObject.uid={UID},reason=FailedCreate").as_str())
+    );
+    call.reply(
+        StatusCode::OK,
+        &json!({"apiVersion": "v1", "kind": "EventList", "metadata": {}, "items": events}),
+    );
+}
+
+/// A Job that did not complete and left no pod: both pod lists and the event list,
+/// answered empty.
+async fn expect_no_pods_or_events(h: &mut Handle) {
+    expect_no_pods(h).await;
+    expect_events(h, &[]).await;
+}
+
 fn status(code: u16, reason: &str, message: &str) -> Value {
     json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
            "message": message, "reason": reason, "code": code,
@@ -204,9 +241,23 @@ where
     S: FnOnce(Handle) -> F,
     F: Future<Output = ()> + Send + 'static,
 {
+    run_action(action(&json!({})), deadline, stop, scenario).await
+}
+
+/// [`run`] with another action.
+async fn run_action<S, F>(
+    action: JobAction,
+    deadline: Duration,
+    stop: BoxFuture<'static, StopReason>,
+    scenario: S,
+) -> Result<Outcome, ExecError>
+where
+    S: FnOnce(Handle) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
     let (client, handle) = mock_client();
     let scenario = tokio::spawn(scenario(handle));
-    let executor = executor(client);
+    let executor = executor_for(client, action);
     let req = request(deadline);
     let outcome = timeout(TEST_TIMEOUT, executor.execute(&req, stop))
         .await
@@ -338,17 +389,17 @@ async fn failed_job_without_pods_reports_exit_one() {
             expect_get(
                 &mut h,
                 json!({"conditions": [{"type": "Failed", "status": "True",
-                                   "reason": "DeadlineExceeded"}]}),
+                                   "reason": "BackoffLimitExceeded"}]}),
             )
             .await;
-            expect_no_pods(&mut h).await;
+            expect_no_pods_or_events(&mut h).await;
         },
     )
     .await;
     let report = finished(outcome);
     assert_eq!(report.exit, Some(Exit::Code(1)));
     assert!(report.stdout.bytes.is_empty());
-    assert_eq!(report.reason.as_deref(), Some("DeadlineExceeded"));
+    assert_eq!(report.reason.as_deref(), Some("BackoffLimitExceeded"));
 }
 
 /// Runs a Job whose first read shows its `Failed` condition with `reason` and `message`
@@ -373,21 +424,26 @@ async fn failed_with(reason: &'static str, message: &'static str) -> alert_core:
     .await;
     let report = finished(outcome);
     assert_eq!(report.exit, Some(Exit::Code(2)));
-    assert_eq!(report.ended_by, None);
     assert!(!report.success());
     report
 }
 
 #[tokio::test]
-async fn deadline_exceeded_is_recorded_as_the_reason() {
+async fn the_jobs_deadline_ends_the_run_as_a_timeout_that_names_it() {
+    // The Job's activeDeadlineSeconds is the rule's timeout (300 s): the Job controller
+    // ends it, and the run is a timeout whichever of the two clocks one might expect.
     let report = failed_with(
         "DeadlineExceeded",
         "Job was active longer than specified deadline",
     )
     .await;
+    assert_eq!(report.ended_by, Some(EndedBy::Timeout));
     assert_eq!(
         report.reason.as_deref(),
-        Some("DeadlineExceeded: Job was active longer than specified deadline")
+        Some(
+            "DeadlineExceeded: Job was active longer than specified deadline (the Job's \
+             activeDeadlineSeconds of 300 ended it; the rule's timeout is 300s)"
+        )
     );
 }
 
@@ -402,6 +458,7 @@ async fn backoff_limit_exceeded_is_recorded_as_the_reason() {
         report.reason.as_deref(),
         Some("BackoffLimitExceeded: Job has reached the specified backoff limit")
     );
+    assert_eq!(report.ended_by, None);
 }
 
 #[tokio::test]
@@ -410,6 +467,7 @@ async fn pod_failure_policy_is_recorded_as_the_reason() {
                    FailJob rule at index 0";
     let report = failed_with("PodFailurePolicy", message).await;
     assert_eq!(report.reason, Some(format!("PodFailurePolicy: {message}")));
+    assert_eq!(report.ended_by, None);
 }
 
 #[tokio::test]
@@ -449,7 +507,10 @@ async fn an_image_that_cannot_be_pulled_is_the_reason_when_the_deadline_ends_the
     assert_eq!(report.exit, None);
     assert_eq!(
         report.reason.as_deref(),
-        Some("pod web-a: ImagePullBackOff: Back-off pulling image \"busybox:1.36\"")
+        Some(
+            "pod web-a: ImagePullBackOff: Back-off pulling image \"busybox:1.36\" (the Job \
+             was still active 50ms past its activeDeadlineSeconds of 1: alertrun deleted it)"
+        )
     );
 }
 
@@ -717,7 +778,7 @@ async fn recover_stop_deletes_the_job_in_background() {
         expect_get(&mut h, json!({"active": 1})).await;
         stop_tx.send(StopReason::Resolved).unwrap();
         running_until_delete(&mut h).await;
-        expect_no_pods(&mut h).await;
+        expect_no_pods_or_events(&mut h).await;
     })
     .await;
     let Ok(Recovered::Followed(outcome)) = recovered else {
@@ -741,7 +802,7 @@ async fn recover_past_the_deadline_deletes_the_job() {
             .await
             .reply(StatusCode::OK, &job);
         running_until_delete(&mut h).await;
-        expect_no_pods(&mut h).await;
+        expect_no_pods_or_events(&mut h).await;
     })
     .await;
     let Ok(Recovered::Followed(outcome)) = recovered else {
@@ -749,6 +810,11 @@ async fn recover_past_the_deadline_deletes_the_job() {
     };
     let report = finished(Ok(outcome));
     assert_eq!(report.ended_by, Some(EndedBy::Timeout));
+    // The Job read shows no activeDeadlineSeconds: the rule's timeout is the only clock.
+    assert_eq!(
+        report.reason.as_deref(),
+        Some("the rule's timeout of 300s ended it: alertrun deleted the Job")
+    );
     assert!(
         report.duration >= Duration::from_secs(3600),
         "{:?}",
@@ -757,15 +823,47 @@ async fn recover_past_the_deadline_deletes_the_job() {
 }
 
 #[tokio::test]
-async fn recover_of_a_deleted_job_is_gone() {
+async fn recover_of_a_deleted_job_without_pods_is_unknown() {
     let recovered = recover(our_handle(), Box::pin(pending()), |mut h| async move {
-        Call::expect(&mut h, Method::GET, &job_path()).await.reply(
-            StatusCode::NOT_FOUND,
-            &status(404, "NotFound", "jobs.batch not found"),
-        );
+        expect_gone(&mut h).await;
+        expect_no_pods_or_events(&mut h).await;
     })
     .await;
-    assert!(matches!(recovered, Ok(Recovered::Gone)), "{recovered:?}");
+    let Ok(Recovered::Followed(outcome)) = recovered else {
+        panic!("expected Followed, got {recovered:?}");
+    };
+    let report = finished(Ok(outcome));
+    assert_eq!(
+        (report.exit, report.ended_by),
+        (None, Some(EndedBy::Vanished))
+    );
+    assert_eq!(report.reason.as_deref(), Some(DELETED_BEFORE_OUTCOME));
+}
+
+#[tokio::test]
+async fn recover_of_a_deleted_job_reads_its_end_from_its_pod() {
+    let recovered = recover(our_handle(), Box::pin(pending()), |mut h| async move {
+        // Deleted by its TTL while alertrun was down; the garbage collector has not yet
+        // taken its pod.
+        expect_gone(&mut h).await;
+        let pods = vec![pod("web-a", "2026-11-21T07:38:40Z", Some(4))];
+        expect_pods_and_log(
+            &mut h, pods, "web-a", "nope
+",
+        )
+        .await;
+    })
+    .await;
+    let Ok(Recovered::Followed(outcome)) = recovered else {
+        panic!("expected Followed, got {recovered:?}");
+    };
+    let report = finished(Ok(outcome));
+    assert_eq!((report.exit, report.ended_by), (Some(Exit::Code(4)), None));
+    assert_eq!(report.stdout.text(), "nope\n");
+    assert_eq!(
+        report.reason.as_deref(),
+        Some("the Job was deleted before its outcome was seen; the exit code is its pod web-a's")
+    );
 }
 
 #[tokio::test]
@@ -883,11 +981,10 @@ async fn other_create_errors_are_backend_errors() {
     };
     let cause = e.source().expect("the backend error has a cause");
     assert_eq!(cause.to_string(), "cannot create jobs in namespace \"ops\"");
-    assert!(
-        cause
-            .source()
-            .is_some_and(|s| s.to_string().contains("Job.batch is invalid"))
-    );
+    // The API server's answer in a line, without a dump of its Status.
+    let below = cause.source().expect("and the API's answer below it");
+    assert_eq!(below.to_string(), "422 Invalid: Job.batch is invalid");
+    assert!(below.source().is_none());
 }
 
 #[tokio::test]
@@ -907,7 +1004,167 @@ async fn deadline_deletes_the_job_in_background_and_reports_timeout() {
     assert_eq!(report.ended_by, Some(EndedBy::Timeout));
     assert_eq!(report.exit, Some(Exit::Code(137)));
     assert_eq!(report.stdout.text(), "working\n");
-    assert!(report.duration >= Duration::from_millis(100));
+    // The Job's deadline (100 ms, rounded up to 1 s) passed and the Job controller did not
+    // end it within the grace: alertrun did, and says so.
+    assert!(
+        report.duration >= Duration::from_secs(1) + GRACE,
+        "{:?}",
+        report.duration
+    );
+    assert_eq!(
+        report.reason.as_deref(),
+        Some(
+            "the Job was still active 50ms past its activeDeadlineSeconds of 1: alertrun \
+             deleted it"
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_rule_timeout_below_the_jobs_own_deadline_ends_the_run_first() {
+    let outcome = run_action(
+        action(&json!({"active_deadline_seconds": 600})),
+        Duration::from_millis(100),
+        Box::pin(pending()),
+        |mut h| async move {
+            let call = Call::expect(&mut h, Method::POST, &jobs_path()).await;
+            assert_eq!(call.body["spec"]["activeDeadlineSeconds"], 600);
+            let mut job: Job = serde_json::from_value(call.body.clone()).unwrap();
+            job.metadata.uid = Some(UID.to_string());
+            call.reply(StatusCode::CREATED, &job);
+            running_until_delete(&mut h).await;
+            expect_no_pods_or_events(&mut h).await;
+        },
+    )
+    .await;
+    let report = finished(outcome);
+    assert_eq!(report.ended_by, Some(EndedBy::Timeout));
+    assert!(
+        report.duration < Duration::from_secs(1),
+        "{:?}",
+        report.duration
+    );
+    assert_eq!(
+        report.reason.as_deref(),
+        Some("the rule's timeout of 100ms ended it: alertrun deleted the Job")
+    );
+}
+
+#[tokio::test]
+async fn a_pod_refused_by_admission_is_the_reason_from_its_failed_create_event() {
+    let refused = "Error creating: pods \"restart-web-x-abcde\" is forbidden: violates \
+                   PodSecurity \"restricted:latest\": runAsNonRoot != true";
+    let outcome = run(
+        Duration::from_secs(300),
+        Box::pin(pending()),
+        move |mut h| async move {
+            expect_create(&mut h).await;
+            // No pod could be created; the Job ran into its deadline.
+            expect_get(&mut h, json!({"active": 0})).await;
+            expect_get(
+                &mut h,
+                json!({"conditions": [{"type": "Failed", "status": "True",
+                       "reason": "DeadlineExceeded",
+                       "message": "Job was active longer than specified deadline"}]}),
+            )
+            .await;
+            expect_no_pods(&mut h).await;
+            let event = |at: &str, message: &str| {
+                json!({"metadata": {"name": format!("ev-{at}"), "namespace": NS},
+                       "involvedObject": {"kind": "Job", "uid": UID},
+                       "reason": "FailedCreate", "type": "Warning",
+                       "lastTimestamp": at, "message": message})
+            };
+            expect_events(
+                &mut h,
+                &[
+                    event("2026-11-21T07:39:00Z", refused),
+                    event("2026-11-21T07:38:40Z", "an older refusal"),
+                ],
+            )
+            .await;
+        },
+    )
+    .await;
+    let report = finished(outcome);
+    assert_eq!(
+        (report.exit, report.ended_by),
+        (None, Some(EndedBy::Timeout))
+    );
+    assert_eq!(
+        report.reason,
+        Some(format!(
+            "DeadlineExceeded: Job was active longer than specified deadline; \
+             FailedCreate: {refused} (the Job's activeDeadlineSeconds of 300 ended it; the \
+             rule's timeout is 300s)"
+        ))
+    );
+}
+
+#[tokio::test]
+async fn a_poll_that_fails_is_retried_until_the_jobs_end() {
+    let outcome = run(
+        Duration::from_secs(300),
+        Box::pin(pending()),
+        |mut h| async move {
+            expect_create(&mut h).await;
+            expect_get(&mut h, json!({"active": 1})).await;
+            Call::expect(&mut h, Method::GET, &job_path()).await.reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &status(503, "ServiceUnavailable", "etcdserver: leader changed"),
+            );
+            Call::expect(&mut h, Method::GET, &job_path())
+                .await
+                .fail("connection reset by peer");
+            Call::expect(&mut h, Method::GET, &job_path()).await.reply(
+                StatusCode::TOO_MANY_REQUESTS,
+                &status(429, "TooManyRequests", "slow down"),
+            );
+            expect_get(&mut h, complete()).await;
+            let pods = vec![pod("web-a", "2026-11-21T07:38:40Z", Some(0))];
+            expect_pods_and_log(&mut h, pods, "web-a", "ok\n").await;
+        },
+    )
+    .await;
+    let report = finished(outcome);
+    assert!(report.success(), "{report:?}");
+    assert_eq!(report.stdout.text(), "ok\n");
+}
+
+#[tokio::test]
+async fn every_api_call_is_granted_and_every_granted_call_is_made() {
+    // Every request a mocked API sees must be in API_CALLS (`Call::next` fails the test
+    // otherwise); these two scenarios make every call in the list.
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let stop: BoxFuture<'static, StopReason> =
+        Box::pin(async move { stop_rx.await.unwrap_or(StopReason::Shutdown) });
+    run(Duration::from_secs(300), stop, |mut h| async move {
+        expect_create(&mut h).await;
+        expect_get(&mut h, json!({"active": 1})).await;
+        stop_tx.send(StopReason::Resolved).unwrap();
+        running_until_delete(&mut h).await;
+        let pods = vec![pod("web-a", "2026-11-21T07:38:40Z", None)];
+        expect_pods_and_log(&mut h, pods, "web-a", "\n").await;
+    })
+    .await
+    .unwrap();
+    run(
+        Duration::from_secs(300),
+        Box::pin(pending()),
+        |mut h| async move {
+            expect_create(&mut h).await;
+            expect_get(
+                &mut h,
+                json!({"conditions": [{"type": "Failed", "status": "True"}]}),
+            )
+            .await;
+            expect_no_pods_or_events(&mut h).await;
+        },
+    )
+    .await
+    .unwrap();
+    let granted: std::collections::BTreeSet<_> = executor_k8s::API_CALLS.iter().copied().collect();
+    assert_eq!(executor_k8s::testing::calls_seen(), granted);
 }
 
 #[tokio::test]
@@ -954,12 +1211,16 @@ async fn job_deleted_by_someone_else_ends_the_wait() {
                 StatusCode::NOT_FOUND,
                 &status(404, "NotFound", "jobs.batch not found"),
             );
-            expect_no_pods(&mut h).await;
+            expect_no_pods_or_events(&mut h).await;
         },
     )
     .await;
     let report = finished(outcome);
-    assert_eq!((report.exit, report.ended_by), (None, None));
+    // Neither a success nor a failure: its outcome is unknown.
+    assert_eq!(
+        (report.exit, report.ended_by),
+        (None, Some(EndedBy::Vanished))
+    );
     assert!(!report.success());
     assert_eq!(report.reason.as_deref(), Some(DELETED_BEFORE_OUTCOME));
     assert_eq!(
@@ -1015,7 +1276,10 @@ async fn a_vanished_job_with_a_running_pod_is_deleted_before_its_outcome_was_see
     )
     .await;
     let report = finished(outcome);
-    assert_eq!((report.exit, report.ended_by), (None, None));
+    assert_eq!(
+        (report.exit, report.ended_by),
+        (None, Some(EndedBy::Vanished))
+    );
     assert_eq!(report.reason.as_deref(), Some(DELETED_BEFORE_OUTCOME));
 }
 
@@ -1034,7 +1298,7 @@ async fn a_vanished_job_after_failure_target_is_failed_with_its_reason() {
             )
             .await;
             expect_gone(&mut h).await;
-            expect_no_pods(&mut h).await;
+            expect_no_pods_or_events(&mut h).await;
         },
     )
     .await;

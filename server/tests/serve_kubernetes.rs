@@ -94,6 +94,9 @@ struct Cluster {
 ///   and `batch.kubernetes.io/job-name`) match the one equality `K=V`; its container is `running`, or
 ///   `terminated` with exit code 0 once the Job completed.
 /// - `GET /api/v1/namespaces/{ns}/pods/{name}/log`: that pod's log, [`POD_LOG`].
+/// - `GET /api/v1/namespaces/{ns}/events`: an empty `EventList` (no pod is ever refused).
+/// - [`StubApi::vanish`] removes a Job and its pod, as the TTL controller and the garbage
+///   collector do together when `ttlSecondsAfterFinished` is 0 (or someone deletes it).
 ///
 /// While [`StubApi::set_down`], every request is recorded (status 0) and its connection
 /// closed unanswered, as by a server going away; after [`StubApi::hang_creates`], a Job
@@ -157,6 +160,11 @@ impl StubApi {
     /// Completes Job `name`: its pod terminates with exit code 0.
     fn complete(&self, name: &str) {
         self.lock().jobs.get_mut(name).unwrap().complete = true;
+    }
+
+    /// Removes Job `name` and its pod before anyone saw it end.
+    fn vanish(&self, name: &str) {
+        self.lock().jobs.remove(name).unwrap();
     }
 
     /// Every request so far, in order.
@@ -311,6 +319,11 @@ impl Cluster {
                 }
             }
             ("GET", p) if p == pods => self.list_pods(query),
+            ("GET", p) if p == format!("/api/v1/namespaces/{NS}/events") => {
+                let list = json!({"apiVersion": "v1", "kind": "EventList", "metadata": {},
+                                  "items": []});
+                (200, "application/json", list.to_string())
+            }
             ("GET", _) if log_of.is_some() => {
                 let pod = log_of.unwrap();
                 if self.jobs.keys().any(|job| pod_name(job) == pod) {
@@ -722,6 +735,54 @@ fn a_resolve_after_restart_still_deletes_the_reattached_job() {
     assert!(background, "the Job's pods go with it: {:?}", deletes[0]);
     assert_eq!(deletes[0].status, 200);
     assert_eq!(stub.seen_with("POST").len(), 1, "{seen:#?}");
+}
+
+#[test]
+fn a_job_deleted_before_its_end_was_seen_is_recorded_unknown() {
+    let stub = StubApi::start();
+    stub.hold_jobs();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = stub.kubeconfig(dir.path());
+    let server = Alertrun::start(&example_config(), &[("KUBECONFIG", kubeconfig.as_os_str())]);
+    notify(server.addr, &firing());
+    let running = wait_running_with_handle(server.addr);
+    let id = running["id"].as_u64().unwrap();
+    stub.vanish(running["started"]["name"].as_str().unwrap());
+
+    let ended = wait_state(server.addr, id, "unknown");
+    assert_eq!(
+        ended["reason"], "deleted before its outcome was seen",
+        "{ended}"
+    );
+    assert_eq!(ended["exit"], Value::Null, "{ended}");
+    // Nothing was deleted by alertrun, and the episode is not run again.
+    assert!(stub.seen_with("DELETE").is_empty());
+    notify(server.addr, &firing());
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(stub.seen_with("POST").len(), 1);
+}
+
+#[test]
+fn a_job_gone_while_alertrun_was_down_is_recorded_unknown_after_the_restart() {
+    let stub = StubApi::start();
+    stub.hold_jobs();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = stub.kubeconfig(dir.path());
+    let envs = [("KUBECONFIG", kubeconfig.as_os_str())];
+    let mut first = Alertrun::start(&example_config(), &envs);
+    notify(first.addr, &firing());
+    let running = wait_running_with_handle(first.addr);
+    let id = running["id"].as_u64().unwrap();
+    first.kill();
+    stub.vanish(running["started"]["name"].as_str().unwrap());
+
+    let second = Alertrun::start_in(&example_config(), &envs, first.into_state_dir());
+    let ended = wait_state(second.addr, id, "unknown");
+    assert_eq!(
+        ended["reason"], "deleted before its outcome was seen",
+        "{ended}"
+    );
+    assert_eq!(stub.seen_with("POST").len(), 1, "never created again");
 }
 
 #[test]

@@ -44,11 +44,15 @@ pub enum RunState {
     /// Selected by a rule in a notification that is being recorded; the first entry of
     /// every timeline, never the state of a stored run.
     Received,
+    /// The action started, and then vanished before its end could be seen (a Kubernetes
+    /// Job deleted by someone, or by its TTL, with no pod left to tell): it may have
+    /// succeeded or failed. The reason says what was seen.
+    Unknown,
 }
 
 impl RunState {
     /// Every state, in the order of their store codes.
-    pub const ALL: [RunState; 13] = [
+    pub const ALL: [RunState; 14] = [
         RunState::Queued,
         RunState::Running,
         RunState::Succeeded,
@@ -62,6 +66,7 @@ impl RunState {
         RunState::AwaitingApproval,
         RunState::Verifying,
         RunState::Received,
+        RunState::Unknown,
     ];
 
     /// The name used in JSON and API filters: "queued", "timed_out", ...
@@ -80,6 +85,7 @@ impl RunState {
             RunState::AwaitingApproval => "awaiting_approval",
             RunState::Verifying => "verifying",
             RunState::Received => "received",
+            RunState::Unknown => "unknown",
         }
     }
 
@@ -118,6 +124,7 @@ impl RunState {
             RunState::AwaitingApproval => 10,
             RunState::Verifying => 11,
             RunState::Received => 12,
+            RunState::Unknown => 13,
         }
     }
 }
@@ -132,7 +139,8 @@ impl fmt::Display for RunState {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "unknown run state {0:?}: use received, queued, starting, running, succeeded, failed, \
-     failed_to_start, timed_out, cancelled, interrupted, skipped, awaiting_approval or verifying"
+     failed_to_start, timed_out, cancelled, interrupted, unknown, skipped, awaiting_approval or \
+     verifying"
 )]
 pub struct ParseRunStateError(pub String);
 

@@ -59,6 +59,8 @@ pub(crate) enum End {
     Cancelled,
     /// Stopped because alertrun shut down.
     Interrupted,
+    /// Vanished before its end was seen: how it ended is not known.
+    Unknown,
 }
 
 impl End {
@@ -70,6 +72,7 @@ impl End {
             End::TimedOut => RunState::TimedOut,
             End::Cancelled => RunState::Cancelled,
             End::Interrupted => RunState::Interrupted,
+            End::Unknown => RunState::Unknown,
         }
     }
 }
@@ -278,6 +281,12 @@ mod tests {
                 S::Running,
                 E::Ended(End::Interrupted),
                 S::Interrupted,
+                &[F::FreeSlot],
+            ),
+            (
+                S::Running,
+                E::Ended(End::Unknown),
+                S::Unknown,
                 &[F::FreeSlot],
             ),
             (

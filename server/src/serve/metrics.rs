@@ -154,6 +154,8 @@ label_values! {
         Cancelled => "cancelled",
         /// The action was in flight when alertrun died (found on restart).
         Interrupted => "interrupted",
+        /// The action vanished before its end was seen (a Job deleted early).
+        Unknown => "unknown",
         /// The action could not be started, or the executor failed.
         Error => "error",
     }

@@ -76,6 +76,7 @@ fn by_state_name(state: RunState) -> &'static str {
         RunState::AwaitingApproval => "runs_awaiting_approval",
         RunState::Verifying => "runs_verifying",
         RunState::Received => "runs_received",
+        RunState::Unknown => "runs_unknown",
     }
 }
 

@@ -112,6 +112,7 @@ pub(super) fn finished_record(
                 None if report.success() => End::Succeeded,
                 None => End::Failed,
                 Some(EndedBy::Timeout) => End::TimedOut,
+                Some(EndedBy::Vanished) => End::Unknown,
                 Some(EndedBy::Stop(reason)) => {
                     record.ended_by = Some(reason.as_str().to_owned());
                     match reason {

@@ -362,13 +362,16 @@ async fn follow(inner: Arc<Inner>, run: Run) {
         Ok(_) => {
             let mut record = run.record;
             let now = inner.now();
-            let why =
-                format!("{started} was gone when alertrun restarted; how it ended is unknown");
+            // Replaced by another of the same name while no alertrun watched.
+            let why = format!(
+                "{started} was replaced by another of the same name when alertrun restarted; \
+                 how it ended is unknown"
+            );
             record.reason = Some(why.clone());
-            enter(&mut record, RunState::Interrupted, now, why);
+            enter(&mut record, RunState::Unknown, now, why);
             let id = record.id;
             super::run::write_end(&inner, record, &run.body).await;
-            inner.release(id, Event::Ended(End::Interrupted));
+            inner.release(id, Event::Ended(End::Unknown));
         }
         Err(e) => {
             finish(&inner, run, &Err(e), duration).await;

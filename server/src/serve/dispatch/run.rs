@@ -391,7 +391,10 @@ pub(super) async fn finish(
             duration_ms, stderr = %log_tail(&record.stderr), reason = record.reason.as_deref().unwrap_or(""),
             "action failed"),
         RunState::TimedOut => warn!(rule = %req.rule, fingerprint, run = id, exit,
-            duration_ms, stderr = %log_tail(&record.stderr), "action timed out"),
+            duration_ms, stderr = %log_tail(&record.stderr), reason = record.reason.as_deref().unwrap_or(""),
+            "action timed out"),
+        RunState::Unknown => warn!(rule = %req.rule, fingerprint, run = id, duration_ms,
+            reason = record.reason.as_deref().unwrap_or(""), "action vanished: its outcome is unknown"),
         RunState::Cancelled | RunState::Interrupted => info!(rule = %req.rule, fingerprint,
             run = id, exit, ended_by, duration_ms, "action stopped"),
         _ => info!(rule = %req.rule, fingerprint, run = id, state = record.state.as_str(),
@@ -475,6 +478,7 @@ fn outcome_of(state: RunState, result: &Result<Outcome, ExecError>) -> RunOutcom
         RunState::TimedOut => RunOutcome::TimedOut,
         RunState::Cancelled => RunOutcome::Cancelled,
         RunState::Interrupted => RunOutcome::Interrupted,
+        RunState::Unknown => RunOutcome::Unknown,
         _ => RunOutcome::Failed,
     }
 }
