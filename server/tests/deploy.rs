@@ -1,8 +1,9 @@
 //! The deployment files in `deploy/` stay valid: every Kubernetes manifest parses into its
 //! k8s-openapi type with no unknown field (a typo such as `imagePullPolicyy` fails), the
-//! config in the ConfigMap loads as alertrun loads it, and the Deployment, Service and RBAC
-//! agree with that config. The Helm chart is rendered with `helm template` when helm is on
-//! PATH; without it, its files are checked to exist and its values to parse.
+//! config in the ConfigMap loads as alertrun loads it, the Deployment, Service and RBAC
+//! agree with that config, and alertrun's Role grants exactly the API calls its Job backend
+//! makes (`executor_k8s::API_CALLS`). The Helm chart is rendered with `helm template` when
+//! helm is on PATH; without it, its files are checked to exist and its values to parse.
 
 // The helpers below are test code too; a broken file should fail loudly at the unwrap.
 #![allow(clippy::unwrap_used)]
@@ -13,6 +14,7 @@ use std::process::Command;
 
 use alertrun::Auth;
 use alertrun::Config;
+use executor_k8s::API_CALLS;
 use k8s_openapi::Resource;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
@@ -396,44 +398,61 @@ fn service_exposes_the_container_port_in_the_cluster() {
     }
 }
 
-/// Each rule of a Role as (apiGroup, resource, sorted verbs).
-fn grants(role: &Role) -> BTreeSet<(String, String, Vec<String>)> {
+/// One grant or call: (apiGroup, resource, verb).
+type Grant = (String, String, String);
+
+fn triple(group: &str, resource: &str, verb: &str) -> Grant {
+    (group.to_owned(), resource.to_owned(), verb.to_owned())
+}
+
+/// Every (apiGroup, resource, verb) a Role grants; a rule limited to resourceNames or
+/// granting non-resource URLs is not expected in the shipped Roles.
+fn granted(role: &Role) -> BTreeSet<Grant> {
     let mut out = BTreeSet::new();
     for rule in role.rules.clone().unwrap() {
         assert!(rule.resource_names.is_none() && rule.non_resource_urls.is_none());
-        let mut verbs = rule.verbs.clone();
-        verbs.sort();
         for group in rule.api_groups.clone().unwrap() {
             for resource in rule.resources.clone().unwrap() {
-                out.insert((group.clone(), resource, verbs.clone()));
+                for verb in &rule.verbs {
+                    out.insert(triple(&group, &resource, verb));
+                }
             }
         }
     }
     out
 }
 
-fn grant(group: &str, resource: &str, verbs: &[&str]) -> (String, String, Vec<String>) {
-    let mut verbs: Vec<String> = verbs.iter().map(|v| (*v).to_owned()).collect();
-    verbs.sort();
-    (group.to_owned(), resource.to_owned(), verbs)
+/// Checks that `role` grants exactly the calls of `executor_k8s::API_CALLS`: the error
+/// names every verb without a call and every call without a verb.
+fn grants_exactly_the_api_calls(role: &Role) -> Result<(), String> {
+    let granted = granted(role);
+    let calls: BTreeSet<Grant> = API_CALLS
+        .iter()
+        .map(|c| triple(c.group, c.resource, c.verb))
+        .collect();
+    let unused: Vec<&Grant> = granted.difference(&calls).collect();
+    let missing: Vec<&Grant> = calls.difference(&granted).collect();
+    if unused.is_empty() && missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "Role {:?} in {:?} differs from executor_k8s::API_CALLS: granted without a call \
+         {unused:?}; called without a grant {missing:?}",
+        role.metadata.name.as_deref().unwrap_or_default(),
+        role.metadata.namespace.as_deref().unwrap_or_default(),
+    ))
 }
 
+/// Issue 10: the Role granted `jobs: list, watch` and `pods: get`, which alertrun never
+/// used, and lacked `events: list`, which it needs. The Role alertrun runs with is
+/// compared with `executor_k8s::API_CALLS`, the list of the Job backend's calls that the
+/// mocked-API suite holds the code to: a verb without a call, or a call without a verb,
+/// fails here.
 #[test]
 fn rbac_grants_exactly_the_verbs_alertrun_and_its_job_need() {
     let all = manifests();
     let server: Role = find(&all, "alertrun-jobs");
-    assert_eq!(
-        grants(&server),
-        BTreeSet::from([
-            grant(
-                "batch",
-                "jobs",
-                &["create", "get", "list", "watch", "delete"]
-            ),
-            grant("", "pods", &["get", "list"]),
-            grant("", "pods/log", &["get"]),
-        ])
-    );
+    grants_exactly_the_api_calls(&server).unwrap_or_else(|e| panic!("kubernetes/: {e}"));
     let binding: RoleBinding = find(&all, "alertrun-jobs");
     assert_eq!(binding.metadata.namespace, server.metadata.namespace);
     assert_eq!(
@@ -458,8 +477,8 @@ fn rbac_grants_exactly_the_verbs_alertrun_and_its_job_need() {
     // only get and delete pods.
     let deleter: Role = find(&all, "alertrun-pod-deleter");
     assert_eq!(
-        grants(&deleter),
-        BTreeSet::from([grant("", "pods", &["get", "delete"])])
+        granted(&deleter),
+        BTreeSet::from([triple("", "pods", "delete"), triple("", "pods", "get")])
     );
     let binding: RoleBinding = find(&all, "alertrun-pod-deleter");
     assert_eq!(binding.metadata.namespace, deleter.metadata.namespace);
@@ -470,6 +489,26 @@ fn rbac_grants_exactly_the_verbs_alertrun_and_its_job_need() {
     assert_eq!(subject.namespace, account.metadata.namespace);
     assert_eq!(subject.namespace, server.metadata.namespace);
     assert!(alertrun_yaml(&all).contains("service_account: alertrun-pod-deleter"));
+}
+
+#[test]
+fn role_check_names_a_verb_without_a_call_and_a_call_without_a_verb() {
+    // The Role as shipped before issue 10.
+    let text = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\n\
+                metadata: {name: alertrun-jobs, namespace: remediation}\nrules:\n\
+                - {apiGroups: [batch], resources: [jobs], verbs: [create, get, list, watch, delete]}\n\
+                - {apiGroups: [\"\"], resources: [pods], verbs: [get, list]}\n\
+                - {apiGroups: [\"\"], resources: [pods/log], verbs: [get]}\n";
+    let role: Role = strict(&parse_stream("old role", text).pop().unwrap());
+    let error = grants_exactly_the_api_calls(&role).unwrap_err();
+    for named in [
+        r#"("batch", "jobs", "list")"#,
+        r#"("batch", "jobs", "watch")"#,
+        r#"("", "pods", "get")"#,
+        r#"called without a grant [("", "events", "list")]"#,
+    ] {
+        assert!(error.contains(named), "{named} not in: {error}");
+    }
 }
 
 fn helm_on_path() -> bool {
