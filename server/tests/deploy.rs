@@ -2,15 +2,16 @@
 //! k8s-openapi type with no unknown field (a typo such as `imagePullPolicyy` fails), the
 //! config in the ConfigMap loads as alertrun loads it, the Deployment, Service and RBAC
 //! agree with that config, and alertrun's Role grants exactly the API calls its Job backend
-//! makes (`executor_k8s::API_CALLS`). The Helm chart is rendered with `helm template` when
-//! helm is on PATH; without it, its files are checked to exist and its values to parse.
+//! makes (`executor_k8s::API_CALLS`). The Helm chart is rendered and linted with Helm's own
+//! SDK (PyPI `helm-python-sdk`, which scripts/test installs; see `support/helm.rs`), checked
+//! the same way. Without the SDK those tests say loudly that they skip, and fail when `CI`
+//! is set.
 
 // The helpers below are test code too; a broken file should fail loudly at the unwrap.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use alertrun::Auth;
 use alertrun::Config;
@@ -24,7 +25,11 @@ use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Value, json};
+
+#[path = "support/helm.rs"]
+mod helm;
+use helm::Helm;
 
 /// The kinds the plain manifests must hold, each at least once.
 const KINDS: [&str; 9] = [
@@ -511,16 +516,27 @@ fn role_check_names_a_verb_without_a_call_and_a_call_without_a_verb() {
     }
 }
 
-fn helm_on_path() -> bool {
-    Command::new("helm")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success())
+fn chart_dir() -> PathBuf {
+    deploy().join("helm/alertrun")
+}
+
+/// `helm template alertrun deploy/helm/alertrun --namespace alertrun` with `values` (which
+/// must set the token), parsed.
+fn render(helm: &Helm, values: &Value) -> Vec<Manifest> {
+    let text = helm
+        .template(&chart_dir(), "alertrun", "alertrun", values)
+        .unwrap_or_else(|e| panic!("helm template ({}) {values}: {e}", helm.version));
+    parse_stream("helm template", &text)
+}
+
+/// The chart's default values, with the one value it requires: the token.
+fn default_values() -> Value {
+    json!({"token": {"value": "test-token"}})
 }
 
 #[test]
 fn helm_chart_renders_valid_objects() {
-    let chart = deploy().join("helm/alertrun");
+    let chart = chart_dir();
     for file in [
         "Chart.yaml",
         "values.yaml",
@@ -548,28 +564,84 @@ fn helm_chart_renders_valid_objects() {
     assert_eq!(token_path, TOKEN_FILE);
     Config::from_yaml(&text).unwrap_or_else(|e| panic!("values.yaml config: {e}"));
 
-    if !helm_on_path() {
-        eprintln!("skipping `helm template`: helm is not on PATH");
+    let Some(helm) = helm::helm("helm_chart_renders_valid_objects") else {
         return;
-    }
-    let out = Command::new("helm")
-        .args(["template", "alertrun", "--namespace", "alertrun"])
-        .arg(&chart)
-        .args(["--set", "token.value=test-token"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rendered = parse_stream("helm template", &String::from_utf8(out.stdout).unwrap());
+    };
+    let rendered = render(&helm, &default_values());
     for m in &rendered {
         check_typed(m);
     }
     let kinds: BTreeSet<&str> = rendered.iter().map(Manifest::kind).collect();
     let expected: BTreeSet<&str> = KINDS.into_iter().filter(|k| *k != "Namespace").collect();
     assert_eq!(kinds, expected);
+
+    // The one required value: without a token the chart refuses to render.
+    let error = helm
+        .template(&chart, "alertrun", "alertrun", &json!({}))
+        .unwrap_err();
+    assert!(
+        error.contains("set token.value or token.existingSecret"),
+        "{error}"
+    );
+}
+
+#[test]
+fn helm_lint_finds_no_warning_on_the_oldest_and_newest_kubernetes() {
+    let Some(helm) = helm::helm("helm_lint_finds_no_warning_on_the_oldest_and_newest_kubernetes")
+    else {
+        return;
+    };
+    // v1.23.0: the oldest version the README supports; None: Helm's own default (current).
+    for kube_version in [Some("v1.23.0"), None] {
+        let report = helm.lint(&chart_dir(), &default_values(), kube_version);
+        assert_eq!(report["total_charts_linted"], 1, "{report}");
+        assert_eq!(report["errors"], json!([]), "{kube_version:?}: {report}");
+        let serious: Vec<&Value> = report["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["severity"].as_u64().unwrap() >= 2)
+            .collect();
+        assert!(
+            serious.is_empty(),
+            "helm lint ({}, kube {kube_version:?}): {serious:?}",
+            helm.version
+        );
+    }
+}
+
+/// The alertrun Role the chart renders in each target namespace is compared with
+/// `executor_k8s::API_CALLS`, as the manifests' is.
+#[test]
+fn helm_roles_grant_exactly_the_api_calls_in_every_target_namespace() {
+    let Some(helm) = helm::helm("helm_roles_grant_exactly_the_api_calls_in_every_target_namespace")
+    else {
+        return;
+    };
+    let values = json!({"token": {"value": "t"}, "targetNamespaces": ["remediation", "ops"]});
+    let all = render(&helm, &values);
+    let mut namespaces = Vec::new();
+    for m in all.iter().filter(|m| m.name() == "alertrun-jobs") {
+        let namespace = m.value["metadata"]["namespace"].as_str().unwrap();
+        match m.kind() {
+            "Role" => {
+                let role: Role = strict(m);
+                grants_exactly_the_api_calls(&role).unwrap_or_else(|e| panic!("helm: {e}"));
+                namespaces.push(namespace.to_owned());
+            }
+            "RoleBinding" => {
+                let binding: RoleBinding = strict(m);
+                assert_eq!(binding.role_ref.name, "alertrun-jobs");
+                let subject = &binding.subjects.unwrap()[0];
+                assert_eq!(
+                    (subject.name.as_str(), subject.namespace.as_deref()),
+                    ("alertrun", Some("alertrun"))
+                );
+            }
+            other => panic!("{other} alertrun-jobs"),
+        }
+    }
+    assert_eq!(namespaces, ["remediation", "ops"]);
 }
 
 /// The longest a shutdown can take under `config`: `server.shutdown_grace` (requests in
