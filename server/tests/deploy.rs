@@ -4,8 +4,8 @@
 //! agree with that config, and alertrun's Role grants exactly the API calls its Job backend
 //! makes (`executor_k8s::API_CALLS`). The Helm chart is rendered and linted with Helm's own
 //! SDK (PyPI `helm-python-sdk`, which scripts/test installs; see `support/helm.rs`), checked
-//! the same way. Without the SDK those tests say loudly that they skip, and fail when `CI`
-//! is set.
+//! the same way, and compared object by object with the plain manifests. Without the SDK
+//! those tests say loudly that they skip, and fail when `CI` is set.
 
 // The helpers below are test code too; a broken file should fail loudly at the unwrap.
 #![allow(clippy::unwrap_used)]
@@ -541,6 +541,7 @@ fn helm_chart_renders_valid_objects() {
         "Chart.yaml",
         "values.yaml",
         "templates/_helpers.tpl",
+        "templates/namespaces.yaml",
         "templates/serviceaccount.yaml",
         "templates/configmap.yaml",
         "templates/secret.yaml",
@@ -572,8 +573,7 @@ fn helm_chart_renders_valid_objects() {
         check_typed(m);
     }
     let kinds: BTreeSet<&str> = rendered.iter().map(Manifest::kind).collect();
-    let expected: BTreeSet<&str> = KINDS.into_iter().filter(|k| *k != "Namespace").collect();
-    assert_eq!(kinds, expected);
+    assert_eq!(kinds, BTreeSet::from(KINDS));
 
     // The one required value: without a token the chart refuses to render.
     let error = helm
@@ -642,6 +642,230 @@ fn helm_roles_grant_exactly_the_api_calls_in_every_target_namespace() {
         }
     }
     assert_eq!(namespaces, ["remediation", "ops"]);
+}
+
+/// Issue 10: `helm install` on an empty cluster failed, because the chart put Roles into
+/// `remediation` and `shop` without creating them. With `createNamespaces` (the default)
+/// it creates each namespace it uses but the release's own, once, and keeps it on
+/// uninstall; without, it creates none.
+#[test]
+fn helm_chart_creates_every_namespace_it_uses_once_and_keeps_them() {
+    let Some(helm) = helm::helm("helm_chart_creates_every_namespace_it_uses_once_and_keeps_them")
+    else {
+        return;
+    };
+    let namespaces = |all: &[Manifest]| -> Vec<String> {
+        all.iter()
+            .filter(|m| m.kind() == "Namespace")
+            .map(|m| {
+                let keep = &m.value["metadata"]["annotations"]["helm.sh/resource-policy"];
+                assert_eq!(keep, "keep", "{} is deleted on uninstall", m.name());
+                m.name().to_owned()
+            })
+            .collect()
+    };
+
+    let all = render(&helm, &default_values());
+    let created = namespaces(&all);
+    assert_eq!(created, ["remediation", "shop"]);
+    for m in all.iter().filter(|m| m.kind() != "Namespace") {
+        let ns = m.value["metadata"]["namespace"].as_str().unwrap();
+        assert!(
+            ns == "alertrun" || created.iter().any(|c| c == ns),
+            "{} {} is in {ns}, which nothing creates",
+            m.kind(),
+            m.name()
+        );
+    }
+
+    // Lists that overlap, and name the release's namespace: each namespace once, in name
+    // order, and never the release's (`--create-namespace` makes it; Helm keeps its
+    // release record there).
+    let values = json!({
+        "token": {"value": "t"},
+        "targetNamespaces": ["remediation", "ops"],
+        "podDeleter": {"jobNamespace": "ops", "namespaces": ["shop", "ops", "alertrun"]},
+    });
+    assert_eq!(
+        namespaces(&render(&helm, &values)),
+        ["ops", "remediation", "shop"]
+    );
+    // Without the pod deleter, only the target namespaces.
+    let values = json!({"token": {"value": "t"}, "podDeleter": {"enabled": false}});
+    assert_eq!(namespaces(&render(&helm, &values)), ["remediation"]);
+
+    let values = json!({"token": {"value": "t"}, "createNamespaces": false});
+    assert!(namespaces(&render(&helm, &values)).is_empty());
+}
+
+/// `Kind namespace/name`, or `Kind name` for a cluster-scoped object.
+fn object_id(m: &Manifest) -> String {
+    match m.value["metadata"]["namespace"].as_str() {
+        Some(ns) => format!("{} {ns}/{}", m.kind(), m.name()),
+        None => format!("{} {}", m.kind(), m.name()),
+    }
+}
+
+/// Labels Helm's chart conventions add to every object (and `instance` to selectors):
+/// the chart's own, so they are left out of the comparison with the manifests. Every
+/// other label and selector must be equal.
+const HELM_LABELS: [&str; 4] = [
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/version",
+    "app.kubernetes.io/managed-by",
+    "helm.sh/chart",
+];
+
+/// What the chart with its default values may render differently from deploy/kubernetes:
+/// (object, path in it, why). `""` as path: the object exists on one side only. A path
+/// listed here that no longer differs fails the test too, so the list stays exact. RBAC
+/// rules and bindings, the alertrun config and the security settings may never be listed.
+const INTENDED: &[(&str, &str, &str)] = &[
+    (
+        "Namespace alertrun",
+        "",
+        "the release's own namespace: `helm install --create-namespace` makes it (Helm keeps \
+         its release record there, so the release cannot own it), without the manifests' \
+         pod-security.kubernetes.io/enforce label",
+    ),
+    (
+        "Namespace remediation",
+        ".metadata.annotations",
+        "helm.sh/resource-policy: keep: `helm uninstall` never deletes a namespace",
+    ),
+    (
+        "Namespace shop",
+        ".metadata.annotations",
+        "helm.sh/resource-policy: keep: `helm uninstall` never deletes a namespace",
+    ),
+    (
+        "Deployment alertrun/alertrun",
+        ".spec.template.metadata.annotations",
+        "checksum/config: the pod restarts when the chart's config changes",
+    ),
+    (
+        "Deployment alertrun/alertrun",
+        ".spec.template.spec.volumes[1].secret.items",
+        "token.key: the chart reads the token from any key of an existing Secret",
+    ),
+    (
+        "Secret alertrun/alertrun-token",
+        ".stringData.token",
+        "the token itself: a placeholder in secret.yaml, token.value for the chart",
+    ),
+];
+
+/// The object as compared: the chart's Helm labels dropped, the config in a ConfigMap
+/// parsed (so that comments and layout do not count, values do).
+fn comparable(m: &Manifest, from_chart: bool) -> Value {
+    fn drop_helm_labels(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                for (key, inner) in map.iter_mut() {
+                    if let ("labels" | "matchLabels" | "selector", Value::Object(labels)) =
+                        (key.as_str(), &mut *inner)
+                    {
+                        labels.retain(|k, _| !HELM_LABELS.contains(&k.as_str()));
+                    }
+                    drop_helm_labels(inner);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(drop_helm_labels),
+            _ => {}
+        }
+    }
+    let mut value = m.value.clone();
+    if from_chart {
+        drop_helm_labels(&mut value);
+    }
+    if let Some(Value::String(text)) = value.pointer("/data/alertrun.yaml") {
+        let config: Value = serde_saphyr::from_str(text)
+            .unwrap_or_else(|e| panic!("{}: alertrun.yaml: {e}", m.source));
+        value["data"]["alertrun.yaml"] = config;
+    }
+    value
+}
+
+/// Pushes the path of every difference between `a` and `b`: a key or an item on one side
+/// only, or another scalar.
+fn differences(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for key in keys {
+                let here = format!("{path}.{key}");
+                match (a.get(key), b.get(key)) {
+                    (Some(a), Some(b)) => differences(a, b, &here, out),
+                    _ => out.push(here),
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            for (i, (a, b)) in a.iter().zip(b).enumerate() {
+                differences(a, b, &format!("{path}[{i}]"), out);
+            }
+        }
+        (a, b) if a == b => {}
+        _ => out.push(path.to_owned()),
+    }
+}
+
+/// The chart is the manifests in Helm's form: with its default values (release `alertrun`
+/// in namespace `alertrun`) it renders the same objects, by kind, namespace and name, with
+/// the same content (RBAC rules and bindings, the config, the Deployment's security
+/// settings, probes, mounts and resources, the Service...), but for the listed intended
+/// differences.
+#[test]
+fn helm_chart_renders_the_same_objects_as_the_manifests() {
+    let Some(helm) = helm::helm("helm_chart_renders_the_same_objects_as_the_manifests") else {
+        return;
+    };
+    for (id, path, _) in INTENDED {
+        for never in ["rules", "roleRef", "subjects", "securityContext", "data"] {
+            let mut segments = path.split(['.', '[']);
+            assert!(
+                !segments.any(|s| s == never),
+                "{id} {path}: {never} may not differ"
+            );
+        }
+    }
+    let plain: BTreeMap<String, Manifest> = manifests()
+        .into_iter()
+        .map(|m| (object_id(&m), m))
+        .collect();
+    let rendered = render(&helm, &default_values());
+    let count = rendered.len();
+    let chart: BTreeMap<String, Manifest> =
+        rendered.into_iter().map(|m| (object_id(&m), m)).collect();
+    assert_eq!(chart.len(), count, "the chart renders an object twice");
+
+    let ids: BTreeSet<&String> = plain.keys().chain(chart.keys()).collect();
+    let mut found = BTreeSet::new();
+    for id in ids {
+        match (plain.get(id), chart.get(id)) {
+            (Some(p), Some(c)) => {
+                let mut paths = Vec::new();
+                differences(&comparable(p, false), &comparable(c, true), "", &mut paths);
+                found.extend(paths.into_iter().map(|path| (id.clone(), path)));
+            }
+            _ => {
+                found.insert((id.clone(), String::new()));
+            }
+        }
+    }
+    let intended: BTreeSet<(String, String)> = INTENDED
+        .iter()
+        .map(|(id, path, _)| ((*id).to_owned(), (*path).to_owned()))
+        .collect();
+    let unexpected: Vec<_> = found.difference(&intended).collect();
+    let stale: Vec<_> = intended.difference(&found).collect();
+    assert!(
+        unexpected.is_empty() && stale.is_empty(),
+        "the chart ({}) and deploy/kubernetes differ (`\"\"`: the object exists on one side \
+         only) where INTENDED does not say so: {unexpected:#?}\nlisted in INTENDED, but \
+         equal now: {stale:#?}",
+        helm.version
+    );
 }
 
 /// The longest a shutdown can take under `config`: `server.shutdown_grace` (requests in
