@@ -1,18 +1,21 @@
 //! The deployment files in `deploy/` stay valid: every Kubernetes manifest parses into its
 //! k8s-openapi type with no unknown field (a typo such as `imagePullPolicyy` fails), the
-//! config in the ConfigMap loads as alertrun loads it, and the Deployment, Service and RBAC
-//! agree with that config. The Helm chart is rendered with `helm template` when helm is on
-//! PATH; without it, its files are checked to exist and its values to parse.
+//! config in the ConfigMap loads as alertrun loads it, the Deployment, Service and RBAC
+//! agree with that config, and alertrun's Role grants exactly the API calls its Job backend
+//! makes (`executor_k8s::API_CALLS`). The Helm chart is rendered and linted with Helm's own
+//! SDK (PyPI `helm-python-sdk`, which scripts/test installs; see `support/helm.rs`), checked
+//! the same way, and compared object by object with the plain manifests. Without the SDK
+//! those tests say loudly that they skip, and fail when `CI` is set.
 
 // The helpers below are test code too; a broken file should fail loudly at the unwrap.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use alertrun::Auth;
 use alertrun::Config;
+use executor_k8s::API_CALLS;
 use k8s_openapi::Resource;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{
@@ -22,7 +25,11 @@ use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Value, json};
+
+#[path = "support/helm.rs"]
+mod helm;
+use helm::Helm;
 
 /// The kinds the plain manifests must hold, each at least once.
 const KINDS: [&str; 9] = [
@@ -396,44 +403,61 @@ fn service_exposes_the_container_port_in_the_cluster() {
     }
 }
 
-/// Each rule of a Role as (apiGroup, resource, sorted verbs).
-fn grants(role: &Role) -> BTreeSet<(String, String, Vec<String>)> {
+/// One grant or call: (apiGroup, resource, verb).
+type Grant = (String, String, String);
+
+fn triple(group: &str, resource: &str, verb: &str) -> Grant {
+    (group.to_owned(), resource.to_owned(), verb.to_owned())
+}
+
+/// Every (apiGroup, resource, verb) a Role grants; a rule limited to resourceNames or
+/// granting non-resource URLs is not expected in the shipped Roles.
+fn granted(role: &Role) -> BTreeSet<Grant> {
     let mut out = BTreeSet::new();
     for rule in role.rules.clone().unwrap() {
         assert!(rule.resource_names.is_none() && rule.non_resource_urls.is_none());
-        let mut verbs = rule.verbs.clone();
-        verbs.sort();
         for group in rule.api_groups.clone().unwrap() {
             for resource in rule.resources.clone().unwrap() {
-                out.insert((group.clone(), resource, verbs.clone()));
+                for verb in &rule.verbs {
+                    out.insert(triple(&group, &resource, verb));
+                }
             }
         }
     }
     out
 }
 
-fn grant(group: &str, resource: &str, verbs: &[&str]) -> (String, String, Vec<String>) {
-    let mut verbs: Vec<String> = verbs.iter().map(|v| (*v).to_owned()).collect();
-    verbs.sort();
-    (group.to_owned(), resource.to_owned(), verbs)
+/// Checks that `role` grants exactly the calls of `executor_k8s::API_CALLS`: the error
+/// names every verb without a call and every call without a verb.
+fn grants_exactly_the_api_calls(role: &Role) -> Result<(), String> {
+    let granted = granted(role);
+    let calls: BTreeSet<Grant> = API_CALLS
+        .iter()
+        .map(|c| triple(c.group, c.resource, c.verb))
+        .collect();
+    let unused: Vec<&Grant> = granted.difference(&calls).collect();
+    let missing: Vec<&Grant> = calls.difference(&granted).collect();
+    if unused.is_empty() && missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "Role {:?} in {:?} differs from executor_k8s::API_CALLS: granted without a call \
+         {unused:?}; called without a grant {missing:?}",
+        role.metadata.name.as_deref().unwrap_or_default(),
+        role.metadata.namespace.as_deref().unwrap_or_default(),
+    ))
 }
 
+/// Issue 10: the Role granted `jobs: list, watch` and `pods: get`, which alertrun never
+/// used, and lacked `events: list`, which it needs. The Role alertrun runs with is
+/// compared with `executor_k8s::API_CALLS`, the list of the Job backend's calls that the
+/// mocked-API suite holds the code to: a verb without a call, or a call without a verb,
+/// fails here.
 #[test]
 fn rbac_grants_exactly_the_verbs_alertrun_and_its_job_need() {
     let all = manifests();
     let server: Role = find(&all, "alertrun-jobs");
-    assert_eq!(
-        grants(&server),
-        BTreeSet::from([
-            grant(
-                "batch",
-                "jobs",
-                &["create", "get", "list", "watch", "delete"]
-            ),
-            grant("", "pods", &["get", "list"]),
-            grant("", "pods/log", &["get"]),
-        ])
-    );
+    grants_exactly_the_api_calls(&server).unwrap_or_else(|e| panic!("kubernetes/: {e}"));
     let binding: RoleBinding = find(&all, "alertrun-jobs");
     assert_eq!(binding.metadata.namespace, server.metadata.namespace);
     assert_eq!(
@@ -458,8 +482,8 @@ fn rbac_grants_exactly_the_verbs_alertrun_and_its_job_need() {
     // only get and delete pods.
     let deleter: Role = find(&all, "alertrun-pod-deleter");
     assert_eq!(
-        grants(&deleter),
-        BTreeSet::from([grant("", "pods", &["get", "delete"])])
+        granted(&deleter),
+        BTreeSet::from([triple("", "pods", "delete"), triple("", "pods", "get")])
     );
     let binding: RoleBinding = find(&all, "alertrun-pod-deleter");
     assert_eq!(binding.metadata.namespace, deleter.metadata.namespace);
@@ -472,20 +496,52 @@ fn rbac_grants_exactly_the_verbs_alertrun_and_its_job_need() {
     assert!(alertrun_yaml(&all).contains("service_account: alertrun-pod-deleter"));
 }
 
-fn helm_on_path() -> bool {
-    Command::new("helm")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success())
+#[test]
+fn role_check_names_a_verb_without_a_call_and_a_call_without_a_verb() {
+    // The Role as shipped before issue 10.
+    let text = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\n\
+                metadata: {name: alertrun-jobs, namespace: remediation}\nrules:\n\
+                - {apiGroups: [batch], resources: [jobs], verbs: [create, get, list, watch, delete]}\n\
+                - {apiGroups: [\"\"], resources: [pods], verbs: [get, list]}\n\
+                - {apiGroups: [\"\"], resources: [pods/log], verbs: [get]}\n";
+    let role: Role = strict(&parse_stream("old role", text).pop().unwrap());
+    let error = grants_exactly_the_api_calls(&role).unwrap_err();
+    for named in [
+        r#"("batch", "jobs", "list")"#,
+        r#"("batch", "jobs", "watch")"#,
+        r#"("", "pods", "get")"#,
+        r#"called without a grant [("", "events", "list")]"#,
+    ] {
+        assert!(error.contains(named), "{named} not in: {error}");
+    }
+}
+
+fn chart_dir() -> PathBuf {
+    deploy().join("helm/alertrun")
+}
+
+/// `helm template alertrun deploy/helm/alertrun --namespace alertrun` with `values` (which
+/// must set the token), parsed.
+fn render(helm: &Helm, values: &Value) -> Vec<Manifest> {
+    let text = helm
+        .template(&chart_dir(), "alertrun", "alertrun", values)
+        .unwrap_or_else(|e| panic!("helm template ({}) {values}: {e}", helm.version));
+    parse_stream("helm template", &text)
+}
+
+/// The chart's default values, with the one value it requires: the token.
+fn default_values() -> Value {
+    json!({"token": {"value": "test-token"}})
 }
 
 #[test]
 fn helm_chart_renders_valid_objects() {
-    let chart = deploy().join("helm/alertrun");
+    let chart = chart_dir();
     for file in [
         "Chart.yaml",
         "values.yaml",
         "templates/_helpers.tpl",
+        "templates/namespaces.yaml",
         "templates/serviceaccount.yaml",
         "templates/configmap.yaml",
         "templates/secret.yaml",
@@ -509,28 +565,307 @@ fn helm_chart_renders_valid_objects() {
     assert_eq!(token_path, TOKEN_FILE);
     Config::from_yaml(&text).unwrap_or_else(|e| panic!("values.yaml config: {e}"));
 
-    if !helm_on_path() {
-        eprintln!("skipping `helm template`: helm is not on PATH");
+    let Some(helm) = helm::helm("helm_chart_renders_valid_objects") else {
         return;
-    }
-    let out = Command::new("helm")
-        .args(["template", "alertrun", "--namespace", "alertrun"])
-        .arg(&chart)
-        .args(["--set", "token.value=test-token"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rendered = parse_stream("helm template", &String::from_utf8(out.stdout).unwrap());
+    };
+    let rendered = render(&helm, &default_values());
     for m in &rendered {
         check_typed(m);
     }
     let kinds: BTreeSet<&str> = rendered.iter().map(Manifest::kind).collect();
-    let expected: BTreeSet<&str> = KINDS.into_iter().filter(|k| *k != "Namespace").collect();
-    assert_eq!(kinds, expected);
+    assert_eq!(kinds, BTreeSet::from(KINDS));
+
+    // The one required value: without a token the chart refuses to render.
+    let error = helm
+        .template(&chart, "alertrun", "alertrun", &json!({}))
+        .unwrap_err();
+    assert!(
+        error.contains("set token.value or token.existingSecret"),
+        "{error}"
+    );
+}
+
+#[test]
+fn helm_lint_finds_no_warning_on_the_oldest_and_newest_kubernetes() {
+    let Some(helm) = helm::helm("helm_lint_finds_no_warning_on_the_oldest_and_newest_kubernetes")
+    else {
+        return;
+    };
+    // v1.23.0: the oldest version the README supports; None: Helm's own default (current).
+    for kube_version in [Some("v1.23.0"), None] {
+        let report = helm.lint(&chart_dir(), &default_values(), kube_version);
+        assert_eq!(report["total_charts_linted"], 1, "{report}");
+        assert_eq!(report["errors"], json!([]), "{kube_version:?}: {report}");
+        let serious: Vec<&Value> = report["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["severity"].as_u64().unwrap() >= 2)
+            .collect();
+        assert!(
+            serious.is_empty(),
+            "helm lint ({}, kube {kube_version:?}): {serious:?}",
+            helm.version
+        );
+    }
+}
+
+/// The alertrun Role the chart renders in each target namespace is compared with
+/// `executor_k8s::API_CALLS`, as the manifests' is.
+#[test]
+fn helm_roles_grant_exactly_the_api_calls_in_every_target_namespace() {
+    let Some(helm) = helm::helm("helm_roles_grant_exactly_the_api_calls_in_every_target_namespace")
+    else {
+        return;
+    };
+    let values = json!({"token": {"value": "t"}, "targetNamespaces": ["remediation", "ops"]});
+    let all = render(&helm, &values);
+    let mut namespaces = Vec::new();
+    for m in all.iter().filter(|m| m.name() == "alertrun-jobs") {
+        let namespace = m.value["metadata"]["namespace"].as_str().unwrap();
+        match m.kind() {
+            "Role" => {
+                let role: Role = strict(m);
+                grants_exactly_the_api_calls(&role).unwrap_or_else(|e| panic!("helm: {e}"));
+                namespaces.push(namespace.to_owned());
+            }
+            "RoleBinding" => {
+                let binding: RoleBinding = strict(m);
+                assert_eq!(binding.role_ref.name, "alertrun-jobs");
+                let subject = &binding.subjects.unwrap()[0];
+                assert_eq!(
+                    (subject.name.as_str(), subject.namespace.as_deref()),
+                    ("alertrun", Some("alertrun"))
+                );
+            }
+            other => panic!("{other} alertrun-jobs"),
+        }
+    }
+    assert_eq!(namespaces, ["remediation", "ops"]);
+}
+
+/// Issue 10: `helm install` on an empty cluster failed, because the chart put Roles into
+/// `remediation` and `shop` without creating them. With `createNamespaces` (the default)
+/// it creates each namespace it uses but the release's own, once, and keeps it on
+/// uninstall; without, it creates none.
+#[test]
+fn helm_chart_creates_every_namespace_it_uses_once_and_keeps_them() {
+    let Some(helm) = helm::helm("helm_chart_creates_every_namespace_it_uses_once_and_keeps_them")
+    else {
+        return;
+    };
+    let namespaces = |all: &[Manifest]| -> Vec<String> {
+        all.iter()
+            .filter(|m| m.kind() == "Namespace")
+            .map(|m| {
+                let keep = &m.value["metadata"]["annotations"]["helm.sh/resource-policy"];
+                assert_eq!(keep, "keep", "{} is deleted on uninstall", m.name());
+                m.name().to_owned()
+            })
+            .collect()
+    };
+
+    let all = render(&helm, &default_values());
+    let created = namespaces(&all);
+    assert_eq!(created, ["remediation", "shop"]);
+    for m in all.iter().filter(|m| m.kind() != "Namespace") {
+        let ns = m.value["metadata"]["namespace"].as_str().unwrap();
+        assert!(
+            ns == "alertrun" || created.iter().any(|c| c == ns),
+            "{} {} is in {ns}, which nothing creates",
+            m.kind(),
+            m.name()
+        );
+    }
+
+    // Lists that overlap, and name the release's namespace: each namespace once, in name
+    // order, and never the release's (`--create-namespace` makes it; Helm keeps its
+    // release record there).
+    let values = json!({
+        "token": {"value": "t"},
+        "targetNamespaces": ["remediation", "ops"],
+        "podDeleter": {"jobNamespace": "ops", "namespaces": ["shop", "ops", "alertrun"]},
+    });
+    assert_eq!(
+        namespaces(&render(&helm, &values)),
+        ["ops", "remediation", "shop"]
+    );
+    // Without the pod deleter, only the target namespaces.
+    let values = json!({"token": {"value": "t"}, "podDeleter": {"enabled": false}});
+    assert_eq!(namespaces(&render(&helm, &values)), ["remediation"]);
+
+    let values = json!({"token": {"value": "t"}, "createNamespaces": false});
+    assert!(namespaces(&render(&helm, &values)).is_empty());
+}
+
+/// `Kind namespace/name`, or `Kind name` for a cluster-scoped object.
+fn object_id(m: &Manifest) -> String {
+    match m.value["metadata"]["namespace"].as_str() {
+        Some(ns) => format!("{} {ns}/{}", m.kind(), m.name()),
+        None => format!("{} {}", m.kind(), m.name()),
+    }
+}
+
+/// Labels Helm's chart conventions add to every object (and `instance` to selectors):
+/// the chart's own, so they are left out of the comparison with the manifests. Every
+/// other label and selector must be equal.
+const HELM_LABELS: [&str; 4] = [
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/version",
+    "app.kubernetes.io/managed-by",
+    "helm.sh/chart",
+];
+
+/// What the chart with its default values may render differently from deploy/kubernetes:
+/// (object, path in it, why). `""` as path: the object exists on one side only. A path
+/// listed here that no longer differs fails the test too, so the list stays exact. RBAC
+/// rules and bindings, the alertrun config and the security settings may never be listed.
+const INTENDED: &[(&str, &str, &str)] = &[
+    (
+        "Namespace alertrun",
+        "",
+        "the release's own namespace: `helm install --create-namespace` makes it (Helm keeps \
+         its release record there, so the release cannot own it), without the manifests' \
+         pod-security.kubernetes.io/enforce label",
+    ),
+    (
+        "Namespace remediation",
+        ".metadata.annotations",
+        "helm.sh/resource-policy: keep: `helm uninstall` never deletes a namespace",
+    ),
+    (
+        "Namespace shop",
+        ".metadata.annotations",
+        "helm.sh/resource-policy: keep: `helm uninstall` never deletes a namespace",
+    ),
+    (
+        "Deployment alertrun/alertrun",
+        ".spec.template.metadata.annotations",
+        "checksum/config: the pod restarts when the chart's config changes",
+    ),
+    (
+        "Deployment alertrun/alertrun",
+        ".spec.template.spec.volumes[1].secret.items",
+        "token.key: the chart reads the token from any key of an existing Secret",
+    ),
+    (
+        "Secret alertrun/alertrun-token",
+        ".stringData.token",
+        "the token itself: a placeholder in secret.yaml, token.value for the chart",
+    ),
+];
+
+/// The object as compared: the chart's Helm labels dropped, the config in a ConfigMap
+/// parsed (so that comments and layout do not count, values do).
+fn comparable(m: &Manifest, from_chart: bool) -> Value {
+    fn drop_helm_labels(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                for (key, inner) in map.iter_mut() {
+                    if let ("labels" | "matchLabels" | "selector", Value::Object(labels)) =
+                        (key.as_str(), &mut *inner)
+                    {
+                        labels.retain(|k, _| !HELM_LABELS.contains(&k.as_str()));
+                    }
+                    drop_helm_labels(inner);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(drop_helm_labels),
+            _ => {}
+        }
+    }
+    let mut value = m.value.clone();
+    if from_chart {
+        drop_helm_labels(&mut value);
+    }
+    if let Some(Value::String(text)) = value.pointer("/data/alertrun.yaml") {
+        let config: Value = serde_saphyr::from_str(text)
+            .unwrap_or_else(|e| panic!("{}: alertrun.yaml: {e}", m.source));
+        value["data"]["alertrun.yaml"] = config;
+    }
+    value
+}
+
+/// Pushes the path of every difference between `a` and `b`: a key or an item on one side
+/// only, or another scalar.
+fn differences(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for key in keys {
+                let here = format!("{path}.{key}");
+                match (a.get(key), b.get(key)) {
+                    (Some(a), Some(b)) => differences(a, b, &here, out),
+                    _ => out.push(here),
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            for (i, (a, b)) in a.iter().zip(b).enumerate() {
+                differences(a, b, &format!("{path}[{i}]"), out);
+            }
+        }
+        (a, b) if a == b => {}
+        _ => out.push(path.to_owned()),
+    }
+}
+
+/// The chart is the manifests in Helm's form: with its default values (release `alertrun`
+/// in namespace `alertrun`) it renders the same objects, by kind, namespace and name, with
+/// the same content (RBAC rules and bindings, the config, the Deployment's security
+/// settings, probes, mounts and resources, the Service...), but for the listed intended
+/// differences.
+#[test]
+fn helm_chart_renders_the_same_objects_as_the_manifests() {
+    let Some(helm) = helm::helm("helm_chart_renders_the_same_objects_as_the_manifests") else {
+        return;
+    };
+    for (id, path, _) in INTENDED {
+        for never in ["rules", "roleRef", "subjects", "securityContext", "data"] {
+            let mut segments = path.split(['.', '[']);
+            assert!(
+                !segments.any(|s| s == never),
+                "{id} {path}: {never} may not differ"
+            );
+        }
+    }
+    let plain: BTreeMap<String, Manifest> = manifests()
+        .into_iter()
+        .map(|m| (object_id(&m), m))
+        .collect();
+    let rendered = render(&helm, &default_values());
+    let count = rendered.len();
+    let chart: BTreeMap<String, Manifest> =
+        rendered.into_iter().map(|m| (object_id(&m), m)).collect();
+    assert_eq!(chart.len(), count, "the chart renders an object twice");
+
+    let ids: BTreeSet<&String> = plain.keys().chain(chart.keys()).collect();
+    let mut found = BTreeSet::new();
+    for id in ids {
+        match (plain.get(id), chart.get(id)) {
+            (Some(p), Some(c)) => {
+                let mut paths = Vec::new();
+                differences(&comparable(p, false), &comparable(c, true), "", &mut paths);
+                found.extend(paths.into_iter().map(|path| (id.clone(), path)));
+            }
+            _ => {
+                found.insert((id.clone(), String::new()));
+            }
+        }
+    }
+    let intended: BTreeSet<(String, String)> = INTENDED
+        .iter()
+        .map(|(id, path, _)| ((*id).to_owned(), (*path).to_owned()))
+        .collect();
+    let unexpected: Vec<_> = found.difference(&intended).collect();
+    let stale: Vec<_> = intended.difference(&found).collect();
+    assert!(
+        unexpected.is_empty() && stale.is_empty(),
+        "the chart ({}) and deploy/kubernetes differ (`\"\"`: the object exists on one side \
+         only) where INTENDED does not say so: {unexpected:#?}\nlisted in INTENDED, but \
+         equal now: {stale:#?}",
+        helm.version
+    );
 }
 
 /// The longest a shutdown can take under `config`: `server.shutdown_grace` (requests in
