@@ -416,7 +416,11 @@ async fn run_job(f: &Fixture, req: &ExecRequest, s: &Scenario) -> (Report, Pairs
     };
     let (tx, rx) = oneshot::channel();
     let api = tokio::spawn(job_scenario(handle, paths, s.ending, tx));
-    let options = JobOptions::default().with_poll_interval(Duration::from_millis(10));
+    // The Job's deadline (the request's, rounded up to 1 s) passes without the mocked Job
+    // controller ending it: alertrun deletes it after this grace.
+    let options = JobOptions::default()
+        .with_poll_interval(Duration::from_millis(10))
+        .with_deadline_grace(Duration::from_millis(50));
     let executor = JobExecutor::new(client, f.job.clone(), f.namespace.clone(), options);
     let stop = match s.ending {
         Ending::Stop(_) => stop_future(Some(rx)),
