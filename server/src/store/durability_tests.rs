@@ -132,6 +132,8 @@ fn a_failed_write_is_reported_and_the_store_reopens_itself() {
         full: Arc::clone(&full),
     };
     let store = Store::open_with_backend(&path, backend).unwrap();
+    // The journal is on the same (full) disk.
+    store.journal_full_when(Arc::clone(&full));
     store
         .commit(&batch_of(1, vec![record(2, "a", RunState::Queued, 10, 1)]))
         .unwrap();
@@ -147,13 +149,18 @@ fn a_failed_write_is_reported_and_the_store_reopens_itself() {
         ))
         .unwrap_err();
     assert!(err.is_write_failure(), "{err:?}");
-    assert!(err.to_string().contains(FILE_NAME), "{err}");
+    // The journal, written first, is what failed.
+    assert!(err.to_string().contains(journal::FILE_NAME), "{err}");
     let StoreError::Write { source, .. } = &err else {
         unreachable!()
     };
     assert_eq!(source.kind(), std::io::ErrorKind::StorageFull);
 
-    // The next call reopens the file (with a plain backend: the disk has room again).
+    // A checkpoint cannot be written either; the first batch stays in the journal.
+    assert!(store.checkpoint_now().unwrap_err().is_write_failure());
+    full.store(false, Ordering::SeqCst);
+    // The next call reopens the file (with a plain backend: the disk has room again) and
+    // replays the journal.
     assert_eq!(store.run(2).unwrap().map(|r| r.id), Some(2));
     let after = store.run(4).unwrap().is_some();
     assert_eq!(
@@ -424,4 +431,97 @@ fn bench_commit_latency() {
             drop(Store::open(dir.path()).unwrap());
         },
     );
+}
+
+/// A batch in the journal is durable: redb's own file may lose it (the journal is what a
+/// crash leaves to replay), and the next open brings it back.
+#[test]
+fn a_batch_acknowledged_only_by_the_journal_survives_redb_losing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .commit(&batch_of(1, vec![record(2, "a", RunState::Queued, 10, 1)]))
+            .unwrap();
+        store.checkpoint_now().unwrap();
+    }
+    // redb's file as of the checkpoint: what a crash right after the next commit leaves,
+    // since that commit does not sync redb's file.
+    let checkpointed = fs::read(&path).unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .commit(&batch_of(
+                3,
+                vec![
+                    record(4, "a", RunState::Queued, 11, 3),
+                    record(2, "a", RunState::Succeeded, 10, 1),
+                ],
+            ))
+            .unwrap();
+        assert!(
+            fs::metadata(dir.path().join(journal::FILE_NAME))
+                .unwrap()
+                .len()
+                > 0
+        );
+    }
+    fs::write(&path, &checkpointed).unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.run(4).unwrap().map(|r| r.id), Some(4));
+    assert_eq!(
+        store.run(2).unwrap().map(|r| r.state),
+        Some(RunState::Succeeded)
+    );
+    assert_eq!(store.recover().unwrap().next_id, 5);
+    assert_consistent(&store);
+    // Replayed, then emptied.
+    assert_eq!(
+        fs::metadata(dir.path().join(journal::FILE_NAME))
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
+/// The tail of an append that a crash cut short was never acknowledged: the replay stops
+/// before it and keeps every whole frame.
+#[test]
+fn a_torn_journal_tail_is_dropped_and_the_whole_frames_are_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store.checkpoint_now().unwrap();
+    }
+    let empty = fs::read(&path).unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        for n in 0..3u64 {
+            store
+                .commit(&batch_of(
+                    n * 10 + 1,
+                    vec![record(n * 10 + 2, "a", RunState::Queued, 10, n * 10 + 1)],
+                ))
+                .unwrap();
+        }
+    }
+    let journal_path = dir.path().join(journal::FILE_NAME);
+    let mut frames = fs::read(&journal_path).unwrap();
+    assert!(!frames.is_empty());
+    // Cut the last frame short, as a crash in the middle of its append does.
+    let whole = frames.len();
+    frames.truncate(whole - 5);
+    fs::write(&journal_path, &frames).unwrap();
+    fs::write(&path, &empty).unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.run(2).unwrap().map(|r| r.id), Some(2));
+    assert_eq!(store.run(12).unwrap().map(|r| r.id), Some(12));
+    assert_eq!(
+        store.run(22).unwrap(),
+        None,
+        "the torn frame is not replayed"
+    );
+    assert_consistent(&store);
 }

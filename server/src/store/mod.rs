@@ -7,6 +7,11 @@
 //! carry on: the id counter, the dedupe entries, and every unfinished run with the
 //! notification body it came from.
 //!
+//! A commit is made durable by appending the batch to a journal (`alertrun.journal`, next
+//! to the redb file) and syncing that, not by a durable redb transaction, which costs about
+//! twice as much: see the `journal` module. redb's own file catches up at a checkpoint, at
+//! least every second; opening the store replays what the journal holds.
+//!
 //! It is not a general database: it keeps records whole (JSON), indexes only what the
 //! listings filter on (rule, state, notification), and is synchronous. Async callers run
 //! it in `tokio::task::spawn_blocking`. A [`Store`] is a cheap handle: clones share one
@@ -42,6 +47,7 @@
 #[cfg(test)]
 mod durability_tests;
 mod error;
+mod journal;
 mod prune;
 mod query;
 mod record;
@@ -51,12 +57,12 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fs::DirBuilder;
+use std::fs::{DirBuilder, OpenOptions};
 use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
-use redb::{Database, ReadOnlyDatabase, ReadableDatabase, ReadableTable as _};
+use redb::{Database, Durability, ReadOnlyDatabase, ReadableDatabase, ReadableTable as _};
 
 pub use error::StoreError;
 pub use record::{Batch, DedupeEntry, Recovery, RunFilter, RunRecord};
@@ -81,6 +87,9 @@ pub struct Store {
 struct Inner {
     path: PathBuf,
     slot: RwLock<Slot>,
+    /// What makes commits durable (see the `journal` module); `None` for a store open
+    /// read-only. Held for the whole of a commit, so it also orders commits.
+    journal: Mutex<Option<journal::Journal>>,
 }
 
 /// The open database, or none after a latched I/O failure closed it. Every operation holds
@@ -157,8 +166,9 @@ impl Store {
         let db = open_database(&path)?;
         if db.is_read_only() {
             // Nothing was created, so there is no name to sync.
-            return Ok(Store::from_database(path, db));
+            return Ok(Store::from_database(path, db, None));
         }
+        let journal = journal::Journal::open(dir).map_err(|e| open_error_io(dir, e))?;
         // redb syncs the file; a new file's (and directory's) name must be synced too, or a
         // power cut could lose the whole store.
         sync_dir(dir).map_err(|e| open_error(dir, e))?;
@@ -167,7 +177,7 @@ impl Store {
             let parent = parent.unwrap_or(Path::new("."));
             sync_dir(parent).map_err(|e| open_error(parent, e))?;
         }
-        Ok(Store::from_database(path, db))
+        Ok(Store::from_database(path, db, Some(journal)))
     }
 
     /// Opens the store on a custom storage backend; tests use it to inject I/O failures.
@@ -181,7 +191,36 @@ impl Store {
             .create_with_backend(backend)
             .map_err(|e| open_error(path, e))?;
         initialize(path, &db)?;
-        Ok(Store::from_database(path.to_owned(), Db::Write(db)))
+        let dir = path.parent().unwrap_or(Path::new("."));
+        replay(path, &db)?;
+        let journal = journal::Journal::open(dir).map_err(|e| open_error_io(dir, e))?;
+        Ok(Store::from_database(
+            path.to_owned(),
+            Db::Write(db),
+            Some(journal),
+        ))
+    }
+
+    /// Makes the journal's appends and resets fail as on a full disk while `full` is set.
+    #[cfg(test)]
+    fn journal_full_when(&self, full: Arc<std::sync::atomic::AtomicBool>) {
+        let mut journal = self
+            .inner
+            .journal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        journal.as_mut().expect("a store open for writing").full = Some(full);
+    }
+
+    /// Makes every commit so far durable in redb's own file and empties the journal.
+    #[cfg(test)]
+    fn checkpoint_now(&self) -> Result<(), StoreError> {
+        let mut journal = self
+            .inner
+            .journal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.checkpoint(&mut journal)
     }
 
     /// Whether the file is open for reading only (see the module docs).
@@ -194,7 +233,7 @@ impl Store {
         slot.db.as_ref().is_some_and(Db::is_read_only)
     }
 
-    fn from_database(path: PathBuf, db: Db) -> Store {
+    fn from_database(path: PathBuf, db: Db, journal: Option<journal::Journal>) -> Store {
         Store {
             inner: Arc::new(Inner {
                 path,
@@ -202,6 +241,7 @@ impl Store {
                     db: Some(db),
                     generation: 0,
                 }),
+                journal: Mutex::new(journal),
             }),
         }
     }
@@ -225,8 +265,22 @@ impl Store {
         if batch.is_empty() {
             return Ok(());
         }
-        self.with_writer(|db, cx| {
-            let txn = db.begin_write().map_err(|e| cx.error(e))?;
+        let mut journal = self
+            .inner
+            .journal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        // Serialized once: for redb and for the journal.
+        let runs: Vec<Vec<u8>> = batch.runs.iter().map(tables::encode_run).collect();
+        let mut journaled = false;
+        let result = self.with_writer(|db, cx| {
+            let mut txn = db.begin_write().map_err(|e| cx.error(e))?;
+            if journal.is_some() {
+                // Durable through the journal, below; redb's own sync waits for the
+                // next checkpoint.
+                txn.set_durability(Durability::None)
+                    .map_err(|e| cx.error(redb::Error::from(e)))?;
+            }
             {
                 let mut t = WriteTables::open(&txn, cx)?;
                 for (id, body) in &batch.notifications {
@@ -235,8 +289,8 @@ impl Store {
                         .map_err(|e| cx.error(e))?;
                     t.raise_next_id(*id)?;
                 }
-                for run in &batch.runs {
-                    t.put_run(run)?;
+                for (run, bytes) in batch.runs.iter().zip(&runs) {
+                    t.put_run(run, bytes)?;
                     t.raise_next_id(run.id)?;
                 }
                 for (id, _) in &batch.notifications {
@@ -251,8 +305,61 @@ impl Store {
                         .map_err(|e| cx.error(e))?;
                 }
             }
+            // Everything above checked out (a run's notification is stored, say): only now
+            // is the batch made durable, so that a replay never meets a batch that fails.
+            if let Some(journal) = journal.as_mut() {
+                journal
+                    .append(&journal::encode(batch, &runs))
+                    .map_err(|source| StoreError::Write {
+                        path: journal.path().to_owned(),
+                        source,
+                    })?;
+                journaled = true;
+            }
             txn.commit().map_err(|e| cx.error(e))
-        })
+        });
+        match result {
+            Ok(()) => {}
+            // In the journal, so durable: the next open of the database (after the failure
+            // closed it) replays it.
+            Err(_) if journaled => self.close_open(),
+            Err(e) => return Err(e),
+        }
+        if journal
+            .as_ref()
+            .is_some_and(journal::Journal::checkpoint_due)
+        {
+            // A checkpoint that fails leaves the journal as it is: every batch stays
+            // durable there, and the next commit tries again.
+            let _ = self.checkpoint(&mut journal);
+        }
+        Ok(())
+    }
+
+    /// Makes every commit durable in redb's own file, then empties the journal.
+    fn checkpoint(&self, journal: &mut Option<journal::Journal>) -> Result<(), StoreError> {
+        self.with_writer(|db, cx| {
+            let txn = db.begin_write().map_err(|e| cx.error(e))?;
+            txn.commit().map_err(|e| cx.error(e))
+        })?;
+        if let Some(journal) = journal.as_mut() {
+            journal.reset().map_err(|source| StoreError::Write {
+                path: journal.path().to_owned(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Closes the open database, whatever its generation, so that the next call reopens it
+    /// (and replays the journal).
+    fn close_open(&self) {
+        let mut slot = self
+            .inner
+            .slot
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        slot.db = None;
     }
 
     /// Everything a restart needs: the next free id, every dedupe entry, every `Queued` or
@@ -338,6 +445,18 @@ impl Store {
             older_than,
             keep_count: u64::try_from(keep_count).unwrap_or(u64::MAX),
         };
+        // Nothing older than what is deleted stays in the journal, where a replay would
+        // bring it back.
+        {
+            let mut journal = self
+                .inner
+                .journal
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if journal.is_some() {
+                self.checkpoint(&mut journal)?;
+            }
+        }
         let mut deleted = 0;
         let mut resume = prune::Resume::default();
         while deleted < max {
@@ -372,7 +491,7 @@ impl Store {
     /// cannot be written.
     fn with_writer<T>(
         &self,
-        f: impl Fn(&Database, Classify<'_>) -> Result<T, StoreError>,
+        mut f: impl FnMut(&Database, Classify<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.with_db(Access::Write, |db, cx| match db {
             Db::Write(db) => f(db, cx),
@@ -392,7 +511,7 @@ impl Store {
     fn with_db<T>(
         &self,
         access: Access,
-        f: impl Fn(&Db, Classify<'_>) -> Result<T, StoreError>,
+        mut f: impl FnMut(&Db, Classify<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let cx = Classify {
             path: &self.inner.path,
@@ -435,6 +554,9 @@ impl Store {
             .unwrap_or_else(PoisonError::into_inner);
         slot.db = None;
         let _ = std::fs::remove_file(&self.inner.path);
+        if let Some(dir) = self.inner.path.parent() {
+            let _ = std::fs::remove_file(dir.join(journal::FILE_NAME));
+        }
         slot.db = Some(open_database(&self.inner.path)?);
         slot.generation += 1;
         Ok(())
@@ -496,6 +618,7 @@ fn open_database(path: &Path) -> Result<Db, StoreError> {
     match builder().create(path) {
         Ok(db) => {
             initialize(path, &db)?;
+            replay(path, &db)?;
             Ok(Db::Write(db))
         }
         Err(redb::DatabaseError::Storage(redb::StorageError::Io(source)))
@@ -516,6 +639,61 @@ fn open_database(path: &Path) -> Result<Db, StoreError> {
             }
         }
         Err(e) => Err(open_error(path, e)),
+    }
+}
+
+/// Applies the journal next to `path` (the batches acknowledged since the last checkpoint,
+/// see the `journal` module) to `db` in one durable transaction, then empties it.
+fn replay(path: &Path, db: &Database) -> Result<(), StoreError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let journal_path = dir.join(journal::FILE_NAME);
+    let batches = journal::read(&journal_path).map_err(|e| open_error_io(&journal_path, e))?;
+    if batches.is_empty() {
+        return Ok(());
+    }
+    let cx = Classify {
+        path,
+        writing: true,
+    };
+    let txn = db.begin_write().map_err(|e| cx.error(e))?;
+    {
+        let mut t = WriteTables::open(&txn, cx)?;
+        for batch in &batches {
+            for (id, body) in &batch.notifications {
+                t.notifications
+                    .insert(*id, &**body)
+                    .map_err(|e| cx.error(e))?;
+                t.raise_next_id(*id)?;
+            }
+            for run in &batch.runs {
+                t.put_run(run, &tables::encode_run(run))?;
+                t.raise_next_id(run.id)?;
+            }
+            for (id, _) in &batch.notifications {
+                t.mark_if_orphan(*id)?;
+            }
+            for key in &batch.dedupe_remove {
+                t.dedupe.remove(key.as_str()).map_err(|e| cx.error(e))?;
+            }
+            for (key, entry) in &batch.dedupe {
+                t.dedupe
+                    .insert(key.as_str(), (entry.ran_at, entry.seen_at))
+                    .map_err(|e| cx.error(e))?;
+            }
+        }
+    }
+    txn.commit().map_err(|e| cx.error(e))?;
+    let emptied = OpenOptions::new()
+        .write(true)
+        .open(&journal_path)
+        .and_then(|f| f.set_len(0).and_then(|()| f.sync_data()));
+    emptied.map_err(|e| open_error_io(&journal_path, e))
+}
+
+fn open_error_io(path: &Path, source: std::io::Error) -> StoreError {
+    StoreError::Open {
+        path: path.to_owned(),
+        source,
     }
 }
 

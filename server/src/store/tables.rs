@@ -94,6 +94,11 @@ pub(super) fn decode_run(cx: Classify<'_>, id: u64, bytes: &[u8]) -> Result<RunR
     serde_json::from_slice(bytes).map_err(|e| cx.decode(|| format!("run {id}"), e))
 }
 
+/// A run as the store keeps it: JSON.
+pub(super) fn encode_run(run: &RunRecord) -> Vec<u8> {
+    serde_json::to_vec(run).expect("a RunRecord always serializes: its maps have string keys")
+}
+
 /// An index entry that points at a run that is not stored.
 pub(super) fn dangling(cx: Classify<'_>, index: &str, id: u64) -> StoreError {
     cx.error(redb::Error::Corrupted(format!(
@@ -161,15 +166,10 @@ impl<'txn> WriteTables<'txn> {
 
     /// Inserts or replaces a run and moves its index entries. The run's notification must be
     /// stored already.
-    pub(super) fn put_run(&mut self, run: &RunRecord) -> Result<(), StoreError> {
+    /// `bytes` is the run as [`encode_run`] serializes it.
+    pub(super) fn put_run(&mut self, run: &RunRecord, bytes: &[u8]) -> Result<(), StoreError> {
         let cx = self.cx;
-        let bytes = serde_json::to_vec(run)
-            .expect("a RunRecord always serializes: its maps have string keys");
-        let old = match self
-            .runs
-            .insert(run.id, bytes.as_slice())
-            .map_err(|e| cx.error(e))?
-        {
+        let old = match self.runs.insert(run.id, bytes).map_err(|e| cx.error(e))? {
             Some(old) => Some(IndexKeys::from(decode_head(cx, run.id, old.value())?)),
             None => None,
         };
