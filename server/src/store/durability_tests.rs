@@ -460,12 +460,8 @@ fn a_batch_acknowledged_only_by_the_journal_survives_redb_losing_it() {
                 ],
             ))
             .unwrap();
-        assert!(
-            fs::metadata(dir.path().join(journal::FILE_NAME))
-                .unwrap()
-                .len()
-                > 0
-        );
+        let journal = journal::read(&dir.path().join(journal::FILE_NAME)).unwrap();
+        assert_eq!(journal.len(), 1);
     }
     fs::write(&path, &checkpointed).unwrap();
     let store = Store::open(dir.path()).unwrap();
@@ -476,12 +472,11 @@ fn a_batch_acknowledged_only_by_the_journal_survives_redb_losing_it() {
     );
     assert_eq!(store.recover().unwrap().next_id, 5);
     assert_consistent(&store);
-    // Replayed, then emptied.
-    assert_eq!(
-        fs::metadata(dir.path().join(journal::FILE_NAME))
+    // Replayed, then emptied by the open.
+    assert!(
+        journal::read(&dir.path().join(journal::FILE_NAME))
             .unwrap()
-            .len(),
-        0
+            .is_empty()
     );
 }
 
@@ -508,12 +503,16 @@ fn a_torn_journal_tail_is_dropped_and_the_whole_frames_are_replayed() {
         }
     }
     let journal_path = dir.path().join(journal::FILE_NAME);
-    let mut frames = fs::read(&journal_path).unwrap();
-    assert!(!frames.is_empty());
-    // Cut the last frame short, as a crash in the middle of its append does.
-    let whole = frames.len();
-    frames.truncate(whole - 5);
-    fs::write(&journal_path, &frames).unwrap();
+    let mut bytes = fs::read(&journal_path).unwrap();
+    assert_eq!(journal::read(&journal_path).unwrap().len(), 3);
+    // The third frame, torn as by a crash in the middle of its write: its last byte is
+    // not what its CRC covers.
+    let frame_len =
+        |at: usize| 8 + u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+    let third = 16 + frame_len(16) + frame_len(16 + frame_len(16));
+    let last = third + frame_len(third) - 1;
+    bytes[last] ^= 0xff;
+    fs::write(&journal_path, &bytes).unwrap();
     fs::write(&path, &empty).unwrap();
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.run(2).unwrap().map(|r| r.id), Some(2));
@@ -524,4 +523,35 @@ fn a_torn_journal_tail_is_dropped_and_the_whole_frames_are_replayed() {
         "the torn frame is not replayed"
     );
     assert_consistent(&store);
+}
+
+/// Emptying the journal starts a new epoch over the old frames, which stay in the file:
+/// they are never replayed again.
+#[test]
+fn frames_of_an_earlier_epoch_are_not_replayed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .commit(&batch_of(1, vec![record(2, "a", RunState::Queued, 10, 1)]))
+        .unwrap();
+    store.checkpoint_now().unwrap();
+    let journal_path = dir.path().join(journal::FILE_NAME);
+    assert!(journal::read(&journal_path).unwrap().is_empty());
+    // The old frame is still in the file, under the new header.
+    let bytes = fs::read(&journal_path).unwrap();
+    assert_ne!(&bytes[16..24], &[0; 8]);
+    assert_eq!(
+        bytes.len() as u64,
+        journal::PREALLOCATED,
+        "written in place, never grown"
+    );
+    store
+        .commit(&batch_of(
+            1,
+            vec![record(2, "a", RunState::Succeeded, 10, 1)],
+        ))
+        .unwrap();
+    let frames = journal::read(&journal_path).unwrap();
+    assert_eq!(frames.len(), 1);
+    assert_eq!(frames[0].runs[0].state, RunState::Succeeded);
 }

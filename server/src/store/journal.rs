@@ -21,16 +21,27 @@
 //! readers but the replay at open, and no record of what was applied: the checkpoint
 //! empties it whole.
 //!
-//! **Frame format** (little-endian): `u32` payload length, `u32` CRC-32 of the payload,
-//! the payload. A frame that is cut short or fails its CRC ends the replay: it is the tail
-//! of an append that a crash interrupted, which was never acknowledged. Payload: a format
+//! **The file is written in place, never grown by appends.** It is made
+//! [`PREALLOCATED`] bytes long (zeros, written and synced once), and frames overwrite it
+//! from the start: syncing an overwrite does not also commit a new file size to the file
+//! system's journal, which costs about 30% more per sync (200 µs against 140 µs measured
+//! here). Emptying it rewrites only its header with a new *epoch*, and every frame's CRC
+//! covers the epoch of its time, so the frames of an earlier epoch that are still in the
+//! file fail their CRC and end a replay, exactly like a torn frame.
+//!
+//! **Layout** (little-endian): a 16-byte header, `ARJ1` then the `u64` epoch and 4 zero
+//! bytes; then the frames: `u32` payload length, `u32` CRC-32 of the epoch's 8 bytes
+//! followed by the payload, the payload. A frame that is cut short, of length 0, or fails
+//! its CRC ends the replay: it is the tail of an append that a crash interrupted (never
+//! acknowledged), or what an earlier epoch left. Payload: a format
 //! byte (1), then the notifications (`u32` count; each `u64` id, `u32` length, bytes), the
 //! runs (`u32` count; each `u32` length, the run's JSON as the store keeps it), the dedupe
 //! keys to remove (`u32` count; each `u32` length, bytes) and the dedupe entries to put
 //! (`u32` count; each `u32` length, key bytes, `i64` ran at, `i64` seen at).
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read as _, Write as _};
+use std::io::{self, Read as _};
+use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -40,8 +51,9 @@ use super::record::{Batch, DedupeEntry, RunRecord};
 /// The journal's file name, next to the store's.
 pub(crate) const FILE_NAME: &str = "alertrun.journal";
 
-/// A checkpoint is due once the journal holds this much.
-pub(crate) const CHECKPOINT_BYTES: u64 = 8 * 1024 * 1024;
+/// A checkpoint is due once the journal holds this much: about 600 intakes of a one-alert
+/// notification.
+pub(crate) const CHECKPOINT_BYTES: u64 = 1536 * 1024;
 
 /// A checkpoint is due once the oldest frame in the journal is this old.
 pub(crate) const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
@@ -49,11 +61,26 @@ pub(crate) const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// The payload's format byte.
 const FORMAT: u8 = 1;
 
+/// The journal file's first bytes.
+const MAGIC: &[u8; 4] = b"ARJ1";
+
+/// The header's size: the magic, the epoch, 4 bytes of padding.
+const HEADER: u64 = 16;
+
+/// How long the file is made, in zeros, before any frame is written: room for a
+/// checkpoint's worth of frames and more, so that appends overwrite and rarely grow it.
+/// Small, because it is taken from the state volume whatever the load.
+pub(crate) const PREALLOCATED: u64 = 2 * 1024 * 1024;
+
 /// The journal, open for appending.
 #[derive(Debug)]
 pub(crate) struct Journal {
     path: PathBuf,
     file: File,
+    /// The epoch in the header: what every frame's CRC covers.
+    epoch: u64,
+    /// Where the next frame goes.
+    end: u64,
     /// When the first frame since the last checkpoint was appended; `None` while empty.
     oldest: Option<Instant>,
     /// An append failed and its torn frame could not be cut off: nothing may be appended
@@ -65,27 +92,61 @@ pub(crate) struct Journal {
 }
 
 impl Journal {
-    /// Opens (creating) the journal in `dir`. Its frames are not read: see [`read`].
+    /// Opens (creating) the journal in `dir` and empties it: the caller has replayed it
+    /// (see [`read`]) and made that durable.
     pub(crate) fn open(dir: &Path) -> io::Result<Journal> {
         let path = dir.join(FILE_NAME);
         let existed = path.exists();
         let file = OpenOptions::new()
             .create(true)
-            .append(true)
+            .truncate(false)
             .read(true)
+            .write(true)
             .open(&path)?;
-        if !existed {
-            File::open(dir)?.sync_all()?;
+        let len = file.metadata()?.len();
+        if len < PREALLOCATED {
+            // Zeros, written (not just allocated: syncing the first write into an
+            // allocated extent would commit metadata too), in 256 KiB pieces. Best effort:
+            // on a full disk, appends grow the file instead.
+            let zeros = vec![0; 256 * 1024];
+            let mut at = len.max(HEADER);
+            while at < PREALLOCATED {
+                let n = (PREALLOCATED - at).min(zeros.len() as u64);
+                let piece = &zeros[..usize::try_from(n).unwrap_or(zeros.len())];
+                if file.write_all_at(piece, at).is_err() {
+                    break;
+                }
+                at += n;
+            }
         }
-        let oldest = (file.metadata()?.len() > 0).then(Instant::now);
-        Ok(Journal {
+        let epoch = match header_epoch(&file)? {
+            Some(epoch) => epoch.wrapping_add(1),
+            None => 1,
+        };
+        let mut journal = Journal {
             path,
             file,
-            oldest,
+            epoch,
+            end: HEADER,
+            oldest: None,
             torn: false,
             #[cfg(test)]
             full: None,
-        })
+        };
+        journal.write_header()?;
+        if !existed {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(journal)
+    }
+
+    /// Writes the header with the current epoch and syncs it.
+    fn write_header(&mut self) -> io::Result<()> {
+        let mut header = [0u8; HEADER as usize];
+        header[..4].copy_from_slice(MAGIC);
+        header[4..12].copy_from_slice(&self.epoch.to_le_bytes());
+        self.file.write_all_at(&header, 0)?;
+        self.file.sync_data()
     }
 
     /// The journal's file.
@@ -107,21 +168,24 @@ impl Journal {
         }
         let len = u32::try_from(payload.len())
             .map_err(|_| io::Error::other("a batch of more than 4 GiB"))?;
-        let before = self.file.metadata()?.len();
         let mut frame = Vec::with_capacity(8 + payload.len());
         frame.extend_from_slice(&len.to_le_bytes());
-        frame.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        frame.extend_from_slice(&frame_crc(self.epoch, payload).to_le_bytes());
         frame.extend_from_slice(payload);
         let written = self
             .file
-            .write_all(&frame)
+            .write_all_at(&frame, self.end)
             .and_then(|()| self.file.sync_data());
         if let Err(e) = written {
-            if self.file.set_len(before).is_err() {
+            // A torn frame is harmless where it lies (a replay stops at it), but nothing
+            // may follow it: the next frame overwrites it, or, if it cannot, none is
+            // written until a checkpoint starts a new epoch.
+            if self.file.write_all_at(&[0; 8], self.end).is_err() {
                 self.torn = true;
             }
             return Err(e);
         }
+        self.end += frame.len() as u64;
         self.oldest.get_or_insert_with(Instant::now);
         Ok(())
     }
@@ -131,17 +195,15 @@ impl Journal {
     pub(crate) fn checkpoint_due(&self) -> bool {
         self.torn
             || self.oldest.is_some_and(|t| t.elapsed() >= CHECKPOINT_EVERY)
-            || self
-                .file
-                .metadata()
-                .is_ok_and(|m| m.len() >= CHECKPOINT_BYTES)
+            || self.end >= CHECKPOINT_BYTES
     }
 
     /// Empties the journal, once everything in it is durable in redb.
     pub(crate) fn reset(&mut self) -> io::Result<()> {
         self.check_full()?;
-        self.file.set_len(0)?;
-        self.file.sync_data()?;
+        self.epoch = self.epoch.wrapping_add(1);
+        self.write_header()?;
+        self.end = HEADER;
         self.oldest = None;
         self.torn = false;
         Ok(())
@@ -163,29 +225,66 @@ impl Journal {
     }
 }
 
-/// The batches of the journal at `path`, oldest first: every whole frame up to the first
-/// that is cut short or fails its CRC (the tail of an interrupted append). A missing file
-/// holds none.
+/// The epoch in the header of `file`, or `None` for a file too short to have one.
 ///
 /// # Errors
-/// When the file cannot be read, or a frame whose CRC holds cannot be decoded (a journal
-/// written by another alertrun).
+/// When it cannot be read, or its first bytes are not a journal's.
+fn header_epoch(file: &File) -> io::Result<Option<u64>> {
+    let mut header = [0u8; HEADER as usize];
+    match file.read_exact_at(&mut header, 0) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    if header == [0; HEADER as usize] {
+        return Ok(None);
+    }
+    if &header[..4] != MAGIC {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not an alertrun journal (its first bytes are not ARJ1)",
+        ));
+    }
+    Ok(Some(u64::from_le_bytes(
+        header[4..12].try_into().expect("8 bytes"),
+    )))
+}
+
+/// The CRC of a frame: over the epoch, then the payload.
+fn frame_crc(epoch: u64, payload: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&epoch.to_le_bytes());
+    hasher.update(payload);
+    hasher.finalize()
+}
+
+/// The batches of the journal at `path`, oldest first: every whole frame of the current
+/// epoch up to the first that is cut short, empty, or fails its CRC (the tail of an
+/// interrupted append, or an earlier epoch's). A missing file holds none.
+///
+/// # Errors
+/// When the file cannot be read or is not a journal, or a frame whose CRC holds cannot
+/// be decoded (a journal written by another alertrun).
 pub(crate) fn read(path: &Path) -> io::Result<Vec<Batch>> {
-    let mut bytes = Vec::new();
-    match File::open(path) {
-        Ok(mut file) => file.read_to_end(&mut bytes)?,
+    let mut file = match File::open(path) {
+        Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
+    let Some(epoch) = header_epoch(&file)? else {
+        return Ok(Vec::new());
+    };
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
     let mut batches = Vec::new();
-    let mut rest = bytes.as_slice();
+    let mut rest = bytes.get(HEADER as usize..).unwrap_or_default();
     while rest.len() >= 8 {
         let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
         let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
-        let Some(payload) = rest.get(8..8 + len) else {
+        let Some(payload) = rest.get(8..8 + len).filter(|_| len > 0) else {
             break;
         };
-        if crc32fast::hash(payload) != crc {
+        if frame_crc(epoch, payload) != crc {
             break;
         }
         batches.push(decode(payload).map_err(|why| {

@@ -57,7 +57,7 @@ mod tests;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fs::{DirBuilder, OpenOptions};
+use std::fs::DirBuilder;
 use std::os::unix::fs::DirBuilderExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -547,6 +547,16 @@ impl Store {
     /// deleted it to free disk space (after a failure closed it) does. For tests.
     #[cfg(test)]
     pub(crate) fn replace_with_empty_file(&self) -> Result<(), StoreError> {
+        // What the journal holds is gone with the file.
+        if let Some(journal) = self
+            .inner
+            .journal
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_mut()
+        {
+            journal.reset().expect("the journal can be emptied");
+        }
         let mut slot = self
             .inner
             .slot
@@ -554,9 +564,6 @@ impl Store {
             .unwrap_or_else(PoisonError::into_inner);
         slot.db = None;
         let _ = std::fs::remove_file(&self.inner.path);
-        if let Some(dir) = self.inner.path.parent() {
-            let _ = std::fs::remove_file(dir.join(journal::FILE_NAME));
-        }
         slot.db = Some(open_database(&self.inner.path)?);
         slot.generation += 1;
         Ok(())
@@ -643,7 +650,8 @@ fn open_database(path: &Path) -> Result<Db, StoreError> {
 }
 
 /// Applies the journal next to `path` (the batches acknowledged since the last checkpoint,
-/// see the `journal` module) to `db` in one durable transaction, then empties it.
+/// see the `journal` module) to `db` in one durable transaction. It stays as it is: a
+/// replayed frame replayed again changes nothing.
 fn replay(path: &Path, db: &Database) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let journal_path = dir.join(journal::FILE_NAME);
@@ -682,12 +690,9 @@ fn replay(path: &Path, db: &Database) -> Result<(), StoreError> {
             }
         }
     }
-    txn.commit().map_err(|e| cx.error(e))?;
-    let emptied = OpenOptions::new()
-        .write(true)
-        .open(&journal_path)
-        .and_then(|f| f.set_len(0).and_then(|()| f.sync_data()));
-    emptied.map_err(|e| open_error_io(&journal_path, e))
+    // Durable now; the journal is emptied by whoever writes it next (`Journal::open` at
+    // start, a checkpoint after a reopen), so that its writer's place in it stays right.
+    txn.commit().map_err(|e| cx.error(e))
 }
 
 fn open_error_io(path: &Path, source: std::io::Error) -> StoreError {
