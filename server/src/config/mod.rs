@@ -15,7 +15,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use alert_core::env::{EnvStyle, EnvVar};
-use alert_match::{Matchers, Mode, Rule, RuleSet, StatusFilter};
+use alert_match::{Matchers, Mode, RegexCache, Rule, RuleSet, StatusFilter};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -294,6 +294,8 @@ struct Validator<'a> {
     lines: &'a Lines,
     problems: Vec<Problem>,
     warnings: Vec<Problem>,
+    /// One compiled regex per distinct regex value across all rules.
+    regexes: RegexCache,
 }
 
 struct Defaults {
@@ -308,6 +310,7 @@ impl<'a> Validator<'a> {
             lines,
             problems: Vec::new(),
             warnings: Vec::new(),
+            regexes: RegexCache::new(),
         }
     }
 
@@ -611,7 +614,7 @@ impl<'a> Validator<'a> {
         let mut all = Vec::new();
         let mut ok = true;
         for (i, s) in strings.iter().enumerate() {
-            match Matchers::parse(s) {
+            match self.regexes.parse(s) {
                 Ok(m) => all.extend(m.iter().cloned()),
                 Err(e) => {
                     self.problem(format!("{base}[{i}]"), e.to_string());
