@@ -283,6 +283,15 @@ impl fmt::Display for Matchers {
     }
 }
 
+impl IntoIterator for Matchers {
+    type Item = Matcher;
+    type IntoIter = std::vec::IntoIter<Matcher>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
 impl<'a> IntoIterator for &'a Matchers {
     type Item = &'a Matcher;
     type IntoIter = std::slice::Iter<'a, Matcher>;
