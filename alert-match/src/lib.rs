@@ -2,7 +2,8 @@
 //!
 //! - [`Matchers::parse`] reads matchers exactly as Alertmanager ≥ 0.27 does by default: the
 //!   classic syntax when it parses, else the UTF-8 syntax; regexes are anchored by string
-//!   concatenation (`^(?:` + value + `)$`) and checked against Go RE2's meaning.
+//!   concatenation (`^(?:` + value + `)$`) and checked against Go RE2's meaning. Matchers
+//!   parsed through one [`RegexCache`] share one compiled regex per distinct value.
 //! - A [`Rule`] selects alerts by label and annotation matchers, status and receiver;
 //!   a [`RuleSet`] indexes equality and regex matchers so selection stays fast with many rules.
 //! - [`render`] turns a selection into the [`alert_core::ExecRequest`] an executor runs,
@@ -39,10 +40,12 @@ pub use plan::{RenderProblem, Rendered, render};
 pub use rule::{Mode, Rule, StatusFilter, Verdict};
 pub use select::{RuleSet, Selection, Target};
 
+mod cache;
 mod matcher;
 mod parse;
 mod pattern;
 
+pub use cache::RegexCache;
 pub use matcher::{MatchOp, Matcher, Matchers};
 pub use parse::{ParseError, Syntax, parse_matcher};
 pub use pattern::MatcherError;

@@ -2,12 +2,14 @@
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 
 use alert_core::LabelSet;
 use regex::Regex;
 
-use crate::parse::{self, ParseError, Syntax, go_quote, is_reserved};
-use crate::pattern::{self, MatcherError};
+use crate::cache::RegexCache;
+use crate::parse::{ParseError, Syntax, go_quote, is_reserved};
+use crate::pattern::MatcherError;
 
 /// How a matcher compares a label's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -42,13 +44,14 @@ impl fmt::Display for MatchOp {
 
 /// One label test: `name op value`, e.g. `severity=~"critical|page"`.
 ///
-/// Two matchers are equal when name, operator and value are.
+/// Two matchers are equal when name, operator and value are. Cloning one is cheap: the
+/// compiled regex is shared.
 #[derive(Clone, Debug)]
 pub struct Matcher {
     name: String,
     op: MatchOp,
     value: String,
-    regex: Option<Regex>,
+    regex: Option<Arc<Regex>>,
 }
 
 impl Matcher {
@@ -74,17 +77,22 @@ impl Matcher {
         op: MatchOp,
         value: impl Into<String>,
     ) -> Result<Self, MatcherError> {
-        let value = value.into();
-        let regex = match op {
-            MatchOp::Regex | MatchOp::NotRegex => Some(pattern::compile(&value)?),
-            MatchOp::Equal | MatchOp::NotEqual => None,
-        };
-        Ok(Matcher {
-            name: name.into(),
+        RegexCache::new().matcher(name, op, value)
+    }
+
+    /// A matcher from its checked parts: `regex` is the compiled `value` of a `=~`/`!~`.
+    pub(crate) fn from_parts(
+        name: String,
+        op: MatchOp,
+        value: String,
+        regex: Option<Arc<Regex>>,
+    ) -> Self {
+        Matcher {
+            name,
             op,
             value,
             regex,
-        })
+        }
     }
 
     /// The label name.
@@ -104,6 +112,12 @@ impl Matcher {
 
     /// The compiled, anchored regex of a `=~`/`!~` matcher.
     pub(crate) fn regex(&self) -> Option<&Regex> {
+        self.regex.as_deref()
+    }
+
+    /// The compiled regex as shared with other matchers of the same value.
+    #[cfg(test)]
+    pub(crate) fn shared_regex(&self) -> Option<&Arc<Regex>> {
         self.regex.as_ref()
     }
 
@@ -203,7 +217,7 @@ impl Matchers {
     /// A [`ParseError`] with Alertmanager's error text for that grammar (for
     /// [`Syntax::Fallback`], the classic one).
     pub fn parse_with(input: &str, syntax: Syntax) -> Result<Self, ParseError> {
-        parse::parse_matchers(input, syntax).map(Matchers)
+        RegexCache::new().parse_with(input, syntax)
     }
 
     /// Wraps already built matchers.
@@ -266,6 +280,15 @@ impl fmt::Display for Matchers {
             write!(f, "{m}")?;
         }
         f.write_str("}")
+    }
+}
+
+impl IntoIterator for Matchers {
+    type Item = Matcher;
+    type IntoIter = std::vec::IntoIter<Matcher>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
     }
 }
 

@@ -262,7 +262,14 @@ pub(crate) fn set_of<'a>(patterns: impl IntoIterator<Item = &'a str>) -> Option<
 
 /// Compiles a matcher's regex value exactly as Alertmanager anchors it: `^(?:value)$`, built
 /// by string concatenation (so `a)|(b` means "starts with a or ends with b").
+#[cfg(test)]
 pub(crate) fn compile(value: &str) -> Result<Regex, MatcherError> {
+    build(&anchored(value)?, value)
+}
+
+/// The Rust pattern with Go's meaning of the regex value `value` (anchored as [`compile`]
+/// anchors it), or why there is none. Equal values give equal patterns.
+pub(crate) fn anchored(value: &str) -> Result<String, MatcherError> {
     let pattern = format!("^(?:{value})$");
     let (source, early) = prescan(&pattern);
     let parsed = ParserBuilder::new()
@@ -273,16 +280,7 @@ pub(crate) fn compile(value: &str) -> Result<Regex, MatcherError> {
         .map_err(|e| ast_error(&source.text, &e));
     let translated = parsed.and_then(|ast| translate(&source.text, &ast));
     let problem = match (early, translated) {
-        (None, Ok(translated)) => {
-            return RegexBuilder::new(&translated)
-                .octal(true)
-                .nest_limit(NEST_LIMIT)
-                .build()
-                .map_err(|e| MatcherError::RegexCompile {
-                    value: value.to_owned(),
-                    message: regex_error_message(&e),
-                });
-        }
+        (None, Ok(translated)) => return Ok(translated),
         (early, translated) => {
             let late = translated.err().map(|p| p.into_original(&source));
             prescan_or_rust(early, late)
@@ -291,6 +289,18 @@ pub(crate) fn compile(value: &str) -> Result<Regex, MatcherError> {
     let problem =
         problem.unwrap_or_else(|| Problem::compile(0, "rejected without a reason".to_owned()));
     Err(source.error(problem, value))
+}
+
+/// Compiles a pattern made by [`anchored`] from the regex value `value`.
+pub(crate) fn build(pattern: &str, value: &str) -> Result<Regex, MatcherError> {
+    RegexBuilder::new(pattern)
+        .octal(true)
+        .nest_limit(NEST_LIMIT)
+        .build()
+        .map_err(|e| MatcherError::RegexCompile {
+            value: value.to_owned(),
+            message: regex_error_message(&e),
+        })
 }
 
 /// Checks a parsed pattern against Go's rules and returns the equivalent Rust pattern.

@@ -4,13 +4,21 @@
 use std::time::Duration;
 
 use alert_core::{Alert, Notification};
-use alert_match::{Matchers, Mode, Rule, RuleSet, StatusFilter, Target};
+use alert_match::{Matchers, Mode, RegexCache, Rule, RuleSet, StatusFilter, Target};
 use proptest::prelude::*;
 
 fn rule(name: &str, matchers: &str, mode: Mode) -> Rule {
+    rule_with(
+        name,
+        Matchers::parse(matchers).expect("test matchers parse"),
+        mode,
+    )
+}
+
+fn rule_with(name: &str, matchers: Matchers, mode: Mode) -> Rule {
     Rule {
         name: name.to_owned(),
-        matchers: Matchers::parse(matchers).expect("test matchers parse"),
+        matchers,
         annotation_matchers: Matchers::default(),
         receivers: vec![],
         on: StatusFilter::Firing,
@@ -169,6 +177,32 @@ proptest! {
         let n = notification(&alerts);
         for alert in &n.alerts {
             prop_assert_eq!(rules.matching("r", alert), scan(&rules, alert));
+        }
+    }
+
+    #[test]
+    fn rules_sharing_compiled_regexes_select_what_rules_with_their_own_select(
+        rules in proptest::collection::vec(proptest::collection::vec(matcher(), 0..4), 0..30),
+        alerts in proptest::collection::vec(labels(), 1..5),
+    ) {
+        let texts: Vec<String> = rules.iter().map(|ms| format!("{{{}}}", ms.join(","))).collect();
+        let own = RuleSet::new(
+            texts.iter().enumerate().map(|(i, t)| rule(&format!("r{i}"), t, Mode::PerAlert)).collect(),
+        );
+        let mut cache = RegexCache::new();
+        let shared = RuleSet::new(
+            texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| rule_with(&format!("r{i}"), cache.parse(t).expect("test matchers parse"), Mode::PerAlert))
+                .collect(),
+        );
+        prop_assert!(cache.len() <= PATTERNS.len());
+        let alerts: Vec<&[(&str, &str)]> = alerts.iter().map(Vec::as_slice).collect();
+        let n = notification(&alerts);
+        for alert in &n.alerts {
+            prop_assert_eq!(shared.matching("r", alert), own.matching("r", alert));
+            prop_assert_eq!(scan(&shared, alert), scan(&own, alert));
         }
     }
 }

@@ -7,6 +7,7 @@
 //! backslash stays literal).
 
 use super::ParseError;
+use crate::cache::RegexCache;
 use crate::matcher::{MatchOp, Matcher};
 
 /// Go's `\s` in the token regex.
@@ -15,7 +16,10 @@ fn is_go_space(c: char) -> bool {
 }
 
 /// `labels.ParseMatchers`.
-pub(super) fn parse_matchers(input: &str) -> Result<Vec<Matcher>, ParseError> {
+pub(super) fn parse_matchers(
+    input: &str,
+    cache: &mut RegexCache,
+) -> Result<Vec<Matcher>, ParseError> {
     let (body, base) = match input.strip_prefix('{') {
         Some(rest) => (rest, 1),
         None => (input, 0),
@@ -46,17 +50,22 @@ pub(super) fn parse_matchers(input: &str) -> Result<Vec<Matcher>, ParseError> {
     }
     parts
         .into_iter()
-        .map(|(offset, part)| parse_part(input, part, offset))
+        .map(|(offset, part)| parse_part(input, part, offset, cache))
         .collect()
 }
 
 /// `labels.ParseMatcher`: the whole input is one matcher; no braces, no splitting.
-pub(super) fn parse_matcher(input: &str) -> Result<Matcher, ParseError> {
-    parse_part(input, input, 0)
+pub(super) fn parse_matcher(input: &str, cache: &mut RegexCache) -> Result<Matcher, ParseError> {
+    parse_part(input, input, 0, cache)
 }
 
 /// Parses one comma-separated part found at byte `offset` of `input`.
-fn parse_part(input: &str, part: &str, offset: usize) -> Result<Matcher, ParseError> {
+fn parse_part(
+    input: &str,
+    part: &str,
+    offset: usize,
+    cache: &mut RegexCache,
+) -> Result<Matcher, ParseError> {
     let bad_format = || ParseError::BadFormat {
         input: input.to_owned(),
         part: part.to_owned(),
@@ -91,11 +100,13 @@ fn parse_part(input: &str, part: &str, offset: usize) -> Result<Matcher, ParseEr
         value: raw.to_owned(),
         offset: value_offset,
     })?;
-    Matcher::new(name, op, value).map_err(|error| ParseError::Regex {
-        input: input.to_owned(),
-        error,
-        offset: value_offset,
-    })
+    cache
+        .matcher(name, op, value)
+        .map_err(|error| ParseError::Regex {
+            input: input.to_owned(),
+            error,
+            offset: value_offset,
+        })
 }
 
 /// Unescapes a raw value; `None` for an unescaped `"` other than a closing one, or an
@@ -139,7 +150,7 @@ mod tests {
     use crate::parse::table::{Triples, err, ok};
 
     fn triples(input: &str) -> Triples {
-        crate::parse::table::triples(parse_matchers, input)
+        crate::parse::table::triples(|i| parse_matchers(i, &mut RegexCache::new()), input)
     }
 
     /// Beyond the conformance table: cases checked against upstream's `labels.ParseMatchers`.
@@ -200,14 +211,18 @@ mod tests {
 
     #[test]
     fn single_matcher_reads_the_whole_input() {
-        let m = parse_matcher("a=b,c=d").unwrap();
+        let m = parse_matcher("a=b,c=d", &mut RegexCache::new()).unwrap();
         assert_eq!((m.name(), m.value()), ("a", "b,c=d"));
         assert_eq!(
-            parse_matcher("{a=b}").unwrap_err().reason(),
+            parse_matcher("{a=b}", &mut RegexCache::new())
+                .unwrap_err()
+                .reason(),
             "bad matcher format: {a=b}"
         );
         assert_eq!(
-            parse_matcher("").unwrap_err().reason(),
+            parse_matcher("", &mut RegexCache::new())
+                .unwrap_err()
+                .reason(),
             "bad matcher format: "
         );
     }
@@ -221,7 +236,9 @@ mod tests {
         ];
         for (input, offset) in cases {
             assert_eq!(
-                parse_matchers(input).unwrap_err().offset(),
+                parse_matchers(input, &mut RegexCache::new())
+                    .unwrap_err()
+                    .offset(),
                 Some(offset),
                 "{input:?}"
             );

@@ -6,6 +6,7 @@ mod utf8;
 
 pub(crate) use utf8::{go_quote, is_reserved};
 
+use crate::cache::RegexCache;
 use crate::matcher::Matcher;
 use crate::pattern::MatcherError;
 
@@ -154,15 +155,19 @@ impl ParseError {
     }
 }
 
-/// Parses a list of matchers with the given grammar.
-pub(crate) fn parse_matchers(input: &str, syntax: Syntax) -> Result<Vec<Matcher>, ParseError> {
+/// Parses a list of matchers with the given grammar, their regexes compiled through `cache`.
+pub(crate) fn parse_matchers(
+    input: &str,
+    syntax: Syntax,
+    cache: &mut RegexCache,
+) -> Result<Vec<Matcher>, ParseError> {
     match syntax {
-        Syntax::Classic => classic::parse_matchers(input),
-        Syntax::Utf8 => utf8::parse_matchers(input),
+        Syntax::Classic => classic::parse_matchers(input, cache),
+        Syntax::Utf8 => utf8::parse_matchers(input, cache),
         // Upstream parses with both and warns on disagreement, but returns the classic
         // result whenever there is one.
-        Syntax::Fallback => classic::parse_matchers(input)
-            .or_else(|classic| utf8::parse_matchers(input).map_err(|_| classic)),
+        Syntax::Fallback => classic::parse_matchers(input, cache)
+            .or_else(|classic| utf8::parse_matchers(input, cache).map_err(|_| classic)),
     }
 }
 
@@ -187,20 +192,20 @@ pub(crate) fn parse_matchers(input: &str, syntax: Syntax) -> Result<Vec<Matcher>
 /// assert!(parse_matcher("{severity=page}").is_err());
 /// ```
 pub fn parse_matcher(input: &str) -> Result<Matcher, ParseError> {
-    parse_one(input, Syntax::Fallback)
+    parse_one(input, Syntax::Fallback, &mut RegexCache::new())
 }
 
 /// One matcher with the given grammar (`compat.Matcher` for each feature flag).
-fn parse_one(input: &str, syntax: Syntax) -> Result<Matcher, ParseError> {
+fn parse_one(input: &str, syntax: Syntax, cache: &mut RegexCache) -> Result<Matcher, ParseError> {
     let has_brace = input.starts_with('{') || input.ends_with('}');
     match syntax {
-        Syntax::Classic => classic::parse_matcher(input),
+        Syntax::Classic => classic::parse_matcher(input, cache),
         _ if has_brace => Err(ParseError::UnexpectedBrace {
             input: input.to_owned(),
         }),
-        Syntax::Utf8 => utf8::parse_matcher(input),
-        Syntax::Fallback => classic::parse_matcher(input)
-            .or_else(|classic| utf8::parse_matcher(input).map_err(|_| classic)),
+        Syntax::Utf8 => utf8::parse_matcher(input, cache),
+        Syntax::Fallback => classic::parse_matcher(input, cache)
+            .or_else(|classic| utf8::parse_matcher(input, cache).map_err(|_| classic)),
     }
 }
 
@@ -247,7 +252,7 @@ mod tests {
     use super::*;
 
     fn single(input: &str, syntax: Syntax) -> Result<(String, String, String), String> {
-        parse_one(input, syntax)
+        parse_one(input, syntax, &mut RegexCache::new())
             .map(|m| {
                 (
                     m.name().to_owned(),
@@ -322,10 +327,10 @@ mod tests {
     fn fallback_prefers_classic_on_disagreement() {
         // Row 100 of the conformance table: the grammars read `\x` differently.
         let input = r#"{foo="\xf0\x9f\x99\x82"}"#;
-        let classic = parse_matchers(input, Syntax::Fallback).unwrap();
+        let classic = parse_matchers(input, Syntax::Fallback, &mut RegexCache::new()).unwrap();
         assert_eq!(classic[0].value(), r"\xf0\x9f\x99\x82");
         assert_eq!(
-            parse_matchers(input, Syntax::Utf8).unwrap()[0].value(),
+            parse_matchers(input, Syntax::Utf8, &mut RegexCache::new()).unwrap()[0].value(),
             "🙂"
         );
         assert_eq!(Syntax::default(), Syntax::Fallback);
@@ -351,12 +356,12 @@ mod tests {
             ),
         ];
         for (input, display, offset) in cases {
-            let e = parse_matchers(input, Syntax::Fallback).unwrap_err();
+            let e = parse_matchers(input, Syntax::Fallback, &mut RegexCache::new()).unwrap_err();
             assert_eq!(e.to_string(), display);
             assert_eq!(e.input(), input);
             assert_eq!(e.offset(), offset);
         }
-        let e = parse_matchers("x=~(", Syntax::Utf8).unwrap_err();
+        let e = parse_matchers("x=~(", Syntax::Utf8, &mut RegexCache::new()).unwrap_err();
         assert_eq!(
             e.reason(),
             "failed to create matcher: error parsing regexp: missing closing ): `^(?:()$`"

@@ -10,6 +10,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::ParseError;
+use crate::cache::RegexCache;
 use crate::matcher::{MatchOp, Matcher};
 use crate::pattern::MatcherError;
 
@@ -393,8 +394,9 @@ enum State {
     Eof,
 }
 
-struct Parser<'a> {
+struct Parser<'a, 'c> {
     lexer: Lexer<'a>,
+    cache: &'c mut RegexCache,
     matchers: Vec<Matcher>,
     has_open_brace: bool,
 }
@@ -409,7 +411,7 @@ const EXPECTED_COMMA: &str = "expected a comma";
 const EXPECTED_COMMA_OR_CLOSE_BRACE: &str = "expected a comma or close brace";
 const EXPECTED_MATCHER_OR_CLOSE_BRACE: &str = "expected a matcher or close brace after comma";
 
-impl<'a> Parser<'a> {
+impl<'a> Parser<'a, '_> {
     fn run(&mut self) -> Result<(), Error> {
         let mut state = Some(State::OpenBrace);
         while let Some(s) = state {
@@ -485,7 +487,9 @@ impl<'a> Parser<'a> {
             .expect(&[Kind::Unquoted, Kind::Quoted])
             .map_err(|e| e.wrap(NO_LABEL_VALUE, end))?;
         let value = unquote(&t)?;
-        let m = Matcher::new(name, op, value)
+        let m = self
+            .cache
+            .matcher(name, op, value)
             .map_err(|e| Error::CreateMatcher(e, t.pos.offset_start))?;
         self.matchers.push(m);
         Ok(Some(State::EndOfMatcher))
@@ -578,7 +582,10 @@ fn unquote(t: &Token<'_>) -> Result<String, Error> {
 }
 
 /// `parse.Matchers`: zero or more matchers, optionally in braces.
-pub(super) fn parse_matchers(input: &str) -> Result<Vec<Matcher>, ParseError> {
+pub(super) fn parse_matchers(
+    input: &str,
+    cache: &mut RegexCache,
+) -> Result<Vec<Matcher>, ParseError> {
     let lexer = Lexer {
         input,
         err: None,
@@ -590,6 +597,7 @@ pub(super) fn parse_matchers(input: &str) -> Result<Vec<Matcher>, ParseError> {
     };
     let mut parser = Parser {
         lexer,
+        cache,
         matchers: Vec::new(),
         has_open_brace: false,
     };
@@ -614,8 +622,8 @@ pub(super) fn parse_matchers(input: &str) -> Result<Vec<Matcher>, ParseError> {
 }
 
 /// `parse.Matcher`: exactly one matcher.
-pub(super) fn parse_matcher(input: &str) -> Result<Matcher, ParseError> {
-    let mut matchers = parse_matchers(input)?;
+pub(super) fn parse_matcher(input: &str, cache: &mut RegexCache) -> Result<Matcher, ParseError> {
+    let mut matchers = parse_matchers(input, cache)?;
     match matchers.len() {
         1 => Ok(matchers.remove(0)),
         0 => Err(ParseError::NoMatchers {
@@ -635,7 +643,7 @@ mod tests {
     use crate::parse::table::{Triples, err, ok};
 
     fn triples(input: &str) -> Triples {
-        crate::parse::table::triples(parse_matchers, input)
+        crate::parse::table::triples(|i| parse_matchers(i, &mut RegexCache::new()), input)
     }
 
     /// Beyond the conformance table: cases checked against upstream's `parse.Matchers`.
@@ -694,7 +702,9 @@ mod tests {
         let cases = [("a=b}c", 3), ("é=b baz", 5), ("a", 1), ("{a=~\"(\"}", 4)];
         for (input, offset) in cases {
             assert_eq!(
-                parse_matchers(input).unwrap_err().offset(),
+                parse_matchers(input, &mut RegexCache::new())
+                    .unwrap_err()
+                    .offset(),
                 Some(offset),
                 "{input:?}"
             );
@@ -703,12 +713,24 @@ mod tests {
 
     #[test]
     fn single_matcher_counts_matchers() {
-        assert_eq!(parse_matcher("").unwrap_err().reason(), "no matchers");
         assert_eq!(
-            parse_matcher("a=b,c=d").unwrap_err().reason(),
+            parse_matcher("", &mut RegexCache::new())
+                .unwrap_err()
+                .reason(),
+            "no matchers"
+        );
+        assert_eq!(
+            parse_matcher("a=b,c=d", &mut RegexCache::new())
+                .unwrap_err()
+                .reason(),
             "expected 1 matcher, found 2"
         );
-        assert_eq!(parse_matcher("{a=b}").unwrap().value(), "b");
+        assert_eq!(
+            parse_matcher("{a=b}", &mut RegexCache::new())
+                .unwrap()
+                .value(),
+            "b"
+        );
     }
 
     #[test]

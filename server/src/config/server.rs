@@ -28,7 +28,6 @@ use rustls::ServerConfig;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::lines::Lines;
 use super::{ConfigError, Validator, read_secret_file};
 
 /// Default `listen`: loopback only, so that nothing is exposed by accident.
@@ -322,8 +321,7 @@ struct RawQueue {
 /// [`ConfigError`] listing every problem, each at its path under `server`, such as
 /// `server.auth.bearer_token_file` (without lines: there is no text).
 pub fn parse_server(value: Value) -> Result<ServerSettings, ConfigError> {
-    let lines = Lines::default();
-    let mut v = Validator::new(&lines);
+    let mut v = Validator::new("");
     let settings = v.server(Some(value));
     if v.problems.is_empty() {
         Ok(settings)
