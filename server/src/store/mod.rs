@@ -74,8 +74,10 @@ use tables::{META_VERSION, OLD_DEDUPE, VERSION, WriteTables};
 /// The file name inside the data directory.
 pub(crate) const FILE_NAME: &str = "alertrun.redb";
 
-/// redb's page cache. Its default (1 GiB) suits a database server, not a receiver.
-const CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// redb's page cache. Its default (1 GiB) suits a database server, not a receiver; at
+/// 64 MiB it filled under load and held 126 MB resident during a durable intake run, at
+/// 8 MiB 50 MB, with the same throughput (writes touch the newest pages, reads page by id).
+const CACHE_BYTES: usize = 8 * 1024 * 1024;
 
 /// A handle on the store. Clones share one open database.
 #[derive(Clone, Debug)]
