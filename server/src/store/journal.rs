@@ -34,8 +34,9 @@
 //! followed by the payload, the payload. A frame that is cut short, of length 0, or fails
 //! its CRC ends the replay: it is the tail of an append that a crash interrupted (never
 //! acknowledged), or what an earlier epoch left. Payload: a format
-//! byte (1), then the notifications (`u32` count; each `u64` id, `u32` length, bytes), the
-//! runs (`u32` count; each `u32` length, the run's JSON as the store keeps it), the dedupe
+//! byte (1), then the notifications (`u32` count; each `u64` id, `u32` length, the body as
+//! the store keeps it), the runs (`u32` count; each `u32` length, the run as the store keeps
+//! it: JSON, zstd-compressed where that is smaller), the dedupe
 //! keys to remove (`u32` count; each `u32` length, bytes) and the dedupe entries to put
 //! (`u32` count; each `u32` length, key bytes, `i64` ran at, `i64` seen at).
 
@@ -298,12 +299,12 @@ pub(crate) fn read(path: &Path) -> io::Result<Vec<Batch>> {
     Ok(batches)
 }
 
-/// The payload of a frame for `batch`, whose runs are already serialized as `runs`.
-pub(crate) fn encode(batch: &Batch, runs: &[Vec<u8>]) -> Vec<u8> {
-    let size = batch
-        .notifications
+/// The payload of a frame for `batch`, whose notification bodies and runs are already
+/// as the store keeps them (`bodies`, `runs`: packed).
+pub(crate) fn encode(batch: &Batch, bodies: &[Vec<u8>], runs: &[Vec<u8>]) -> Vec<u8> {
+    let size = bodies
         .iter()
-        .map(|(_, b)| 12 + b.len())
+        .map(|b| 12 + b.len())
         .chain(runs.iter().map(|r| 4 + r.len()))
         .chain(batch.dedupe.iter().map(|(k, _)| 20 + k.len()))
         .chain(batch.dedupe_remove.iter().map(|k| 4 + k.len()))
@@ -311,7 +312,7 @@ pub(crate) fn encode(batch: &Batch, runs: &[Vec<u8>]) -> Vec<u8> {
     let mut out = Vec::with_capacity(17 + size);
     out.push(FORMAT);
     put_len(&mut out, batch.notifications.len());
-    for (id, body) in &batch.notifications {
+    for ((id, _), body) in batch.notifications.iter().zip(bodies) {
         out.extend_from_slice(&id.to_le_bytes());
         put_bytes(&mut out, body);
     }
@@ -355,8 +356,8 @@ fn decode(payload: &[u8]) -> Result<Batch, String> {
         batch.notifications.push((id, body));
     }
     for _ in 0..r.u32()? {
-        let run: RunRecord =
-            serde_json::from_slice(r.bytes()?).map_err(|e| format!("a run: {e}"))?;
+        let json = super::tables::unpack_plain(r.bytes()?).map_err(|e| format!("a run: {e}"))?;
+        let run: RunRecord = serde_json::from_slice(&json).map_err(|e| format!("a run: {e}"))?;
         batch.runs.push(run);
     }
     for _ in 0..r.u32()? {

@@ -272,8 +272,13 @@ impl Store {
             .journal
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        // Serialized once: for redb and for the journal.
+        // Serialized and compressed once: for redb and for the journal.
         let runs: Vec<Vec<u8>> = batch.runs.iter().map(tables::encode_run).collect();
+        let bodies: Vec<Vec<u8>> = batch
+            .notifications
+            .iter()
+            .map(|(_, body)| tables::pack(body))
+            .collect();
         let mut journaled = false;
         let result = self.with_writer(|db, cx| {
             let mut txn = db.begin_write().map_err(|e| cx.error(e))?;
@@ -285,9 +290,9 @@ impl Store {
             }
             {
                 let mut t = WriteTables::open(&txn, cx)?;
-                for (id, body) in &batch.notifications {
+                for ((id, _), packed) in batch.notifications.iter().zip(&bodies) {
                     t.notifications
-                        .insert(*id, &**body)
+                        .insert(*id, packed.as_slice())
                         .map_err(|e| cx.error(e))?;
                     t.raise_next_id(*id)?;
                 }
@@ -311,7 +316,7 @@ impl Store {
             // is the batch made durable, so that a replay never meets a batch that fails.
             if let Some(journal) = journal.as_mut() {
                 journal
-                    .append(&journal::encode(batch, &runs))
+                    .append(&journal::encode(batch, &bodies, &runs))
                     .map_err(|source| StoreError::Write {
                         path: journal.path().to_owned(),
                         source,
@@ -669,6 +674,7 @@ fn replay(path: &Path, db: &Database) -> Result<(), StoreError> {
     {
         let mut t = WriteTables::open(&txn, cx)?;
         for batch in &batches {
+            // A frame holds the bodies as stored: packed already.
             for (id, body) in &batch.notifications {
                 t.notifications
                     .insert(*id, &**body)

@@ -1,5 +1,6 @@
 //! Reads: one run, listings, recovery, counts.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::ops::ControlFlow;
@@ -12,7 +13,7 @@ use super::error::{Classify, StoreError};
 use super::record::{DedupeEntry, Recovery, RunFilter, RunRecord, RunState};
 use super::tables::{
     BY_RULE, DEDUPE, META, META_NEXT_ID, NOTIFICATIONS, RUNS, by_state, dangling, decode_head,
-    decode_run,
+    decode_run, unpack,
 };
 
 pub(super) fn run(
@@ -32,7 +33,9 @@ pub(super) fn notification(
 ) -> Result<Option<Vec<u8>>, StoreError> {
     let notifications = txn.open_table(NOTIFICATIONS).map_err(|e| cx.error(e))?;
     let value = notifications.get(id).map_err(|e| cx.error(e))?;
-    Ok(value.map(|v| v.value().to_vec()))
+    value
+        .map(|v| unpack(cx, || format!("notification {id}"), v.value()).map(Cow::into_owned))
+        .transpose()
 }
 
 pub(super) fn counts(
@@ -181,7 +184,8 @@ pub(super) fn recover(txn: &ReadTransaction, cx: Classify<'_>) -> Result<Recover
                 .get(run.notification)
                 .map_err(|e| cx.error(e))?;
             if let Some(body) = body {
-                slot.insert(body.value().to_vec());
+                let what = || format!("notification {}", run.notification);
+                slot.insert(unpack(cx, what, body.value())?.into_owned());
             }
         }
         unfinished.push(run);

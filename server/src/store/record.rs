@@ -184,6 +184,17 @@ pub(super) struct RunHead<'a> {
 }
 
 impl RunHead<'_> {
+    /// The same head, owning its strings.
+    pub(super) fn into_owned(self) -> RunHead<'static> {
+        RunHead {
+            rule: std::borrow::Cow::Owned(self.rule.into_owned()),
+            fingerprint: std::borrow::Cow::Owned(self.fingerprint.into_owned()),
+            notification: self.notification,
+            state: self.state,
+            created_at: self.created_at,
+        }
+    }
+
     /// Whether the run passes the filter's field tests (`before` and `since` are the
     /// caller's: they steer the scan).
     pub(super) fn matches(&self, filter: &RunFilter) -> bool {

@@ -86,17 +86,100 @@ pub(super) fn decode_head<'a>(
     id: u64,
     bytes: &'a [u8],
 ) -> Result<RunHead<'a>, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| cx.decode(|| format!("run {id}"), e))
+    let what = || format!("run {id}");
+    match unpack(cx, what, bytes)? {
+        Cow::Borrowed(json) => serde_json::from_slice(json).map_err(|e| cx.decode(what, e)),
+        Cow::Owned(json) => {
+            let head: RunHead<'_> =
+                serde_json::from_slice(&json).map_err(|e| cx.decode(what, e))?;
+            Ok(head.into_owned())
+        }
+    }
 }
 
 /// Decodes a whole stored run.
 pub(super) fn decode_run(cx: Classify<'_>, id: u64, bytes: &[u8]) -> Result<RunRecord, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| cx.decode(|| format!("run {id}"), e))
+    let what = || format!("run {id}");
+    let json = unpack(cx, what, bytes)?;
+    serde_json::from_slice(&json).map_err(|e| cx.decode(what, e))
 }
 
-/// A run as the store keeps it: JSON.
+/// A run as the store keeps it: its JSON, [packed](pack).
 pub(super) fn encode_run(run: &RunRecord) -> Vec<u8> {
-    serde_json::to_vec(run).expect("a RunRecord always serializes: its maps have string keys")
+    pack(
+        &serde_json::to_vec(run).expect("a RunRecord always serializes: its maps have string keys"),
+    )
+}
+
+/// The first bytes of a zstd frame. A stored value (a run's JSON, a notification's body)
+/// that starts with them is compressed; any other is the value itself, as stores written
+/// before compression hold them (JSON never starts with these bytes).
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+
+/// zstd's level for stored values: its fastest regular one. A run's JSON and a
+/// notification's body shrink to about 45% (1,764 to ~800 bytes, 1,418 to ~600) for a
+/// few µs each.
+const ZSTD_LEVEL: i32 = 1;
+
+/// A value as the store keeps it: compressed with zstd, unless that does not make it
+/// smaller.
+pub(super) fn pack(raw: &[u8]) -> Vec<u8> {
+    thread_local! {
+        // A compression context is costly to make (its tables are allocated and zeroed):
+        // one per thread, reused. Made per call, it cost a quarter of durable intake.
+        static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    let packed = COMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = zstd::bulk::Compressor::new(ZSTD_LEVEL).ok();
+        }
+        slot.as_mut().and_then(|c| c.compress(raw).ok())
+    });
+    match packed {
+        Some(packed) if packed.len() < raw.len() => packed,
+        _ => raw.to_vec(),
+    }
+}
+
+/// A stored value as it was given to [`pack`].
+///
+/// # Errors
+/// [`StoreError::Decode`] naming `what` when a compressed value cannot be decompressed.
+pub(super) fn unpack<'a>(
+    cx: Classify<'_>,
+    what: impl FnOnce() -> String,
+    stored: &'a [u8],
+) -> Result<Cow<'a, [u8]>, StoreError> {
+    unpack_plain(stored).map_err(|e| cx.decode(what, serde_json::Error::io(e)))
+}
+
+/// [`unpack`], with the decompressor's error as it is.
+pub(super) fn unpack_plain(stored: &[u8]) -> std::io::Result<Cow<'_, [u8]>> {
+    if !stored.starts_with(&ZSTD_MAGIC) {
+        return Ok(Cow::Borrowed(stored));
+    }
+    thread_local! {
+        static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    // The frame says how big the value is, when its writer knew (`pack` does).
+    let Some(size) = zstd::zstd_safe::get_frame_content_size(stored)
+        .ok()
+        .flatten()
+        .and_then(|n| usize::try_from(n).ok())
+    else {
+        return zstd::stream::decode_all(stored).map(Cow::Owned);
+    };
+    DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Decompressor::new()?);
+        }
+        let decompressor = slot.as_mut().expect("made above");
+        decompressor.decompress(stored, size).map(Cow::Owned)
+    })
 }
 
 /// An index entry that points at a run that is not stored.

@@ -812,3 +812,88 @@ fn prune_across_transactions_counts_the_unfinished_runs_it_keeps() {
     assert_eq!(ids(&all_runs(&store)), expected);
     assert_consistent(&store);
 }
+
+/// Runs and notification bodies are kept zstd-compressed where that is smaller, and read
+/// back as they were given.
+#[test]
+fn stored_runs_and_bodies_are_compressed_and_read_back_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let body = fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/payloads/pod-crashlooping.json"),
+    )
+    .unwrap();
+    let mut run = record(2, "a", RunState::Queued, 10, 1);
+    run.stdout = "deleted pod web-0\n".repeat(20);
+    store
+        .commit(&Batch {
+            notifications: vec![(1, body.clone().into())],
+            runs: vec![run.clone()],
+            ..Batch::default()
+        })
+        .unwrap();
+    let (stored_body, stored_run) = store
+        .with_reader(|db, cx| {
+            let txn = db.begin_read().map_err(|e| cx.error(e))?;
+            let bodies = txn
+                .open_table(tables::NOTIFICATIONS)
+                .map_err(|e| cx.error(e))?;
+            let runs = txn.open_table(tables::RUNS).map_err(|e| cx.error(e))?;
+            Ok((
+                bodies.get(1).unwrap().unwrap().value().to_vec(),
+                runs.get(2).unwrap().unwrap().value().to_vec(),
+            ))
+        })
+        .unwrap();
+    let json = serde_json::to_vec(&run).unwrap();
+    for (what, stored, raw) in [("body", &stored_body, &body), ("run", &stored_run, &json)] {
+        assert_eq!(
+            &stored[..4],
+            &[0x28, 0xB5, 0x2F, 0xFD],
+            "{what}: a zstd frame"
+        );
+        // Its size is in the frame, so reading it needs no guessing.
+        assert_eq!(
+            zstd::zstd_safe::get_frame_content_size(stored).unwrap(),
+            Some(raw.len() as u64),
+            "{what}"
+        );
+        assert!(
+            stored.len() * 2 < raw.len(),
+            "{what}: {} bytes stored for {}",
+            stored.len(),
+            raw.len()
+        );
+    }
+    assert_eq!(store.notification(1).unwrap(), Some(body));
+    assert_eq!(store.run(2).unwrap(), Some(run.clone()));
+    assert_eq!(store.recover().unwrap().unfinished, [run]);
+}
+
+/// A store written before compression holds plain JSON: it is read as it is.
+#[test]
+fn values_stored_before_compression_are_read_as_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let run = record(2, "a", RunState::Running, 10, 1);
+    let json = serde_json::to_vec(&run).unwrap();
+    store
+        .with_writer(|db, cx| {
+            let txn = db.begin_write().map_err(|e| cx.error(e))?;
+            {
+                let mut t = WriteTables::open(&txn, cx)?;
+                t.notifications
+                    .insert(1, b"{\"plain\":true}".as_slice())
+                    .map_err(|e| cx.error(e))?;
+                t.put_run(&run, &json)?;
+            }
+            txn.commit().map_err(|e| cx.error(e))
+        })
+        .unwrap();
+    assert_eq!(
+        store.notification(1).unwrap().as_deref(),
+        Some(b"{\"plain\":true}".as_slice())
+    );
+    assert_eq!(store.run(2).unwrap(), Some(run.clone()));
+    assert_eq!(store.runs(&RunFilter::default()).unwrap(), [run]);
+}
