@@ -411,14 +411,29 @@ fn full_disk_answers_503_with_retry_after_and_recovers_when_space_returns() {
 
     // A large group, so that the write needs room the store never had, in redb's file and
     // beyond the journal's preallocated 2 MiB (store/journal.rs): one alert runs the rule,
-    // the others only make the notification big (~2.6 MB).
+    // the others only make the notification big (~3.7 MB, ~2.7 MB compressed).
     let mut alerts = vec![alert(
         &[("alertname", "DurableDisk"), ("instance", "during")],
         &[],
     )];
-    let padding = "x".repeat(5000);
-    for i in 0..500 {
+    // Incompressible padding: the store compresses what it keeps.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut noise = || {
+        (0..5000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                char::from(
+                    b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/"
+                        [(x % 64) as usize],
+                )
+            })
+            .collect::<String>()
+    };
+    for i in 0..700 {
         let instance = format!("bulk-{i:03}");
+        let padding = noise();
         alerts.push(alert(
             &[("alertname", "DurableBulk"), ("instance", &instance)],
             &[("description", &padding)],
