@@ -288,30 +288,8 @@ impl Store {
                 txn.set_durability(Durability::None)
                     .map_err(|e| cx.error(redb::Error::from(e)))?;
             }
-            {
-                let mut t = WriteTables::open(&txn, cx)?;
-                for ((id, _), packed) in batch.notifications.iter().zip(&bodies) {
-                    t.notifications
-                        .insert(*id, packed.as_slice())
-                        .map_err(|e| cx.error(e))?;
-                    t.raise_next_id(*id)?;
-                }
-                for (run, bytes) in batch.runs.iter().zip(&runs) {
-                    t.put_run(run, bytes)?;
-                    t.raise_next_id(run.id)?;
-                }
-                for (id, _) in &batch.notifications {
-                    t.mark_if_orphan(*id)?;
-                }
-                for key in &batch.dedupe_remove {
-                    t.dedupe.remove(key.as_str()).map_err(|e| cx.error(e))?;
-                }
-                for (key, entry) in &batch.dedupe {
-                    t.dedupe
-                        .insert(key.as_str(), (entry.ran_at, entry.seen_at))
-                        .map_err(|e| cx.error(e))?;
-                }
-            }
+            let packed: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
+            apply(&mut WriteTables::open(&txn, cx)?, batch, &packed, &runs)?;
             // Everything above checked out (a run's notification is stored, say): only now
             // is the batch made durable, so that a replay never meets a batch that fails.
             if let Some(journal) = journal.as_mut() {
@@ -675,32 +653,51 @@ fn replay(path: &Path, db: &Database) -> Result<(), StoreError> {
         let mut t = WriteTables::open(&txn, cx)?;
         for batch in &batches {
             // A frame holds the bodies as stored: packed already.
-            for (id, body) in &batch.notifications {
-                t.notifications
-                    .insert(*id, &**body)
-                    .map_err(|e| cx.error(e))?;
-                t.raise_next_id(*id)?;
-            }
-            for run in &batch.runs {
-                t.put_run(run, &tables::encode_run(run))?;
-                t.raise_next_id(run.id)?;
-            }
-            for (id, _) in &batch.notifications {
-                t.mark_if_orphan(*id)?;
-            }
-            for key in &batch.dedupe_remove {
-                t.dedupe.remove(key.as_str()).map_err(|e| cx.error(e))?;
-            }
-            for (key, entry) in &batch.dedupe {
-                t.dedupe
-                    .insert(key.as_str(), (entry.ran_at, entry.seen_at))
-                    .map_err(|e| cx.error(e))?;
-            }
+            let packed: Vec<&[u8]> = batch.notifications.iter().map(|(_, b)| &**b).collect();
+            let runs: Vec<Vec<u8>> = batch.runs.iter().map(tables::encode_run).collect();
+            apply(&mut t, batch, &packed, &runs)?;
         }
     }
     // Durable now; the journal is emptied by whoever writes it next (`Journal::open` at
     // start, a checkpoint after a reopen), so that its writer's place in it stays right.
     txn.commit().map_err(|e| cx.error(e))
+}
+
+/// Writes `batch` into the open tables: its notifications as `packed` (their stored
+/// forms, in order), its runs as `runs` (likewise), then the dedupe removals and entries.
+///
+/// # Errors
+/// [`StoreError::MissingNotification`] for a run whose notification is not stored; write
+/// errors.
+fn apply(
+    t: &mut WriteTables<'_>,
+    batch: &Batch,
+    packed: &[&[u8]],
+    runs: &[Vec<u8>],
+) -> Result<(), StoreError> {
+    let cx = t.cx();
+    for ((id, _), body) in batch.notifications.iter().zip(packed) {
+        t.notifications
+            .insert(*id, *body)
+            .map_err(|e| cx.error(e))?;
+        t.raise_next_id(*id)?;
+    }
+    for (run, bytes) in batch.runs.iter().zip(runs) {
+        t.put_run(run, bytes)?;
+        t.raise_next_id(run.id)?;
+    }
+    for (id, _) in &batch.notifications {
+        t.mark_if_orphan(*id)?;
+    }
+    for key in &batch.dedupe_remove {
+        t.dedupe.remove(key.as_str()).map_err(|e| cx.error(e))?;
+    }
+    for (key, entry) in &batch.dedupe {
+        t.dedupe
+            .insert(key.as_str(), (entry.ran_at, entry.seen_at))
+            .map_err(|e| cx.error(e))?;
+    }
+    Ok(())
 }
 
 fn open_error_io(path: &Path, source: std::io::Error) -> StoreError {

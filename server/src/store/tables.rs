@@ -243,6 +243,11 @@ impl<'txn> WriteTables<'txn> {
         })
     }
 
+    /// How its errors are classified.
+    pub(super) fn cx(&self) -> Classify<'txn> {
+        self.cx
+    }
+
     fn state_index(&mut self, state: RunState) -> &mut Table<'txn, u64, ()> {
         &mut self.by_state[usize::from(state.code())]
     }
