@@ -111,6 +111,19 @@ struct Inner {
     updates: mpsc::UnboundedSender<Update>,
     /// The store writer task's inbox; `None` without a store.
     writer: Option<mpsc::UnboundedSender<WriteJob>>,
+    /// The writer thread, joined when the dispatcher goes, so that the store it holds is
+    /// closed (cleanly: redb needs no repair at the next open) before alertrun exits.
+    writer_thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Its channel closes: the thread finishes what it holds and ends.
+        self.writer = None;
+        if let Some(thread) = self.writer_thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// The ledger, and what the dispatcher keeps beside it for each unfinished run.
@@ -139,7 +152,12 @@ struct WriteJob {
 /// costs no hop to a pool thread and back (two wake-ups, and a cold cache on whichever
 /// thread the pool picks), which under an execution load was a good part of a commit's
 /// 1.5 ms. It ends when every sender is gone.
-fn write_batches(store: &Store, metrics: &Metrics, mut rx: mpsc::UnboundedReceiver<WriteJob>) {
+fn write_batches(store: &Store, metrics: &Metrics, rx: mpsc::UnboundedReceiver<WriteJob>) {
+    write_until_closed(store, metrics, rx);
+    tracing::debug!("store writer: every sender is gone, ending");
+}
+
+fn write_until_closed(store: &Store, metrics: &Metrics, mut rx: mpsc::UnboundedReceiver<WriteJob>) {
     const MAX_JOBS: usize = 1024;
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
@@ -292,19 +310,19 @@ impl Dispatcher {
     ) -> Result<Self, StoreError> {
         let (intake_tx, intake_rx) = mpsc::channel(options.limits.max_queued.max(64));
         let (updates_tx, updates_rx) = mpsc::unbounded_channel();
-        let writer = match options.store.clone() {
+        let (writer, writer_thread) = match options.store.clone() {
             Some(store) => {
                 let (tx, rx) = mpsc::unbounded_channel();
                 let metrics = options.metrics.clone();
-                std::thread::Builder::new()
+                let thread = std::thread::Builder::new()
                     .name("alertrun-store".to_owned())
                     .spawn(move || write_batches(&store, &metrics, rx))
                     .map_err(|e| {
                         StoreError::from_panic(&format!("cannot start the store writer: {e}"))
                     })?;
-                Some(tx)
+                (Some(tx), Some(thread))
             }
-            None => None,
+            None => (None, None),
         };
         let inner = Arc::new(Inner {
             loaded: RwLock::new(Arc::new(loaded)),
@@ -321,6 +339,7 @@ impl Dispatcher {
             intake: intake_tx,
             updates: updates_tx,
             writer,
+            writer_thread,
         });
         if let Some(store) = inner.options.store.clone() {
             inner.recover(store).await?;
