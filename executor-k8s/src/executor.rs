@@ -829,20 +829,25 @@ const START_FAILURES: [&str; 6] = [
     "CreateContainerError",
 ];
 
-/// `pod <name>: <reason>: <message>` when the container named `container` in `pod` waits
-/// for one of the [`START_FAILURES`].
-fn start_failure(pod: &Pod, container: &str) -> Option<String> {
-    let waiting = pod
-        .status
+/// The state of the container named `container` in `pod`, when the pod reports it.
+fn container_state<'p>(
+    pod: &'p Pod,
+    container: &str,
+) -> Option<&'p k8s_openapi::api::core::v1::ContainerState> {
+    pod.status
         .as_ref()?
         .container_statuses
         .as_ref()?
         .iter()
         .find(|s| s.name == container)?
         .state
-        .as_ref()?
-        .waiting
-        .as_ref()?;
+        .as_ref()
+}
+
+/// `pod <name>: <reason>: <message>` when the container named `container` in `pod` waits
+/// for one of the [`START_FAILURES`].
+fn start_failure(pod: &Pod, container: &str) -> Option<String> {
+    let waiting = container_state(pod, container)?.waiting.as_ref()?;
     let reason = waiting.reason.as_deref()?;
     if !START_FAILURES.contains(&reason) {
         return None;
@@ -854,14 +859,7 @@ fn start_failure(pod: &Pod, container: &str) -> Option<String> {
 
 /// The exit code of the container named `container` in `pod`, once it terminated.
 fn terminated_exit_code(pod: &Pod, container: &str) -> Option<i32> {
-    pod.status
-        .as_ref()?
-        .container_statuses
-        .as_ref()?
-        .iter()
-        .find(|s| s.name == container)?
-        .state
-        .as_ref()?
+    container_state(pod, container)?
         .terminated
         .as_ref()
         .map(|t| t.exit_code)

@@ -280,16 +280,7 @@ async fn mark_running(inner: &Inner, record: &mut RunRecord, body: &Arc<[u8]>, s
     }
     enter(record, RunState::Running, now, format!("started {started}"));
     record.started = Some(started);
-    let written = write_runs(
-        inner,
-        || store::Batch {
-            runs: vec![record.clone()],
-            ..store::Batch::default()
-        },
-        [(record.notification, body)],
-    )
-    .await;
-    if let Err(e) = written {
+    if let Err(e) = write_run(inner, record, body).await {
         error!(run = id, error = %e, "cannot record that the action started");
     }
 }
@@ -433,9 +424,13 @@ async fn write_runs<'a>(
         .await
 }
 
-/// Writes a run's end; one that cannot be written goes to the recorder, which retries it.
-pub(super) async fn write_end(inner: &Inner, record: RunRecord, body: &Arc<[u8]>) {
-    let written = write_runs(
+/// Writes one run (with its notification's body again if the store lost it).
+async fn write_run(
+    inner: &Inner,
+    record: &RunRecord,
+    body: &Arc<[u8]>,
+) -> Result<(), Arc<StoreError>> {
+    write_runs(
         inner,
         || store::Batch {
             runs: vec![record.clone()],
@@ -443,8 +438,12 @@ pub(super) async fn write_end(inner: &Inner, record: RunRecord, body: &Arc<[u8]>
         },
         [(record.notification, body)],
     )
-    .await;
-    if written.is_err() {
+    .await
+}
+
+/// Writes a run's end; one that cannot be written goes to the recorder, which retries it.
+pub(super) async fn write_end(inner: &Inner, record: RunRecord, body: &Arc<[u8]>) {
+    if write_run(inner, &record, body).await.is_err() {
         let _ = inner
             .updates
             .send(Update::End(Box::new(record), Arc::clone(body)));
