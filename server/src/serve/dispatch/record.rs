@@ -108,10 +108,13 @@ pub(super) fn finished_record(
             if let Some(reason) = &report.reason {
                 record.reason = Some(scrubber.scrub(reason).into_owned());
             }
-            let end = match report.ended_by {
+            match report.ended_by {
                 None if report.success() => End::Succeeded,
                 None => End::Failed,
-                Some(EndedBy::Timeout) => End::TimedOut,
+                Some(EndedBy::Timeout) => {
+                    record.ended_by = Some("timeout".to_owned());
+                    End::TimedOut
+                }
                 Some(EndedBy::Vanished) => End::Unknown,
                 Some(EndedBy::Stop(reason)) => {
                     record.ended_by = Some(reason.as_str().to_owned());
@@ -121,11 +124,7 @@ pub(super) fn finished_record(
                     }
                 }
                 Some(_) => End::Failed,
-            };
-            if report.ended_by == Some(EndedBy::Timeout) {
-                record.ended_by = Some("timeout".to_owned());
             }
-            end
         }
         Ok(Outcome::Submitted { reference }) => {
             record.reason = Some(
