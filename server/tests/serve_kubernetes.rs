@@ -547,6 +547,18 @@ fn retry_delays(run: &Value) -> Vec<u64> {
         .collect()
 }
 
+/// A stub whose Jobs stay active until completed, a kubeconfig for it (in the returned
+/// directory), and alertrun started with that kubeconfig, the example alert's run queued.
+fn start_with_held_jobs() -> (StubApi, tempfile::TempDir, PathBuf, Alertrun) {
+    let stub = StubApi::start();
+    stub.hold_jobs();
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = stub.kubeconfig(dir.path());
+    let alertrun = Alertrun::start(&example_config(), &[("KUBECONFIG", kubeconfig.as_os_str())]);
+    assert_eq!(notify(alertrun.addr, &firing())["queued"], 1);
+    (stub, dir, kubeconfig, alertrun)
+}
+
 /// Waits for the run of the example notification to be recorded `running` with a Job
 /// handle, and returns it.
 #[track_caller]
@@ -643,13 +655,8 @@ fn a_webhook_creates_the_job_once_and_records_its_end_and_log() {
 
 #[test]
 fn a_job_followed_across_kill_9_is_recorded_with_its_end() {
-    let stub = StubApi::start();
-    stub.hold_jobs();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = stub.kubeconfig(dir.path());
+    let (stub, _dir, kubeconfig, mut first) = start_with_held_jobs();
     let envs = [("KUBECONFIG", kubeconfig.as_os_str())];
-    let mut first = Alertrun::start(&example_config(), &envs);
-    assert_eq!(notify(first.addr, &firing())["queued"], 1);
 
     let running = wait_running_with_handle(first.addr);
     let id = running["id"].as_u64().unwrap();
@@ -705,13 +712,8 @@ fn a_job_followed_across_kill_9_is_recorded_with_its_end() {
 
 #[test]
 fn a_resolve_after_restart_still_deletes_the_reattached_job() {
-    let stub = StubApi::start();
-    stub.hold_jobs();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = stub.kubeconfig(dir.path());
+    let (stub, _dir, kubeconfig, mut first) = start_with_held_jobs();
     let envs = [("KUBECONFIG", kubeconfig.as_os_str())];
-    let mut first = Alertrun::start(&example_config(), &envs);
-    assert_eq!(notify(first.addr, &firing())["queued"], 1);
     let running = wait_running_with_handle(first.addr);
     let id = running["id"].as_u64().unwrap();
     let name = running["started"]["name"].as_str().unwrap().to_owned();
@@ -925,13 +927,8 @@ fn job_creation_answered_503_is_retried_by_alertrun_within_the_rule_timeout() {
 /// followed, and a resolve no longer deleted it. Now recovery keeps trying until it can.
 #[test]
 fn a_job_reattached_while_the_api_server_is_unreachable_is_followed_once_it_is_back() {
-    let stub = StubApi::start();
-    stub.hold_jobs();
-    let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = stub.kubeconfig(dir.path());
+    let (stub, _dir, kubeconfig, mut first) = start_with_held_jobs();
     let envs = [("KUBECONFIG", kubeconfig.as_os_str())];
-    let mut first = Alertrun::start(&example_config(), &envs);
-    assert_eq!(notify(first.addr, &firing())["queued"], 1);
     let running = wait_running_with_handle(first.addr);
     let id = running["id"].as_u64().unwrap();
     let name = running["started"]["name"].as_str().unwrap().to_owned();
