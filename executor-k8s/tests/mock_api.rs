@@ -244,6 +244,15 @@ where
     run_action(action(&json!({})), deadline, stop, scenario).await
 }
 
+/// [`run`] with a 300 s deadline and no stop: the Job decides how it ends.
+async fn run_to_end<S, F>(scenario: S) -> Result<Outcome, ExecError>
+where
+    S: FnOnce(Handle) -> F,
+    F: Future<Output = ()> + Send + 'static,
+{
+    run(Duration::from_secs(300), Box::pin(pending()), scenario).await
+}
+
 /// [`run`] with another action.
 async fn run_action<S, F>(
     action: JobAction,
@@ -278,24 +287,20 @@ fn finished(outcome: Result<Outcome, ExecError>) -> alert_core::Report {
 
 #[tokio::test]
 async fn complete_job_reports_success_with_the_newest_pods_log_tail() {
-    let outcome = run(
-        Duration::from_secs(300),
-        Box::pin(pending()),
-        |mut h| async move {
-            expect_create(&mut h).await;
-            expect_get(&mut h, json!({"active": 1})).await;
-            expect_get(
-                &mut h,
-                json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}),
-            )
-            .await;
-            let pods = vec![
-                pod("web-old", "2026-11-21T07:38:40Z", Some(1)),
-                pod("web-new", "2026-11-21T07:39:40Z", Some(0)),
-            ];
-            expect_pods_and_log(&mut h, pods, "web-new", "line 1\nline 2\ndone\n").await;
-        },
-    )
+    let outcome = run_to_end(|mut h| async move {
+        expect_create(&mut h).await;
+        expect_get(&mut h, json!({"active": 1})).await;
+        expect_get(
+            &mut h,
+            json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}),
+        )
+        .await;
+        let pods = vec![
+            pod("web-old", "2026-11-21T07:38:40Z", Some(1)),
+            pod("web-new", "2026-11-21T07:39:40Z", Some(0)),
+        ];
+        expect_pods_and_log(&mut h, pods, "web-new", "line 1\nline 2\ndone\n").await;
+    })
     .await;
     let report = finished(outcome);
     assert_eq!(report.exit, Some(Exit::Code(0)));
@@ -308,22 +313,18 @@ async fn complete_job_reports_success_with_the_newest_pods_log_tail() {
 
 #[tokio::test]
 async fn failed_job_reports_failure_with_the_pods_exit_code() {
-    let outcome = run(
-        Duration::from_secs(300),
-        Box::pin(pending()),
-        |mut h| async move {
-            expect_create(&mut h).await;
-            expect_get(
-                &mut h,
-                json!({"failed": 1, "conditions": [
+    let outcome = run_to_end(|mut h| async move {
+        expect_create(&mut h).await;
+        expect_get(
+            &mut h,
+            json!({"failed": 1, "conditions": [
                 {"type": "FailureTarget", "status": "True"},
                 {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]}),
-            )
-            .await;
-            let pods = vec![pod("web-a", "2026-11-21T07:38:40Z", Some(3))];
-            expect_pods_and_log(&mut h, pods, "web-a", "boom\n").await;
-        },
-    )
+        )
+        .await;
+        let pods = vec![pod("web-a", "2026-11-21T07:38:40Z", Some(3))];
+        expect_pods_and_log(&mut h, pods, "web-a", "boom\n").await;
+    })
     .await;
     let report = finished(outcome);
     assert_eq!(report.exit, Some(Exit::Code(3)));
@@ -334,18 +335,14 @@ async fn failed_job_reports_failure_with_the_pods_exit_code() {
 
 #[tokio::test]
 async fn pods_are_found_by_the_1_27_label_without_the_legacy_list() {
-    let outcome = run(
-        Duration::from_secs(300),
-        Box::pin(pending()),
-        |mut h| async move {
-            expect_create(&mut h).await;
-            expect_get(&mut h, complete()).await;
-            // The first list finds the pod: no legacy list, the log comes next.
-            let pods = [pod("web-a", "2026-11-21T07:38:40Z", Some(0))];
-            expect_pod_list(&mut h, &selector(), &pods).await;
-            expect_log(&mut h, "web-a", "done\n").await;
-        },
-    )
+    let outcome = run_to_end(|mut h| async move {
+        expect_create(&mut h).await;
+        expect_get(&mut h, complete()).await;
+        // The first list finds the pod: no legacy list, the log comes next.
+        let pods = [pod("web-a", "2026-11-21T07:38:40Z", Some(0))];
+        expect_pod_list(&mut h, &selector(), &pods).await;
+        expect_log(&mut h, "web-a", "done\n").await;
+    })
     .await;
     let report = finished(outcome);
     assert_eq!(report.exit, Some(Exit::Code(0)));
@@ -354,25 +351,21 @@ async fn pods_are_found_by_the_1_27_label_without_the_legacy_list() {
 
 #[tokio::test]
 async fn pods_are_found_by_the_legacy_label_on_clusters_before_1_27() {
-    let outcome = run(
-        Duration::from_secs(300),
-        Box::pin(pending()),
-        |mut h| async move {
-            expect_create(&mut h).await;
-            expect_get(
-                &mut h,
-                json!({"failed": 1, "conditions": [
+    let outcome = run_to_end(|mut h| async move {
+        expect_create(&mut h).await;
+        expect_get(
+            &mut h,
+            json!({"failed": 1, "conditions": [
                 {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]}),
-            )
-            .await;
-            // Before 1.27 the pods carry only `controller-uid`: the first list is empty.
-            expect_pod_list(&mut h, &selector(), &[]).await;
-            let mut legacy = pod("web-a", "2026-11-21T07:38:40Z", Some(3));
-            legacy.metadata.labels = Some([("controller-uid".to_string(), UID.to_string())].into());
-            expect_pod_list(&mut h, &legacy_selector(), &[legacy]).await;
-            expect_log(&mut h, "web-a", "boom\n").await;
-        },
-    )
+        )
+        .await;
+        // Before 1.27 the pods carry only `controller-uid`: the first list is empty.
+        expect_pod_list(&mut h, &selector(), &[]).await;
+        let mut legacy = pod("web-a", "2026-11-21T07:38:40Z", Some(3));
+        legacy.metadata.labels = Some([("controller-uid".to_string(), UID.to_string())].into());
+        expect_pod_list(&mut h, &legacy_selector(), &[legacy]).await;
+        expect_log(&mut h, "web-a", "boom\n").await;
+    })
     .await;
     let report = finished(outcome);
     assert_eq!(report.exit, Some(Exit::Code(3)));
@@ -381,20 +374,16 @@ async fn pods_are_found_by_the_legacy_label_on_clusters_before_1_27() {
 
 #[tokio::test]
 async fn failed_job_without_pods_reports_exit_one() {
-    let outcome = run(
-        Duration::from_secs(300),
-        Box::pin(pending()),
-        |mut h| async move {
-            expect_create(&mut h).await;
-            expect_get(
-                &mut h,
-                json!({"conditions": [{"type": "Failed", "status": "True",
+    let outcome = run_to_end(|mut h| async move {
+        expect_create(&mut h).await;
+        expect_get(
+            &mut h,
+            json!({"conditions": [{"type": "Failed", "status": "True",
                                    "reason": "BackoffLimitExceeded"}]}),
-            )
-            .await;
-            expect_no_pods_or_events(&mut h).await;
-        },
-    )
+        )
+        .await;
+        expect_no_pods_or_events(&mut h).await;
+    })
     .await;
     let report = finished(outcome);
     assert_eq!(report.exit, Some(Exit::Code(1)));
@@ -405,22 +394,18 @@ async fn failed_job_without_pods_reports_exit_one() {
 /// Runs a Job whose first read shows its `Failed` condition with `reason` and `message`
 /// and whose one pod exited 2; returns the report.
 async fn failed_with(reason: &'static str, message: &'static str) -> alert_core::Report {
-    let outcome = run(
-        Duration::from_secs(300),
-        Box::pin(pending()),
-        move |mut h| async move {
-            expect_create(&mut h).await;
-            expect_get(
-                &mut h,
-                json!({"failed": 1, "conditions": [
+    let outcome = run_to_end(move |mut h| async move {
+        expect_create(&mut h).await;
+        expect_get(
+            &mut h,
+            json!({"failed": 1, "conditions": [
                 {"type": "FailureTarget", "status": "True", "reason": reason, "message": message},
                 {"type": "Failed", "status": "True", "reason": reason, "message": message}]}),
-            )
-            .await;
-            let pods = vec![pod("web-a", "2026-11-21T07:38:40Z", Some(2))];
-            expect_pods_and_log(&mut h, pods, "web-a", "no\n").await;
-        },
-    )
+        )
+        .await;
+        let pods = vec![pod("web-a", "2026-11-21T07:38:40Z", Some(2))];
+        expect_pods_and_log(&mut h, pods, "web-a", "no\n").await;
+    })
     .await;
     let report = finished(outcome);
     assert_eq!(report.exit, Some(Exit::Code(2)));
@@ -904,17 +889,13 @@ async fn recover_rejects_a_process_handle() {
 
 #[tokio::test]
 async fn forbidden_create_names_verb_resource_and_namespace() {
-    let outcome = run(
-        Duration::from_secs(300),
-        Box::pin(pending()),
-        |mut h| async move {
-            let call = Call::expect(&mut h, Method::POST, &jobs_path()).await;
-            let message = "jobs.batch is forbidden: User \"system:serviceaccount:ops:alertrun\" \
+    let outcome = run_to_end(|mut h| async move {
+        let call = Call::expect(&mut h, Method::POST, &jobs_path()).await;
+        let message = "jobs.batch is forbidden: User \"system:serviceaccount:ops:alertrun\" \
                        cannot create resource \"jobs\" in API group \"batch\" in the namespace \
                        \"ops\"";
-            call.reply(StatusCode::FORBIDDEN, &status(403, "Forbidden", message));
-        },
-    )
+        call.reply(StatusCode::FORBIDDEN, &status(403, "Forbidden", message));
+    })
     .await;
     let Err(e) = outcome else {
         panic!("expected an error, got {outcome:?}");
@@ -964,17 +945,13 @@ async fn forbidden_create_names_verb_resource_and_namespace() {
 
 #[tokio::test]
 async fn other_create_errors_are_backend_errors() {
-    let outcome = run(
-        Duration::from_secs(300),
-        Box::pin(pending()),
-        |mut h| async move {
-            let call = Call::expect(&mut h, Method::POST, &jobs_path()).await;
-            call.reply(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &status(422, "Invalid", "Job.batch is invalid"),
-            );
-        },
-    )
+    let outcome = run_to_end(|mut h| async move {
+        let call = Call::expect(&mut h, Method::POST, &jobs_path()).await;
+        call.reply(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &status(422, "Invalid", "Job.batch is invalid"),
+        );
+    })
     .await;
     let Err(e) = outcome else {
         panic!("expected an error, got {outcome:?}");
@@ -1054,37 +1031,33 @@ async fn a_rule_timeout_below_the_jobs_own_deadline_ends_the_run_first() {
 async fn a_pod_refused_by_admission_is_the_reason_from_its_failed_create_event() {
     let refused = "Error creating: pods \"restart-web-x-abcde\" is forbidden: violates \
                    PodSecurity \"restricted:latest\": runAsNonRoot != true";
-    let outcome = run(
-        Duration::from_secs(300),
-        Box::pin(pending()),
-        move |mut h| async move {
-            expect_create(&mut h).await;
-            // No pod could be created; the Job ran into its deadline.
-            expect_get(&mut h, json!({"active": 0})).await;
-            expect_get(
-                &mut h,
-                json!({"conditions": [{"type": "Failed", "status": "True",
+    let outcome = run_to_end(move |mut h| async move {
+        expect_create(&mut h).await;
+        // No pod could be created; the Job ran into its deadline.
+        expect_get(&mut h, json!({"active": 0})).await;
+        expect_get(
+            &mut h,
+            json!({"conditions": [{"type": "Failed", "status": "True",
                        "reason": "DeadlineExceeded",
                        "message": "Job was active longer than specified deadline"}]}),
-            )
-            .await;
-            expect_no_pods(&mut h).await;
-            let event = |at: &str, message: &str| {
-                json!({"metadata": {"name": format!("ev-{at}"), "namespace": NS},
+        )
+        .await;
+        expect_no_pods(&mut h).await;
+        let event = |at: &str, message: &str| {
+            json!({"metadata": {"name": format!("ev-{at}"), "namespace": NS},
                        "involvedObject": {"kind": "Job", "uid": UID},
                        "reason": "FailedCreate", "type": "Warning",
                        "lastTimestamp": at, "message": message})
-            };
-            expect_events(
-                &mut h,
-                &[
-                    event("2026-11-21T07:39:00Z", refused),
-                    event("2026-11-21T07:38:40Z", "an older refusal"),
-                ],
-            )
-            .await;
-        },
-    )
+        };
+        expect_events(
+            &mut h,
+            &[
+                event("2026-11-21T07:39:00Z", refused),
+                event("2026-11-21T07:38:40Z", "an older refusal"),
+            ],
+        )
+        .await;
+    })
     .await;
     let report = finished(outcome);
     assert_eq!(
@@ -1103,28 +1076,24 @@ async fn a_pod_refused_by_admission_is_the_reason_from_its_failed_create_event()
 
 #[tokio::test]
 async fn a_poll_that_fails_is_retried_until_the_jobs_end() {
-    let outcome = run(
-        Duration::from_secs(300),
-        Box::pin(pending()),
-        |mut h| async move {
-            expect_create(&mut h).await;
-            expect_get(&mut h, json!({"active": 1})).await;
-            Call::expect(&mut h, Method::GET, &job_path()).await.reply(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &status(503, "ServiceUnavailable", "etcdserver: leader changed"),
-            );
-            Call::expect(&mut h, Method::GET, &job_path())
-                .await
-                .fail("connection reset by peer");
-            Call::expect(&mut h, Method::GET, &job_path()).await.reply(
-                StatusCode::TOO_MANY_REQUESTS,
-                &status(429, "TooManyRequests", "slow down"),
-            );
-            expect_get(&mut h, complete()).await;
-            let pods = vec![pod("web-a", "2026-11-21T07:38:40Z", Some(0))];
-            expect_pods_and_log(&mut h, pods, "web-a", "ok\n").await;
-        },
-    )
+    let outcome = run_to_end(|mut h| async move {
+        expect_create(&mut h).await;
+        expect_get(&mut h, json!({"active": 1})).await;
+        Call::expect(&mut h, Method::GET, &job_path()).await.reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &status(503, "ServiceUnavailable", "etcdserver: leader changed"),
+        );
+        Call::expect(&mut h, Method::GET, &job_path())
+            .await
+            .fail("connection reset by peer");
+        Call::expect(&mut h, Method::GET, &job_path()).await.reply(
+            StatusCode::TOO_MANY_REQUESTS,
+            &status(429, "TooManyRequests", "slow down"),
+        );
+        expect_get(&mut h, complete()).await;
+        let pods = vec![pod("web-a", "2026-11-21T07:38:40Z", Some(0))];
+        expect_pods_and_log(&mut h, pods, "web-a", "ok\n").await;
+    })
     .await;
     let report = finished(outcome);
     assert!(report.success(), "{report:?}");
@@ -1148,19 +1117,15 @@ async fn every_api_call_is_granted_and_every_granted_call_is_made() {
     })
     .await
     .unwrap();
-    run(
-        Duration::from_secs(300),
-        Box::pin(pending()),
-        |mut h| async move {
-            expect_create(&mut h).await;
-            expect_get(
-                &mut h,
-                json!({"conditions": [{"type": "Failed", "status": "True"}]}),
-            )
-            .await;
-            expect_no_pods_or_events(&mut h).await;
-        },
-    )
+    run_to_end(|mut h| async move {
+        expect_create(&mut h).await;
+        expect_get(
+            &mut h,
+            json!({"conditions": [{"type": "Failed", "status": "True"}]}),
+        )
+        .await;
+        expect_no_pods_or_events(&mut h).await;
+    })
     .await
     .unwrap();
     let granted: std::collections::BTreeSet<_> = executor_k8s::API_CALLS.iter().copied().collect();
@@ -1201,19 +1166,15 @@ async fn stop_deletes_the_job_in_background_and_reports_the_reason() {
 
 #[tokio::test]
 async fn job_deleted_by_someone_else_ends_the_wait() {
-    let outcome = run(
-        Duration::from_secs(300),
-        Box::pin(pending()),
-        |mut h| async move {
-            expect_create(&mut h).await;
-            let call = Call::expect(&mut h, Method::GET, &job_path()).await;
-            call.reply(
-                StatusCode::NOT_FOUND,
-                &status(404, "NotFound", "jobs.batch not found"),
-            );
-            expect_no_pods_or_events(&mut h).await;
-        },
-    )
+    let outcome = run_to_end(|mut h| async move {
+        expect_create(&mut h).await;
+        let call = Call::expect(&mut h, Method::GET, &job_path()).await;
+        call.reply(
+            StatusCode::NOT_FOUND,
+            &status(404, "NotFound", "jobs.batch not found"),
+        );
+        expect_no_pods_or_events(&mut h).await;
+    })
     .await;
     let report = finished(outcome);
     // Neither a success nor a failure: its outcome is unknown.
@@ -1239,18 +1200,14 @@ async fn expect_gone(h: &mut Handle) {
 
 #[tokio::test]
 async fn a_vanished_job_is_resolved_from_its_terminated_pod() {
-    let outcome = run(
-        Duration::from_secs(300),
-        Box::pin(pending()),
-        |mut h| async move {
-            expect_create(&mut h).await;
-            expect_get(&mut h, json!({"active": 1})).await;
-            // ttlSecondsAfterFinished: 0 deleted it before the next read; its pod remains.
-            expect_gone(&mut h).await;
-            let pods = vec![pod("web-a", "2026-11-21T07:38:40Z", Some(0))];
-            expect_pods_and_log(&mut h, pods, "web-a", "done\n").await;
-        },
-    )
+    let outcome = run_to_end(|mut h| async move {
+        expect_create(&mut h).await;
+        expect_get(&mut h, json!({"active": 1})).await;
+        // ttlSecondsAfterFinished: 0 deleted it before the next read; its pod remains.
+        expect_gone(&mut h).await;
+        let pods = vec![pod("web-a", "2026-11-21T07:38:40Z", Some(0))];
+        expect_pods_and_log(&mut h, pods, "web-a", "done\n").await;
+    })
     .await;
     let report = finished(outcome);
     assert_eq!((report.exit, report.ended_by), (Some(Exit::Code(0)), None));
@@ -1264,16 +1221,12 @@ async fn a_vanished_job_is_resolved_from_its_terminated_pod() {
 
 #[tokio::test]
 async fn a_vanished_job_with_a_running_pod_is_deleted_before_its_outcome_was_seen() {
-    let outcome = run(
-        Duration::from_secs(300),
-        Box::pin(pending()),
-        |mut h| async move {
-            expect_create(&mut h).await;
-            expect_gone(&mut h).await;
-            let pods = vec![pod("web-a", "2026-11-21T07:38:40Z", None)];
-            expect_pods_and_log(&mut h, pods, "web-a", "half\n").await;
-        },
-    )
+    let outcome = run_to_end(|mut h| async move {
+        expect_create(&mut h).await;
+        expect_gone(&mut h).await;
+        let pods = vec![pod("web-a", "2026-11-21T07:38:40Z", None)];
+        expect_pods_and_log(&mut h, pods, "web-a", "half\n").await;
+    })
     .await;
     let report = finished(outcome);
     assert_eq!(
@@ -1285,22 +1238,18 @@ async fn a_vanished_job_with_a_running_pod_is_deleted_before_its_outcome_was_see
 
 #[tokio::test]
 async fn a_vanished_job_after_failure_target_is_failed_with_its_reason() {
-    let outcome = run(
-        Duration::from_secs(300),
-        Box::pin(pending()),
-        |mut h| async move {
-            expect_create(&mut h).await;
-            expect_get(
-                &mut h,
-                json!({"failed": 1, "conditions": [{"type": "FailureTarget", "status": "True",
+    let outcome = run_to_end(|mut h| async move {
+        expect_create(&mut h).await;
+        expect_get(
+            &mut h,
+            json!({"failed": 1, "conditions": [{"type": "FailureTarget", "status": "True",
                        "reason": "BackoffLimitExceeded",
                        "message": "Job has reached the specified backoff limit"}]}),
-            )
-            .await;
-            expect_gone(&mut h).await;
-            expect_no_pods_or_events(&mut h).await;
-        },
-    )
+        )
+        .await;
+        expect_gone(&mut h).await;
+        expect_no_pods_or_events(&mut h).await;
+    })
     .await;
     let report = finished(outcome);
     assert_eq!((report.exit, report.ended_by), (Some(Exit::Code(1)), None));
@@ -1312,21 +1261,17 @@ async fn a_vanished_job_after_failure_target_is_failed_with_its_reason() {
 
 #[tokio::test]
 async fn a_vanished_job_after_success_criteria_met_is_complete() {
-    let outcome = run(
-        Duration::from_secs(300),
-        Box::pin(pending()),
-        |mut h| async move {
-            expect_create(&mut h).await;
-            expect_get(
-                &mut h,
-                json!({"succeeded": 1, "conditions": [
+    let outcome = run_to_end(|mut h| async move {
+        expect_create(&mut h).await;
+        expect_get(
+            &mut h,
+            json!({"succeeded": 1, "conditions": [
                     {"type": "SuccessCriteriaMet", "status": "True"}]}),
-            )
-            .await;
-            expect_gone(&mut h).await;
-            expect_no_pods(&mut h).await;
-        },
-    )
+        )
+        .await;
+        expect_gone(&mut h).await;
+        expect_no_pods(&mut h).await;
+    })
     .await;
     let report = finished(outcome);
     assert_eq!((report.exit, report.ended_by), (Some(Exit::Code(0)), None));
