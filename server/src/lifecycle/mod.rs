@@ -34,6 +34,11 @@
 
 mod key;
 mod ledger;
+#[allow(
+    dead_code,
+    reason = "wired into dispatch next: issue 12, brakes and verdicts"
+)]
+mod rails;
 mod state;
 mod transition;
 
