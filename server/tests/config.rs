@@ -5,7 +5,10 @@ use std::path::Path;
 
 use std::time::Duration;
 
-use alertrun::{Action, Config, OnResolved, Repeat};
+use alertrun::{
+    Action, BreakerSettings, Config, DEFAULT_STORM_WINDOW, OnResolved, Rails, RateLimit, Repeat,
+    StormGate,
+};
 
 fn examples() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
@@ -348,4 +351,103 @@ fn issue_17_pass_env_also_set_in_env_or_secret_env_is_refused() {
     let fine = text.replace("[HOME, ENDPOINT, TOKEN]", "[HOME]");
     let config = Config::from_yaml(&fine).unwrap();
     assert_eq!(config.rules().rules()[0].pass_env, ["HOME"]);
+}
+
+#[test]
+fn a_rules_rails_are_read_with_their_defaults() {
+    let yaml = r#"
+rules:
+  - name: restart-pod
+    match: ['alertname="PodCrashLooping"']
+    target: [namespace, pod]
+    max_runs: {count: 3, per: 1h}
+    breaker: {failures: 5, backoff: 30m}
+    max_targets: {count: 10, within: 5m}
+    action: {process: {command: [/bin/true]}}
+  - name: plain
+    action: {process: {command: [/bin/true]}}
+  - name: bare-count
+    max_targets: 4
+    action: {process: {command: [/bin/true]}}
+"#;
+    let config = Config::from_yaml(yaml).unwrap();
+    let rails = &config.policy(0).rails;
+    assert_eq!(rails.target, ["namespace", "pod"]);
+    assert_eq!(
+        rails.max_runs,
+        Some(RateLimit {
+            count: 3,
+            per: Duration::from_secs(3600)
+        })
+    );
+    assert_eq!(
+        rails.breaker,
+        BreakerSettings {
+            failures: 5,
+            ineffective: 3,
+            backoff: Duration::from_secs(1800),
+            max_backoff: Duration::from_secs(24 * 3600),
+        }
+    );
+    assert_eq!(
+        rails.max_targets,
+        Some(StormGate {
+            max_targets: 10,
+            within: Duration::from_secs(300)
+        })
+    );
+    assert_eq!(config.policy(1).rails, Rails::default());
+    assert_eq!(config.policy(1).rails.breaker.failures, 3);
+    assert_eq!(
+        config.policy(2).rails.max_targets,
+        Some(StormGate {
+            max_targets: 4,
+            within: DEFAULT_STORM_WINDOW
+        })
+    );
+}
+
+#[test]
+fn bad_rails_are_refused_with_their_place() {
+    let yaml = r#"
+rules:
+  - name: restart-pod
+    target: [namespace, "pod name", namespace]
+    max_runs: {count: 0, per: soon}
+    breaker: {backoff: 2h, max_backoff: 1h, trips: 3}
+    max_targets: {count: 0}
+    action: {process: {command: [/bin/true]}}
+  - name: other
+    breaker: {backoff: 2h, max_backoff: 1h}
+    max_targets: many
+    action: {process: {command: [/bin/true]}}
+"#;
+    let err = Config::from_yaml(yaml).unwrap_err();
+    let shown: Vec<String> = err.problems.iter().map(ToString::to_string).collect();
+    for want in [
+        "rules[0].breaker.trips (line 6): unknown field `trips`",
+        "rules[1].breaker.max_backoff (line 10): max_backoff must not be shorter than backoff",
+        "rules[1].max_targets (line 11): invalid type: string \"many\"",
+    ] {
+        assert!(
+            shown.iter().any(|s| s.starts_with(want)),
+            "missing {want:?} in {shown:#?}"
+        );
+    }
+    let fixed = yaml.replace(", trips: 3", "");
+    let err = Config::from_yaml(&fixed).unwrap_err();
+    let shown: Vec<String> = err.problems.iter().map(ToString::to_string).collect();
+    for want in [
+        "rules[0].target[1] (line 4): invalid label name \"pod name\"",
+        "rules[0].target[2] (line 4): namespace is named twice",
+        "rules[0].max_runs.count (line 5): count must be at least 1",
+        "rules[0].max_runs.per (line 5): invalid duration \"soon\"",
+        "rules[0].breaker.max_backoff (line 6): max_backoff must not be shorter than backoff",
+        "rules[0].max_targets (line 7): max_targets must be at least 1",
+    ] {
+        assert!(
+            shown.iter().any(|s| s.starts_with(want)),
+            "missing {want:?} in {shown:#?}"
+        );
+    }
 }

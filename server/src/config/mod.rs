@@ -5,6 +5,7 @@
 //! errors.
 
 mod lines;
+mod rails;
 mod raw;
 mod server;
 mod tls;
@@ -25,6 +26,7 @@ pub use crate::backend::Action;
 #[cfg(feature = "server")]
 use crate::backend::RuleAction;
 use lines::Lines;
+pub use rails::{BreakerSettings, DEFAULT_STORM_WINDOW, Rails, RateLimit, StormGate};
 use raw::{
     RawDefaults, RawEnvStyle, RawMode, RawOnInterrupt, RawOnResolved, RawRule, RawSecret,
     RawStatus, RawTop,
@@ -102,6 +104,8 @@ pub struct Policy {
     pub stop_signal: String,
     /// Time between the stop signal and SIGKILL.
     pub stop_grace: Duration,
+    /// Its target, rate limit, circuit breaker and storm gate.
+    pub rails: Rails,
 }
 
 impl Default for Policy {
@@ -115,6 +119,7 @@ impl Default for Policy {
             on_resolved_while_running: OnResolved::Stop,
             stop_signal: "SIGTERM".to_owned(),
             stop_grace: Duration::from_secs(10),
+            rails: Rails::default(),
         }
     }
 }
@@ -563,7 +568,89 @@ impl<'a> Validator<'a> {
                 .duration(&join(base, "stop_grace"), grace)
                 .unwrap_or(policy.stop_grace);
         }
+        policy.rails = self.rails(base, raw);
         (self.problems.len() == before).then_some(policy)
+    }
+
+    /// Checks a rule's rails (`target`, `max_runs`, `breaker`, `max_targets`).
+    fn rails(&mut self, base: &str, raw: &RawRule) -> Rails {
+        let mut rails = Rails::default();
+        for (i, name) in raw.target.iter().enumerate() {
+            if !alert_core::env::is_portable_name(name) {
+                self.problem(
+                    format!("{base}.target[{i}]"),
+                    format!("invalid label name {name:?}: use [A-Za-z_][A-Za-z0-9_]*"),
+                );
+            } else if raw.target[..i].contains(name) {
+                self.problem(
+                    format!("{base}.target[{i}]"),
+                    format!("{name} is named twice"),
+                );
+            }
+        }
+        rails.target.clone_from(&raw.target);
+        if let Some(max) = &raw.max_runs {
+            let path = join(base, "max_runs");
+            if max.count == 0 {
+                self.problem(
+                    join(&path, "count"),
+                    "count must be at least 1 (set enabled: false to run nothing)",
+                );
+            }
+            if let Some(per) = self.duration(&join(&path, "per"), &max.per) {
+                rails.max_runs = Some(RateLimit {
+                    count: max.count,
+                    per,
+                });
+            }
+        }
+        if let Some(b) = &raw.breaker {
+            let path = join(base, "breaker");
+            let d = rails.breaker;
+            let mut duration = |key: &str, text: &Option<String>, default: Duration| {
+                text.as_deref()
+                    .and_then(|t| self.duration(&join(&path, key), t))
+                    .unwrap_or(default)
+            };
+            let backoff = duration("backoff", &b.backoff, d.backoff);
+            let max_backoff = duration("max_backoff", &b.max_backoff, d.max_backoff.max(backoff));
+            if max_backoff < backoff {
+                self.problem(
+                    join(&path, "max_backoff"),
+                    "max_backoff must not be shorter than backoff",
+                );
+            }
+            rails.breaker = BreakerSettings {
+                failures: b.failures.unwrap_or(d.failures),
+                ineffective: b.ineffective.unwrap_or(d.ineffective),
+                backoff,
+                max_backoff,
+            };
+        }
+        if let Some(value) = raw.max_targets.clone() {
+            let path = join(base, "max_targets");
+            let parsed = match rails::max_targets(value) {
+                Ok(count) => Some(count),
+                Err(value) => self.typed::<rails::RawMaxTargets>(&path, value),
+            };
+            if let Some(max) = parsed {
+                if max.count == 0 {
+                    self.problem(
+                        &path,
+                        "max_targets must be at least 1 (set enabled: false to run nothing)",
+                    );
+                }
+                let within = max
+                    .within
+                    .as_deref()
+                    .and_then(|t| self.duration(&join(&path, "within"), t));
+                rails.max_targets = Some(StormGate {
+                    max_targets: max.count,
+                    within: within.unwrap_or(DEFAULT_STORM_WINDOW),
+                });
+            }
+        }
+        rails
     }
 
     /// Reads each `secret_env` value from its file or alertrun's environment; the values

@@ -73,6 +73,14 @@ pub(crate) struct RawRule {
     pub(crate) on_interrupt: Option<RawOnInterrupt>,
     #[serde(default)]
     pub(crate) allow_option_values: bool,
+    #[serde(default)]
+    pub(crate) target: Vec<String>,
+    #[serde(default)]
+    pub(crate) max_runs: Option<super::rails::RawMaxRuns>,
+    #[serde(default)]
+    pub(crate) breaker: Option<super::rails::RawBreaker>,
+    #[serde(default)]
+    pub(crate) max_targets: Option<Value>,
 }
 
 #[derive(Deserialize, Clone, Copy)]

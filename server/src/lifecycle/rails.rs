@@ -40,6 +40,7 @@ use serde::{Deserialize, Serialize};
 use super::key::RuleName;
 use super::ledger::RunId;
 use super::state::RunState;
+use crate::config::{BreakerSettings, Rails as RailPolicy, StormGate};
 
 /// What a rule's run acts on: the values of the rule's target labels, or the alert's
 /// fingerprint.
@@ -83,63 +84,6 @@ impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
-}
-
-/// At most `count` runs of a rule per target within `per_ms`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct RatePolicy {
-    /// Runs allowed in the window (at least 1).
-    pub count: u32,
-    /// The window, in milliseconds.
-    pub per_ms: i64,
-}
-
-/// When a rule's breaker opens on a target, and for how long.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct BreakerPolicy {
-    /// Consecutive failed runs that open it (failed, timed out, failed to start); 0 never.
-    pub failures: u32,
-    /// Consecutive runs judged ineffective that open it; 0 never.
-    pub ineffective: u32,
-    /// How long it stays open the first time, in milliseconds; each failed trial doubles it.
-    pub backoff_ms: i64,
-    /// The longest back-off, in milliseconds.
-    pub max_backoff_ms: i64,
-}
-
-impl Default for BreakerPolicy {
-    /// Three failures (or three ineffective runs) in a row open it for an hour, then two,
-    /// four, up to a day: an action that failed three times running will not fix the
-    /// fourth time what a human has not looked at, and an hour is long enough for the
-    /// alert's own `repeat_interval` (4 h by default) not to hammer it.
-    fn default() -> Self {
-        Self {
-            failures: 3,
-            ineffective: 3,
-            backoff_ms: 3_600_000,
-            max_backoff_ms: 24 * 3_600_000,
-        }
-    }
-}
-
-/// At most `max_targets` distinct targets of a rule firing within `within_ms`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct StormPolicy {
-    /// Distinct targets allowed (more stops the rule).
-    pub max_targets: usize,
-    /// The window, in milliseconds.
-    pub within_ms: i64,
-}
-
-/// One rule's rails.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct RailPolicy {
-    /// The rate limit, if any.
-    pub rate: Option<RatePolicy>,
-    /// The circuit breaker.
-    pub breaker: BreakerPolicy,
-    /// The storm gate, if any.
-    pub storm: Option<StormPolicy>,
 }
 
 /// A rail, in the order they are asked; also the `reason` label of
@@ -420,7 +364,7 @@ impl Rails {
         rule: &RuleName,
         target: &Target,
         firing: bool,
-        storm: Option<StormPolicy>,
+        storm: Option<StormGate>,
         now: i64,
     ) {
         let Some(storm) = storm else {
@@ -433,7 +377,7 @@ impl Rails {
         } else {
             seen.remove(target);
         }
-        seen.retain(|_, at| now.saturating_sub(*at) < storm.within_ms);
+        seen.retain(|_, at| now.saturating_sub(*at) < ms(storm.within));
     }
 
     /// Asks the rails, in order, whether `rule` may run on `target` at `now`. `muted` is
@@ -462,14 +406,14 @@ impl Rails {
                 reason: why.to_owned(),
             });
         }
-        if let Some(storm) = policy.storm {
+        if let Some(storm) = policy.max_targets {
             let firing = self.storm_size(rule, storm, now);
             if firing > storm.max_targets {
                 return Err(Held {
                     rail: Rail::Storm,
                     reason: format!(
                         "{firing} targets of rule {rule} fired within {}, more than its max_targets {}: none is acted on until fewer fire",
-                        duration_text(storm.within_ms),
+                        duration_text(ms(storm.within)),
                         storm.max_targets
                     ),
                 });
@@ -489,11 +433,11 @@ impl Rails {
                     reason: breaker_text(&state.breaker),
                 });
             }
-            if let Some(rate) = policy.rate {
+            if let Some(rate) = policy.max_runs {
                 let recent = state
                     .admitted
                     .iter()
-                    .filter(|at| now.saturating_sub(**at) < rate.per_ms)
+                    .filter(|at| now.saturating_sub(**at) < ms(rate.per))
                     .count();
                 if recent >= rate.count as usize {
                     let next = state
@@ -501,12 +445,12 @@ impl Rails {
                         .iter()
                         .rev()
                         .nth(rate.count as usize - 1)
-                        .map_or(now, |at| at + rate.per_ms);
+                        .map_or(now, |at| at + ms(rate.per));
                     return Err(Held {
                         rail: Rail::RateLimited,
                         reason: format!(
                             "rule {rule} ran {recent} times on {target} within {} (max_runs {}); the next run may go at {}",
-                            duration_text(rate.per_ms),
+                            duration_text(ms(rate.per)),
                             rate.count,
                             rfc3339(next)
                         ),
@@ -529,12 +473,12 @@ impl Rails {
     ) {
         let key = (rule.clone(), target.clone());
         let state = self.targets.entry(key.clone()).or_default();
-        if let Some(rate) = policy.rate {
+        if let Some(rate) = policy.max_runs {
             state.admitted.push_back(now);
             while state
                 .admitted
                 .front()
-                .is_some_and(|at| now.saturating_sub(*at) >= rate.per_ms)
+                .is_some_and(|at| now.saturating_sub(*at) >= ms(rate.per))
             {
                 state.admitted.pop_front();
             }
@@ -552,7 +496,7 @@ impl Rails {
         &mut self,
         id: RunId,
         state: RunState,
-        policy: &BreakerPolicy,
+        policy: &BreakerSettings,
         now: i64,
     ) -> Option<BreakerChange> {
         let key = self.live.remove(&id)?;
@@ -601,7 +545,7 @@ impl Rails {
         rule: &RuleName,
         target: &Target,
         verdict: Verdict,
-        policy: &BreakerPolicy,
+        policy: &BreakerSettings,
         now: i64,
     ) -> Option<BreakerChange> {
         let key = (rule.clone(), target.clone());
@@ -734,10 +678,10 @@ impl Rails {
         Some(format!("alertrun is paused: {}", reasons.join("; ")))
     }
 
-    fn storm_size(&self, rule: &RuleName, storm: StormPolicy, now: i64) -> usize {
+    fn storm_size(&self, rule: &RuleName, storm: StormGate, now: i64) -> usize {
         self.storms.get(rule).map_or(0, |seen| {
             seen.values()
-                .filter(|at| now.saturating_sub(**at) < storm.within_ms)
+                .filter(|at| now.saturating_sub(**at) < ms(storm.within))
                 .count()
         })
     }
@@ -760,12 +704,16 @@ impl Rails {
     }
 }
 
+/// A duration in milliseconds, as the rails count time.
+fn ms(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
 /// An open breaker, for its `trips`-th time since it was last closed.
-fn open(policy: &BreakerPolicy, trips: u32, now: i64, why: String) -> Breaker {
-    let backoff = policy
-        .backoff_ms
+fn open(policy: &BreakerSettings, trips: u32, now: i64, why: String) -> Breaker {
+    let backoff = ms(policy.backoff)
         .saturating_mul(1_i64 << trips.saturating_sub(1).min(30))
-        .min(policy.max_backoff_ms.max(policy.backoff_ms));
+        .min(ms(policy.max_backoff).max(ms(policy.backoff)));
     Breaker::Open {
         until: now.saturating_add(backoff),
         trips,

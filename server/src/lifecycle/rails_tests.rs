@@ -1,4 +1,6 @@
 use super::*;
+use crate::config::{Rails as RailPolicy, RateLimit};
+use std::time::Duration;
 
 const MIN: i64 = 60_000;
 const HOUR: i64 = 60 * MIN;
@@ -17,18 +19,25 @@ fn policy() -> RailPolicy {
     RailPolicy::default()
 }
 
+fn span(ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(ms).unwrap())
+}
+
 fn rate(count: u32, per_ms: i64) -> RailPolicy {
     RailPolicy {
-        rate: Some(RatePolicy { count, per_ms }),
+        max_runs: Some(RateLimit {
+            count,
+            per: span(per_ms),
+        }),
         ..RailPolicy::default()
     }
 }
 
 fn storm(max_targets: usize, within_ms: i64) -> RailPolicy {
     RailPolicy {
-        storm: Some(StormPolicy {
+        max_targets: Some(StormGate {
             max_targets,
-            within_ms,
+            within: span(within_ms),
         }),
         ..RailPolicy::default()
     }
@@ -141,15 +150,11 @@ fn the_rails_are_asked_in_their_documented_order() {
     // Every rail would refuse; each one lifted shows the next.
     let (r, t) = (rule("restart"), target("a"));
     let mut p = RailPolicy {
-        rate: Some(RatePolicy {
-            count: 1,
-            per_ms: HOUR,
-        }),
-        storm: Some(StormPolicy {
+        max_targets: Some(StormGate {
             max_targets: 0,
-            within_ms: HOUR,
+            within: span(HOUR),
         }),
-        ..RailPolicy::default()
+        ..rate(1, HOUR)
     };
     let mut rails = Rails::new();
     // Three failures open the breaker; the rate limit counts them too.
@@ -157,7 +162,7 @@ fn the_rails_are_asked_in_their_documented_order() {
         rails.admitted(id, &r, &t, &p, T0);
         rails.ended(id, RunState::Failed, &p.breaker, T0);
     }
-    rails.observe(&r, &t, true, p.storm, T0);
+    rails.observe(&r, &t, true, p.max_targets, T0);
     rails.pause("freeze", "alice", T0);
     let muted = Some("inside mute_time_intervals offhours");
     let mut seen = Vec::new();
@@ -165,11 +170,11 @@ fn the_rails_are_asked_in_their_documented_order() {
     rails.resume(None);
     seen.push(rail(rails.check(&r, &t, &p, muted, T0)));
     seen.push(rail(rails.check(&r, &t, &p, None, T0)));
-    p.storm = None;
+    p.max_targets = None;
     seen.push(rail(rails.check(&r, &t, &p, None, T0)));
     rails.reset("restart", None);
     seen.push(rail(rails.check(&r, &t, &p, None, T0)));
-    p.rate = None;
+    p.max_runs = None;
     seen.push(rail(rails.check(&r, &t, &p, None, T0)));
     assert_eq!(
         seen,
@@ -262,7 +267,7 @@ fn three_failed_runs_in_a_row_open_the_breaker_for_an_hour() {
         .ended(
             3,
             RunState::FailedToStart,
-            &BreakerPolicy::default(),
+            &BreakerSettings::default(),
             T0 + 2 * MIN,
         )
         .expect("it opened");
@@ -316,7 +321,7 @@ fn a_success_between_failures_starts_the_count_again() {
 #[test]
 fn after_its_back_off_a_half_open_breaker_lets_one_trial_through() {
     let (r, t) = (rule("restart"), target("a"));
-    let b = BreakerPolicy::default();
+    let b = BreakerSettings::default();
     let mut rails = Rails::new();
     for id in 1..=3 {
         run(&mut rails, id, &r, &t, RunState::Failed, T0);
@@ -341,7 +346,7 @@ fn after_its_back_off_a_half_open_breaker_lets_one_trial_through() {
 #[test]
 fn a_failed_trial_opens_the_breaker_again_for_twice_as_long_up_to_a_day() {
     let (r, t) = (rule("restart"), target("a"));
-    let b = BreakerPolicy::default();
+    let b = BreakerSettings::default();
     let mut rails = Rails::new();
     for id in 1..=3 {
         run(&mut rails, id, &r, &t, RunState::Failed, T0);
@@ -367,7 +372,7 @@ fn a_failed_trial_opens_the_breaker_again_for_twice_as_long_up_to_a_day() {
 #[test]
 fn runs_that_do_not_resolve_their_alert_open_the_breaker_and_effective_ones_reset_it() {
     let (r, t) = (rule("restart"), target("a"));
-    let b = BreakerPolicy::default();
+    let b = BreakerSettings::default();
     let mut rails = Rails::new();
     rails.verdict(&r, &t, Verdict::Ineffective, &b, T0);
     rails.verdict(&r, &t, Verdict::Ineffective, &b, T0);
@@ -390,10 +395,10 @@ fn runs_that_do_not_resolve_their_alert_open_the_breaker_and_effective_ones_rese
 #[test]
 fn a_breaker_set_to_zero_never_opens() {
     let (r, t) = (rule("restart"), target("a"));
-    let b = BreakerPolicy {
+    let b = BreakerSettings {
         failures: 0,
         ineffective: 0,
-        ..BreakerPolicy::default()
+        ..BreakerSettings::default()
     };
     let mut rails = Rails::new();
     for id in 1..=10 {
@@ -432,7 +437,7 @@ fn a_storm_in_one_notification_stops_every_target_of_it() {
     let mut rails = Rails::new();
     let targets: Vec<Target> = ["a", "b", "c"].into_iter().map(target).collect();
     for t in &targets {
-        rails.observe(&r, t, true, p.storm, T0);
+        rails.observe(&r, t, true, p.max_targets, T0);
     }
     for t in &targets {
         let held = rails.check(&r, t, &p, None, T0).unwrap_err();
@@ -455,11 +460,11 @@ fn a_storm_drains_when_targets_resolve_or_age_out_of_the_window() {
     let p = storm(2, 10 * MIN);
     let mut rails = Rails::new();
     for t in ["a", "b", "c"] {
-        rails.observe(&r, &target(t), true, p.storm, T0);
+        rails.observe(&r, &target(t), true, p.max_targets, T0);
     }
-    rails.observe(&r, &target("c"), false, p.storm, T0 + MIN);
+    rails.observe(&r, &target("c"), false, p.max_targets, T0 + MIN);
     assert_eq!(rails.check(&r, &target("a"), &p, None, T0 + MIN), Ok(()));
-    rails.observe(&r, &target("c"), true, p.storm, T0 + 2 * MIN);
+    rails.observe(&r, &target("c"), true, p.max_targets, T0 + 2 * MIN);
     assert_eq!(
         rail(rails.check(&r, &target("a"), &p, None, T0 + 2 * MIN)),
         Some(Rail::Storm)
@@ -562,7 +567,7 @@ fn times_and_durations_are_written_as_alertmanager_writes_them() {
 #[test]
 fn a_run_ending_while_its_breaker_is_open_changes_nothing() {
     let (r, t) = (rule("restart"), target("a"));
-    let b = BreakerPolicy::default();
+    let b = BreakerSettings::default();
     let mut rails = Rails::new();
     // Run 9 was admitted before three others failed and opened the breaker.
     rails.admitted(9, &r, &t, &policy(), T0);
