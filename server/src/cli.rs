@@ -91,6 +91,28 @@ enum Command {
         #[command(subcommand)]
         show: Option<RunsCommand>,
     },
+    /// Pause a running `alertrun serve`: no new run is queued until every reason is lifted
+    /// (`alertrun resume`); runs already queued or running go on. Survives a restart.
+    Pause {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Why (shown in the log, the API and every run skipped while paused).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Lift a pause (`--reason`), or every pause.
+    Resume {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The reason of the pause to lift; without it, every pause is lifted.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Circuit breakers: close them by hand once a human has looked.
+    Breaker {
+        #[command(subcommand)]
+        command: BreakerCommand,
+    },
     /// Run rule unit tests (YAML files of cases); fail when any case fails.
     Test {
         /// The config file.
@@ -99,6 +121,31 @@ enum Command {
         /// Test files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+    },
+}
+
+/// How to reach a running `alertrun serve`.
+#[derive(clap::Args, Debug)]
+struct ServerArgs {
+    /// The server's config: its listen address and credentials.
+    #[arg(short, long, required_unless_present = "url")]
+    config: Option<PathBuf>,
+    /// The server's base URL, e.g. http://127.0.0.1:9095 (default: from the config).
+    #[arg(long)]
+    url: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum BreakerCommand {
+    /// Close the open breakers of a rule (of one target with `--target`).
+    Reset {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The rule.
+        rule: String,
+        /// The target, as the skip reason or `/api/v1/rules` shows it.
+        #[arg(long)]
+        target: Option<String>,
     },
 }
 
@@ -211,6 +258,43 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     let page: RunsPage = server.get("/api/v1/runs", &query)?;
                     print!("{}", alertrun::runs_table(&page.runs));
                 }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Pause { server, reason } => {
+            let server = Server::new(server.config.as_deref(), server.url)?;
+            let answer: Value = server.post("/api/v1/pause", &[("reason", reason)])?;
+            print_pauses(&answer);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Resume { server, reason } => {
+            let server = Server::new(server.config.as_deref(), server.url)?;
+            let query: Vec<(&str, String)> = reason.map(|r| ("reason", r)).into_iter().collect();
+            let answer: Value = server.post("/api/v1/resume", &query)?;
+            print_pauses(&answer);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Breaker {
+            command:
+                BreakerCommand::Reset {
+                    server,
+                    rule,
+                    target,
+                },
+        } => {
+            let server = Server::new(server.config.as_deref(), server.url)?;
+            let mut query = vec![("rule", rule.clone())];
+            query.extend(target.map(|t| ("target", t)));
+            let answer: Value = server.post("/api/v1/breakers/reset", &query)?;
+            let closed = answer["closed"].as_array().cloned().unwrap_or_default();
+            if closed.is_empty() {
+                println!("rule {rule}: no open breaker");
+            }
+            for target in closed {
+                println!(
+                    "rule {rule}: closed the breaker of {}",
+                    target.as_str().unwrap_or_default()
+                );
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -327,16 +411,47 @@ impl Server {
         query: &[(&str, String)],
     ) -> anyhow::Result<T> {
         let url = format!("{}{path}", self.base);
-        let mut request = ureq::get(&url).config().http_status_as_error(false).build();
+        let response = self
+            .prepare(ureq::get(&url), query)
+            .call()
+            .with_context(|| format!("cannot reach {url}"))?;
+        Self::answer(&url, response)
+    }
+
+    fn post<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> anyhow::Result<T> {
+        let url = format!("{}{path}", self.base);
+        let response = self
+            .prepare(ureq::post(&url), query)
+            .send_empty()
+            .with_context(|| format!("cannot reach {url}"))?;
+        Self::answer(&url, response)
+    }
+
+    /// `request` with the query, the credentials, and statuses left to [`Server::answer`].
+    fn prepare<B>(
+        &self,
+        request: ureq::RequestBuilder<B>,
+        query: &[(&str, String)],
+    ) -> ureq::RequestBuilder<B> {
+        let mut request = request.config().http_status_as_error(false).build();
         for (k, v) in query {
             request = request.query(*k, v);
         }
         if let Some(auth) = &self.authorization {
             request = request.header("Authorization", auth);
         }
-        let mut response = request
-            .call()
-            .with_context(|| format!("cannot reach {url}"))?;
+        request
+    }
+
+    /// The JSON of a successful answer; the server's `error` otherwise.
+    fn answer<T: serde::de::DeserializeOwned>(
+        url: &str,
+        mut response: ureq::http::Response<ureq::Body>,
+    ) -> anyhow::Result<T> {
         let status = response.status();
         let body = response
             .body_mut()
@@ -350,6 +465,22 @@ impl Server {
             anyhow::bail!("{url}: {status}: {message}");
         }
         serde_json::from_str(&body).with_context(|| format!("unexpected answer from {url}"))
+    }
+}
+
+/// Prints whether the server is paused, and why.
+fn print_pauses(answer: &Value) {
+    let pauses = answer["pauses"].as_array().cloned().unwrap_or_default();
+    if pauses.is_empty() {
+        println!("not paused: runs are queued");
+    }
+    for p in pauses {
+        println!(
+            "paused: {} (by {}, since {})",
+            p["reason"].as_str().unwrap_or_default(),
+            p["by"].as_str().unwrap_or_default(),
+            p["at"].as_str().unwrap_or_default()
+        );
     }
 }
 

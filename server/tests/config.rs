@@ -451,3 +451,22 @@ rules:
         );
     }
 }
+
+#[test]
+fn the_readme_safety_example_loads_without_warnings() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .expect("the README");
+    let section = &readme[readme
+        .find("## Safety: the rails")
+        .expect("a Safety section")..];
+    let start = section.find("```yaml\n").expect("a YAML example") + "```yaml\n".len();
+    let yaml = &section[start..start + section[start..].find("```").expect("its end")];
+    let config = Config::from_yaml(yaml).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.warnings(), [], "{yaml}");
+    let rails = &config.policy(0).rails;
+    assert_eq!(rails.target, ["namespace", "pod"]);
+    assert_eq!(rails.max_runs.map(|m| m.count), Some(2));
+    assert_eq!(rails.breaker.backoff, Duration::from_secs(1800));
+    assert_eq!(rails.max_targets.map(|m| m.max_targets), Some(5));
+}

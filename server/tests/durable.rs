@@ -1607,3 +1607,159 @@ fn write_config(dir: &Path, config: &Value) -> PathBuf {
     std::fs::write(&path, config.to_string()).expect("write the config");
     path
 }
+
+// ---------------------------------------------------------------------------------------
+// Issue 12: the kill switch
+
+/// `alertrun pause|resume` against a running server, as an operator types it.
+fn cli(args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_alertrun"))
+        .args(args)
+        .output()
+        .expect("alertrun runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn issue_12_a_pause_survives_a_restart_and_runs_queue_again_once_resumed() {
+    let Some(python) = python() else {
+        return;
+    };
+    let bench = Bench::new(&python);
+    let rule = bench.recorder_rule("fix", "Paused", "0");
+    bench.write_config(&json!({"rules": [rule]}));
+    let alertrun = Alertrun::start(&bench.config, &[]);
+    let url = format!("http://{}", alertrun.addr);
+    let (ok, out) = cli(&["pause", "--url", &url, "--reason", "deploy freeze"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("paused: deploy freeze (by anonymous, since "),
+        "{out}"
+    );
+    assert_eq!(
+        value(&scrape(alertrun.addr), "alertrun_paused", &[]),
+        Some(1.0)
+    );
+
+    let body = notification(&[alert(&[("alertname", "Paused"), ("instance", "p")], &[])]);
+    let answer = post_accepted(alertrun.addr, &body);
+    assert_eq!(
+        (answer["queued"].as_u64(), answer["skipped"].as_u64()),
+        (Some(0), Some(1))
+    );
+    let held = all_runs(alertrun.addr, "rule=fix");
+    assert_eq!(held.len(), 1);
+    assert_eq!(run_state(&held[0]), "skipped");
+    assert_eq!(held[0]["reason"], "alertrun is paused: deploy freeze");
+
+    // Restarted on the same state, it is still paused: the re-sent notification is held.
+    let state = alertrun.into_state_dir();
+    let alertrun = Alertrun::start_in(&bench.config, &[], state);
+    let (status, pauses) = get_json(alertrun.addr, "/api/v1/pause");
+    assert_eq!(status, 200);
+    assert_eq!(pauses["paused"], true, "{pauses}");
+    assert_eq!(pauses["pauses"][0]["reason"], "deploy freeze");
+    assert_eq!(
+        value(&scrape(alertrun.addr), "alertrun_paused", &[]),
+        Some(1.0)
+    );
+    let answer = post_accepted(alertrun.addr, &body);
+    assert_eq!(answer["queued"], 0, "{answer}");
+    assert!(
+        alertrun.log().contains("alertrun is paused"),
+        "a restart says it is paused"
+    );
+
+    let url = format!("http://{}", alertrun.addr);
+    let (ok, out) = cli(&["resume", "--url", &url]);
+    assert!(ok, "{out}");
+    assert!(out.contains("not paused"), "{out}");
+    // The episode was never marked as run: its next delivery runs it.
+    let answer = post_accepted(alertrun.addr, &body);
+    assert_eq!(answer["queued"], 1, "{answer}");
+    wait_settled(alertrun.addr, WAIT);
+    bench.wait_actions_ended();
+    assert_eq!(bench.executions("fix", "p").len(), 1);
+    assert_eq!(
+        value(&scrape(alertrun.addr), "alertrun_paused", &[]),
+        Some(0.0)
+    );
+    let skips = value(
+        &scrape(alertrun.addr),
+        "alertrun_rule_skips",
+        &[("rule", "fix"), ("reason", "paused")],
+    );
+    assert_eq!(skips, Some(1.0), "counted since this start");
+}
+
+#[test]
+fn issue_12_a_pause_needs_a_reason_and_credentials() {
+    let dir = test_dir();
+    let config = write_config(
+        dir.path(),
+        &json!({
+            "server": {"auth": {"bearer_token_env": "ALERTRUN_TEST_PAUSE_TOKEN"}},
+            "rules": [{"name": "r", "action": {"process": {"command": ["/bin/true"]}}}]
+        }),
+    );
+    let token = OsStr::new("s3cret-pause");
+    let alertrun = Alertrun::start(&config, &[("ALERTRUN_TEST_PAUSE_TOKEN", token)]);
+    let addr = alertrun.addr;
+    let post = |path: &str, auth: Option<&str>| {
+        let mut request = ureq::post(&format!("http://{addr}{path}"))
+            .config()
+            .http_status_as_error(false)
+            .build();
+        if let Some(token) = auth {
+            request = request.header("Authorization", &format!("Bearer {token}"));
+        }
+        let mut response = request.send_empty().expect("an answer");
+        let text = response.body_mut().read_to_string().expect("a body");
+        Answer(response.status().as_u16(), text)
+    };
+    assert_eq!(post("/api/v1/pause?reason=x", None).status(), 401);
+    assert_eq!(post("/api/v1/pause", Some("s3cret-pause")).status(), 400);
+    assert_eq!(
+        post("/api/v1/pause?reason=", Some("s3cret-pause")).status(),
+        400
+    );
+    assert_eq!(
+        post("/api/v1/pause?reason=a%0Ab", Some("s3cret-pause")).status(),
+        400,
+        "no control characters in a reason"
+    );
+    let ok = post("/api/v1/pause?reason=incident%2042", Some("s3cret-pause"));
+    assert_eq!(ok.status(), 200, "{}", ok.text());
+    let answer: Value = serde_json::from_str(ok.text()).unwrap();
+    assert_eq!(answer["pauses"][0]["by"], "token");
+    assert_eq!(answer["pauses"][0]["reason"], "incident 42");
+    assert_eq!(
+        post("/api/v1/resume?reason=incident%2042", Some("s3cret-pause")).status(),
+        200
+    );
+    assert_eq!(
+        post("/api/v1/breakers/reset", Some("s3cret-pause")).status(),
+        400
+    );
+    let reset = post("/api/v1/breakers/reset?rule=r", Some("s3cret-pause"));
+    assert_eq!(reset.status(), 200, "{}", reset.text());
+    assert!(reset.text().contains(r#""closed":[]"#), "{}", reset.text());
+}
+
+/// A status and a body.
+struct Answer(u16, String);
+
+impl Answer {
+    fn status(&self) -> u16 {
+        self.0
+    }
+
+    fn text(&self) -> &str {
+        &self.1
+    }
+}

@@ -258,6 +258,26 @@ impl Ledger {
         Ok(admission)
     }
 
+    /// Takes back selection `s` of `admission`, admitted but held back by a rail
+    /// (`super::rails`): it keeps its id, to be recorded skipped, but no longer queues, and
+    /// its episode is as it was before, so a later delivery runs it once the rail lets go.
+    pub(crate) fn hold(&mut self, admission: &mut Admission, s: &Selection) {
+        let Some(i) = admission.keys.iter().position(|k| *k == s.key) else {
+            return;
+        };
+        admission.keys.remove(i);
+        if s.queues {
+            admission.queued -= 1;
+            self.pending_queued -= 1;
+        }
+        if let Some(episode) = self.episodes.get_mut(&s.key) {
+            episode.pending = false;
+            if episode.ran_at.is_none() {
+                self.episodes.remove(&s.key);
+            }
+        }
+    }
+
     /// Settles an admission once its write ended: when `written`, its episodes ran at
     /// `now` and `queued` (its runs that queue, in order) join the queue; otherwise it is
     /// forgotten, the episodes as they were before it.

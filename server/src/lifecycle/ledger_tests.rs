@@ -257,3 +257,35 @@ fn closing_refuses_notifications_and_starts_nothing() {
     let s = select(key("r", "d"), Repeat::Once);
     assert_eq!(ledger.admit(&[s], 0).unwrap_err(), Refusal::Closing);
 }
+
+#[test]
+fn a_selection_a_rail_holds_keeps_its_id_but_leaves_its_episode_to_run_later() {
+    let mut ledger = Ledger::new(QueueLimits::default(), 1);
+    let k = key("restart", "abc#firing");
+    let s = select(k.clone(), Repeat::Once);
+    let mut admission = ledger.admit(std::slice::from_ref(&s), 0).unwrap();
+    ledger.hold(&mut admission, &s);
+    assert!(matches!(admission.verdicts[..], [Ok(id)] if id > 0));
+    ledger.settle(&admission, true, 0, Vec::new());
+    assert_eq!(ledger.episode(&k), None, "the episode is not marked as run");
+    assert!(run_once(&mut ledger, &s, 1).is_ok());
+    // Once it ran, a re-delivery is a duplicate, whatever a rail would say.
+    let again = ledger.admit(std::slice::from_ref(&s), 2).unwrap();
+    assert_eq!(again.verdicts, [Err(NotDue::Dedupe)]);
+}
+
+#[test]
+fn a_held_selection_gives_back_its_room_in_the_queue() {
+    let mut ledger = Ledger::new(
+        QueueLimits {
+            max_running: 1,
+            max_queued: 1,
+        },
+        1,
+    );
+    let a = select(key("restart", "a#firing"), Repeat::Once);
+    let mut admission = ledger.admit(std::slice::from_ref(&a), 0).unwrap();
+    ledger.hold(&mut admission, &a);
+    let b = select(key("restart", "b#firing"), Repeat::Once);
+    assert!(ledger.admit(std::slice::from_ref(&b), 0).is_ok());
+}

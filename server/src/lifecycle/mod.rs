@@ -34,11 +34,7 @@
 
 mod key;
 mod ledger;
-#[allow(
-    dead_code,
-    reason = "wired into dispatch next: issue 12, brakes and verdicts"
-)]
-mod rails;
+pub(crate) mod rails;
 mod state;
 mod transition;
 

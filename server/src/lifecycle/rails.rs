@@ -29,7 +29,7 @@
 //! What this module is: the rails' state and decisions, pure and synchronous, with time
 //! passed in (unit-tested with a hand-moved clock). What it is not: it reads no clock,
 //! writes nothing and knows no config file. The dispatcher asks it under the same lock as
-//! the ledger and stores what [`Rails::take_changes`] gives it.
+//! the ledger, and stores the pauses (the operator's) as a store setting.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
@@ -74,7 +74,13 @@ impl Target {
         Self(Arc::from(text))
     }
 
+    /// A target by its text, as [`Target::of`] wrote it (an operator names one to reset).
+    pub(crate) fn named(text: &str) -> Self {
+        Self(Arc::from(text))
+    }
+
     /// The target as text.
+    #[cfg(test)]
     pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
@@ -101,11 +107,13 @@ pub(crate) enum Rail {
     /// The rule ran on the target as often as its rate limit allows.
     RateLimited,
     /// A silence someone else made covers the alert.
+    #[allow(dead_code, reason = "respect_silences (issue 12) is not built yet")]
     Silenced,
 }
 
 impl Rail {
     /// Every rail, in the order they are asked.
+    #[cfg(test)]
     pub(crate) const ORDER: [Rail; 6] = [
         Rail::Paused,
         Rail::Muted,
@@ -231,6 +239,7 @@ impl Outcome {
 }
 
 /// A verdict on a succeeded run: whether its alert went away.
+#[allow(dead_code, reason = "verdicts (issue 12) are not built yet")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Verdict {
     /// The alert resolved within the verification window.
@@ -271,22 +280,6 @@ impl TargetState {
     }
 }
 
-/// A change to store: the pause set, or one (rule, target)'s state (`None`: delete it).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Change {
-    /// The pauses now holding.
-    Pauses(Vec<Pause>),
-    /// One target's state.
-    Target {
-        /// The rule.
-        rule: RuleName,
-        /// The target.
-        target: Target,
-        /// Its state, or `None` when it was forgotten.
-        state: Option<TargetState>,
-    },
-}
-
 /// See the module docs.
 #[derive(Debug, Default)]
 pub(crate) struct Rails {
@@ -294,10 +287,9 @@ pub(crate) struct Rails {
     targets: HashMap<(RuleName, Target), TargetState>,
     /// Per rule: the firing targets and when each was last seen firing.
     storms: HashMap<RuleName, HashMap<Target, i64>>,
-    /// Runs admitted and not yet ended: which (rule, target) they count for.
-    live: HashMap<RunId, (RuleName, Target)>,
-    dirty_pauses: bool,
-    dirty: Vec<(RuleName, Target)>,
+    /// Runs admitted and not yet ended: which (rule, target) they count for, and the
+    /// breaker settings of their rule when they were admitted.
+    live: HashMap<RunId, ((RuleName, Target), BreakerSettings)>,
 }
 
 impl Rails {
@@ -306,16 +298,9 @@ impl Rails {
         Self::default()
     }
 
-    /// Restores what the store kept: the pauses and each target's state.
-    pub(crate) fn restore(
-        &mut self,
-        pauses: Vec<Pause>,
-        targets: impl IntoIterator<Item = (RuleName, Target, TargetState)>,
-    ) {
+    /// Restores the pauses the store kept.
+    pub(crate) fn restore_pauses(&mut self, pauses: Vec<Pause>) {
         self.pauses = pauses.into_iter().map(|p| (p.reason.clone(), p)).collect();
-        for (rule, target, state) in targets {
-            self.targets.insert((rule, target), state);
-        }
     }
 
     /// Pauses alertrun for `reason`. Returns whether that reason was new.
@@ -331,28 +316,20 @@ impl Rails {
                 at: now,
             },
         );
-        self.dirty_pauses = true;
         true
     }
 
     /// Lifts the pause of `reason`, or every pause when `None`; returns how many were lifted.
     pub(crate) fn resume(&mut self, reason: Option<&str>) -> usize {
-        let lifted = match reason {
+        match reason {
             Some(reason) => usize::from(self.pauses.remove(reason).is_some()),
             None => std::mem::take(&mut self.pauses).len(),
-        };
-        self.dirty_pauses |= lifted > 0;
-        lifted
+        }
     }
 
     /// The pauses holding, oldest reason first by name.
     pub(crate) fn pauses(&self) -> impl Iterator<Item = &Pause> {
         self.pauses.values()
-    }
-
-    /// Whether any pause holds.
-    pub(crate) fn is_paused(&self) -> bool {
-        !self.pauses.is_empty()
     }
 
     /// Notes that `target` of `rule` fires (or resolved, when `firing` is false) at `now`,
@@ -425,7 +402,6 @@ impl Rails {
                 && now >= until
             {
                 state.breaker = Breaker::HalfOpen { trips, trial: None };
-                self.dirty.push(key.clone());
             }
             if state.breaker.holds(now) {
                 return Err(Held {
@@ -486,20 +462,32 @@ impl Rails {
         if let Breaker::HalfOpen { trial, .. } = &mut state.breaker {
             *trial = Some(id);
         }
-        self.live.insert(id, key.clone());
-        self.touch(key);
+        self.live.insert(id, (key, policy.breaker));
+    }
+
+    /// Takes back the admission of run `id` at `at` (its write failed: it never ran).
+    pub(crate) fn withdraw(&mut self, id: RunId, at: i64) {
+        let Some((key, _)) = self.live.remove(&id) else {
+            return;
+        };
+        if let Some(state) = self.targets.get_mut(&key) {
+            if let Some(i) = state.admitted.iter().rposition(|t| *t == at) {
+                state.admitted.remove(i);
+            }
+            if let Breaker::HalfOpen { trial, .. } = &mut state.breaker
+                && *trial == Some(id)
+            {
+                *trial = None;
+            }
+        }
     }
 
     /// Notes that run `id` ended in `state` at `now`; returns the breaker's change between
-    /// open and closed, if any.
-    pub(crate) fn ended(
-        &mut self,
-        id: RunId,
-        state: RunState,
-        policy: &BreakerSettings,
-        now: i64,
-    ) -> Option<BreakerChange> {
-        let key = self.live.remove(&id)?;
+    /// open and closed, if any. Runs the rails did not admit (recovered after a restart)
+    /// count for nothing.
+    pub(crate) fn ended(&mut self, id: RunId, state: RunState, now: i64) -> Option<BreakerChange> {
+        let (key, policy) = self.live.remove(&id)?;
+        let policy = &policy;
         let outcome = Outcome::of(state);
         let target = self.targets.entry(key.clone()).or_default();
         let before = target.breaker.clone();
@@ -538,6 +526,7 @@ impl Rails {
         self.change(key, &before)
     }
 
+    #[allow(dead_code, reason = "verdicts (issue 12) are not built yet")]
     /// Notes a verdict on a succeeded run of (rule, target); returns the breaker's change
     /// between open and closed, if any.
     pub(crate) fn verdict(
@@ -614,6 +603,11 @@ impl Rails {
         changes
     }
 
+    /// How many targets of `rule` have a breaker that is not closed.
+    pub(crate) fn open_count(&self, rule: &RuleName) -> usize {
+        self.open_breakers().filter(|(r, _, _)| *r == rule).count()
+    }
+
     /// The breakers that are not closed, by rule and target.
     pub(crate) fn open_breakers(&self) -> impl Iterator<Item = (&RuleName, &Target, &Breaker)> {
         self.targets
@@ -622,50 +616,26 @@ impl Rails {
             .map(|((r, t), s)| (r, t, &s.breaker))
     }
 
-    /// What to store since the last call: the pauses when they changed, and each target
-    /// whose state changed (forgotten ones as deletions).
-    pub(crate) fn take_changes(&mut self) -> Vec<Change> {
-        let mut changes = Vec::new();
-        if std::mem::take(&mut self.dirty_pauses) {
-            changes.push(Change::Pauses(self.pauses.values().cloned().collect()));
-        }
-        let mut dirty = std::mem::take(&mut self.dirty);
-        dirty.sort();
-        dirty.dedup();
-        for (rule, target) in dirty {
-            let state = self.targets.get(&(rule.clone(), target.clone())).cloned();
-            changes.push(Change::Target {
-                rule,
-                target,
-                state,
-            });
-        }
-        changes
-    }
-
     /// Forgets what no rail needs at `now`: rate-limit entries older than `longest_rate_ms`
     /// and closed breakers with nothing counted, so memory follows the targets that matter.
     pub(crate) fn forget_stale(&mut self, longest_rate_ms: i64, now: i64) {
         let mut gone = Vec::new();
         for (key, state) in &mut self.targets {
-            let before = state.admitted.len();
             state
                 .admitted
                 .retain(|at| now.saturating_sub(*at) < longest_rate_ms);
-            let live = self.live.values().any(|k| k == key);
+            let live = self.live.values().any(|(k, _)| k == key);
             if state.is_blank() && !live {
                 gone.push(key.clone());
-            } else if state.admitted.len() != before {
-                self.dirty.push(key.clone());
             }
         }
         for key in gone {
             self.targets.remove(&key);
-            self.dirty.push(key);
         }
     }
 
-    /// The state of (rule, target), for `explain` and tests.
+    /// The state of (rule, target).
+    #[cfg(test)]
     pub(crate) fn target_state(&self, rule: &RuleName, target: &Target) -> Option<&TargetState> {
         self.targets.get(&(rule.clone(), target.clone()))
     }
@@ -686,13 +656,8 @@ impl Rails {
         })
     }
 
-    fn touch(&mut self, key: (RuleName, Target)) {
-        self.dirty.push(key);
-    }
-
     fn change(&mut self, key: (RuleName, Target), was: &Breaker) -> Option<BreakerChange> {
         let breaker = self.targets.get(&key).map(|s| s.breaker.clone())?;
-        self.dirty.push(key.clone());
         // Opened, closed, or opened again after a failed trial.
         let changed = breaker.is_open() != was.is_open()
             || matches!(breaker, Breaker::Open { .. }) && breaker != *was;

@@ -51,7 +51,7 @@ fn rail(result: Result<(), Held>) -> Option<Rail> {
 fn run(rails: &mut Rails, id: RunId, r: &RuleName, t: &Target, state: RunState, now: i64) {
     let p = policy();
     rails.admitted(id, r, t, &p, now);
-    rails.ended(id, state, &p.breaker, now);
+    rails.ended(id, state, now);
 }
 
 #[test]
@@ -112,33 +112,21 @@ fn several_pause_reasons_hold_until_the_last_is_lifted() {
 }
 
 #[test]
-fn pausing_and_resuming_are_changes_to_store() {
-    let mut rails = Rails::new();
-    rails.pause("freeze", "alice", T0);
-    let changes = rails.take_changes();
-    assert_eq!(
-        changes,
-        vec![Change::Pauses(vec![Pause {
-            reason: "freeze".into(),
-            by: "alice".into(),
-            at: T0
-        }])]
-    );
-    assert_eq!(rails.take_changes(), vec![], "nothing new");
-    rails.resume(None);
-    assert_eq!(rails.take_changes(), vec![Change::Pauses(vec![])]);
-}
-
-#[test]
 fn restored_pauses_hold_after_a_restart() {
     let mut rails = Rails::new();
     rails.pause("freeze", "alice", T0);
-    let Change::Pauses(stored) = rails.take_changes().remove(0) else {
-        panic!("pauses first")
-    };
+    let stored: Vec<Pause> = rails.pauses().cloned().collect();
+    assert_eq!(
+        stored,
+        [Pause {
+            reason: "freeze".into(),
+            by: "alice".into(),
+            at: T0
+        }]
+    );
     let mut restarted = Rails::new();
-    restarted.restore(stored, []);
-    assert!(restarted.is_paused());
+    restarted.restore_pauses(stored);
+    assert_eq!(restarted.pauses().count(), 1);
     let held = restarted
         .check(&rule("r"), &target("t"), &policy(), None, T0)
         .unwrap_err();
@@ -160,7 +148,7 @@ fn the_rails_are_asked_in_their_documented_order() {
     // Three failures open the breaker; the rate limit counts them too.
     for id in 1..=3 {
         rails.admitted(id, &r, &t, &p, T0);
-        rails.ended(id, RunState::Failed, &p.breaker, T0);
+        rails.ended(id, RunState::Failed, T0);
     }
     rails.observe(&r, &t, true, p.max_targets, T0);
     rails.pause("freeze", "alice", T0);
@@ -264,12 +252,7 @@ fn three_failed_runs_in_a_row_open_the_breaker_for_an_hour() {
     assert_eq!(rails.check(&r, &t, &policy(), None, T0 + MIN), Ok(()));
     rails.admitted(3, &r, &t, &policy(), T0 + 2 * MIN);
     let change = rails
-        .ended(
-            3,
-            RunState::FailedToStart,
-            &BreakerSettings::default(),
-            T0 + 2 * MIN,
-        )
+        .ended(3, RunState::FailedToStart, T0 + 2 * MIN)
         .expect("it opened");
     assert_eq!(
         change.breaker,
@@ -321,7 +304,6 @@ fn a_success_between_failures_starts_the_count_again() {
 #[test]
 fn after_its_back_off_a_half_open_breaker_lets_one_trial_through() {
     let (r, t) = (rule("restart"), target("a"));
-    let b = BreakerSettings::default();
     let mut rails = Rails::new();
     for id in 1..=3 {
         run(&mut rails, id, &r, &t, RunState::Failed, T0);
@@ -335,10 +317,10 @@ fn after_its_back_off_a_half_open_breaker_lets_one_trial_through() {
     let held = rails.check(&r, &t, &policy(), None, T0 + HOUR).unwrap_err();
     assert_eq!(held.reason, "circuit half-open: trial run 10 has not ended");
     // An interrupted trial says nothing: the next one may go.
-    assert_eq!(rails.ended(10, RunState::Interrupted, &b, T0 + HOUR), None);
+    assert_eq!(rails.ended(10, RunState::Interrupted, T0 + HOUR), None);
     assert_eq!(rails.check(&r, &t, &policy(), None, T0 + HOUR), Ok(()));
     rails.admitted(11, &r, &t, &policy(), T0 + HOUR);
-    let closed = rails.ended(11, RunState::Succeeded, &b, T0 + HOUR).unwrap();
+    let closed = rails.ended(11, RunState::Succeeded, T0 + HOUR).unwrap();
     assert_eq!(closed.breaker, Breaker::default());
     assert_eq!(rails.open_breakers().count(), 0);
 }
@@ -346,7 +328,6 @@ fn after_its_back_off_a_half_open_breaker_lets_one_trial_through() {
 #[test]
 fn a_failed_trial_opens_the_breaker_again_for_twice_as_long_up_to_a_day() {
     let (r, t) = (rule("restart"), target("a"));
-    let b = BreakerSettings::default();
     let mut rails = Rails::new();
     for id in 1..=3 {
         run(&mut rails, id, &r, &t, RunState::Failed, T0);
@@ -363,7 +344,7 @@ fn a_failed_trial_opens_the_breaker_again_for_twice_as_long_up_to_a_day() {
         now = until;
         assert_eq!(rails.check(&r, &t, &policy(), None, now), Ok(()));
         rails.admitted(id, &r, &t, &policy(), now);
-        let change = rails.ended(id, RunState::Failed, &b, now).unwrap();
+        let change = rails.ended(id, RunState::Failed, now).unwrap();
         assert!(matches!(change.breaker, Breaker::Open { .. }));
     }
     assert_eq!(backoffs, [1, 2, 4, 8, 16, 24, 24]);
@@ -400,10 +381,14 @@ fn a_breaker_set_to_zero_never_opens() {
         ineffective: 0,
         ..BreakerSettings::default()
     };
+    let never = RailPolicy {
+        breaker: b,
+        ..policy()
+    };
     let mut rails = Rails::new();
     for id in 1..=10 {
-        rails.admitted(id, &r, &t, &policy(), T0);
-        assert_eq!(rails.ended(id, RunState::Failed, &b, T0), None);
+        rails.admitted(id, &r, &t, &never, T0);
+        assert_eq!(rails.ended(id, RunState::Failed, T0), None);
         rails.verdict(&r, &t, Verdict::Ineffective, &b, T0);
     }
     assert_eq!(rails.check(&r, &t, &policy(), None, T0), Ok(()));
@@ -481,39 +466,6 @@ fn a_storm_drains_when_targets_resolve_or_age_out_of_the_window() {
 }
 
 #[test]
-fn what_changed_is_given_to_store_and_blank_targets_are_forgotten() {
-    let (r, t) = (rule("restart"), target("a"));
-    let p = rate(2, HOUR);
-    let mut rails = Rails::new();
-    rails.admitted(1, &r, &t, &p, T0);
-    rails.ended(1, RunState::Succeeded, &p.breaker, T0);
-    let changes = rails.take_changes();
-    assert_eq!(
-        changes,
-        vec![Change::Target {
-            rule: r.clone(),
-            target: t.clone(),
-            state: Some(TargetState {
-                admitted: [T0].into(),
-                breaker: Breaker::default()
-            })
-        }]
-    );
-    rails.forget_stale(HOUR, T0 + HOUR - 1);
-    assert!(rails.target_state(&r, &t).is_some(), "still in the window");
-    rails.forget_stale(HOUR, T0 + HOUR);
-    assert!(rails.target_state(&r, &t).is_none());
-    assert_eq!(
-        rails.take_changes(),
-        vec![Change::Target {
-            rule: r,
-            target: t,
-            state: None
-        }]
-    );
-}
-
-#[test]
 fn a_target_state_reads_back_from_its_stored_json() {
     let state = TargetState {
         admitted: [T0, T0 + 1].into(),
@@ -575,10 +527,55 @@ fn a_run_ending_while_its_breaker_is_open_changes_nothing() {
         run(&mut rails, id, &r, &t, RunState::Failed, T0);
     }
     let open = rails.target_state(&r, &t).unwrap().breaker.clone();
-    assert_eq!(rails.ended(9, RunState::Succeeded, &b, T0 + MIN), None);
+    assert_eq!(rails.ended(9, RunState::Succeeded, T0 + MIN), None);
     assert_eq!(
         rails.verdict(&r, &t, Verdict::Effective, &b, T0 + MIN),
         None
     );
     assert_eq!(rails.target_state(&r, &t).unwrap().breaker, open);
+}
+
+#[test]
+fn a_withdrawn_admission_gives_back_its_rate_slot_and_its_trial() {
+    let (r, t) = (rule("restart"), target("a"));
+    let p = rate(1, HOUR);
+    let mut rails = Rails::new();
+    rails.admitted(1, &r, &t, &p, T0);
+    rails.withdraw(1, T0);
+    assert_eq!(rails.check(&r, &t, &p, None, T0), Ok(()));
+    for id in 2..=4 {
+        run(&mut rails, id, &r, &t, RunState::Failed, T0);
+    }
+    assert_eq!(rails.check(&r, &t, &policy(), None, T0 + HOUR), Ok(()));
+    rails.admitted(5, &r, &t, &policy(), T0 + HOUR);
+    rails.withdraw(5, T0 + HOUR);
+    assert_eq!(
+        rails.check(&r, &t, &policy(), None, T0 + HOUR),
+        Ok(()),
+        "trial free again"
+    );
+    assert_eq!(
+        rails.ended(5, RunState::Failed, T0 + HOUR),
+        None,
+        "no longer counted"
+    );
+}
+
+#[test]
+fn targets_with_nothing_to_remember_are_forgotten() {
+    let (r, t) = (rule("restart"), target("a"));
+    let p = rate(2, HOUR);
+    let mut rails = Rails::new();
+    rails.admitted(1, &r, &t, &p, T0);
+    rails.ended(1, RunState::Succeeded, T0);
+    rails.forget_stale(HOUR, T0 + HOUR - 1);
+    assert!(rails.target_state(&r, &t).is_some(), "still in the window");
+    rails.forget_stale(HOUR, T0 + HOUR);
+    assert!(rails.target_state(&r, &t).is_none());
+    // An open breaker is remembered whatever its age.
+    for id in 2..=4 {
+        run(&mut rails, id, &r, &t, RunState::Failed, T0);
+    }
+    rails.forget_stale(HOUR, T0 + 100 * HOUR);
+    assert!(rails.target_state(&r, &t).is_some());
 }

@@ -25,6 +25,67 @@ pub trait Api: Send + Sync + 'static {
 
     /// The run history, when the server keeps one (`server.state.durable: true`).
     fn history(&self) -> Option<Store>;
+
+    /// The pauses holding now (none: alertrun is not paused).
+    fn pauses(&self) -> Vec<PauseStatus> {
+        Vec::new()
+    }
+
+    /// Pauses alertrun for `reason`, recording `by` (who asked); resolves, once stored, to
+    /// the pauses holding.
+    fn pause(
+        &self,
+        reason: String,
+        by: String,
+    ) -> BoxFuture<'_, Result<Vec<PauseStatus>, ControlError>> {
+        let _ = (reason, by);
+        Box::pin(async { Err(ControlError::new("this server cannot be paused")) })
+    }
+
+    /// Lifts the pause of `reason`, or every pause; resolves, once stored, to the pauses
+    /// still holding.
+    fn resume(
+        &self,
+        reason: Option<String>,
+    ) -> BoxFuture<'_, Result<Vec<PauseStatus>, ControlError>> {
+        let _ = reason;
+        Box::pin(async { Err(ControlError::new("this server cannot be paused")) })
+    }
+
+    /// Closes the open circuit breakers of `rule` (on `target` only, when given); returns
+    /// the targets closed.
+    fn reset_breakers(&self, rule: &str, target: Option<&str>) -> Vec<String> {
+        let _ = (rule, target);
+        Vec::new()
+    }
+}
+
+/// One reason alertrun is paused, as `GET /api/v1/pause` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PauseStatus {
+    /// The reason, as given.
+    pub reason: String,
+    /// Who paused: the basic-auth user, `token` for a bearer token, `anonymous` without
+    /// auth, `cli` for the command line.
+    pub by: String,
+    /// When, RFC 3339.
+    pub at: String,
+}
+
+/// Why a pause or resume did not take effect (the store could not record it).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ControlError {
+    message: String,
+}
+
+impl ControlError {
+    /// A failure that `message` explains.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
 }
 
 /// One rule as `GET /api/v1/rules` lists it.

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use alert_core::BoxFuture;
 use tracing::{error, info, warn};
 
-use super::api::{Api, ReloadError, Reloaded, RuleStatus};
+use super::api::{Api, ControlError, PauseStatus, ReloadError, Reloaded, RuleStatus};
 use super::dispatch::{Dispatcher, Loaded};
 use super::metrics::Metrics;
 use crate::backend::Backends;
@@ -152,4 +152,58 @@ impl Api for Control {
     fn history(&self) -> Option<Store> {
         self.dispatcher.store().cloned()
     }
+
+    fn pauses(&self) -> Vec<PauseStatus> {
+        pause_statuses(self.dispatcher.pauses())
+    }
+
+    fn pause(
+        &self,
+        reason: String,
+        by: String,
+    ) -> BoxFuture<'_, Result<Vec<PauseStatus>, ControlError>> {
+        Box::pin(async move {
+            let pauses = self
+                .dispatcher
+                .pause(&reason, &by)
+                .await
+                .map_err(|e| ControlError::new(format!("cannot record the pause: {e}")))?;
+            warn!(reason = %reason, by = %by, "paused: no new run is queued until alertrun resume");
+            Ok(pause_statuses(pauses))
+        })
+    }
+
+    fn resume(
+        &self,
+        reason: Option<String>,
+    ) -> BoxFuture<'_, Result<Vec<PauseStatus>, ControlError>> {
+        Box::pin(async move {
+            let pauses = self
+                .dispatcher
+                .resume(reason.as_deref())
+                .await
+                .map_err(|e| ControlError::new(format!("cannot record the resume: {e}")))?;
+            if pauses.is_empty() {
+                info!("resumed: runs are queued again");
+            } else {
+                info!(still = pauses.len(), "a pause was lifted; others hold");
+            }
+            Ok(pause_statuses(pauses))
+        })
+    }
+
+    fn reset_breakers(&self, rule: &str, target: Option<&str>) -> Vec<String> {
+        self.dispatcher.reset_breakers(rule, target)
+    }
+}
+
+fn pause_statuses(pauses: Vec<crate::lifecycle::rails::Pause>) -> Vec<PauseStatus> {
+    pauses
+        .into_iter()
+        .map(|p| PauseStatus {
+            reason: p.reason,
+            by: p.by,
+            at: crate::lifecycle::rails::rfc3339(p.at),
+        })
+        .collect()
 }

@@ -33,6 +33,7 @@ use super::intake::{Accepted, Intake, Refused, Source};
 use super::metrics::{Metrics, SkipReason, StoreOp};
 use crate::backend;
 use crate::config::{Config, OnResolved};
+use crate::lifecycle::rails::{self, Pause, Rails};
 use crate::lifecycle::{
     Admission, DedupeKey, Event, Ledger, LiveRun, Namespace, NotDue, Refusal, RuleName, RunId,
     Selection, Subject,
@@ -111,6 +112,8 @@ struct Inner {
     updates: mpsc::UnboundedSender<Update>,
     /// The store writer task's inbox; `None` without a store.
     writer: Option<mpsc::UnboundedSender<WriteJob>>,
+    /// Makes pauses, resumes and resets one at a time, each written before the next.
+    control: tokio::sync::Mutex<()>,
     /// The writer thread, joined when the dispatcher goes, so that the store it holds is
     /// closed (cleanly: redb needs no repair at the next open) before alertrun exits.
     writer_thread: Option<std::thread::JoinHandle<()>>,
@@ -137,6 +140,8 @@ struct State {
     /// `starts_paused_until`, and notifications that would queue runs are refused (503).
     start_failures: u32,
     starts_paused_until: Option<Instant>,
+    /// The brakes between a due selection and its queue (`lifecycle::rails`).
+    rails: Rails,
 }
 
 /// A batch for the writer thread, and where to say how its commit went.
@@ -271,6 +276,8 @@ struct Run {
     body: Arc<[u8]>,
     stop: watch::Receiver<Option<StopReason>>,
     queued_at: Instant,
+    /// What the rails count it against.
+    target: rails::Target,
 }
 
 /// What the recorder task writes.
@@ -332,6 +339,7 @@ impl Dispatcher {
                 stops: HashMap::new(),
                 start_failures: 0,
                 starts_paused_until: None,
+                rails: Rails::new(),
             }),
             options,
             wake: Notify::new(),
@@ -340,8 +348,10 @@ impl Dispatcher {
             updates: updates_tx,
             writer,
             writer_thread,
+            control: tokio::sync::Mutex::new(()),
         });
         if let Some(store) = inner.options.store.clone() {
+            inner.restore_pauses(&store).await?;
             inner.recover(store).await?;
         }
         tokio::spawn(take_notifications(Arc::clone(&inner), intake_rx));
@@ -390,6 +400,76 @@ impl Dispatcher {
     /// in memory; [`Store::prune`] does the same in the store.
     pub(crate) fn forget_idle(&self, idle_since: i64) -> usize {
         self.inner.lock().ledger.forget_idle(idle_since).len()
+    }
+
+    /// Pauses alertrun for `reason` (see `lifecycle::rails`): no run is queued until every
+    /// reason is lifted; runs already queued or running go on. Durable before it returns.
+    /// Returns the pauses holding now.
+    ///
+    /// # Errors
+    /// When the pause cannot be stored; alertrun is then not paused for `reason`.
+    pub(crate) async fn pause(&self, reason: &str, by: &str) -> Result<Vec<Pause>, StoreError> {
+        let _one = self.inner.control.lock().await;
+        let before = self.pauses();
+        let now = self.now();
+        let after = {
+            let mut state = self.inner.lock();
+            state.rails.pause(reason, by, now);
+            state.rails.pauses().cloned().collect::<Vec<_>>()
+        };
+        self.inner.store_pauses(before, after).await
+    }
+
+    /// Lifts the pause of `reason`, or every pause when `None`. Durable before it returns.
+    /// Returns the pauses still holding.
+    ///
+    /// # Errors
+    /// When the change cannot be stored; the pauses are then as they were.
+    pub(crate) async fn resume(&self, reason: Option<&str>) -> Result<Vec<Pause>, StoreError> {
+        let _one = self.inner.control.lock().await;
+        let before = self.pauses();
+        let after = {
+            let mut state = self.inner.lock();
+            state.rails.resume(reason);
+            state.rails.pauses().cloned().collect::<Vec<_>>()
+        };
+        self.inner.store_pauses(before, after).await
+    }
+
+    /// Closes the open breakers of `rule` (on `target` only, when given); returns the
+    /// targets closed. Not stored: breakers live in memory, and a restart closes them all.
+    pub(crate) fn reset_breakers(&self, rule: &str, target: Option<&str>) -> Vec<String> {
+        let mut state = self.inner.lock();
+        let want = target.map(rails::Target::named);
+        let changes = state.rails.reset(rule, want.as_ref());
+        let open = state.rails.open_count(&RuleName::from(rule));
+        drop(state);
+        self.inner.options.metrics.set_circuit_open(rule, open);
+        changes
+            .into_iter()
+            .map(|c| {
+                info!(rule = %c.rule, target = %c.target, "circuit breaker closed by hand");
+                c.target.to_string()
+            })
+            .collect()
+    }
+
+    /// Forgets the rails' state that no rail needs any more (rate-limit entries past every
+    /// rule's window, targets with nothing counted).
+    pub(crate) fn forget_stale_rails(&self) {
+        let config = self.config();
+        let longest = (0..config.rules().rules().len())
+            .filter_map(|i| config.policy(i).rails.max_runs)
+            .map(|r| i64::try_from(r.per.as_millis()).unwrap_or(i64::MAX))
+            .max()
+            .unwrap_or(0);
+        let now = self.now();
+        self.inner.lock().rails.forget_stale(longest, now);
+    }
+
+    /// The pauses holding now.
+    pub(crate) fn pauses(&self) -> Vec<Pause> {
+        self.inner.lock().rails.pauses().cloned().collect()
     }
 
     /// Stops taking notifications: [`Intake::accept`] refuses from now on.
@@ -539,12 +619,64 @@ struct PlannedBatch {
 /// A selection rendered into a run, before the ledger admits it.
 struct Planned {
     selection: Selection,
+    /// The rule's index in the config, for its rails.
+    rule: usize,
+    /// Whether it acts on a firing alert (or group), for the storm gate.
+    firing: bool,
+    /// A rail held it back: recorded skipped, its episode left unmarked.
+    held: bool,
     /// The metric reason when it is recorded as skipped instead of queued.
     skip: Option<(SkipReason, String)>,
     run: Run,
 }
 
+/// The store setting that holds the pauses (JSON, a list of `Pause`).
+const PAUSES: &str = "pauses";
+
 impl Inner {
+    /// Restores the pauses the store kept, so that a restart stays paused.
+    async fn restore_pauses(&self, store: &Store) -> Result<(), StoreError> {
+        let reader = store.clone();
+        let settings = tokio::task::spawn_blocking(move || reader.settings())
+            .await
+            .map_err(|e| StoreError::from_panic(&e))??;
+        let Some((_, json)) = settings.into_iter().find(|(name, _)| name == PAUSES) else {
+            return Ok(());
+        };
+        let pauses: Vec<Pause> = serde_json::from_slice(&json).map_err(|e| {
+            StoreError::from_panic(&format!("the stored pauses cannot be read: {e}"))
+        })?;
+        if !pauses.is_empty() {
+            let reasons: Vec<&str> = pauses.iter().map(|p| p.reason.as_str()).collect();
+            warn!(reasons = %reasons.join("; "), "alertrun is paused: no run is queued until `alertrun resume`");
+        }
+        self.options.metrics.set_paused(!pauses.is_empty());
+        self.lock().rails.restore_pauses(pauses);
+        Ok(())
+    }
+
+    /// Stores the pauses `after` a change; puts `before` back when that fails.
+    async fn store_pauses(
+        &self,
+        before: Vec<Pause>,
+        after: Vec<Pause>,
+    ) -> Result<Vec<Pause>, StoreError> {
+        if let Some(store) = self.options.store.clone() {
+            let json = serde_json::to_vec(&after).expect("pauses always serialize");
+            let written =
+                tokio::task::spawn_blocking(move || store.put_setting(PAUSES, Some(&json)))
+                    .await
+                    .map_err(|e| StoreError::from_panic(&e))
+                    .and_then(|r| r);
+            if let Err(e) = written {
+                self.lock().rails.restore_pauses(before);
+                return Err(e);
+            }
+        }
+        self.options.metrics.set_paused(!after.is_empty());
+        Ok(after)
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -595,7 +727,7 @@ impl Inner {
                 continue;
             }
             let selections: Vec<Selection> = planned.iter().map(|p| p.selection.clone()).collect();
-            let admission = match state.ledger.admit(&selections, now) {
+            let mut admission = match state.ledger.admit(&selections, now) {
                 Ok(admission) => admission,
                 Err(refusal) => {
                     // Counted by the HTTP layer, which maps every refusal to its answer.
@@ -606,6 +738,15 @@ impl Inner {
                     continue;
                 }
             };
+            let mut planned = planned;
+            calm_storms(&mut state.rails, &loaded.config, &notification, now);
+            hold(
+                &mut state,
+                &loaded.config,
+                &mut planned,
+                &mut admission,
+                now,
+            );
             self.options
                 .metrics
                 .notification_received(source, notification.alerts.len());
@@ -672,9 +813,11 @@ impl Inner {
                         "recorded".to_owned(),
                     ),
                 }
-                write
-                    .dedupe
-                    .push((p.selection.key.to_store_key(), DedupeEntry::at(now)));
+                if !p.held {
+                    write
+                        .dedupe
+                        .push((p.selection.key.to_store_key(), DedupeEntry::at(now)));
+                }
                 write.runs.push(run.record.clone());
                 if run.record.state == RunState::Queued {
                     t.runs.push(run);
@@ -716,6 +859,10 @@ impl Inner {
                     .ledger
                     .settle(&t.admission, written.is_ok(), now, queued);
                 if written.is_err() {
+                    for run in &t.runs {
+                        let at = run.record.created_at;
+                        state.rails.withdraw(run.record.id, at);
+                    }
                     answers.push((t.reply, Err(Refused::StoreUnavailable)));
                     continue;
                 }
@@ -766,6 +913,7 @@ impl Inner {
         }
         for id in resolution.cancelled {
             state.stops.remove(&id);
+            state.rails.ended(id, RunState::Cancelled, now);
             if let Some(run) = state.queued.remove(&id) {
                 info!(rule = %run.record.rule, run = id,
                     "alert resolved before its action started: not starting it");
@@ -869,17 +1017,90 @@ impl Inner {
                 skip = Some((SkipReason::DryRun, "dry run".to_owned()));
             }
             let live = live_run(&record, subject, status, policy);
+            let target =
+                rails::Target::of(&policy.rails.target, &record.labels, &record.fingerprint);
+            let mut run = Run::new(record, rendered.request, executor, live);
+            run.target = target;
             out.push(Planned {
                 selection: Selection {
-                    key: live.key.clone(),
+                    key: run.live.key.clone(),
                     repeat: policy.repeat,
                     queues: skip.is_none(),
                 },
+                rule: selection.rule,
+                firing: status == AlertStatus::Firing,
+                held: false,
                 skip,
-                run: Run::new(record, rendered.request, executor, live),
+                run,
             });
         }
         out
+    }
+}
+
+/// Takes the resolved alerts of `n` out of the storm windows of the rules that have one,
+/// whether or not those rules act on resolved alerts: a target that resolved no longer
+/// fires.
+fn calm_storms(rails: &mut Rails, config: &Config, n: &Notification, now: i64) {
+    let resolved = || {
+        n.alerts
+            .iter()
+            .filter(|a| a.status == AlertStatus::Resolved)
+    };
+    if resolved().next().is_none() {
+        return;
+    }
+    for (i, rule) in config.rules().rules().iter().enumerate() {
+        let policy = &config.policy(i).rails;
+        if policy.max_targets.is_none() {
+            continue;
+        }
+        let name = RuleName::from(rule.name.as_str());
+        for alert in resolved() {
+            let fingerprint = alert.fingerprint.to_string();
+            let target = rails::Target::of(&policy.target, &alert.labels, &fingerprint);
+            rails.observe(&name, &target, false, policy.max_targets, now);
+        }
+    }
+}
+
+/// Asks the rails about each selection of one notification that the ledger admitted and
+/// that would queue: first the storm gate sees every target the notification fires, then
+/// each selection is checked in the rails' order and, when let through, counted at once
+/// (so that a rate limit of 1 holds back the second target of the same notification). One
+/// held back is recorded `skipped` with the rail's reason, and its episode stays unmarked,
+/// so that a later delivery runs it once the rail lets go.
+fn hold(
+    state: &mut State,
+    config: &Config,
+    planned: &mut [Planned],
+    admission: &mut Admission,
+    now: i64,
+) {
+    for p in planned.iter() {
+        let rule = RuleName::from(p.run.record.rule.as_str());
+        let storm = config.policy(p.rule).rails.max_targets;
+        state
+            .rails
+            .observe(&rule, &p.run.target, p.firing, storm, now);
+    }
+    for (p, verdict) in planned.iter_mut().zip(&admission.verdicts.clone()) {
+        let (Ok(id), None) = (verdict, &p.skip) else {
+            continue;
+        };
+        let rule = RuleName::from(p.run.record.rule.as_str());
+        let policy = &config.policy(p.rule).rails;
+        match state.rails.check(&rule, &p.run.target, policy, None, now) {
+            Ok(()) => state.rails.admitted(*id, &rule, &p.run.target, policy, now),
+            Err(held) => {
+                eprintln!("DEBUG held {} {:?}", p.run.target, held);
+                info!(rule = %rule, target = %p.run.target, rail = %held.rail,
+                    reason = %held.reason, "held back by a rail: action not run");
+                state.ledger.hold(admission, &p.selection);
+                p.skip = Some((held.rail.into(), held.reason));
+                p.held = true;
+            }
+        }
     }
 }
 
@@ -933,6 +1154,7 @@ impl Run {
             stop,
             body: Arc::from(Vec::new()),
             queued_at: Instant::now(),
+            target: rails::Target::of(&[], &std::collections::BTreeMap::new(), ""),
         }
     }
 }

@@ -718,3 +718,87 @@ async fn the_reason_a_backend_reports_is_recorded_with_the_run() {
         Some("DeadlineExceeded: Job was active longer than specified deadline")
     );
 }
+
+#[tokio::test]
+async fn a_rate_limit_holds_back_runs_on_the_same_target_until_its_window_passed() {
+    let (d, gate, clock) = dispatcher_with(
+        &format!(
+            "rules:\n{}",
+            rule(
+                "fix",
+                "    target: [alertname]\n    max_runs: {count: 1, per: 1h}\n"
+            )
+        ),
+        QueueLimits::default(),
+        None,
+    )
+    .await;
+    // Two nodes, one target (the alert name): the second is held back.
+    let both = notification(&[("a", T1, "firing"), ("b", T1, "firing")]);
+    assert_eq!(take(&d, &both).await, Ok((1, 1)));
+    // b's episode was not marked as run: once the hour passed, its next delivery runs it.
+    clock.advance(Duration::from_secs(3600));
+    assert_eq!(
+        take(&d, &both).await,
+        Ok((1, 1)),
+        "a is a duplicate, b runs"
+    );
+    gate.until("two runs started", |l| l.started.len() == 2)
+        .await;
+}
+
+#[tokio::test]
+async fn a_storm_of_targets_is_not_acted_on() {
+    let (d, gate) = dispatcher(
+        &format!("rules:\n{}", rule("fix", "    max_targets: 2\n")),
+        QueueLimits::default(),
+    )
+    .await;
+    let storm = notification(&[
+        ("a", T1, "firing"),
+        ("b", T1, "firing"),
+        ("c", T1, "firing"),
+    ]);
+    assert_eq!(take(&d, &storm).await, Ok((0, 3)));
+    // Two of them resolve: the one still firing is acted on at its next delivery.
+    let calmer = notification(&[
+        ("a", T1, "firing"),
+        ("b", T1, "resolved"),
+        ("c", T1, "resolved"),
+    ]);
+    assert_eq!(take(&d, &calmer).await, Ok((1, 0)));
+    gate.until("a started", |l| l.started.len() == 1).await;
+}
+
+#[tokio::test]
+async fn three_failed_runs_on_a_target_open_its_breaker() {
+    use alert_core::{Exit, Outcome, Report};
+    let failing = Arc::new(RecordingExecutor::answering(Outcome::Finished(Report {
+        exit: Some(Exit::Code(1)),
+        ..Report::default()
+    })));
+    let d = dispatcher_using(
+        &format!(
+            "rules:\n{}",
+            rule("fix", "    target: [node]\n    repeat: always\n")
+        ),
+        None,
+        failing.clone(),
+        false,
+    )
+    .await;
+    let n = notification(&[("a", T1, "firing")]);
+    for _ in 0..3 {
+        assert_eq!(take(&d, &n).await, Ok((1, 0)));
+        settled(&d).await;
+    }
+    assert_eq!(take(&d, &n).await, Ok((0, 1)), "the breaker is open");
+    let other = notification(&[("b", T1, "firing")]);
+    assert_eq!(
+        take(&d, &other).await,
+        Ok((1, 0)),
+        "another target is not held"
+    );
+    settled(&d).await;
+    assert_eq!(failing.requests().len(), 4);
+}

@@ -160,6 +160,8 @@ enum Allow {
     Post,
     /// `GET` and `HEAD`.
     Get,
+    /// `GET`, `HEAD` and `POST`.
+    GetPost,
 }
 
 impl Allow {
@@ -167,6 +169,7 @@ impl Allow {
         match self {
             Self::Post => method == Method::POST,
             Self::Get => method == Method::GET || method == Method::HEAD,
+            Self::GetPost => Self::Get.permits(method) || Self::Post.permits(method),
         }
     }
 
@@ -175,6 +178,7 @@ impl Allow {
         match self {
             Self::Post => "POST",
             Self::Get => "GET, HEAD",
+            Self::GetPost => "GET, HEAD, POST",
         }
     }
 }
@@ -220,6 +224,16 @@ impl Head {
                 notification: access == Access::Intake,
             }
         })
+    }
+
+    /// Who sent the request, as a decision records it: the basic-auth user, `token` for a
+    /// bearer token, `anonymous` when the server asks no credentials.
+    fn who(&self, settings: &ServerSettings) -> String {
+        match &settings.auth {
+            Some(crate::config::Auth::Basic { username, .. }) => username.clone(),
+            Some(crate::config::Auth::Bearer { .. }) => "token".to_owned(),
+            None => "anonymous".to_owned(),
+        }
     }
 
     /// The peer's address for the logs, or `""` when unknown (in tests).

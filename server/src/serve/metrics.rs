@@ -17,6 +17,8 @@
 //! | `alertrun_runs_total` | counter | `rule`, `outcome` ([`RunOutcome`]) |
 //! | `alertrun_run_duration_seconds` | histogram, 0.01 s to 1 h | `rule` |
 //! | `alertrun_runs_running`, `alertrun_runs_queued` | gauge | |
+//! | `alertrun_paused` | gauge, 0 or 1 | |
+//! | `alertrun_circuit_open` | gauge: open breakers (targets) | `rule` |
 //! | `alertrun_oldest_queued_run_age_seconds` | gauge | |
 //! | `alertrun_store_commit_duration_seconds` | histogram, 0.1 ms to 1 s | |
 //! | `alertrun_store_errors_total` | counter | `op` ([`StoreOp`]) |
@@ -138,6 +140,32 @@ label_values! {
         DryRun => "dry_run",
         /// The action's environment could not be built for the alert.
         Env => "env",
+        /// alertrun is paused (`alertrun pause`).
+        Paused => "paused",
+        /// Outside the rule's active time intervals, or inside a mute one.
+        Muted => "muted",
+        /// More targets of the rule fire than its `max_targets`.
+        Storm => "storm",
+        /// The circuit breaker of the rule and target is open.
+        CircuitOpen => "circuit_open",
+        /// The rule's `max_runs` for the target is used up.
+        RateLimited => "rate_limited",
+        /// A silence someone else made covers the alert.
+        Silenced => "silenced",
+    }
+}
+
+impl From<crate::lifecycle::rails::Rail> for SkipReason {
+    fn from(rail: crate::lifecycle::rails::Rail) -> Self {
+        use crate::lifecycle::rails::Rail;
+        match rail {
+            Rail::Paused => SkipReason::Paused,
+            Rail::Muted => SkipReason::Muted,
+            Rail::Storm => SkipReason::Storm,
+            Rail::CircuitOpen => SkipReason::CircuitOpen,
+            Rail::RateLimited => SkipReason::RateLimited,
+            Rail::Silenced => SkipReason::Silenced,
+        }
     }
 }
 
@@ -250,6 +278,8 @@ struct Inner {
     run_duration: HistogramFamily<RuleLabels>,
     runs_running: Gauge,
     runs_queued: Gauge,
+    paused: Gauge,
+    circuit_open: Family<RuleLabels, Gauge>,
     oldest_queued_run_age: Gauge<f64, AtomicU64>,
     store_commit_duration: Histogram,
     /// By [`StoreOp::index`].
@@ -335,6 +365,21 @@ impl Metrics {
         self.inner.runs_queued.set(saturate_i64(n));
     }
 
+    /// Whether alertrun is paused now.
+    pub fn set_paused(&self, paused: bool) {
+        self.inner.paused.set(i64::from(paused));
+    }
+
+    /// `n` targets of the rule named `rule` have an open (or half-open) breaker now.
+    pub fn set_circuit_open(&self, rule: &str, n: usize) {
+        self.inner
+            .circuit_open
+            .get_or_create(&RuleLabels {
+                rule: rule.to_owned(),
+            })
+            .set(saturate_i64(n));
+    }
+
     /// The oldest queued run has waited `secs` seconds (0 when the queue is empty).
     pub fn set_oldest_queued_age(&self, secs: f64) {
         self.inner.oldest_queued_run_age.set(secs);
@@ -404,6 +449,8 @@ impl Inner {
             run_duration: Family::new_with_constructor(|| Histogram::new(RUN_DURATION_BUCKETS)),
             runs_running: Gauge::default(),
             runs_queued: Gauge::default(),
+            paused: Gauge::default(),
+            circuit_open: Family::default(),
             oldest_queued_run_age: Gauge::default(),
             store_commit_duration: Histogram::new(STORE_COMMIT_BUCKETS),
             store_errors: Vec::new(),
@@ -451,6 +498,16 @@ impl Inner {
             "runs_queued",
             "Runs waiting to start now",
             self.runs_queued.clone(),
+        );
+        r.register(
+            "paused",
+            "1 while alertrun is paused (alertrun pause): no new run is queued",
+            self.paused.clone(),
+        );
+        r.register(
+            "circuit_open",
+            "Targets whose circuit breaker is open or half-open, by rule",
+            self.circuit_open.clone(),
         );
         r.register_with_unit(
             "oldest_queued_run_age",

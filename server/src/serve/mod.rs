@@ -172,6 +172,7 @@ async fn prune(store: Option<Store>, dispatcher: Dispatcher, state: crate::confi
         tick.tick().await;
         let now = dispatcher.now();
         dispatcher.forget_idle(now.saturating_sub(idle));
+        dispatcher.forget_stale_rails();
         let Some(store) = store.clone() else {
             continue;
         };

@@ -51,6 +51,7 @@ mod journal;
 mod prune;
 mod query;
 mod record;
+mod settings;
 mod tables;
 #[cfg(test)]
 mod tests;

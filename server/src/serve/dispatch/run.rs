@@ -84,8 +84,19 @@ impl Inner {
     /// Records the end of run `id` in the ledger, wakes the scheduler, and signals idle.
     pub(super) fn release(&self, id: RunId, event: Event) {
         let mut state = self.lock();
-        if let Err(e) = state.ledger.apply(id, event) {
-            error!(run = id, error = %e, "lifecycle: unexpected transition");
+        match state.ledger.apply(id, event) {
+            Ok(step) if !step.state.is_unfinished() => {
+                let now = self.now();
+                if let Some(change) = state.rails.ended(id, step.state, now) {
+                    breaker_changed(&change);
+                    let open = state.rails.open_count(&change.rule);
+                    self.options
+                        .metrics
+                        .set_circuit_open(change.rule.as_str(), open);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => error!(run = id, error = %e, "lifecycle: unexpected transition"),
         }
         state.stops.remove(&id);
         let (running, _) = state.ledger.load();
@@ -529,6 +540,19 @@ pub(super) async fn record_ends(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiv
         for done in flushes.drain(..) {
             let _ = done.send(());
         }
+    }
+}
+
+/// Says in the log that a breaker opened (a human is needed) or closed.
+pub(super) fn breaker_changed(change: &crate::lifecycle::rails::BreakerChange) {
+    use crate::lifecycle::rails::Breaker;
+    match &change.breaker {
+        Breaker::Open { until, why, .. } => warn!(
+            rule = %change.rule, target = %change.target, why = %why,
+            until = %crate::lifecycle::rails::rfc3339(*until),
+            "circuit breaker open: runs of this rule on this target are skipped; a human is needed (alertrun breaker reset)"
+        ),
+        _ => info!(rule = %change.rule, target = %change.target, "circuit breaker closed"),
     }
 }
 

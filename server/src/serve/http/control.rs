@@ -16,7 +16,7 @@ use warp::http::StatusCode;
 
 use super::{Access, Allow, Backends, Head, HttpError, Routed, head, json, text};
 use crate::config::ServerSettings;
-use crate::serve::api::Api;
+use crate::serve::api::{Api, PauseStatus};
 use crate::serve::metrics::{CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics};
 use crate::store::{RunFilter, RunState, Store};
 
@@ -68,6 +68,51 @@ pub(super) fn routes(settings: Arc<ServerSettings>, backends: Backends) -> Boxed
             head.admit(&c.settings, Allow::Get, Access::Control)?;
             run(c.api.history(), &id).await
         });
+    let pause = warp::path!("api" / "v1" / "pause")
+        .and(c.with())
+        .and(head())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .then(|c: Control, head: Head, query: String| async move {
+            head.admit(&c.settings, Allow::GetPost, Access::Control)?;
+            if head.method != warp::http::Method::POST {
+                return Ok(paused(&c.api.pauses()));
+            }
+            let reason = reason(&query)?.ok_or_else(|| {
+                HttpError::BadQuery("a pause needs a reason: POST /api/v1/pause?reason=TEXT".into())
+            })?;
+            let pauses = c
+                .api
+                .pause(reason, head.who(&c.settings))
+                .await
+                .map_err(HttpError::Control)?;
+            Ok(paused(&pauses))
+        });
+    let resume = warp::path!("api" / "v1" / "resume")
+        .and(c.with())
+        .and(head())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .then(|c: Control, head: Head, query: String| async move {
+            head.admit(&c.settings, Allow::Post, Access::Control)?;
+            let pauses = c
+                .api
+                .resume(reason(&query)?)
+                .await
+                .map_err(HttpError::Control)?;
+            Ok(paused(&pauses))
+        });
+    let reset = warp::path!("api" / "v1" / "breakers" / "reset")
+        .and(c.with())
+        .and(head())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .map(|c: Control, head: Head, query: String| {
+            head.admit(&c.settings, Allow::Post, Access::Control)?;
+            let (rule, target) = breaker_query(&query)?;
+            let closed = c.api.reset_breakers(&rule, target.as_deref());
+            Ok(json(
+                StatusCode::OK,
+                &json!({"rule": rule, "closed": closed}),
+            ))
+        });
     metrics
         .or(ready)
         .unify()
@@ -78,6 +123,12 @@ pub(super) fn routes(settings: Arc<ServerSettings>, backends: Backends) -> Boxed
         .or(runs)
         .unify()
         .or(run)
+        .unify()
+        .or(pause)
+        .unify()
+        .or(resume)
+        .unify()
+        .or(reset)
         .unify()
         .boxed()
 }
@@ -117,6 +168,57 @@ fn ready(ready: bool) -> warp::reply::Response {
     } else {
         text(StatusCode::SERVICE_UNAVAILABLE, PLAIN, "not ready\n".into())
     }
+}
+
+/// The answer of the pause routes: whether alertrun is paused, and why.
+fn paused(pauses: &[PauseStatus]) -> warp::reply::Response {
+    json(
+        StatusCode::OK,
+        &json!({"paused": !pauses.is_empty(), "pauses": pauses}),
+    )
+}
+
+/// The `reason` of a pause or resume query: 1 to 256 characters, no control characters
+/// (it goes into logs and the status page as it is).
+fn reason(query: &str) -> Result<Option<String>, HttpError> {
+    let bad = |message: String| HttpError::BadQuery(message);
+    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .map_err(|e| bad(format!("invalid query {query:?}: {e}")))?;
+    let mut reason = None;
+    for (key, value) in pairs {
+        match key.as_str() {
+            "reason" if value.trim().is_empty() => {
+                return Err(bad("the reason is empty".to_owned()));
+            }
+            "reason" if value.chars().count() > 256 || value.chars().any(char::is_control) => {
+                return Err(bad(
+                    "the reason must be at most 256 characters, without control characters"
+                        .to_owned(),
+                ));
+            }
+            "reason" => reason = Some(value),
+            other => return Err(bad(format!("unknown parameter {other:?}: reason"))),
+        }
+    }
+    Ok(reason)
+}
+
+/// The `rule` (required) and `target` of `POST /api/v1/breakers/reset`.
+fn breaker_query(query: &str) -> Result<(String, Option<String>), HttpError> {
+    let bad = |message: String| HttpError::BadQuery(message);
+    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .map_err(|e| bad(format!("invalid query {query:?}: {e}")))?;
+    let (mut rule, mut target) = (None, None);
+    for (key, value) in pairs {
+        match key.as_str() {
+            "rule" => rule = Some(value),
+            "target" => target = Some(value),
+            other => return Err(bad(format!("unknown parameter {other:?}: rule, target"))),
+        }
+    }
+    let rule =
+        rule.ok_or_else(|| bad("which rule? POST /api/v1/breakers/reset?rule=NAME".into()))?;
+    Ok((rule, target))
 }
 
 /// `GET /api/v1/runs/{id}`.

@@ -18,7 +18,7 @@ use warp::http::{HeaderValue, Method, StatusCode};
 use warp::reply::Response;
 
 use super::Allow;
-use crate::serve::api::ReloadError;
+use crate::serve::api::{ControlError, ReloadError};
 use crate::serve::intake::{Refused, Source};
 use crate::serve::metrics::{Metrics, RejectReason};
 use crate::store::StoreError;
@@ -85,6 +85,8 @@ pub(crate) enum HttpError {
     Store(StoreError),
     #[error("the history query failed: {0}")]
     Task(String),
+    #[error("{0}")]
+    Control(ControlError),
 }
 
 fn payload_message(endpoint: Source, error: &PayloadError) -> String {
@@ -127,7 +129,7 @@ impl HttpError {
                 ..
             } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Invalid { .. } => StatusCode::BAD_REQUEST,
-            Self::Refused(_) | Self::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Refused(_) | Self::Store(_) | Self::Control(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Clock | Self::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -163,6 +165,7 @@ impl HttpError {
             | Self::NoRun(_)
             | Self::BadQuery(_)
             | Self::Store(_)
+            | Self::Control(_)
             | Self::Task(_) => return None,
         };
         Some(reason)

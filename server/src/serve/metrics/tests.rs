@@ -146,6 +146,13 @@ fn cumulative(bounds: &[f64], observed: &[f64]) -> Vec<(f64, f64)> {
 
 /// Every family: name, type, unit, label names (sorted).
 const FAMILIES: &[(&str, OpenMetricsType, &str, &[&str])] = &[
+    ("alertrun_paused", OpenMetricsType::Gauge, "", &[]),
+    (
+        "alertrun_circuit_open",
+        OpenMetricsType::Gauge,
+        "",
+        &["rule"],
+    ),
     (
         "alertrun_notifications_received",
         OpenMetricsType::Counter,
@@ -257,6 +264,8 @@ fn exercised() -> Metrics {
     m.set_running(2);
     m.set_queued(7);
     m.set_oldest_queued_age(12.5);
+    m.set_paused(true);
+    m.set_circuit_open("restart-pod", 2);
     m.store_commit(Duration::from_micros(50));
     m.store_commit(Duration::from_micros(300));
     m.store_commit(Duration::from_millis(2));
@@ -304,6 +313,7 @@ fn rule_families_appear_with_their_first_series() {
         "alertrun_rule_skips",
         "alertrun_runs",
         "alertrun_run_duration_seconds",
+        "alertrun_circuit_open",
     ];
     for &(name, ..) in FAMILIES {
         assert_eq!(
@@ -333,11 +343,13 @@ fn series_names_follow_prometheus_conventions() {
         [
             "alertrun_alerts_received_total",
             "alertrun_build_info",
+            "alertrun_circuit_open",
             "alertrun_config_last_reload_success_timestamp_seconds",
             "alertrun_config_last_reload_successful",
             "alertrun_notifications_received_total",
             "alertrun_notifications_rejected_total",
             "alertrun_oldest_queued_run_age_seconds",
+            "alertrun_paused",
             "alertrun_rule_matches_total",
             "alertrun_rule_skips_total",
             "alertrun_run_duration_seconds_bucket",
