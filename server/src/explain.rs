@@ -77,6 +77,12 @@ pub struct Run {
     /// Why the action could not run as it stands (variables that cannot be passed).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
+    /// What the rule's rate limit and breaker count this run against (`target:`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub target: String,
+    /// The rails the run must pass, in order; each depends on the server's state.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rails: Vec<String>,
 }
 
 /// Explains `n` under `config`.
@@ -152,7 +158,20 @@ fn verdict_report(
     }
     let rendered = render(rule, n, t);
     let problems = rendered.problems.iter().map(ToString::to_string).collect();
-    let run = run_of(config.action(i), &rendered.request, problems);
+    let mut run = run_of(config.action(i), &rendered.request, problems);
+    let rails = &config.policy(i).rails;
+    // A group's own name, where an alert has its fingerprint.
+    let fingerprint = rendered
+        .request
+        .subject
+        .fingerprint
+        .map_or_else(|| n.group_key.clone(), |f| f.to_string());
+    let labels = match t {
+        Target::Alert(alert) => alert.labels.clone(),
+        Target::Group => n.common_labels.clone(),
+    };
+    run.target = rails.target_of(&labels, &fingerprint);
+    run.rails = rails.describe();
     RuleReport {
         rule: rule.name.clone(),
         matched: true,
@@ -180,6 +199,8 @@ pub(crate) fn run_of(action: &Action, req: &ExecRequest, mut problems: Vec<Strin
         env,
         job: preview.job,
         problems,
+        target: String::new(),
+        rails: Vec::new(),
     }
 }
 
@@ -269,6 +290,16 @@ fn write_rule(out: &mut String, r: &RuleReport) {
     }
     for p in &run.problems {
         let _ = writeln!(out, "      PROBLEM: {p}");
+    }
+    if !run.rails.is_empty() {
+        let _ = writeln!(
+            out,
+            "      rails (depend on the server's state): target {}",
+            run.target
+        );
+        for rail in &run.rails {
+            let _ = writeln!(out, "        - {rail}");
+        }
     }
 }
 

@@ -470,3 +470,47 @@ fn the_readme_safety_example_loads_without_warnings() {
     assert_eq!(rails.breaker.backoff, Duration::from_secs(1800));
     assert_eq!(rails.max_targets.map(|m| m.max_targets), Some(5));
 }
+
+#[test]
+fn explain_names_the_target_and_the_rails_a_run_must_pass() {
+    let yaml = r#"
+rules:
+  - name: clean
+    match: ['alertname="NodeDiskFull"']
+    target: [instance]
+    max_runs: {count: 2, per: 1h}
+    max_targets: 5
+    action: {process: {command: [/bin/true]}}
+  - name: page
+    mode: per-group
+    breaker: {failures: 0, ineffective: 0}
+    action: {process: {command: [/bin/true]}}
+"#;
+    let config = Config::from_yaml(yaml).unwrap();
+    let payload = std::fs::read(examples().join("payloads/node-disk-full.json")).unwrap();
+    let n = alert_core::Notification::from_json(&payload).unwrap();
+    let report = alertrun::explain(&config, &n);
+    let run = report.alerts[0].rules[0]
+        .run
+        .as_ref()
+        .expect("clean matches");
+    assert_eq!(run.target, r#"{instance="node-1:9100"}"#);
+    assert_eq!(
+        run.rails,
+        [
+            "not paused (alertrun pause)",
+            "storm gate: at most 5 targets firing within 10m",
+            "circuit breaker: opens after 3 failed runs in a row, for 1h (up to 1day)",
+            "max_runs: 2 per 1h on this target",
+        ]
+    );
+    // A group is its own target; a breaker set to 0 is no rail.
+    let group = report.groups[0].run.as_ref().expect("page matches");
+    assert_eq!(group.target, n.group_key);
+    assert_eq!(group.rails, ["not paused (alertrun pause)"]);
+    let text = report.to_text();
+    assert!(
+        text.contains("rails (depend on the server's state): target {instance=\"node-1:9100\"}"),
+        "{text}"
+    );
+}

@@ -11,6 +11,7 @@
 //! What this module is: the settings' types, their defaults and the checks of their
 //! values. What it is not: the decisions, or state.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -19,7 +20,8 @@ use serde_json::Value;
 /// One rule's rails.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rails {
-    /// The label names whose values name the target; empty: the alert's fingerprint.
+    /// The label names whose values name the target; empty: the alert's fingerprint (a
+    /// group's key, for a per-group rule).
     pub target: Vec<String>,
     /// At most so many runs per target within a window.
     pub max_runs: Option<RateLimit>,
@@ -27,6 +29,61 @@ pub struct Rails {
     pub breaker: BreakerSettings,
     /// At most so many distinct targets firing within a window.
     pub max_targets: Option<StormGate>,
+}
+
+impl Rails {
+    /// The target a run of an alert with `labels` and `fingerprint` counts against: the
+    /// values of the `target` labels as a label set, `{namespace="shop", pod="web-1"}`
+    /// (a missing label counts as empty, as in Alertmanager's matchers; values quoted as
+    /// JSON strings, so that no value can pass for another's separator), or the
+    /// fingerprint when `target` names no label.
+    pub fn target_of(&self, labels: &BTreeMap<String, String>, fingerprint: &str) -> String {
+        if self.target.is_empty() {
+            return fingerprint.to_owned();
+        }
+        let mut text = String::from("{");
+        for (i, name) in self.target.iter().enumerate() {
+            if i > 0 {
+                text.push_str(", ");
+            }
+            let value = labels.get(name).map_or("", String::as_str);
+            text.push_str(name);
+            text.push('=');
+            text.push_str(&Value::from(value).to_string());
+        }
+        text.push('}');
+        text
+    }
+
+    /// The rails a run of the rule passes, in the order they are asked, in words; each
+    /// decision depends on the server's state at the time (`alertrun explain` shows them).
+    pub fn describe(&self) -> Vec<String> {
+        let mut rails = vec!["not paused (alertrun pause)".to_owned()];
+        if let Some(storm) = self.max_targets {
+            rails.push(format!(
+                "storm gate: at most {} targets firing within {}",
+                storm.max_targets,
+                humantime::format_duration(storm.within)
+            ));
+        }
+        let b = self.breaker;
+        if b.failures > 0 || b.ineffective > 0 {
+            rails.push(format!(
+                "circuit breaker: opens after {} failed runs in a row, for {} (up to {})",
+                b.failures,
+                humantime::format_duration(b.backoff),
+                humantime::format_duration(b.max_backoff)
+            ));
+        }
+        if let Some(rate) = self.max_runs {
+            rails.push(format!(
+                "max_runs: {} per {} on this target",
+                rate.count,
+                humantime::format_duration(rate.per)
+            ));
+        }
+        rails
+    }
 }
 
 /// `max_runs: {count: 3, per: 1h}`.

@@ -48,30 +48,14 @@ use crate::config::{BreakerSettings, Rails as RailPolicy, StormGate};
 pub(crate) struct Target(Arc<str>);
 
 impl Target {
-    /// The target named by the values of `names` in `labels` (a missing label counts as
-    /// empty, as in Alertmanager's matchers), or by `fingerprint` when `names` is empty.
-    /// Written as a label set, `{namespace="shop", pod="web-1"}`, with values quoted as
-    /// JSON strings so that no value can pass for another's separator.
+    /// The target of an alert with `labels` and `fingerprint` under `rails` (see
+    /// [`RailPolicy::target_of`]).
     pub(crate) fn of(
-        names: &[String],
+        rails: &RailPolicy,
         labels: &BTreeMap<String, String>,
         fingerprint: &str,
     ) -> Self {
-        if names.is_empty() {
-            return Self(Arc::from(fingerprint));
-        }
-        let mut text = String::from("{");
-        for (i, name) in names.iter().enumerate() {
-            if i > 0 {
-                text.push_str(", ");
-            }
-            let value = labels.get(name).map_or("", String::as_str);
-            text.push_str(name);
-            text.push('=');
-            text.push_str(&serde_json::Value::from(value).to_string());
-        }
-        text.push('}');
-        Self(Arc::from(text))
+        Self(Arc::from(rails.target_of(labels, fingerprint)))
     }
 
     /// A target by its text, as [`Target::of`] wrote it (an operator names one to reset).

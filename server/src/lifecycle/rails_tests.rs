@@ -12,7 +12,14 @@ fn rule(name: &str) -> RuleName {
 }
 
 fn target(name: &str) -> Target {
-    Target::of(&[], &BTreeMap::new(), name)
+    Target::of(&RailPolicy::default(), &BTreeMap::new(), name)
+}
+
+fn naming(names: &[&str]) -> RailPolicy {
+    RailPolicy {
+        target: names.iter().map(|n| (*n).to_owned()).collect(),
+        ..RailPolicy::default()
+    }
 }
 
 fn policy() -> RailPolicy {
@@ -60,22 +67,20 @@ fn a_target_is_the_fingerprint_by_default_and_a_label_set_when_named() {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-    assert_eq!(Target::of(&[], &labels, "c3a1").as_str(), "c3a1");
-    let names = vec!["namespace".to_owned(), "pod".to_owned()];
+    assert_eq!(Target::of(&naming(&[]), &labels, "c3a1").as_str(), "c3a1");
     assert_eq!(
-        Target::of(&names, &labels, "c3a1").as_str(),
+        Target::of(&naming(&["namespace", "pod"]), &labels, "c3a1").as_str(),
         r#"{namespace="shop", pod="web-1"}"#
     );
-    let missing = vec!["node".to_owned()];
     assert_eq!(
-        Target::of(&missing, &labels, "c3a1").as_str(),
+        Target::of(&naming(&["node"]), &labels, "c3a1").as_str(),
         r#"{node=""}"#
     );
 }
 
 #[test]
 fn a_label_value_cannot_pass_for_two_targets_labels() {
-    let names = vec!["a".to_owned(), "b".to_owned()];
+    let names = naming(&["a", "b"]);
     let one: BTreeMap<String, String> = [("a".to_owned(), r#"x", b="y"#.to_owned())].into();
     let two: BTreeMap<String, String> = [
         ("a".to_owned(), "x".to_owned()),

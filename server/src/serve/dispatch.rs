@@ -1017,8 +1017,12 @@ impl Inner {
                 skip = Some((SkipReason::DryRun, "dry run".to_owned()));
             }
             let live = live_run(&record, subject, status, policy);
-            let target =
-                rails::Target::of(&policy.rails.target, &record.labels, &record.fingerprint);
+            // A group is named by its key, where an alert has its fingerprint.
+            let id = match selection.target {
+                Target::Alert(_) => record.fingerprint.as_str(),
+                Target::Group => record.group_key.as_str(),
+            };
+            let target = rails::Target::of(&policy.rails, &record.labels, id);
             let mut run = Run::new(record, rendered.request, executor, live);
             run.target = target;
             out.push(Planned {
@@ -1058,7 +1062,7 @@ fn calm_storms(rails: &mut Rails, config: &Config, n: &Notification, now: i64) {
         let name = RuleName::from(rule.name.as_str());
         for alert in resolved() {
             let fingerprint = alert.fingerprint.to_string();
-            let target = rails::Target::of(&policy.target, &alert.labels, &fingerprint);
+            let target = rails::Target::of(policy, &alert.labels, &fingerprint);
             rails.observe(&name, &target, false, policy.max_targets, now);
         }
     }
@@ -1154,7 +1158,7 @@ impl Run {
             stop,
             body: Arc::from(Vec::new()),
             queued_at: Instant::now(),
-            target: rails::Target::of(&[], &std::collections::BTreeMap::new(), ""),
+            target: rails::Target::named(""),
         }
     }
 }
