@@ -41,9 +41,9 @@ mod store;
 pub mod testing;
 
 pub use config::{
-    Action, Auth, Config, ConfigError, Limits, OnInterrupt, OnResolved, Policy, Problem, Repeat,
-    Secret, ServerSettings, StateSettings, TlsSettings, check_exposure, default_namespace,
-    default_timeout, parse_server,
+    Action, Auth, Config, ConfigError, Limits, Muted, NamedInterval, OnInterrupt, OnResolved,
+    Policy, Problem, Repeat, Schedule, Secret, ServerSettings, StateSettings, TlsSettings,
+    check_exposure, default_namespace, default_timeout, parse_server,
 };
 pub use explain::{AlertReport, Report, RuleReport, Run, explain};
 pub use ruletest::{TestFileError, TestReport, run_test_file};
