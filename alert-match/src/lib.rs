@@ -10,6 +10,10 @@
 //!   and refuses an argv element that would start with `-` taken from an alert's value
 //!   ([`option_values`]): a label must not become a program option.
 //!
+//! - A [`TimeInterval`] is one of Alertmanager's `time_intervals` specs (times, weekdays,
+//!   days of month, months, years, location), read and evaluated as Alertmanager does; the
+//!   time zones are bundled, so no file is read.
+//!
 //! It does no I/O and knows no backend: the action a rule runs is its caller's business.
 //!
 //! ```
@@ -32,6 +36,7 @@ mod option;
 mod plan;
 mod rule;
 mod select;
+mod time_interval;
 
 pub use option::{
     Argument, ExposedArgument, OptionValue, exposed_arguments, is_alert_variable, option_values,
@@ -39,6 +44,7 @@ pub use option::{
 pub use plan::{RenderProblem, Rendered, render};
 pub use rule::{Mode, Rule, StatusFilter, Verdict};
 pub use select::{RuleSet, Selection, Target};
+pub use time_interval::{Location, TimeInterval, TimeIntervalError};
 
 mod cache;
 mod matcher;

@@ -541,7 +541,7 @@ fn normalised(config: &Config) -> Value {
         .map(|(i, r)| {
             let strings = |m: &alert_match::Matchers| m.iter().map(ToString::to_string).collect::<Vec<_>>();
             let action = config.action(i).to_summary();
-            json!({
+            let mut rule = json!({
                 "name": r.name,
                 "match": strings(&r.matchers),
                 "match_annotations": strings(&r.annotation_matchers),
@@ -552,8 +552,26 @@ fn normalised(config: &Config) -> Value {
                 "timeout": humantime::format_duration(r.timeout).to_string(),
                 "env": r.env.iter().map(|v| (v.name.clone(), v.shown_value().to_string())).collect::<std::collections::BTreeMap<_, _>>(),
                 "action": action,
-            })
+            });
+            let schedule = &config.policy(i).schedule;
+            for (key, names) in [
+                ("active_time_intervals", schedule.active()),
+                ("mute_time_intervals", schedule.mute()),
+            ] {
+                if !names.is_empty() {
+                    rule[key] = json!(names);
+                }
+            }
+            rule
         })
         .collect();
-    json!({ "rules": rules })
+    let intervals: Vec<Value> = config
+        .time_intervals()
+        .map(|n| json!({"name": n.name, "time_intervals": n.intervals}))
+        .collect();
+    if intervals.is_empty() {
+        json!({ "rules": rules })
+    } else {
+        json!({ "time_intervals": intervals, "rules": rules })
+    }
 }

@@ -41,9 +41,10 @@ mod store;
 pub mod testing;
 
 pub use config::{
-    Action, Auth, BreakerSettings, Config, ConfigError, DEFAULT_STORM_WINDOW, Limits, OnInterrupt,
-    OnResolved, Policy, Problem, Rails, RateLimit, Repeat, Secret, ServerSettings, StateSettings,
-    StormGate, TlsSettings, check_exposure, default_namespace, default_timeout, parse_server,
+    Action, Auth, BreakerSettings, Config, ConfigError, DEFAULT_STORM_WINDOW, Limits, Muted,
+    NamedInterval, OnInterrupt, OnResolved, Policy, Problem, Rails, RateLimit, Repeat, Schedule,
+    Secret, ServerSettings, StateSettings, StormGate, TlsSettings, check_exposure,
+    default_namespace, default_timeout, parse_server,
 };
 pub use explain::{AlertReport, Report, RuleReport, Run, explain};
 pub use ruletest::{TestFileError, TestReport, run_test_file};

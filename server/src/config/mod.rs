@@ -7,6 +7,7 @@
 mod lines;
 mod rails;
 mod raw;
+mod schedule;
 mod server;
 mod tls;
 
@@ -17,7 +18,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use alert_core::env::{EnvStyle, EnvVar};
-use alert_match::{Matchers, Mode, RegexCache, Rule, RuleSet, StatusFilter};
+use alert_match::{Matchers, Mode, RegexCache, Rule, RuleSet, StatusFilter, TimeInterval};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -29,8 +30,10 @@ use lines::Lines;
 pub use rails::{BreakerSettings, DEFAULT_STORM_WINDOW, Rails, RateLimit, StormGate};
 use raw::{
     RawDefaults, RawEnvStyle, RawMode, RawOnInterrupt, RawOnResolved, RawRule, RawSecret,
-    RawStatus, RawTop,
+    RawStatus, RawTimeInterval, RawTop,
 };
+use schedule::Intervals;
+pub use schedule::{Muted, NamedInterval, Schedule};
 pub use server::{
     Auth, Limits, Secret, ServerSettings, StateSettings, TlsSettings, check_exposure, parse_server,
 };
@@ -106,6 +109,8 @@ pub struct Policy {
     pub stop_grace: Duration,
     /// Its target, rate limit, circuit breaker and storm gate.
     pub rails: Rails,
+    /// Its active and mute time intervals (maintenance windows).
+    pub schedule: Schedule,
 }
 
 impl Default for Policy {
@@ -120,6 +125,7 @@ impl Default for Policy {
             stop_signal: "SIGTERM".to_owned(),
             stop_grace: Duration::from_secs(10),
             rails: Rails::default(),
+            schedule: Schedule::default(),
         }
     }
 }
@@ -133,6 +139,7 @@ pub struct Config {
     descriptions: Vec<String>,
     server: ServerSettings,
     warnings: Vec<Problem>,
+    time_intervals: Intervals,
 }
 
 /// One problem in a config, with its place.
@@ -235,6 +242,11 @@ impl Config {
     /// How `serve` runs rule `index`.
     pub fn policy(&self, index: usize) -> &Policy {
         &self.policies[index]
+    }
+
+    /// The named time intervals (`time_intervals`), in name order.
+    pub fn time_intervals(&self) -> impl Iterator<Item = &NamedInterval> {
+        self.time_intervals.iter()
     }
 
     /// The description of rule `index` (may be empty).
@@ -374,6 +386,7 @@ impl<'a> Validator<'a> {
         let top: RawTop = self.typed("", doc)?;
         let server = self.server(top.server);
         let defaults = self.defaults(top.defaults);
+        let intervals = self.time_intervals(top.time_intervals);
         // Sized once: a grown Vec keeps up to half its capacity unused for as long as the
         // config lives.
         let n = top.rules.len();
@@ -394,7 +407,7 @@ impl<'a> Validator<'a> {
                 );
             }
             let description = raw.description.clone();
-            if let Some((rule, action, policy)) = self.rule(&base, raw, &defaults) {
+            if let Some((rule, action, policy)) = self.rule(&base, raw, &defaults, &intervals) {
                 rules.push(rule);
                 actions.push(action);
                 policies.push(policy);
@@ -408,7 +421,77 @@ impl<'a> Validator<'a> {
             descriptions,
             server,
             warnings: Vec::new(),
+            time_intervals: intervals,
         })
+    }
+
+    /// The named time intervals: every spec checked, names present and unique.
+    fn time_intervals(&mut self, values: Option<Vec<Value>>) -> Intervals {
+        let mut named = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (i, value) in values.unwrap_or_default().into_iter().enumerate() {
+            let base = format!("time_intervals[{i}]");
+            let Some(raw) = self.typed::<RawTimeInterval>(&base, value) else {
+                continue;
+            };
+            if raw.name.is_empty() {
+                self.problem(join(&base, "name"), "missing name in time interval");
+                continue;
+            }
+            if !seen.insert(raw.name.clone()) {
+                self.problem(
+                    join(&base, "name"),
+                    format!("duplicate time interval name {:?}", raw.name),
+                );
+                continue;
+            }
+            let specs = raw
+                .time_intervals
+                .unwrap_or_default()
+                .into_iter()
+                .enumerate();
+            let intervals = specs
+                .filter_map(|(j, spec)| {
+                    self.typed::<TimeInterval>(&format!("{base}.time_intervals[{j}]"), spec)
+                })
+                .collect();
+            named.push(NamedInterval {
+                name: raw.name,
+                intervals,
+            });
+        }
+        Intervals::new(named)
+    }
+
+    /// A rule's `active_time_intervals` and `mute_time_intervals`, each name defined.
+    fn schedule(&mut self, base: &str, raw: &RawRule, intervals: &Intervals) -> Schedule {
+        let mut resolve = |field: &str, names: &[String]| {
+            let mut found = Vec::with_capacity(names.len());
+            for (i, name) in names.iter().enumerate() {
+                match intervals.get(name) {
+                    Some(interval) => found.push(interval.clone()),
+                    None => {
+                        let defined: Vec<&str> = intervals.names().collect();
+                        let known = if defined.is_empty() {
+                            "no time_intervals are defined".to_owned()
+                        } else {
+                            format!("time_intervals defines {}", defined.join(", "))
+                        };
+                        self.problem(
+                            format!("{}[{i}]", join(base, field)),
+                            format!(
+                                "rule {:?} names undefined time interval {name:?} ({known})",
+                                raw.name
+                            ),
+                        );
+                    }
+                }
+            }
+            found
+        };
+        let active = resolve("active_time_intervals", &raw.active_time_intervals);
+        let mute = resolve("mute_time_intervals", &raw.mute_time_intervals);
+        Schedule::new(active, mute, intervals.local().clone())
     }
 
     fn defaults(&mut self, value: Option<Value>) -> Defaults {
@@ -432,7 +515,13 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn rule(&mut self, base: &str, raw: RawRule, d: &Defaults) -> Option<(Rule, Action, Policy)> {
+    fn rule(
+        &mut self,
+        base: &str,
+        raw: RawRule,
+        d: &Defaults,
+        intervals: &Intervals,
+    ) -> Option<(Rule, Action, Policy)> {
         if !is_rule_name(&raw.name) {
             self.problem(
                 join(base, "name"),
@@ -467,7 +556,7 @@ impl<'a> Validator<'a> {
                 format!("{name} is also set in env: give each variable once"),
             );
         }
-        let policy = self.policy(base, &raw);
+        let policy = self.policy(base, &raw, intervals);
         let set_here: BTreeMap<String, &str> = raw
             .env
             .keys()
@@ -525,7 +614,7 @@ impl<'a> Validator<'a> {
         Some((rule, action?, policy?))
     }
 
-    fn policy(&mut self, base: &str, raw: &RawRule) -> Option<Policy> {
+    fn policy(&mut self, base: &str, raw: &RawRule, intervals: &Intervals) -> Option<Policy> {
         let before = self.problems.len();
         let mut policy = Policy {
             enabled: raw.enabled.unwrap_or(true),
@@ -569,6 +658,7 @@ impl<'a> Validator<'a> {
                 .unwrap_or(policy.stop_grace);
         }
         policy.rails = self.rails(base, raw);
+        policy.schedule = self.schedule(base, raw, intervals);
         (self.problems.len() == before).then_some(policy)
     }
 

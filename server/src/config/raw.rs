@@ -16,6 +16,19 @@ pub(crate) struct RawTop {
     /// `serve` settings (listen address, auth, TLS, limits, queue).
     #[serde(default)]
     pub(crate) server: Option<Value>,
+    /// Named time intervals in Alertmanager's syntax, each kept as a value (as rules are).
+    #[serde(default)]
+    pub(crate) time_intervals: Option<Vec<Value>>,
+}
+
+/// One of the config's `time_intervals`: Alertmanager's `<time_interval>`, its specs kept as
+/// values so that each broken spec is reported.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTimeInterval {
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) time_intervals: Option<Vec<Value>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -81,6 +94,12 @@ pub(crate) struct RawRule {
     pub(crate) breaker: Option<super::rails::RawBreaker>,
     #[serde(default)]
     pub(crate) max_targets: Option<Value>,
+    /// Names of `time_intervals`: the rule acts only within one of them (none: always).
+    #[serde(default)]
+    pub(crate) active_time_intervals: Vec<String>,
+    /// Names of `time_intervals`: the rule does not act within any of them.
+    #[serde(default)]
+    pub(crate) mute_time_intervals: Vec<String>,
 }
 
 #[derive(Deserialize, Clone, Copy)]

@@ -1070,7 +1070,8 @@ fn calm_storms(rails: &mut Rails, config: &Config, n: &Notification, now: i64) {
 
 /// Asks the rails about each selection of one notification that the ledger admitted and
 /// that would queue: first the storm gate sees every target the notification fires, then
-/// each selection is checked in the rails' order and, when let through, counted at once
+/// each selection is checked in the rails' order (its rule's time intervals decide
+/// `muted`) and, when let through, counted at once
 /// (so that a rate limit of 1 holds back the second target of the same notification). One
 /// held back is recorded `skipped` with the rail's reason, and its episode stays unmarked,
 /// so that a later delivery runs it once the rail lets go.
@@ -1093,8 +1094,17 @@ fn hold(
             continue;
         };
         let rule = RuleName::from(p.run.record.rule.as_str());
-        let policy = &config.policy(p.rule).rails;
-        match state.rails.check(&rule, &p.run.target, policy, None, now) {
+        let policy = config.policy(p.rule);
+        let at = UNIX_EPOCH + Duration::from_millis(u64::try_from(now).unwrap_or(0));
+        let muted = policy
+            .schedule
+            .is_muted(at)
+            .map(|m| format!("rule {rule} is {m}"));
+        let policy = &policy.rails;
+        match state
+            .rails
+            .check(&rule, &p.run.target, policy, muted.as_deref(), now)
+        {
             Ok(()) => state.rails.admitted(*id, &rule, &p.run.target, policy, now),
             Err(held) => {
                 eprintln!("DEBUG held {} {:?}", p.run.target, held);

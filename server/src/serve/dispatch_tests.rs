@@ -802,3 +802,43 @@ async fn three_failed_runs_on_a_target_open_its_breaker() {
     settled(&d).await;
     assert_eq!(failing.requests().len(), 4);
 }
+
+#[tokio::test]
+async fn a_rule_in_its_mute_time_or_outside_its_active_time_records_why_it_did_not_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let yaml = format!(
+        "time_intervals:\n  - name: always\n    time_intervals: [{{times: [{{start_time: '00:00', end_time: '24:00'}}]}}]\n  - name: last-century\n    time_intervals: [{{years: ['1999']}}]\nrules:\n{}{}{}",
+        rule("muted", "    mute_time_intervals: [always]\n"),
+        rule("inactive", "    active_time_intervals: [last-century]\n"),
+        rule("open", "    active_time_intervals: [always]\n"),
+    );
+    let (d, gate, _clock) =
+        dispatcher_with(&yaml, QueueLimits::default(), Some(store.clone())).await;
+    let n = notification(&[("a", T1, "firing")]);
+    assert_eq!(take(&d, &n).await, Ok((1, 2)));
+    gate.until("open started", |l| l.started.len() == 1).await;
+    assert_eq!(gate.log().started[0].rule, "open");
+    let reasons: Vec<(String, Option<String>)> = store
+        .runs(&crate::store::RunFilter::default())
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.state == RunState::Skipped)
+        .map(|r| (r.rule, r.reason))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (
+                "inactive".to_owned(),
+                Some(
+                    "rule inactive is outside its active time intervals (last-century)".to_owned()
+                )
+            ),
+            (
+                "muted".to_owned(),
+                Some("rule muted is in its mute time intervals (always)".to_owned())
+            ),
+        ]
+    );
+}
