@@ -226,6 +226,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     insecure_no_auth,
                     state_dir,
                     dry_run,
+                    release_memory: Some(crate::release_free_memory),
                 },
             ))?;
             Ok(ExitCode::SUCCESS)

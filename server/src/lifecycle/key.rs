@@ -81,16 +81,22 @@ impl DedupeKey {
     }
 
     /// Reads a key written by [`DedupeKey::to_store_key`]; `None` for text it never writes.
+    #[cfg_attr(not(test), allow(dead_code, reason = "only tests call it"))]
     pub(crate) fn from_store_key(text: &str) -> Option<Self> {
-        let (first, rest) = text.split_once(SEPARATOR)?;
-        let (namespace, rule, episode) = match rest.split_once(SEPARATOR) {
-            Some((rule, episode)) if first == DRY_RUN => (Namespace::DryRun, rule, episode),
-            _ => (Namespace::Live, first, rest),
-        };
+        let (namespace, rule, episode) = Self::store_key_parts(text)?;
         Some(Self {
             namespace,
             rule: RuleName::from(rule),
             episode: Arc::from(episode),
+        })
+    }
+
+    /// The namespace, rule and episode of a key's store text, without copying them.
+    pub(crate) fn store_key_parts(text: &str) -> Option<(Namespace, &str, &str)> {
+        let (first, rest) = text.split_once(SEPARATOR)?;
+        Some(match rest.split_once(SEPARATOR) {
+            Some((rule, episode)) if first == DRY_RUN => (Namespace::DryRun, rule, episode),
+            _ => (Namespace::Live, first, rest),
         })
     }
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use alert_core::{AlertStatus, StopReason};
 
+use super::episodes::{Episode, EpisodeIndex};
 use super::key::{DedupeKey, RuleName, Subject};
 use super::state::RunState;
 use super::transition::{Effect, Event, IllegalTransition, Step, next};
@@ -43,29 +44,6 @@ impl Default for QueueLimits {
 /// How often a delivery of an episode that already ran refreshes its dedupe entry's
 /// last-seen time in the store: at most one write per episode per interval.
 pub(crate) const SEEN_REFRESH_MS: i64 = 60 * 60 * 1000;
-
-/// What the ledger remembers of an episode (of one rule).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Episode {
-    /// When its last run was accepted (unix ms); `None` while none was.
-    pub ran_at: Option<i64>,
-    /// When it was last delivered (unix ms): entries idle for longer than the retention
-    /// are forgotten.
-    pub seen_at: i64,
-    /// A run of it is being recorded.
-    pending: bool,
-}
-
-impl Episode {
-    /// A stored entry.
-    pub(crate) fn stored(ran_at: i64, seen_at: i64) -> Self {
-        Self {
-            ran_at: Some(ran_at),
-            seen_at,
-            pending: false,
-        }
-    }
-}
 
 /// A run the ledger follows until it ends.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -141,7 +119,7 @@ pub(crate) struct Resolution {
 #[derive(Debug)]
 pub(crate) struct Ledger {
     limits: QueueLimits,
-    episodes: HashMap<DedupeKey, Episode>,
+    episodes: EpisodeIndex,
     runs: HashMap<RunId, LiveRun>,
     queue: VecDeque<RunId>,
     running: usize,
@@ -156,7 +134,7 @@ impl Ledger {
     pub(crate) fn new(limits: QueueLimits, next_id: u64) -> Self {
         Self {
             limits,
-            episodes: HashMap::new(),
+            episodes: EpisodeIndex::new(),
             runs: HashMap::new(),
             queue: VecDeque::new(),
             running: 0,
@@ -167,9 +145,16 @@ impl Ledger {
         }
     }
 
-    /// Restores dedupe entries read from the store.
-    pub(crate) fn restore(&mut self, entries: impl IntoIterator<Item = (DedupeKey, Episode)>) {
-        self.episodes.extend(entries);
+    /// Restores a dedupe entry read from the store, under its key's store text
+    /// ([`DedupeKey::to_store_key`]), one of `all`; `false` for text that is no key.
+    pub(crate) fn restore(&mut self, all: u64, store_key: &str, ran_at: i64, seen_at: i64) -> bool {
+        self.episodes
+            .restore(all, store_key, Episode::stored(ran_at, seen_at))
+    }
+
+    /// Ids go on from `next_id` (the store's next free one after a restart).
+    pub(crate) fn resume_ids(&mut self, next_id: u64) {
+        self.next_id = self.next_id.max(next_id);
     }
 
     /// A fresh id (for a notification, or a run created by recovery).
@@ -180,7 +165,7 @@ impl Ledger {
 
     /// Whether selections under `key` with `repeat` may run at `now`.
     fn due(&self, key: &DedupeKey, repeat: Repeat, now: i64) -> Result<(), NotDue> {
-        let Some(episode) = self.episodes.get(key) else {
+        let Some(episode) = self.episodes.get(self.episodes.digest(key)) else {
             return Ok(());
         };
         match repeat {
@@ -225,12 +210,16 @@ impl Ledger {
             if verdict.is_ok() {
                 mine.insert(s.key.clone());
                 admission.queued += usize::from(s.queues);
-            } else if let Some(episode) = self.episodes.get_mut(&s.key)
-                && now.saturating_sub(episode.seen_at) >= SEEN_REFRESH_MS
-                && !episode.pending
-            {
-                episode.seen_at = now;
-                admission.refresh.push((s.key.clone(), *episode));
+            } else {
+                let digest = self.episodes.digest(&s.key);
+                if let Some(mut episode) = self.episodes.get(digest)
+                    && now.saturating_sub(episode.seen_at) >= SEEN_REFRESH_MS
+                    && !episode.pending
+                {
+                    episode.seen_at = now;
+                    self.episodes.set(digest, episode);
+                    admission.refresh.push((s.key.clone(), episode));
+                }
             }
             admission.verdicts.push(verdict.map(|()| 0));
         }
@@ -245,12 +234,14 @@ impl Ledger {
         for (s, verdict) in selections.iter().zip(&mut admission.verdicts) {
             if let Ok(id) = verdict {
                 *id = self.next_id();
-                let episode = self.episodes.entry(s.key.clone()).or_insert(Episode {
+                let digest = self.episodes.digest(&s.key);
+                let mut episode = self.episodes.get(digest).unwrap_or(Episode {
                     ran_at: None,
                     seen_at: now,
                     pending: false,
                 });
                 episode.pending = true;
+                self.episodes.set(digest, episode);
                 admission.keys.push(s.key.clone());
             }
         }
@@ -290,7 +281,8 @@ impl Ledger {
     ) {
         self.pending_queued -= admission.queued;
         for key in &admission.keys {
-            let Some(episode) = self.episodes.get_mut(key) else {
+            let digest = self.episodes.digest(key);
+            let Some(mut episode) = self.episodes.get(digest) else {
                 continue;
             };
             episode.pending = false;
@@ -298,8 +290,10 @@ impl Ledger {
                 episode.ran_at = Some(now);
                 episode.seen_at = now;
             } else if episode.ran_at.is_none() {
-                self.episodes.remove(key);
+                self.episodes.remove(digest);
+                continue;
             }
+            self.episodes.set(digest, episode);
         }
         if written {
             for (id, run) in queued {
@@ -353,7 +347,7 @@ impl Ledger {
                 }
                 Effect::ReopenEpisode => {
                     if let Some(run) = self.runs.get(&id) {
-                        self.episodes.remove(&run.key);
+                        self.episodes.remove(self.episodes.digest(&run.key));
                     }
                 }
                 _ => {}
@@ -447,21 +441,12 @@ impl Ledger {
 
     /// Forgets that the episode of `key` ran, so that its next delivery runs it.
     pub(crate) fn reopen(&mut self, key: &DedupeKey) {
-        self.episodes.remove(key);
+        self.episodes.remove(self.episodes.digest(key));
     }
 
-    /// Forgets dedupe entries not delivered since `idle_since` (unix ms); returns them.
-    pub(crate) fn forget_idle(&mut self, idle_since: i64) -> Vec<DedupeKey> {
-        let old: Vec<DedupeKey> = self
-            .episodes
-            .iter()
-            .filter(|(_, e)| !e.pending && e.seen_at < idle_since)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in &old {
-            self.episodes.remove(key);
-        }
-        old
+    /// Forgets dedupe entries not delivered since `idle_since` (unix ms); returns how many.
+    pub(crate) fn forget_idle(&mut self, idle_since: i64) -> usize {
+        self.episodes.forget_idle(idle_since)
     }
 
     /// Actions holding slots, and runs queued.
@@ -492,7 +477,7 @@ impl Ledger {
     /// The dedupe entry of `key`.
     #[cfg_attr(not(test), allow(dead_code, reason = "only tests call it"))]
     pub(crate) fn episode(&self, key: &DedupeKey) -> Option<Episode> {
-        self.episodes.get(key).copied()
+        self.episodes.get(self.episodes.digest(key))
     }
 
     /// How many dedupe entries are remembered.

@@ -236,13 +236,14 @@ fn deliveries_keep_an_episode_remembered_past_the_idle_retention() {
         let admission = ledger.admit(std::slice::from_ref(&s), now).unwrap();
         assert_eq!(admission.verdicts, [Err(NotDue::Dedupe)]);
         refreshes += admission.refresh.len();
-        assert!(ledger.forget_idle(now - 7 * day).is_empty());
+        assert_eq!(ledger.forget_idle(now - 7 * day), 0);
     }
     assert_eq!(
         refreshes, 180,
         "one store write per delivery after an hour idle"
     );
-    assert_eq!(ledger.forget_idle(now + 8 * day), [s.key]);
+    assert_eq!(ledger.forget_idle(now + 8 * day), 1);
+    assert_eq!(ledger.episode(&s.key), None);
 }
 
 #[test]

@@ -32,6 +32,7 @@
 //! writes nothing and reads no clock; time comes in as unix milliseconds. The dispatcher
 //! (`serve::dispatch`) carries events in and effects out.
 
+mod episodes;
 mod key;
 mod ledger;
 pub(crate) mod rails;
@@ -40,8 +41,7 @@ mod transition;
 
 pub(crate) use key::{DedupeKey, Namespace, RuleName, Subject};
 pub(crate) use ledger::{
-    Admission, DEFAULT_DEDUPE_IDLE, Episode, Ledger, LiveRun, NotDue, QueueLimits, Refusal, RunId,
-    Selection,
+    Admission, DEFAULT_DEDUPE_IDLE, Ledger, LiveRun, NotDue, QueueLimits, Refusal, RunId, Selection,
 };
 pub use state::{ParseRunStateError, RunState, Transition};
 pub(crate) use transition::{Effect, End, Event, next, retry_delay};

@@ -399,7 +399,7 @@ impl Dispatcher {
     /// Forgets the dedupe entries of episodes not delivered since `idle_since` (unix ms),
     /// in memory; [`Store::prune`] does the same in the store.
     pub(crate) fn forget_idle(&self, idle_since: i64) -> usize {
-        self.inner.lock().ledger.forget_idle(idle_since).len()
+        self.inner.lock().ledger.forget_idle(idle_since)
     }
 
     /// Pauses alertrun for `reason` (see `lifecycle::rails`): no run is queued until every

@@ -43,6 +43,11 @@ pub struct ServeOptions {
     pub state_dir: Option<PathBuf>,
     /// Record what every rule would run, run nothing.
     pub dry_run: bool,
+    /// Called once start-up is done (config loaded, store recovered, listener bound),
+    /// before the server reports ready: the binary hands what start-up freed back to the
+    /// OS (its allocator keeps freed pages for a while, and an idle server would keep its
+    /// start-up peak).
+    pub release_memory: Option<fn()>,
 }
 
 /// Runs the server until SIGTERM or SIGINT, then stops taking notifications, lets running
@@ -124,6 +129,9 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
     info!(address = %bound.local_addr(), rules, tls = settings.tls.is_some(),
         auth = settings.auth.is_some(), durable = settings.state.durable,
         state_dir = %settings.state.dir.display(), "listening");
+    if let Some(release) = options.release_memory {
+        release();
+    }
     control.set_ready(true);
 
     let (stop_tx, mut stop_rx) = watch::channel(false);

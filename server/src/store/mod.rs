@@ -354,9 +354,30 @@ impl Store {
     /// # Errors
     /// When the file cannot be read or holds an unreadable record.
     pub fn recover(&self) -> Result<Recovery, StoreError> {
+        let mut dedupe = Vec::new();
+        let mut recovery = self.recover_each_dedupe(|all, key, entry| {
+            dedupe.reserve(usize::try_from(all).unwrap_or(0));
+            dedupe.push((key.to_owned(), entry));
+        })?;
+        recovery.dedupe = dedupe;
+        Ok(recovery)
+    }
+
+    /// [`Store::recover`], with each dedupe entry handed to `each` as it is read (from the
+    /// same snapshot), with the number of entries in all, instead of collected: its
+    /// `dedupe` is empty. A restart on a store of many episodes keeps them as it likes,
+    /// without a copy of every key in between.
+    ///
+    /// # Errors
+    /// As [`Store::recover`]; `each` may have seen some entries.
+    pub fn recover_each_dedupe(
+        &self,
+        each: impl FnMut(u64, &str, DedupeEntry),
+    ) -> Result<Recovery, StoreError> {
+        let each = std::cell::RefCell::new(each);
         self.with_reader(|db, cx| {
             let txn = db.begin_read().map_err(|e| cx.error(e))?;
-            query::recover(&txn, cx)
+            query::recover(&txn, cx, &mut *each.borrow_mut())
         })
     }
 

@@ -143,7 +143,11 @@ pub(super) fn runs(
     Ok(listing.found)
 }
 
-pub(super) fn recover(txn: &ReadTransaction, cx: Classify<'_>) -> Result<Recovery, StoreError> {
+pub(super) fn recover(
+    txn: &ReadTransaction,
+    cx: Classify<'_>,
+    each_dedupe: &mut dyn FnMut(u64, &str, DedupeEntry),
+) -> Result<Recovery, StoreError> {
     let meta = txn.open_table(META).map_err(|e| cx.error(e))?;
     let next_id = meta
         .get(META_NEXT_ID)
@@ -151,15 +155,12 @@ pub(super) fn recover(txn: &ReadTransaction, cx: Classify<'_>) -> Result<Recover
         .map_or(1, |v| v.value());
 
     let dedupe_table = txn.open_table(DEDUPE).map_err(|e| cx.error(e))?;
-    let dedupe = dedupe_table
-        .iter()
-        .map_err(|e| cx.error(e))?
-        .map(|entry| {
-            let (key, at) = entry.map_err(|e| cx.error(e))?;
-            let (ran_at, seen_at) = at.value();
-            Ok((key.value().to_owned(), DedupeEntry { ran_at, seen_at }))
-        })
-        .collect::<Result<Vec<_>, StoreError>>()?;
+    let all = dedupe_table.len().map_err(|e| cx.error(e))?;
+    for entry in dedupe_table.iter().map_err(|e| cx.error(e))? {
+        let (key, at) = entry.map_err(|e| cx.error(e))?;
+        let (ran_at, seen_at) = at.value();
+        each_dedupe(all, key.value(), DedupeEntry { ran_at, seen_at });
+    }
 
     let mut ids = Vec::new();
     for state in RunState::ALL.into_iter().filter(|s| s.is_unfinished()) {
@@ -192,7 +193,7 @@ pub(super) fn recover(txn: &ReadTransaction, cx: Classify<'_>) -> Result<Recover
     }
     Ok(Recovery {
         next_id,
-        dedupe,
+        dedupe: Vec::new(),
         unfinished,
         notifications,
     })

@@ -26,7 +26,7 @@ use super::record::enter;
 use super::run::{finish, shown_chain, stopped};
 use super::{Inner, Loaded, Run};
 use crate::config::OnInterrupt;
-use crate::lifecycle::{DedupeKey, End, Episode, Event, Ledger, Subject, next, retry_delay};
+use crate::lifecycle::{End, Event, Ledger, Subject, next, retry_delay};
 use crate::store::{self, RunRecord, RunState, Store, StoreError};
 
 impl Inner {
@@ -34,20 +34,21 @@ impl Inner {
     /// starting or running (see the module docs).
     pub(super) async fn recover(self: &Arc<Self>, store: Store) -> Result<(), StoreError> {
         let store_for_write = store.clone();
-        let recovery = tokio::task::spawn_blocking(move || store.recover())
-            .await
-            .unwrap_or_else(|e| Err(StoreError::from_panic(&e)))?;
+        let limits = self.options.limits;
+        // The dedupe entries go straight from the store into the ledger's index, never
+        // all at once as keys (a store of 100k episodes held 10 MB of them).
+        let (recovery, ledger) = tokio::task::spawn_blocking(move || {
+            let mut ledger = Ledger::new(limits, 1);
+            let recovery = store.recover_each_dedupe(|all, key, entry| {
+                ledger.restore(all, key, entry.ran_at, entry.seen_at);
+            })?;
+            ledger.resume_ids(recovery.next_id);
+            Ok((recovery, ledger))
+        })
+        .await
+        .unwrap_or_else(|e| Err(StoreError::from_panic(&e)))?;
         let loaded = self.loaded();
-        {
-            let mut state = self.lock();
-            state.ledger = Ledger::new(self.options.limits, recovery.next_id);
-            state
-                .ledger
-                .restore(recovery.dedupe.iter().filter_map(|(key, entry)| {
-                    let key = DedupeKey::from_store_key(key)?;
-                    Some((key, Episode::stored(entry.ran_at, entry.seen_at)))
-                }));
-        }
+        self.lock().ledger = ledger;
         let mut write = store::Batch::default();
         let mut requeue = Vec::new();
         let mut attach = Vec::new();
