@@ -261,10 +261,13 @@ impl Ledger {
             admission.queued -= 1;
             self.pending_queued -= 1;
         }
-        if let Some(episode) = self.episodes.get_mut(&s.key) {
+        let digest = self.episodes.digest(&s.key);
+        if let Some(mut episode) = self.episodes.get(digest) {
             episode.pending = false;
             if episode.ran_at.is_none() {
-                self.episodes.remove(&s.key);
+                self.episodes.remove(digest);
+            } else {
+                self.episodes.set(digest, episode);
             }
         }
     }
