@@ -609,6 +609,29 @@ fn prune_deletes_old_dedupe_entries_and_bodies_without_runs() {
     assert_consistent(&store);
 }
 
+/// A prune that stopped at `max` runs leaves the dedupe entries to the call that finishes
+/// the runs: finding expired entries reads the whole table, once per prune, not per chunk.
+#[test]
+fn prune_expires_dedupe_entries_only_once_the_runs_are_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    store
+        .commit(&Batch {
+            notifications: vec![(1, body(1).into())],
+            runs: (2..=4)
+                .map(|id| record(id, "a", RunState::Succeeded, 50, 1))
+                .collect(),
+            dedupe: vec![("old".to_owned(), DedupeEntry::at(10))],
+            ..Batch::default()
+        })
+        .unwrap();
+    assert_eq!(store.prune(100, 0, 50, 2).unwrap(), 2);
+    assert_eq!(store.recover().unwrap().dedupe.len(), 1, "not yet");
+    assert_eq!(store.prune(100, 0, 50, 2).unwrap(), 1);
+    assert_eq!(store.recover().unwrap().dedupe, []);
+    assert_consistent(&store);
+}
+
 #[test]
 fn run_state_names_agree_with_json_and_parse_back() {
     for state in RunState::ALL {
