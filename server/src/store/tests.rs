@@ -940,9 +940,9 @@ fn values_compressed_without_or_with_an_unknown_dictionary_are_read_or_refused()
     let old_body = zstd::bulk::compress(&body, 1).unwrap();
     assert_eq!(zstd::zstd_safe::get_dict_id_from_frame(&old_run), None);
     write_stored(&store, &old_body, &run, &old_run);
-    assert_eq!(store.notification(1).unwrap(), Some(body.clone()));
+    assert_eq!(store.notification(1).unwrap(), Some(body));
     assert_eq!(store.run(2).unwrap(), Some(run.clone()));
-    assert_eq!(store.runs(&RunFilter::default()).unwrap(), [run.clone()]);
+    assert_eq!(store.runs(&RunFilter::default()).unwrap(), [run]);
 
     let packed = tables::pack(&json);
     let id = zstd::zstd_safe::get_dict_id_from_frame(&packed).expect("a dictionary's id");
@@ -953,7 +953,7 @@ fn values_compressed_without_or_with_an_unknown_dictionary_are_read_or_refused()
     );
 
     // The same frame with another dictionary id (the 2-byte field after the header byte).
-    let mut unknown = packed.clone();
+    let mut unknown = packed;
     assert_eq!(unknown[4] & 0x03, 2, "a 2-byte dictionary id");
     let at = 5 + usize::from(unknown[4] & 0x20 == 0);
     assert_eq!(u16::from_le_bytes([unknown[at], unknown[at + 1]]), 32769);
