@@ -14,7 +14,8 @@
 //!   limits: {max_body_bytes: 4194304, max_alerts: 1000, max_connections: 1024,
 //!            header_timeout: 10s, request_timeout: 30s}
 //!   queue: {max_running: 16, max_queued: 1024}
-//!   state: {dir: /var/lib/alertrun, durable: true, history_max_age: 7d, history_max_runs: 100000}
+//!   state: {dir: /var/lib/alertrun, durable: true, history_max_age: 7d, history_max_runs: 100000,
+//!           episode_max_idle: 7d}
 //!   shutdown_grace: 30s
 //! ```
 
@@ -103,6 +104,11 @@ pub struct StateSettings {
     pub history_max_age: Duration,
     /// At most this many runs are kept.
     pub history_max_runs: usize,
+    /// An episode's dedupe entry is forgotten once the episode was not delivered for this
+    /// long, whatever the history retention. Alertmanager re-sends a firing group every
+    /// `repeat_interval` (4h by default) and retries a failed delivery within one
+    /// `group_interval`, so a value above both never lets a re-sent episode run again.
+    pub episode_max_idle: Duration,
 }
 
 impl Default for StateSettings {
@@ -112,6 +118,7 @@ impl Default for StateSettings {
             durable: true,
             history_max_age: Duration::from_secs(7 * 24 * 3600),
             history_max_runs: 100_000,
+            episode_max_idle: crate::lifecycle::DEFAULT_DEDUPE_IDLE,
         }
     }
 }
@@ -267,6 +274,8 @@ struct RawState {
     history_max_age: Option<String>,
     #[serde(default)]
     history_max_runs: Option<u64>,
+    #[serde(default)]
+    episode_max_idle: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -398,6 +407,10 @@ impl ServerSettings {
                 a.state.history_max_runs != b.state.history_max_runs,
             ),
             (
+                "server.state.episode_max_idle",
+                a.state.episode_max_idle != b.state.episode_max_idle,
+            ),
+            (
                 "server.shutdown_grace",
                 a.shutdown_grace != b.shutdown_grace,
             ),
@@ -504,6 +517,10 @@ impl Validator<'_> {
             history_max_runs: self
                 .count("server.state.history_max_runs", raw.history_max_runs)
                 .unwrap_or(d.history_max_runs),
+            episode_max_idle: raw
+                .episode_max_idle
+                .and_then(|t| self.duration("server.state.episode_max_idle", &t))
+                .unwrap_or(d.episode_max_idle),
         };
         if state.dir.as_os_str().is_empty() {
             self.problem("server.state.dir", "must not be empty");

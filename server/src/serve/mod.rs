@@ -171,11 +171,11 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
 }
 
 /// Deletes old history now and then, in small steps, and forgets the dedupe entries of
-/// episodes not delivered for [`DEFAULT_DEDUPE_IDLE`](crate::lifecycle::DEFAULT_DEDUPE_IDLE)
-/// (whatever the history retention: an episode that keeps firing stays deduplicated).
+/// episodes not delivered for `state.episode_max_idle` (whatever the history retention: an
+/// episode that keeps firing stays deduplicated).
 async fn prune(store: Option<Store>, dispatcher: Dispatcher, state: crate::config::StateSettings) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-    let idle = i64::try_from(crate::lifecycle::DEFAULT_DEDUPE_IDLE.as_millis()).unwrap_or(i64::MAX);
+    let idle = i64::try_from(state.episode_max_idle.as_millis()).unwrap_or(i64::MAX);
     loop {
         tick.tick().await;
         let now = dispatcher.now();

@@ -432,7 +432,8 @@ impl Store {
     /// or are not among the newest `keep_count` runs, with the notification bodies no run
     /// refers to any more, and the dedupe entries whose episode was last delivered before
     /// `dedupe_older_than` (unix ms). Works in small transactions, so writers wait briefly. Returns how many runs
-    /// were deleted.
+    /// were deleted. The dedupe entries are pruned only by a call that deleted fewer than
+    /// `max` runs, the last of a caller's loop that prunes until fewer than `max` go.
     ///
     /// `Queued` and `Running` runs are never deleted, but count towards `keep_count`. The
     /// scan goes from the oldest run and stops at the first one within both limits: it
@@ -477,10 +478,15 @@ impl Store {
             }
         }
         while self.with_writer(prune::orphans)? == prune::CHUNK {}
-        let expired =
-            self.with_reader(|db, cx| prune::expired_dedupe(db, cx, dedupe_older_than))?;
-        for keys in expired.chunks(prune::CHUNK) {
-            self.with_writer(|db, cx| prune::dedupe(db, cx, keys, dedupe_older_than))?;
+        // Finding expired dedupe entries reads the whole table: once per prune that got
+        // to the end of the runs, not once per `max` runs deleted (a caller that prunes
+        // 300,000 runs 1,000 at a time read 300,000 entries 300 times).
+        if deleted < max {
+            let expired =
+                self.with_reader(|db, cx| prune::expired_dedupe(db, cx, dedupe_older_than))?;
+            for keys in expired.chunks(prune::CHUNK) {
+                self.with_writer(|db, cx| prune::dedupe(db, cx, keys, dedupe_older_than))?;
+            }
         }
         Ok(deleted)
     }

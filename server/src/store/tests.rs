@@ -609,6 +609,29 @@ fn prune_deletes_old_dedupe_entries_and_bodies_without_runs() {
     assert_consistent(&store);
 }
 
+/// A prune that stopped at `max` runs leaves the dedupe entries to the call that finishes
+/// the runs: finding expired entries reads the whole table, once per prune, not per chunk.
+#[test]
+fn prune_expires_dedupe_entries_only_once_the_runs_are_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    store
+        .commit(&Batch {
+            notifications: vec![(1, body(1).into())],
+            runs: (2..=4)
+                .map(|id| record(id, "a", RunState::Succeeded, 50, 1))
+                .collect(),
+            dedupe: vec![("old".to_owned(), DedupeEntry::at(10))],
+            ..Batch::default()
+        })
+        .unwrap();
+    assert_eq!(store.prune(100, 0, 50, 2).unwrap(), 2);
+    assert_eq!(store.recover().unwrap().dedupe.len(), 1, "not yet");
+    assert_eq!(store.prune(100, 0, 50, 2).unwrap(), 1);
+    assert_eq!(store.recover().unwrap().dedupe, []);
+    assert_consistent(&store);
+}
+
 #[test]
 fn run_state_names_agree_with_json_and_parse_back() {
     for state in RunState::ALL {
@@ -870,6 +893,22 @@ fn stored_runs_and_bodies_are_compressed_and_read_back_whole() {
     assert_eq!(store.recover().unwrap().unfinished, [run]);
 }
 
+/// Writes notification 1 and `run` as `body` and `run_bytes`, their stored forms as some
+/// release wrote them, bypassing [`Store::commit`]'s encoding.
+fn write_stored(store: &Store, body: &[u8], run: &RunRecord, run_bytes: &[u8]) {
+    store
+        .with_writer(|db, cx| {
+            let txn = db.begin_write().map_err(|e| cx.error(e))?;
+            {
+                let mut t = WriteTables::open(&txn, cx)?;
+                t.notifications.insert(1, body).map_err(|e| cx.error(e))?;
+                t.put_run(run, run_bytes)?;
+            }
+            txn.commit().map_err(|e| cx.error(e))
+        })
+        .unwrap();
+}
+
 /// A store written before compression holds plain JSON: it is read as it is.
 #[test]
 fn values_stored_before_compression_are_read_as_they_are() {
@@ -877,23 +916,48 @@ fn values_stored_before_compression_are_read_as_they_are() {
     let store = Store::open(dir.path()).unwrap();
     let run = record(2, "a", RunState::Running, 10, 1);
     let json = serde_json::to_vec(&run).unwrap();
-    store
-        .with_writer(|db, cx| {
-            let txn = db.begin_write().map_err(|e| cx.error(e))?;
-            {
-                let mut t = WriteTables::open(&txn, cx)?;
-                t.notifications
-                    .insert(1, b"{\"plain\":true}".as_slice())
-                    .map_err(|e| cx.error(e))?;
-                t.put_run(&run, &json)?;
-            }
-            txn.commit().map_err(|e| cx.error(e))
-        })
-        .unwrap();
+    write_stored(&store, b"{\"plain\":true}", &run, &json);
     assert_eq!(
         store.notification(1).unwrap().as_deref(),
         Some(b"{\"plain\":true}".as_slice())
     );
     assert_eq!(store.run(2).unwrap(), Some(run.clone()));
     assert_eq!(store.runs(&RunFilter::default()).unwrap(), [run]);
+}
+
+/// Values compressed without a dictionary (by releases before the dictionary) are read as
+/// they were; new ones name the newest dictionary in their frame; a frame naming a
+/// dictionary this release does not have is reported, not guessed at.
+#[test]
+fn values_compressed_without_or_with_an_unknown_dictionary_are_read_or_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let run = record(2, "a", RunState::Running, 10, 1);
+    let json = serde_json::to_vec(&run).unwrap();
+    let body = b"{\"receiver\":\"alertrun\",\"status\":\"firing\",\"alerts\":[]}".repeat(4);
+    // As the release before the dictionary packed them.
+    let old_run = zstd::bulk::compress(&json, 1).unwrap();
+    let old_body = zstd::bulk::compress(&body, 1).unwrap();
+    assert_eq!(zstd::zstd_safe::get_dict_id_from_frame(&old_run), None);
+    write_stored(&store, &old_body, &run, &old_run);
+    assert_eq!(store.notification(1).unwrap(), Some(body));
+    assert_eq!(store.run(2).unwrap(), Some(run.clone()));
+    assert_eq!(store.runs(&RunFilter::default()).unwrap(), [run]);
+
+    let packed = tables::pack(&json);
+    let id = zstd::zstd_safe::get_dict_id_from_frame(&packed).expect("a dictionary's id");
+    assert_eq!(id.get(), 32769, "v1's id");
+    assert_eq!(
+        tables::unpack_plain(&packed).unwrap().as_ref(),
+        json.as_slice()
+    );
+
+    // The same frame with another dictionary id (the 2-byte field after the header byte).
+    let mut unknown = packed;
+    assert_eq!(unknown[4] & 0x03, 2, "a 2-byte dictionary id");
+    let at = 5 + usize::from(unknown[4] & 0x20 == 0);
+    assert_eq!(u16::from_le_bytes([unknown[at], unknown[at + 1]]), 32769);
+    unknown[at..at + 2].copy_from_slice(&40000u16.to_le_bytes());
+    let error = tables::unpack_plain(&unknown).unwrap_err();
+    assert!(error.to_string().contains("dictionary 40000"), "{error}");
 }

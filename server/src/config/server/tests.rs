@@ -41,6 +41,7 @@ fn every_field_is_read() {
         "limits": {"max_body_bytes": 10, "max_alerts": 2, "max_connections": 3,
                    "header_timeout": "1s", "request_timeout": "1m 30s"},
         "queue": {"max_running": 4, "max_queued": 5},
+        "state": {"episode_max_idle": "4h 30m"},
     }))
     .unwrap();
     assert_eq!(s.listen.to_string(), "[::]:8080");
@@ -63,6 +64,7 @@ fn every_field_is_read() {
         }
     );
     assert_eq!((s.max_running, s.max_queued), (4, 5));
+    assert_eq!(s.state.episode_max_idle, Duration::from_secs(16_200));
 }
 
 #[test]
@@ -202,6 +204,12 @@ fn bad_settings_are_all_reported_with_their_paths() {
             "invalid type",
         ),
         (
+            "episode retention zero",
+            json!({"state": {"episode_max_idle": "0s"}}),
+            "state.episode_max_idle",
+            "more than zero",
+        ),
+        (
             "queue zero",
             json!({"queue": {"max_running": 0}}),
             "queue.max_running",
@@ -273,7 +281,7 @@ fn restart_needed_names_each_changed_field() {
                 "auth": {"bearer_token_file": token},
                 "limits": {"max_alerts": 5, "request_timeout": "1m"},
                 "queue": {"max_queued": 7},
-                "state": {"dir": "/tmp/elsewhere", "history_max_runs": 9},
+                "state": {"dir": "/tmp/elsewhere", "history_max_runs": 9, "episode_max_idle": "1d"},
                 "shutdown_grace": "1s",
             }),
             vec![
@@ -282,6 +290,7 @@ fn restart_needed_names_each_changed_field() {
                 "server.queue.max_queued",
                 "server.state.dir",
                 "server.state.history_max_runs",
+                "server.state.episode_max_idle",
                 "server.shutdown_grace",
             ],
         ),
