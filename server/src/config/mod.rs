@@ -34,6 +34,8 @@ use raw::{
 };
 use schedule::Intervals;
 pub use schedule::{Muted, NamedInterval, Schedule};
+#[cfg(test)]
+pub(crate) use server::DEFAULT_DEDUPE_IDLE;
 pub use server::{
     Auth, Limits, Secret, ServerSettings, StateSettings, TlsSettings, check_exposure, parse_server,
 };

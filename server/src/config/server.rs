@@ -92,6 +92,11 @@ pub struct ServerSettings {
     pub shutdown_grace: Duration,
 }
 
+/// The default retention of dedupe entries that no delivery refreshed
+/// (`state.episode_max_idle`): a week, longer than any sane `repeat_interval`
+/// (Alertmanager's default is 4h).
+pub(crate) const DEFAULT_DEDUPE_IDLE: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// The `state:` settings: the store under a directory, and history retention.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StateSettings {
@@ -118,7 +123,7 @@ impl Default for StateSettings {
             durable: true,
             history_max_age: Duration::from_secs(7 * 24 * 3600),
             history_max_runs: 100_000,
-            episode_max_idle: crate::lifecycle::DEFAULT_DEDUPE_IDLE,
+            episode_max_idle: DEFAULT_DEDUPE_IDLE,
         }
     }
 }

@@ -10,7 +10,6 @@
 //! them between planning and commit).
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::time::Duration;
 
 use alert_core::{AlertStatus, StopReason};
 
@@ -489,10 +488,6 @@ impl Ledger {
         self.episodes.len()
     }
 }
-
-/// The retention of dedupe entries that no delivery refreshed: a week, longer than any
-/// sane `repeat_interval` (Alertmanager's default is 4h).
-pub(crate) const DEFAULT_DEDUPE_IDLE: Duration = Duration::from_secs(7 * 24 * 3600);
 
 #[cfg(test)]
 #[path = "ledger_tests.rs"]

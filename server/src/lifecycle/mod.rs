@@ -41,7 +41,7 @@ mod transition;
 
 pub(crate) use key::{DedupeKey, Namespace, RuleName, Subject};
 pub(crate) use ledger::{
-    Admission, DEFAULT_DEDUPE_IDLE, Ledger, LiveRun, NotDue, QueueLimits, Refusal, RunId, Selection,
+    Admission, Ledger, LiveRun, NotDue, QueueLimits, Refusal, RunId, Selection,
 };
 pub use state::{ParseRunStateError, RunState, Transition};
 pub(crate) use transition::{Effect, End, Event, next, retry_delay};

@@ -561,7 +561,7 @@ async fn pruning_history_keeps_a_long_firing_episode_deduplicated() {
     settled(&d).await;
     // History kept for no time at all; dedupe entries idle for a week go.
     let now = now_ms();
-    let week = i64::try_from(crate::lifecycle::DEFAULT_DEDUPE_IDLE.as_millis()).unwrap();
+    let week = i64::try_from(crate::config::DEFAULT_DEDUPE_IDLE.as_millis()).unwrap();
     store.prune(now + 1, 0, now - week, 1000).unwrap();
     assert!(
         store
