@@ -159,6 +159,11 @@ struct WriteJob {
 /// 1.5 ms. It ends when every sender is gone.
 fn write_batches(store: &Store, metrics: &Metrics, rx: mpsc::UnboundedReceiver<WriteJob>) {
     write_until_closed(store, metrics, rx);
+    // Everything is in redb's own file and the journal is empty: the next start has
+    // nothing to replay, so it needs no write (it starts on a full disk).
+    if let Err(e) = store.checkpoint_at_close() {
+        warn!(error = %e, "cannot fold the journal into the store at exit: the next start replays it");
+    }
     tracing::debug!("store writer: every sender is gone, ending");
 }
 

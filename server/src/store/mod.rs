@@ -215,8 +215,21 @@ impl Store {
         journal.as_mut().expect("a store open for writing").full = Some(full);
     }
 
+    /// Makes every commit so far durable in redb's own file and empties the journal, as
+    /// the last write before the store is closed, so that the next open replays nothing
+    /// and needs no write (a full disk does not stop a restart after a clean exit).
+    ///
+    /// # Errors
+    /// [`StoreError::Write`] when redb's file cannot be synced or the journal emptied; the
+    /// journal then keeps every batch, and the next open replays them.
+    pub(crate) fn checkpoint_at_close(&self) -> Result<(), StoreError> {
+        if self.is_read_only() {
+            return Ok(());
+        }
+        self.checkpoint_now()
+    }
+
     /// Makes every commit so far durable in redb's own file and empties the journal.
-    #[cfg(test)]
     fn checkpoint_now(&self) -> Result<(), StoreError> {
         let mut journal = self
             .inner
