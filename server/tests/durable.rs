@@ -1763,3 +1763,77 @@ impl Answer {
         &self.1
     }
 }
+
+#[test]
+fn issue_12_rate_limits_and_open_breakers_survive_a_restart() {
+    let dir = test_dir();
+    let config = write_config(
+        dir.path(),
+        &json!({"rules": [
+            {"name": "broken", "match": ["alertname=\"Broken\""],
+             "breaker": {"failures": 1, "backoff": "1h"},
+             "action": {"process": {"command": ["/bin/false"]}}},
+            {"name": "limited", "match": ["alertname=\"Limited\""], "target": ["instance"],
+             "max_runs": {"count": 1, "per": "1h"},
+             "action": {"process": {"command": ["/bin/true"]}}},
+        ]}),
+    );
+    let episode = |alertname: &str, starts_at: &str| {
+        notification(&[
+            alert(&[("alertname", alertname), ("instance", "web-1")], &[]).starts_at(starts_at),
+        ])
+    };
+    let alertrun = Alertrun::start(&config, &[]);
+    for name in ["Broken", "Limited"] {
+        let answer = post_accepted(alertrun.addr, &episode(name, "2026-12-05T01:00:00Z"));
+        assert_eq!(answer["queued"], 1, "{answer}");
+    }
+    wait_settled(alertrun.addr, WAIT);
+    assert_eq!(
+        value(
+            &scrape(alertrun.addr),
+            "alertrun_circuit_open",
+            &[("rule", "broken")]
+        ),
+        Some(1.0)
+    );
+
+    // Restarted on the same state: a new episode of each is held back by what the rails
+    // remembered before the restart.
+    let state = alertrun.into_state_dir();
+    let alertrun = Alertrun::start_in(&config, &[], state);
+    for (name, why) in [("Broken", "circuit"), ("Limited", "max_runs 1")] {
+        let answer = post_accepted(alertrun.addr, &episode(name, "2026-12-05T02:00:00Z"));
+        assert_eq!(
+            (answer["queued"].as_u64(), answer["skipped"].as_u64()),
+            (Some(0), Some(1)),
+            "{name}: {answer}"
+        );
+        let rule = name.to_lowercase();
+        let runs = all_runs(alertrun.addr, &format!("rule={rule}"));
+        let held = runs
+            .iter()
+            .find(|r| run_state(r) == "skipped")
+            .unwrap_or_else(|| panic!("a skipped run of {rule}: {runs:?}"));
+        let reason = held["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains(why), "{name}: {reason}");
+    }
+    assert_eq!(
+        value(
+            &scrape(alertrun.addr),
+            "alertrun_circuit_open",
+            &[("rule", "broken")]
+        ),
+        Some(1.0),
+        "the open breaker shows after the restart"
+    );
+
+    // Reset by hand, and restarted again: it stays closed.
+    let url = format!("http://{}", alertrun.addr);
+    let (ok, out) = cli(&["breaker", "reset", "--url", &url, "broken"]);
+    assert!(ok, "{out}");
+    let state = alertrun.into_state_dir();
+    let alertrun = Alertrun::start_in(&config, &[], state);
+    let answer = post_accepted(alertrun.addr, &episode("Broken", "2026-12-05T03:00:00Z"));
+    assert_eq!(answer["queued"], 1, "{answer}");
+}

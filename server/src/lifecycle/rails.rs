@@ -29,9 +29,10 @@
 //! What this module is: the rails' state and decisions, pure and synchronous, with time
 //! passed in (unit-tested with a hand-moved clock). What it is not: it reads no clock,
 //! writes nothing and knows no config file. The dispatcher asks it under the same lock as
-//! the ledger, and stores the pauses (the operator's) as a store setting.
+//! the ledger, and stores the pauses (the operator's) and each target's state as store
+//! settings.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::sync::Arc;
 
@@ -274,6 +275,8 @@ pub(crate) struct Rails {
     /// Runs admitted and not yet ended: which (rule, target) they count for, and the
     /// breaker settings of their rule when they were admitted.
     live: HashMap<RunId, ((RuleName, Target), BreakerSettings)>,
+    /// Targets whose state changed since [`Rails::take_changes`].
+    changed: HashSet<(RuleName, Target)>,
 }
 
 impl Rails {
@@ -285,6 +288,33 @@ impl Rails {
     /// Restores the pauses the store kept.
     pub(crate) fn restore_pauses(&mut self, pauses: Vec<Pause>) {
         self.pauses = pauses.into_iter().map(|p| (p.reason.clone(), p)).collect();
+    }
+
+    /// Restores the state of (rule, target) the store kept. A half-open breaker's trial
+    /// run did not survive the restart (no run does), so it waits for a trial again.
+    pub(crate) fn restore_target(
+        &mut self,
+        rule: RuleName,
+        target: Target,
+        mut state: TargetState,
+    ) {
+        if let Breaker::HalfOpen { trial, .. } = &mut state.breaker {
+            *trial = None;
+        }
+        self.targets.insert((rule, target), state);
+    }
+
+    /// What changed since the last call, to store with the write that changed it: each
+    /// target's state, or `None` for one forgotten.
+    pub(crate) fn take_changes(&mut self) -> Vec<(RuleName, Target, Option<TargetState>)> {
+        let mut keys: Vec<(RuleName, Target)> = self.changed.drain().collect();
+        keys.sort();
+        keys.into_iter()
+            .map(|key| {
+                let state = self.targets.get(&key).cloned();
+                (key.0, key.1, state)
+            })
+            .collect()
     }
 
     /// Pauses alertrun for `reason`. Returns whether that reason was new.
@@ -386,6 +416,7 @@ impl Rails {
                 && now >= until
             {
                 state.breaker = Breaker::HalfOpen { trips, trial: None };
+                self.changed.insert(key.clone());
             }
             if state.breaker.holds(now) {
                 return Err(Held {
@@ -432,19 +463,28 @@ impl Rails {
         now: i64,
     ) {
         let key = (rule.clone(), target.clone());
-        let state = self.targets.entry(key.clone()).or_default();
-        if let Some(rate) = policy.max_runs {
-            state.admitted.push_back(now);
-            while state
-                .admitted
-                .front()
-                .is_some_and(|at| now.saturating_sub(*at) >= ms(rate.per))
-            {
-                state.admitted.pop_front();
+        let half_open = matches!(
+            self.targets.get(&key).map(|s| &s.breaker),
+            Some(Breaker::HalfOpen { .. })
+        );
+        // Only what a rail counts is remembered (and stored): a rule without a rate limit
+        // adds nothing per run while its breaker is closed.
+        if policy.max_runs.is_some() || half_open {
+            let state = self.targets.entry(key.clone()).or_default();
+            if let Some(rate) = policy.max_runs {
+                state.admitted.push_back(now);
+                while state
+                    .admitted
+                    .front()
+                    .is_some_and(|at| now.saturating_sub(*at) >= ms(rate.per))
+                {
+                    state.admitted.pop_front();
+                }
             }
-        }
-        if let Breaker::HalfOpen { trial, .. } = &mut state.breaker {
-            *trial = Some(id);
+            if let Breaker::HalfOpen { trial, .. } = &mut state.breaker {
+                *trial = Some(id);
+            }
+            self.changed.insert(key.clone());
         }
         self.live.insert(id, (key, policy.breaker));
     }
@@ -464,6 +504,7 @@ impl Rails {
                 *trial = None;
             }
         }
+        self.changed.insert(key);
     }
 
     /// Notes that run `id` ended in `state` at `now`; returns the breaker's change between
@@ -615,6 +656,7 @@ impl Rails {
         }
         for key in gone {
             self.targets.remove(&key);
+            self.changed.insert(key);
         }
     }
 
@@ -640,8 +682,18 @@ impl Rails {
         })
     }
 
+    /// Notes that the breaker of `key` was `was`: marks the state to store when it
+    /// changed, forgets a state with nothing to remember, and returns the change between
+    /// open and closed, if any.
     fn change(&mut self, key: (RuleName, Target), was: &Breaker) -> Option<BreakerChange> {
-        let breaker = self.targets.get(&key).map(|s| s.breaker.clone())?;
+        let state = self.targets.get(&key)?;
+        let breaker = state.breaker.clone();
+        if breaker != *was {
+            self.changed.insert(key.clone());
+        }
+        if state.is_blank() && !self.live.values().any(|(k, _)| *k == key) {
+            self.targets.remove(&key);
+        }
         // Opened, closed, or opened again after a failed trial.
         let changed = breaker.is_open() != was.is_open()
             || matches!(breaker, Breaker::Open { .. }) && breaker != *was;
@@ -651,6 +703,23 @@ impl Rails {
             breaker,
         })
     }
+}
+
+/// The first part of the store setting that holds a target's state.
+const SETTING: &str = "rails";
+
+/// The name of the store setting that holds the state of (rule, target): `rails␟rule␟target`
+/// (rule names cannot hold the separator, and a target writes control characters of label
+/// values as JSON escapes).
+pub(crate) fn setting_name(rule: &RuleName, target: &Target) -> String {
+    format!("{SETTING}\u{1f}{rule}\u{1f}{target}")
+}
+
+/// The (rule, target) of a setting named by [`setting_name`]; `None` for another setting.
+pub(crate) fn parse_setting_name(name: &str) -> Option<(RuleName, Target)> {
+    let rest = name.strip_prefix(SETTING)?.strip_prefix('\u{1f}')?;
+    let (rule, target) = rest.split_once('\u{1f}')?;
+    Some((RuleName::from(rule), Target::named(target)))
 }
 
 /// A duration in milliseconds, as the rails count time.

@@ -584,3 +584,53 @@ fn targets_with_nothing_to_remember_are_forgotten() {
     rails.forget_stale(HOUR, T0 + 100 * HOUR);
     assert!(rails.target_state(&r, &t).is_some());
 }
+
+#[test]
+fn only_what_a_rail_counts_is_given_to_store() {
+    let (r, t) = (rule("restart"), target("a"));
+    let mut rails = Rails::new();
+    // No rate limit, a closed breaker, a success: nothing to store, nothing remembered.
+    run(&mut rails, 1, &r, &t, RunState::Succeeded, T0);
+    assert_eq!(rails.take_changes(), vec![]);
+    assert!(rails.target_state(&r, &t).is_none());
+    // A failure counts.
+    run(&mut rails, 2, &r, &t, RunState::Failed, T0);
+    let changes = rails.take_changes();
+    assert_eq!(changes.len(), 1);
+    assert_eq!(
+        changes[0].2.as_ref().map(|s| s.breaker.clone()),
+        Some(Breaker::Closed {
+            failures: 1,
+            ineffective: 0
+        })
+    );
+    // A success after it resets the count: stored as a deletion (nothing to remember).
+    run(&mut rails, 3, &r, &t, RunState::Succeeded, T0);
+    assert_eq!(rails.take_changes(), vec![(r.clone(), t.clone(), None)]);
+    // A rate limit stores its window.
+    let p = rate(2, HOUR);
+    rails.admitted(4, &r, &t, &p, T0);
+    let changes = rails.take_changes();
+    assert_eq!(changes[0].2.as_ref().map(|s| s.admitted.len()), Some(1));
+}
+
+#[test]
+fn a_stored_target_state_restores_its_breaker_after_a_restart() {
+    let (r, t) = (rule("restart"), target("{pod=\"web\"}"));
+    let mut rails = Rails::new();
+    for id in 1..=3 {
+        run(&mut rails, id, &r, &t, RunState::Failed, T0);
+    }
+    let mut restarted = Rails::new();
+    for (rule, target, state) in rails.take_changes() {
+        let name = setting_name(&rule, &target);
+        let (rule, target) = parse_setting_name(&name).expect("reads back");
+        let json = serde_json::to_vec(&state.expect("open")).unwrap();
+        restarted.restore_target(rule, target, serde_json::from_slice(&json).unwrap());
+    }
+    assert_eq!(
+        rail(restarted.check(&r, &t, &policy(), None, T0 + MIN)),
+        Some(Rail::CircuitOpen)
+    );
+    assert_eq!(parse_setting_name("pauses"), None);
+}

@@ -19,7 +19,7 @@
 //! [`Dispatcher::start`] re-queues what was queued and resolves what was starting or
 //! running before anything else runs (see `recover`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -144,6 +144,10 @@ struct State {
     rails: Rails,
 }
 
+/// How a batch handed to the writer was committed, when awaited.
+type Written =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Arc<StoreError>>> + Send>>;
+
 /// A batch for the writer thread, and where to say how its commit went.
 struct WriteJob {
     batch: store::Batch,
@@ -185,6 +189,7 @@ fn write_until_closed(store: &Store, metrics: &Metrics, mut rx: mpsc::UnboundedR
             merged.runs.extend(job.batch.runs);
             merged.dedupe.extend(job.batch.dedupe);
             merged.dedupe_remove.extend(job.batch.dedupe_remove);
+            merged.settings.extend(job.batch.settings);
             dones.push(job.done);
             ends.push(Ends::of(&merged));
         }
@@ -244,6 +249,7 @@ struct Ends {
     runs: usize,
     dedupe: usize,
     dedupe_remove: usize,
+    settings: usize,
 }
 
 impl Ends {
@@ -253,6 +259,7 @@ impl Ends {
             runs: batch.runs.len(),
             dedupe: batch.dedupe.len(),
             dedupe_remove: batch.dedupe_remove.len(),
+            settings: batch.settings.len(),
         }
     }
 
@@ -263,6 +270,7 @@ impl Ends {
             runs: merged.runs[self.runs..to.runs].to_vec(),
             dedupe: merged.dedupe[self.dedupe..to.dedupe].to_vec(),
             dedupe_remove: merged.dedupe_remove[self.dedupe_remove..to.dedupe_remove].to_vec(),
+            settings: merged.settings[self.settings..to.settings].to_vec(),
         }
     }
 }
@@ -291,6 +299,8 @@ enum Update {
     End(Box<RunRecord>, Arc<[u8]>),
     /// Answered once everything sent before it is written.
     Flush(oneshot::Sender<()>),
+    /// Store settings to put or delete (the rails' state of targets).
+    Settings(Vec<(String, Option<Vec<u8>>)>),
 }
 
 struct Submission {
@@ -442,12 +452,13 @@ impl Dispatcher {
     }
 
     /// Closes the open breakers of `rule` (on `target` only, when given); returns the
-    /// targets closed. Not stored: breakers live in memory, and a restart closes them all.
+    /// targets closed (stored, as every change of the rails' state).
     pub(crate) fn reset_breakers(&self, rule: &str, target: Option<&str>) -> Vec<String> {
         let mut state = self.inner.lock();
         let want = target.map(rails::Target::named);
         let changes = state.rails.reset(rule, want.as_ref());
         let open = state.rails.open_count(&RuleName::from(rule));
+        self.inner.store_rails(&mut state);
         drop(state);
         self.inner.options.metrics.set_circuit_open(rule, open);
         changes
@@ -469,7 +480,9 @@ impl Dispatcher {
             .max()
             .unwrap_or(0);
         let now = self.now();
-        self.inner.lock().rails.forget_stale(longest, now);
+        let mut state = self.inner.lock();
+        state.rails.forget_stale(longest, now);
+        self.inner.store_rails(&mut state);
     }
 
     /// The pauses holding now.
@@ -618,7 +631,8 @@ async fn take_notifications(inner: Arc<Inner>, mut rx: mpsc::Receiver<Submission
 /// A batch admitted and waiting to be written.
 struct PlannedBatch {
     taken: Vec<Taken>,
-    write: store::Batch,
+    /// Its write, handed to the writer already.
+    written: Written,
 }
 
 /// A selection rendered into a run, before the ledger admits it.
@@ -639,18 +653,37 @@ struct Planned {
 const PAUSES: &str = "pauses";
 
 impl Inner {
-    /// Restores the pauses the store kept, so that a restart stays paused.
+    /// Restores the pauses and the rails' state of each target the store kept, so that a
+    /// restart stays paused and keeps its rate limits and breakers.
     async fn restore_pauses(&self, store: &Store) -> Result<(), StoreError> {
         let reader = store.clone();
         let settings = tokio::task::spawn_blocking(move || reader.settings())
             .await
             .map_err(|e| StoreError::from_panic(&e))??;
-        let Some((_, json)) = settings.into_iter().find(|(name, _)| name == PAUSES) else {
-            return Ok(());
-        };
-        let pauses: Vec<Pause> = serde_json::from_slice(&json).map_err(|e| {
-            StoreError::from_panic(&format!("the stored pauses cannot be read: {e}"))
-        })?;
+        let mut pauses: Vec<Pause> = Vec::new();
+        {
+            let mut state = self.lock();
+            for (name, json) in settings {
+                if name == PAUSES {
+                    pauses = serde_json::from_slice(&json).map_err(|e| {
+                        StoreError::from_panic(&format!("the stored pauses cannot be read: {e}"))
+                    })?;
+                } else if let Some((rule, target)) = rails::parse_setting_name(&name) {
+                    // A state that no longer reads (a later layout) is dropped: the rails
+                    // then start afresh for that target, as before they were stored.
+                    if let Ok(kept) = serde_json::from_slice(&json) {
+                        state.rails.restore_target(rule, target, kept);
+                    }
+                }
+            }
+            let mut open: BTreeMap<&RuleName, usize> = BTreeMap::new();
+            for (rule, _, _) in state.rails.open_breakers() {
+                *open.entry(rule).or_default() += 1;
+            }
+            for (rule, count) in open {
+                self.options.metrics.set_circuit_open(rule.as_str(), count);
+            }
+        }
         if !pauses.is_empty() {
             let reasons: Vec<&str> = pauses.iter().map(|p| p.reason.as_str()).collect();
             warn!(reasons = %reasons.join("; "), "alertrun is paused: no run is queued until `alertrun resume`");
@@ -833,18 +866,23 @@ impl Inner {
             }
             taken.push(t);
         }
+        write
+            .settings
+            .extend(rails_settings(state.rails.take_changes()));
+        // Handed over under the lock: see `Inner::submit`.
+        let written = self.submit(write);
         drop(state);
         if taken.is_empty() {
             return None;
         }
-        Some(PlannedBatch { taken, write })
+        Some(PlannedBatch { taken, written })
     }
 
     /// Writes an admitted batch; then, in one step under the lock, settles it in the
     /// ledger (its runs queue, or it is forgotten when the write failed) and answers.
     async fn commit_batch(&self, planned: PlannedBatch) {
-        let PlannedBatch { taken, write } = planned;
-        let written = self.write(write).await;
+        let PlannedBatch { taken, written } = planned;
+        let written = written.await;
         if let Err(e) = &written {
             error!(error = %e, notifications = taken.len(),
                 "cannot record accepted notifications: refusing them (503) so that Alertmanager retries");
@@ -939,24 +977,50 @@ impl Inner {
     /// Writes `batch` durably (no-op without a store): hands it to the writer task, which
     /// merges whatever is waiting (intake, starts, ends) into one commit, one fsync.
     async fn write(&self, batch: store::Batch) -> Result<(), Arc<StoreError>> {
-        let Some(writer) = &self.writer else {
-            return Ok(());
+        self.submit(batch).await
+    }
+
+    /// Hands `batch` to the writer now, and returns how its commit went when awaited.
+    /// Commits happen in the order batches are handed over: what is taken from the state
+    /// under its lock and handed over under the same lock (the rails' changes) is written
+    /// in the order it changed, so an older value never overwrites a newer one.
+    fn submit(&self, batch: store::Batch) -> Written {
+        let sent = match &self.writer {
+            Some(writer) if !batch.is_empty() => {
+                let (done, result) = oneshot::channel();
+                Some(writer.send(WriteJob { batch, done }).map(|()| result))
+            }
+            _ => None,
         };
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let (done, result) = oneshot::channel();
-        let job = WriteJob { batch, done };
-        if writer.send(job).is_err() {
-            return Err(Arc::new(StoreError::from_panic(
-                &"the store writer stopped",
-            )));
-        }
-        result.await.unwrap_or_else(|_| {
-            Err(Arc::new(StoreError::from_panic(
-                &"the store writer stopped",
-            )))
+        Box::pin(async move {
+            let stopped = || Arc::new(StoreError::from_panic(&"the store writer stopped"));
+            match sent {
+                None => Ok(()),
+                Some(Err(_)) => Err(stopped()),
+                Some(Ok(result)) => result.await.unwrap_or_else(|_| Err(stopped())),
+            }
         })
+    }
+
+    /// Hands what the rails changed to the writer, under the lock `state` is held by (see
+    /// [`Inner::submit`]). A write that fails goes to the recorder, which retries it.
+    fn store_rails(&self, state: &mut State) {
+        let settings = rails_settings(state.rails.take_changes());
+        if settings.is_empty() || self.writer.is_none() {
+            return;
+        }
+        let written = self.submit(store::Batch {
+            settings: settings.clone(),
+            ..store::Batch::default()
+        });
+        let recorder = self.updates.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if written.await.is_err() {
+                    let _ = recorder.send(Update::Settings(settings));
+                }
+            });
+        }
     }
 
     /// Every selection `n` fires, rendered, as runs to admit (without ids: the ledger gives
@@ -1045,6 +1109,19 @@ impl Inner {
         }
         out
     }
+}
+
+/// The rails' changes as store settings.
+fn rails_settings(
+    changes: Vec<(RuleName, rails::Target, Option<rails::TargetState>)>,
+) -> Vec<(String, Option<Vec<u8>>)> {
+    changes
+        .into_iter()
+        .map(|(rule, target, state)| {
+            let json = state.map(|s| serde_json::to_vec(&s).expect("a target state serializes"));
+            (rails::setting_name(&rule, &target), json)
+        })
+        .collect()
 }
 
 /// Takes the resolved alerts of `n` out of the storm windows of the rules that have one,

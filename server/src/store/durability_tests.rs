@@ -480,6 +480,43 @@ fn a_batch_acknowledged_only_by_the_journal_survives_redb_losing_it() {
     );
 }
 
+/// Settings committed with a batch (the rails' state of a target) are durable as the
+/// batch is: through the journal alone, and a deletion replays too.
+#[test]
+fn settings_in_a_batch_survive_redb_losing_them_and_deletions_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(FILE_NAME);
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .commit(&Batch {
+                settings: vec![("gone".to_owned(), Some(b"1".to_vec()))],
+                ..Batch::default()
+            })
+            .unwrap();
+        store.checkpoint_now().unwrap();
+    }
+    let checkpointed = fs::read(&path).unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .commit(&Batch {
+                settings: vec![
+                    ("rails\u{1f}a\u{1f}t".to_owned(), Some(b"{}".to_vec())),
+                    ("gone".to_owned(), None),
+                ],
+                ..Batch::default()
+            })
+            .unwrap();
+    }
+    fs::write(&path, &checkpointed).unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(
+        store.settings().unwrap(),
+        vec![("rails\u{1f}a\u{1f}t".to_owned(), b"{}".to_vec())]
+    );
+}
+
 /// The tail of an append that a crash cut short was never acknowledged: the replay stops
 /// before it and keeps every whole frame.
 #[test]

@@ -40,8 +40,11 @@
 //! byte (1), then the notifications (`u32` count; each `u64` id, `u32` length, the body as
 //! the store keeps it), the runs (`u32` count; each `u32` length, the run as the store keeps
 //! it: JSON, zstd-compressed where that is smaller), the dedupe
-//! keys to remove (`u32` count; each `u32` length, bytes) and the dedupe entries to put
-//! (`u32` count; each `u32` length, key bytes, `i64` ran at, `i64` seen at).
+//! keys to remove (`u32` count; each `u32` length, bytes), the dedupe entries to put
+//! (`u32` count; each `u32` length, key bytes, `i64` ran at, `i64` seen at), and, only
+//! when the batch has any, the settings (`u32` count; each `u32` length, name bytes, a
+//! byte 1 and `u32` length and value bytes to put, or a byte 0 to delete). A frame without
+//! the settings section (every frame of earlier releases) has none.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read as _};
@@ -333,6 +336,19 @@ pub(crate) fn encode(batch: &Batch, bodies: &[Vec<u8>], runs: &[Vec<u8>]) -> Vec
         out.extend_from_slice(&entry.ran_at.to_le_bytes());
         out.extend_from_slice(&entry.seen_at.to_le_bytes());
     }
+    if !batch.settings.is_empty() {
+        put_len(&mut out, batch.settings.len());
+        for (name, value) in &batch.settings {
+            put_bytes(&mut out, name.as_bytes());
+            match value {
+                Some(value) => {
+                    out.push(1);
+                    put_bytes(&mut out, value);
+                }
+                None => out.push(0),
+            }
+        }
+    }
     out
 }
 
@@ -371,6 +387,17 @@ fn decode(payload: &[u8]) -> Result<Batch, String> {
         let ran_at = r.i64()?;
         let seen_at = r.i64()?;
         batch.dedupe.push((key, DedupeEntry { ran_at, seen_at }));
+    }
+    if !r.0.is_empty() {
+        for _ in 0..r.u32()? {
+            let name = r.string()?;
+            let value = match r.take(1)?[0] {
+                0 => None,
+                1 => Some(r.bytes()?.to_vec()),
+                other => return Err(format!("setting {name:?}: unknown kind {other}")),
+            };
+            batch.settings.push((name, value));
+        }
     }
     if !r.0.is_empty() {
         return Err(format!("{} bytes after the batch", r.0.len()));

@@ -738,6 +738,19 @@ fn apply(
             .insert(key.as_str(), (entry.ran_at, entry.seen_at))
             .map_err(|e| cx.error(e))?;
     }
+    if !batch.settings.is_empty() {
+        let mut table = t
+            .txn()
+            .open_table(settings::SETTINGS)
+            .map_err(|e| cx.error(e))?;
+        for (name, value) in &batch.settings {
+            match value {
+                Some(value) => table.insert(name.as_str(), value.as_slice()).map(|_| ()),
+                None => table.remove(name.as_str()).map(|_| ()),
+            }
+            .map_err(|e| cx.error(e))?;
+        }
+    }
     Ok(())
 }
 

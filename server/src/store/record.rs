@@ -81,6 +81,10 @@ pub struct Batch {
     pub dedupe: Vec<(String, DedupeEntry)>,
     /// Dedupe keys to remove. Applied before `dedupe`, so a key in both is kept.
     pub dedupe_remove: Vec<String>,
+    /// Settings to put (`Some`) or delete (`None`), by name: what alertrun keeps besides
+    /// runs, in step with them (the rails' state of a target, written with the run that
+    /// changed it). See [`Store::settings`](super::Store::settings).
+    pub settings: Vec<(String, Option<Vec<u8>>)>,
 }
 
 impl Batch {
@@ -90,6 +94,7 @@ impl Batch {
             && self.runs.is_empty()
             && self.dedupe.is_empty()
             && self.dedupe_remove.is_empty()
+            && self.settings.is_empty()
     }
 }
 

@@ -1,19 +1,20 @@
-//! Operator settings: the few decisions an operator makes at run time that must outlive a
-//! restart (a pause and its reasons, a circuit breaker closed by hand), as small values by
-//! name in their own table, `settings`.
+//! Settings: small values by name, in their own table, `settings`, that must outlive a
+//! restart besides the runs: the decisions an operator makes at run time (a pause and its
+//! reasons), and the rails' state of each target (its rate-limit window, its breaker).
 //!
-//! They are rare (a person types them), so each is its own durable redb transaction,
-//! written before the operator is answered, not a frame of the journal that intake
-//! batches go through. What this module is not: a general key-value store, or a place for
-//! what alertrun derives by itself (rate-limit windows and breaker counts come from the
-//! run history).
+//! An operator's decision is rare (a person types it), so it is its own durable redb
+//! transaction ([`Store::put_setting`]), written before the operator is answered. The
+//! rails' state changes with runs, so it goes with them: a [`Batch`](super::Batch)'s
+//! `settings`, in the same commit (and journal frame) as the runs that changed it. What
+//! this module is not: a general key-value store.
 
 use redb::{ReadableTable as _, TableDefinition, TableError};
 
 use super::{Store, StoreError};
 
-/// Name → value (JSON, as the caller encodes it).
-const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
+/// Name → value (JSON, as the caller encodes it). Made by the first write that needs it,
+/// not at open, so that a store written before it still opens without a write.
+pub(super) const SETTINGS: TableDefinition<&str, &[u8]> = TableDefinition::new("settings");
 
 impl Store {
     /// Sets the setting `name` to `value`, or deletes it when `None`; durable once it

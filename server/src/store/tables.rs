@@ -278,6 +278,7 @@ impl From<RunHead<'_>> for IndexKeys {
 /// Every table a write opens, open for one write transaction.
 pub(super) struct WriteTables<'txn> {
     cx: Classify<'txn>,
+    txn: &'txn WriteTransaction,
     pub(super) meta: Table<'txn, &'static str, u64>,
     pub(super) runs: Table<'txn, u64, &'static [u8]>,
     pub(super) notifications: Table<'txn, u64, &'static [u8]>,
@@ -301,6 +302,7 @@ impl<'txn> WriteTables<'txn> {
             .map_err(|e| cx.error(e))?;
         Ok(WriteTables {
             cx,
+            txn,
             meta: txn.open_table(META).map_err(|e| cx.error(e))?,
             runs: txn.open_table(RUNS).map_err(|e| cx.error(e))?,
             notifications: txn.open_table(NOTIFICATIONS).map_err(|e| cx.error(e))?,
@@ -310,6 +312,11 @@ impl<'txn> WriteTables<'txn> {
             orphans: txn.open_table(ORPHANS).map_err(|e| cx.error(e))?,
             by_state,
         })
+    }
+
+    /// The transaction, to open a table that is not always written (`settings`).
+    pub(super) fn txn(&self) -> &'txn WriteTransaction {
+        self.txn
     }
 
     /// How its errors are classified.

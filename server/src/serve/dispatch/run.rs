@@ -94,6 +94,7 @@ impl Inner {
                         .metrics
                         .set_circuit_open(change.rule.as_str(), open);
                 }
+                self.store_rails(&mut state);
             }
             Ok(_) => {}
             Err(e) => error!(run = id, error = %e, "lifecycle: unexpected transition"),
@@ -499,6 +500,7 @@ pub(super) async fn record_ends(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiv
     // Ends that could not be written (full or read-only disk): kept, and written again
     // every second until they are, before anything newer.
     let mut unwritten: Vec<(store::RunRecord, Arc<[u8]>)> = Vec::new();
+    let mut unwritten_settings: Vec<(String, Option<Vec<u8>>)> = Vec::new();
     let mut flushes: Vec<oneshot::Sender<()>> = Vec::new();
     loop {
         let first = if unwritten.is_empty() {
@@ -510,11 +512,13 @@ pub(super) async fn record_ends(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiv
             tokio::time::timeout(RETRY, rx.recv()).await.ok().flatten()
         };
         let mut ends = std::mem::take(&mut unwritten);
+        let mut settings = std::mem::take(&mut unwritten_settings);
         let mut next = first;
         while let Some(update) = next.take().or_else(|| rx.try_recv().ok()) {
             match update {
                 Update::End(record, body) => ends.push((*record, body)),
                 Update::Flush(done) => flushes.push(done),
+                Update::Settings(more) => settings.extend(more),
             }
             if ends.len() >= 512 {
                 break;
@@ -524,6 +528,7 @@ pub(super) async fn record_ends(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiv
             &inner,
             || store::Batch {
                 runs: ends.iter().map(|(record, _)| record.clone()).collect(),
+                settings: settings.clone(),
                 ..store::Batch::default()
             },
             ends.iter()
@@ -534,6 +539,7 @@ pub(super) async fn record_ends(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiv
             error!(error = %e, runs = ends.len(),
                 "cannot record how actions ended: retrying every second");
             unwritten = ends;
+            unwritten_settings = settings;
             continue;
         }
         // Everything sent before a flush request is written now.
