@@ -38,6 +38,11 @@ impl Timestamp {
         self.0.timestamp()
     }
 
+    /// Milliseconds since the Unix epoch (negative before 1970).
+    pub fn unix_millis(&self) -> i64 {
+        self.0.timestamp_millis()
+    }
+
     /// The instant in UTC, RFC 3339 with all nine fraction digits: a stable key that does not
     /// depend on the offset or the precision the sender chose.
     pub fn to_utc_string(&self) -> String {

@@ -2,15 +2,18 @@
 
 use std::fmt::Write as _;
 
-use crate::store::RunRecord;
+use crate::lifecycle::VerdictKind;
+use crate::store::{RunRecord, RunVerdict};
 
 /// One line per run, newest first as given: id, state, rule, fingerprint, start, duration,
 /// exit.
 pub fn table(runs: &[RunRecord]) -> String {
-    let rows: Vec<[String; 7]> = runs
+    // The verdict column shows only when a run has one (rules with `verify`).
+    let verdicts = runs.iter().any(|r| r.verdict.is_some());
+    let rows: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {
-            [
+            let mut row = vec![
                 r.id.to_string(),
                 r.state.as_str().to_owned(),
                 r.rule.clone(),
@@ -28,10 +31,14 @@ pub fn table(runs: &[RunRecord]) -> String {
                     _ => "-".to_owned(),
                 },
                 r.exit.clone().unwrap_or_else(|| "-".to_owned()),
-            ]
+            ];
+            if verdicts {
+                row.push(r.verdict.as_ref().map_or_else(|| "-".to_owned(), verdict));
+            }
+            row
         })
         .collect();
-    let header = [
+    let mut header = vec![
         "ID",
         "STATE",
         "RULE",
@@ -40,7 +47,10 @@ pub fn table(runs: &[RunRecord]) -> String {
         "DURATION",
         "EXIT",
     ];
-    let mut widths = header.map(str::len);
+    if verdicts {
+        header.push("VERDICT");
+    }
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -49,7 +59,7 @@ pub fn table(runs: &[RunRecord]) -> String {
     let mut out = String::new();
     let mut line = |cells: &[&str]| {
         let mut text = String::new();
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
             if i + 1 == cells.len() {
                 text.push_str(cell);
             } else {
@@ -61,9 +71,19 @@ pub fn table(runs: &[RunRecord]) -> String {
     };
     line(&header);
     for row in &rows {
-        line(&row.each_ref().map(String::as_str));
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        line(&cells);
     }
     out
+}
+
+/// A verdict in a few words: "effective in 12.5s", "pending until …", "ineffective".
+fn verdict(v: &RunVerdict) -> String {
+    match (v.verdict, v.resolve_ms) {
+        (VerdictKind::Effective, Some(ms)) => format!("effective in {:.1}s", ms as f64 / 1000.0),
+        (VerdictKind::Pending, _) => format!("pending until {}", time(v.until)),
+        (kind, _) => kind.as_str().to_owned(),
+    }
 }
 
 /// Every field of one run, for `alertrun runs show ID`.
@@ -89,6 +109,9 @@ pub fn detail(r: &RunRecord) -> String {
     field("ended", &r.ended_at.map(time).unwrap_or_default());
     field("exit", r.exit.as_deref().unwrap_or(""));
     field("ended_by", r.ended_by.as_deref().unwrap_or(""));
+    if let Some(v) = &r.verdict {
+        field("verdict", &verdict(v));
+    }
     field("dry_run", &r.dry_run.to_string());
     field("argv", &serde_json::to_string(&r.argv).unwrap_or_default());
     let labels: Vec<String> = r.labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();

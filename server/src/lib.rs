@@ -41,16 +41,18 @@ mod store;
 pub mod testing;
 
 pub use config::{
-    Action, Auth, BreakerSettings, Config, ConfigError, DEFAULT_STORM_WINDOW, Limits, Muted,
-    NamedInterval, OnInterrupt, OnResolved, Policy, Problem, Rails, RateLimit, Repeat, Schedule,
-    Secret, ServerSettings, StateSettings, StormGate, TlsSettings, check_exposure,
-    default_namespace, default_timeout, parse_server,
+    Action, Auth, BreakerSettings, Config, ConfigError, DEFAULT_RECURRENCE, DEFAULT_STORM_WINDOW,
+    Limits, Muted, NamedInterval, OnInterrupt, OnResolved, Policy, Problem, Rails, RateLimit,
+    Repeat, Schedule, Secret, ServerSettings, StateSettings, StormGate, TlsSettings, Verify,
+    check_exposure, default_namespace, default_timeout, parse_server,
 };
 pub use explain::{AlertReport, Report, RuleReport, Run, explain};
 pub use ruletest::{TestFileError, TestReport, run_test_file};
 
 #[cfg(feature = "server")]
 pub use history::{detail as run_detail, table as runs_table};
+#[cfg(feature = "server")]
+pub use lifecycle::VerdictKind;
 #[cfg(feature = "server")]
 pub use lifecycle::{ParseRunStateError, RunState, Transition};
 #[cfg(feature = "server")]
@@ -59,8 +61,9 @@ pub use serve::http::{Bound, ServeError, bind};
 pub use serve::intake::{Accepted, Intake, Refused, Source};
 #[cfg(feature = "server")]
 pub use serve::{ServeOptions, run as serve};
-#[cfg(feature = "server")]
-pub use store::{Batch, DedupeEntry, Recovery, RunFilter, RunRecord, Store, StoreError};
+pub use store::{
+    Batch, DedupeEntry, Recovery, RunFilter, RunRecord, RunVerdict, Store, StoreError,
+};
 
 /// The README's examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

@@ -27,7 +27,9 @@ pub use crate::backend::Action;
 #[cfg(feature = "server")]
 use crate::backend::RuleAction;
 use lines::Lines;
-pub use rails::{BreakerSettings, DEFAULT_STORM_WINDOW, Rails, RateLimit, StormGate};
+pub use rails::{
+    BreakerSettings, DEFAULT_RECURRENCE, DEFAULT_STORM_WINDOW, Rails, RateLimit, StormGate, Verify,
+};
 use raw::{
     RawDefaults, RawEnvStyle, RawMode, RawOnInterrupt, RawOnResolved, RawRule, RawSecret,
     RawStatus, RawTimeInterval, RawTop,
@@ -664,7 +666,7 @@ impl<'a> Validator<'a> {
         (self.problems.len() == before).then_some(policy)
     }
 
-    /// Checks a rule's rails (`target`, `max_runs`, `breaker`, `max_targets`).
+    /// Checks a rule's rails (`target`, `max_runs`, `breaker`, `max_targets`, `verify`).
     fn rails(&mut self, base: &str, raw: &RawRule) -> Rails {
         let mut rails = Rails::default();
         for (i, name) in raw.target.iter().enumerate() {
@@ -740,6 +742,23 @@ impl<'a> Validator<'a> {
                     max_targets: max.count,
                     within: within.unwrap_or(DEFAULT_STORM_WINDOW),
                 });
+            }
+        }
+        if let Some(v) = &raw.verify {
+            let path = join(base, "verify");
+            let within = self.duration(&join(&path, "within"), &v.within);
+            let recurrence = match &v.recurrence {
+                Some(text) => self.duration(&join(&path, "recurrence"), text),
+                None => Some(DEFAULT_RECURRENCE),
+            };
+            if within == Some(Duration::ZERO) {
+                self.problem(
+                    join(&path, "within"),
+                    "within must be longer than 0s (leave verify out to judge nothing)",
+                );
+            }
+            if let (Some(within), Some(recurrence)) = (within, recurrence) {
+                rails.verify = Some(Verify { within, recurrence });
             }
         }
         rails

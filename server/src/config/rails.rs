@@ -29,6 +29,8 @@ pub struct Rails {
     pub breaker: BreakerSettings,
     /// At most so many distinct targets firing within a window.
     pub max_targets: Option<StormGate>,
+    /// Whether, and how long, a succeeded run waits for its alert to resolve (verdicts).
+    pub verify: Option<Verify>,
 }
 
 impl Rails {
@@ -82,6 +84,14 @@ impl Rails {
                 humantime::format_duration(rate.per)
             ));
         }
+        if let Some(v) = self.verify {
+            rails.push(format!(
+                "after a success: verdict once the alert resolves (effective) or not within {} \
+                 (ineffective); firing again within {} of resolving: recurred",
+                humantime::format_duration(v.within),
+                humantime::format_duration(v.recurrence)
+            ));
+        }
         rails
     }
 }
@@ -132,6 +142,20 @@ pub struct StormGate {
     pub within: Duration,
 }
 
+/// `verify: {within: 10m, recurrence: 1h}`: after a run succeeds, the alert resolving
+/// within `within` makes it effective; firing again within `recurrence` of resolving makes
+/// it recurred.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verify {
+    /// How long the alert has to resolve after the action ended.
+    pub within: Duration,
+    /// How long after it resolved a new firing of the same alert counts against the run.
+    pub recurrence: Duration,
+}
+
+/// `verify.recurrence` when not given: an alert back within the hour was not fixed.
+pub const DEFAULT_RECURRENCE: Duration = Duration::from_secs(3600);
+
 /// The storm gate's window when `max_targets` gives only a count.
 pub const DEFAULT_STORM_WINDOW: Duration = Duration::from_secs(600);
 
@@ -149,6 +173,13 @@ pub(super) struct RawBreaker {
     pub(super) ineffective: Option<u32>,
     pub(super) backoff: Option<String>,
     pub(super) max_backoff: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawVerify {
+    pub(super) within: String,
+    pub(super) recurrence: Option<String>,
 }
 
 #[derive(Deserialize)]

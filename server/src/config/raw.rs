@@ -94,6 +94,8 @@ pub(crate) struct RawRule {
     pub(crate) breaker: Option<super::rails::RawBreaker>,
     #[serde(default)]
     pub(crate) max_targets: Option<Value>,
+    #[serde(default)]
+    pub(crate) verify: Option<super::rails::RawVerify>,
     /// Names of `time_intervals`: the rule acts only within one of them (none: always).
     #[serde(default)]
     pub(crate) active_time_intervals: Vec<String>,

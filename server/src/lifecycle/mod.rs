@@ -38,6 +38,7 @@ mod ledger;
 pub(crate) mod rails;
 mod state;
 mod transition;
+pub(crate) mod verify;
 
 pub(crate) use key::{DedupeKey, Namespace, RuleName, Subject};
 pub(crate) use ledger::{
@@ -45,3 +46,4 @@ pub(crate) use ledger::{
 };
 pub use state::{ParseRunStateError, RunState, Transition};
 pub(crate) use transition::{Effect, End, Event, next, retry_delay};
+pub use verify::VerdictKind;

@@ -224,7 +224,6 @@ impl Outcome {
 }
 
 /// A verdict on a succeeded run: whether its alert went away.
-#[allow(dead_code, reason = "verdicts (issue 12) are not built yet")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Verdict {
     /// The alert resolved within the verification window.
@@ -551,7 +550,6 @@ impl Rails {
         self.change(key, &before)
     }
 
-    #[allow(dead_code, reason = "verdicts (issue 12) are not built yet")]
     /// Notes a verdict on a succeeded run of (rule, target); returns the breaker's change
     /// between open and closed, if any.
     pub(crate) fn verdict(

@@ -34,6 +34,7 @@ use super::metrics::{Metrics, SkipReason, StoreOp};
 use crate::backend;
 use crate::config::{Config, OnResolved};
 use crate::lifecycle::rails::{self, Pause, Rails};
+use crate::lifecycle::verify::{self, Verifications};
 use crate::lifecycle::{
     Admission, DedupeKey, Event, Ledger, LiveRun, Namespace, NotDue, Refusal, RuleName, RunId,
     Selection, Subject,
@@ -43,6 +44,7 @@ use crate::store::{self, DedupeEntry, RunRecord, RunState, Store, StoreError};
 mod record;
 mod recover;
 mod run;
+mod verdicts;
 
 pub(crate) use crate::lifecycle::QueueLimits;
 use record::enter;
@@ -142,6 +144,8 @@ struct State {
     starts_paused_until: Option<Instant>,
     /// The brakes between a due selection and its queue (`lifecycle::rails`).
     rails: Rails,
+    /// Succeeded runs waiting for their verdict (`lifecycle::verify`).
+    verify: Verifications,
 }
 
 /// How a batch handed to the writer was committed, when awaited.
@@ -291,6 +295,8 @@ struct Run {
     queued_at: Instant,
     /// What the rails count it against.
     target: rails::Target,
+    /// Its rule's `verify`, to watch it once it succeeds.
+    verify: Option<verdicts::VerifyPlan>,
 }
 
 /// What the recorder task writes.
@@ -355,6 +361,7 @@ impl Dispatcher {
                 start_failures: 0,
                 starts_paused_until: None,
                 rails: Rails::new(),
+                verify: Verifications::new(),
             }),
             options,
             wake: Notify::new(),
@@ -372,6 +379,7 @@ impl Dispatcher {
         tokio::spawn(take_notifications(Arc::clone(&inner), intake_rx));
         tokio::spawn(schedule(Arc::clone(&inner)));
         tokio::spawn(record_ends(Arc::clone(&inner), updates_rx));
+        tokio::spawn(verdicts::verify_windows(Arc::clone(&inner)));
         Ok(Self { inner })
     }
 
@@ -458,7 +466,7 @@ impl Dispatcher {
         let want = target.map(rails::Target::named);
         let changes = state.rails.reset(rule, want.as_ref());
         let open = state.rails.open_count(&RuleName::from(rule));
-        self.inner.store_rails(&mut state);
+        self.inner.store_changes(&mut state);
         drop(state);
         self.inner.options.metrics.set_circuit_open(rule, open);
         changes
@@ -482,7 +490,7 @@ impl Dispatcher {
         let now = self.now();
         let mut state = self.inner.lock();
         state.rails.forget_stale(longest, now);
-        self.inner.store_rails(&mut state);
+        self.inner.store_changes(&mut state);
     }
 
     /// The pauses holding now.
@@ -668,6 +676,10 @@ impl Inner {
                     pauses = serde_json::from_slice(&json).map_err(|e| {
                         StoreError::from_panic(&format!("the stored pauses cannot be read: {e}"))
                     })?;
+                } else if let Some(id) = verify::parse_setting_name(&name) {
+                    if let Ok(watch) = serde_json::from_slice(&json) {
+                        state.verify.watch(id, watch);
+                    }
                 } else if let Some((rule, target)) = rails::parse_setting_name(&name) {
                     // A state that no longer reads (a later layout) is dropped: the rails
                     // then start afresh for that target, as before they were stored.
@@ -739,7 +751,7 @@ impl Inner {
     }
 
     /// Admits a batch under the state lock: selecting and rendering first, without it.
-    fn plan_batch(&self, batch: Vec<Submission>) -> Option<PlannedBatch> {
+    fn plan_batch(self: &Arc<Self>, batch: Vec<Submission>) -> Option<PlannedBatch> {
         let loaded = self.loaded();
         let now = self.now();
         let rendered: Vec<(Submission, Vec<Planned>)> = batch
@@ -751,6 +763,7 @@ impl Inner {
             .collect();
         let mut taken: Vec<Taken> = Vec::with_capacity(rendered.len());
         let mut write = store::Batch::default();
+        let mut decided = Vec::new();
         let mut state = self.lock();
         for (submission, planned) in rendered {
             let Submission {
@@ -778,6 +791,11 @@ impl Inner {
             };
             let mut planned = planned;
             calm_storms(&mut state.rails, &loaded.config, &notification, now);
+            let judged = Self::observe_verdicts(&mut state, &notification, now);
+            if !judged.is_empty() {
+                self.settle_verdicts(&mut state, &judged);
+                decided.extend(judged);
+            }
             hold(
                 &mut state,
                 &loaded.config,
@@ -866,12 +884,14 @@ impl Inner {
             }
             taken.push(t);
         }
-        write
-            .settings
-            .extend(rails_settings(state.rails.take_changes()));
+        write.settings.extend(changed_settings(&mut state));
         // Handed over under the lock: see `Inner::submit`.
         let written = self.submit(write);
         drop(state);
+        if !decided.is_empty() {
+            let inner = Arc::clone(self);
+            tokio::spawn(async move { inner.record_verdicts(decided).await });
+        }
         if taken.is_empty() {
             return None;
         }
@@ -1002,10 +1022,11 @@ impl Inner {
         })
     }
 
-    /// Hands what the rails changed to the writer, under the lock `state` is held by (see
-    /// [`Inner::submit`]). A write that fails goes to the recorder, which retries it.
-    fn store_rails(&self, state: &mut State) {
-        let settings = rails_settings(state.rails.take_changes());
+    /// Hands what the rails and the verdict watches changed to the writer, under the lock
+    /// `state` is held by (see [`Inner::submit`]). A write that fails goes to the
+    /// recorder, which retries it.
+    fn store_changes(&self, state: &mut State) {
+        let settings = changed_settings(state);
         if settings.is_empty() || self.writer.is_none() {
             return;
         }
@@ -1094,6 +1115,7 @@ impl Inner {
             let target = rails::Target::of(&policy.rails, &record.labels, id);
             let mut run = Run::new(record, rendered.request, executor, live);
             run.target = target;
+            run.verify = verdicts::VerifyPlan::of(policy.rails.verify, n);
             out.push(Planned {
                 selection: Selection {
                     key: run.live.key.clone(),
@@ -1109,6 +1131,13 @@ impl Inner {
         }
         out
     }
+}
+
+/// What the rails and the verdict watches changed, as store settings.
+fn changed_settings(state: &mut State) -> Vec<(String, Option<Vec<u8>>)> {
+    let mut settings = rails_settings(state.rails.take_changes());
+    settings.extend(verdicts::verify_settings(state.verify.take_changes()));
+    settings
 }
 
 /// The rails' changes as store settings.
@@ -1251,6 +1280,7 @@ impl Run {
             body: Arc::from(Vec::new()),
             queued_at: Instant::now(),
             target: rails::Target::named(""),
+            verify: None,
         }
     }
 }

@@ -19,6 +19,8 @@
 //! | `alertrun_runs_running`, `alertrun_runs_queued` | gauge | |
 //! | `alertrun_paused` | gauge, 0 or 1 | |
 //! | `alertrun_circuit_open` | gauge: open breakers (targets) | `rule` |
+//! | `alertrun_remediation_verdicts_total` | counter | `rule`, `verdict` (effective, ineffective, recurred, unknown) |
+//! | `alertrun_remediation_time_to_resolve_seconds` | histogram, 1 s to 1 d | `rule` |
 //! | `alertrun_oldest_queued_run_age_seconds` | gauge | |
 //! | `alertrun_store_commit_duration_seconds` | histogram, 0.1 ms to 1 s | |
 //! | `alertrun_store_errors_total` | counter | `op` ([`StoreOp`]) |
@@ -49,6 +51,11 @@ use super::intake::Source;
 /// The `Content-Type` of a `/metrics` response: the OpenMetrics text format, which
 /// Prometheus asks for first.
 pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// Upper bounds of `alertrun_remediation_time_to_resolve_seconds`: a second to a day.
+const TIME_TO_RESOLVE_BUCKETS: [f64; 12] = [
+    1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 14400.0, 86400.0,
+];
 
 /// Upper bounds of `alertrun_run_duration_seconds`: from 10 ms to an hour, in steps a
 /// person reads at a glance.
@@ -243,6 +250,12 @@ struct RunLabels {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct VerdictLabels {
+    rule: String,
+    verdict: &'static str,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct StoreLabels {
     op: StoreOp,
 }
@@ -280,6 +293,8 @@ struct Inner {
     runs_queued: Gauge,
     paused: Gauge,
     circuit_open: Family<RuleLabels, Gauge>,
+    verdicts: Family<VerdictLabels, Counter>,
+    time_to_resolve: HistogramFamily<RuleLabels>,
     oldest_queued_run_age: Gauge<f64, AtomicU64>,
     store_commit_duration: Histogram,
     /// By [`StoreOp::index`].
@@ -370,6 +385,26 @@ impl Metrics {
         self.inner.paused.set(i64::from(paused));
     }
 
+    /// A run of the rule named `rule` was judged `verdict`; `resolve` is its time to
+    /// resolve, when known.
+    pub fn verdict(&self, rule: &str, verdict: &'static str, resolve: Option<Duration>) {
+        self.inner
+            .verdicts
+            .get_or_create(&VerdictLabels {
+                rule: rule.to_owned(),
+                verdict,
+            })
+            .inc();
+        if let Some(resolve) = resolve {
+            self.inner
+                .time_to_resolve
+                .get_or_create(&RuleLabels {
+                    rule: rule.to_owned(),
+                })
+                .observe(resolve.as_secs_f64());
+        }
+    }
+
     /// `n` targets of the rule named `rule` have an open (or half-open) breaker now.
     pub fn set_circuit_open(&self, rule: &str, n: usize) {
         self.inner
@@ -451,6 +486,10 @@ impl Inner {
             runs_queued: Gauge::default(),
             paused: Gauge::default(),
             circuit_open: Family::default(),
+            verdicts: Family::default(),
+            time_to_resolve: Family::new_with_constructor(|| {
+                Histogram::new(TIME_TO_RESOLVE_BUCKETS)
+            }),
             oldest_queued_run_age: Gauge::default(),
             store_commit_duration: Histogram::new(STORE_COMMIT_BUCKETS),
             store_errors: Vec::new(),
@@ -508,6 +547,17 @@ impl Inner {
             "circuit_open",
             "Targets whose circuit breaker is open or half-open, by rule",
             self.circuit_open.clone(),
+        );
+        r.register(
+            "remediation_verdicts",
+            "Verdicts on succeeded runs of rules with verify, by rule and verdict",
+            self.verdicts.clone(),
+        );
+        r.register_with_unit(
+            "remediation_time_to_resolve",
+            "From an effective run's end to its alert's resolution, by rule",
+            Unit::Seconds,
+            self.time_to_resolve.clone(),
         );
         r.register_with_unit(
             "oldest_queued_run_age",

@@ -67,6 +67,24 @@ pub struct RunRecord {
     /// that a restarted alertrun can end or follow it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started: Option<alert_core::Started>,
+    /// Whether its action worked: set when it succeeded under a rule with `verify`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<RunVerdict>,
+}
+
+/// The verdict on a succeeded run (see `verify:` in the README's "Safety").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunVerdict {
+    /// `pending` until decided.
+    pub verdict: crate::lifecycle::VerdictKind,
+    /// When the verification window ends, in unix milliseconds.
+    pub until: i64,
+    /// When it was decided, in unix milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<i64>,
+    /// From the action's end to the alert's `endsAt`, in milliseconds, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolve_ms: Option<i64>,
 }
 
 /// Everything one [`Store::commit`](super::Store::commit) writes, in one transaction.

@@ -272,6 +272,7 @@ impl Inner {
         let live = super::live_run(&record, subject, status, policy);
         let mut run = Run::new(record, rendered.request, executor, live);
         run.body = Arc::from(body);
+        run.verify = super::verdicts::VerifyPlan::of(policy.rails.verify, &n);
         Some(run)
     }
 }

@@ -94,7 +94,7 @@ impl Inner {
                         .metrics
                         .set_circuit_open(change.rule.as_str(), open);
                 }
-                self.store_rails(&mut state);
+                self.store_changes(&mut state);
             }
             Ok(_) => {}
             Err(e) => error!(run = id, error = %e, "lifecycle: unexpected transition"),
@@ -410,7 +410,15 @@ pub(super) async fn finish(
     };
     let state = record.state;
     enter(&mut record, state, now, cause);
+    let verify = run.verify.as_ref().filter(|_| state == RunState::Succeeded);
+    if let Some(plan) = verify {
+        Inner::pending_verdict(&mut record, plan, now);
+    }
+    let watched = verify.map(|_| record.clone());
     write_end(inner, record, &run.body).await;
+    if let (Some(record), Some(plan)) = (&watched, verify) {
+        inner.watch_verdict(record, &run.target, plan);
+    }
     // The slot is freed once the end is written, so that the store never shows more
     // runs unfinished than may run at once.
     inner.release(id, event);
