@@ -469,6 +469,31 @@ fn the_readme_safety_example_loads_without_warnings() {
     assert_eq!(rails.max_runs.map(|m| m.count), Some(2));
     assert_eq!(rails.breaker.backoff, Duration::from_secs(1800));
     assert_eq!(rails.max_targets.map(|m| m.max_targets), Some(5));
+    assert_eq!(
+        rails.verify,
+        Some(alertrun::Verify {
+            within: Duration::from_secs(600),
+            recurrence: alertrun::DEFAULT_RECURRENCE,
+        })
+    );
+}
+
+#[test]
+fn verify_needs_a_window_and_names_the_place_of_a_bad_one() {
+    let bad = |verify: &str| {
+        let yaml = format!(
+            "rules:\n  - name: r\n    verify: {verify}\n    action: {{process: {{command: [/bin/true]}}}}\n"
+        );
+        Config::from_yaml(&yaml).expect_err("refused").to_string()
+    };
+    let zero = bad("{within: 0s}");
+    assert!(zero.contains("rules[0].verify.within"), "{zero}");
+    let missing = bad("{recurrence: 1h}");
+    assert!(missing.contains("within"), "{missing}");
+    let typo = bad("{within: 10m, recurence: 1h}");
+    assert!(typo.contains("recurence"), "{typo}");
+    let garbage = bad("{within: soon}");
+    assert!(garbage.contains("rules[0].verify.within"), "{garbage}");
 }
 
 #[test]

@@ -96,8 +96,19 @@ pub(crate) struct Alertmanager {
 }
 
 impl Alertmanager {
-    /// Starts `binary` with `config` (YAML) in `dir` and waits until it is ready.
+    /// Starts `binary` with `config` (YAML) in `dir` and waits until it is ready. Its
+    /// external URL is `http://alertmanager.example:9093`, which nothing can reach.
     pub(crate) fn start(binary: &Path, dir: &Path, config: &str) -> Self {
+        Self::start_as(binary, dir, config, false)
+    }
+
+    /// [`Alertmanager::start`] with its own address as its external URL, so that a receiver
+    /// can call back the Alertmanager that notified it (silences, its alerts API).
+    pub(crate) fn start_reachable(binary: &Path, dir: &Path, config: &str) -> Self {
+        Self::start_as(binary, dir, config, true)
+    }
+
+    fn start_as(binary: &Path, dir: &Path, config: &str, reachable: bool) -> Self {
         fs::create_dir_all(dir).expect("create the Alertmanager directory");
         let config_path = dir.join("alertmanager.yml");
         fs::write(&config_path, config).expect("write the Alertmanager config");
@@ -110,7 +121,11 @@ impl Alertmanager {
             .arg(format!("--config.file={}", config_path.display()))
             .arg(format!("--storage.path={}", dir.join("data").display()))
             .arg(format!("--web.listen-address={addr}"))
-            .arg("--web.external-url=http://alertmanager.example:9093")
+            .arg(if reachable {
+                format!("--web.external-url=http://{addr}")
+            } else {
+                "--web.external-url=http://alertmanager.example:9093".to_owned()
+            })
             .arg("--cluster.listen-address=")
             .arg("--log.level=debug")
             // Timestamps Alertmanager makes itself carry its local zone: pin it.
