@@ -1218,7 +1218,6 @@ fn hold(
         {
             Ok(()) => state.rails.admitted(*id, &rule, &p.run.target, policy, now),
             Err(held) => {
-                eprintln!("DEBUG held {} {:?}", p.run.target, held);
                 info!(rule = %rule, target = %p.run.target, rail = %held.rail,
                     reason = %held.reason, "held back by a rail: action not run");
                 state.ledger.hold(admission, &p.selection);

@@ -268,11 +268,18 @@ impl Inner {
         if !rendered.problems.is_empty() {
             return None;
         }
+        let record_target = target;
         let record = record.clone();
         let live = super::live_run(&record, subject, status, policy);
         let mut run = Run::new(record, rendered.request, executor, live);
         run.body = Arc::from(body);
         run.verify = super::verdicts::VerifyPlan::of(policy.rails.verify, &n);
+        // What its verdict counts against, as `plan` names it.
+        let id = match record_target {
+            Target::Alert(_) => run.record.fingerprint.as_str(),
+            Target::Group => run.record.group_key.as_str(),
+        };
+        run.target = crate::lifecycle::rails::Target::of(&policy.rails, &run.record.labels, id);
         Some(run)
     }
 }
