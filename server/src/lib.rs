@@ -41,10 +41,11 @@ mod store;
 pub mod testing;
 
 pub use config::{
-    Action, Auth, BreakerSettings, Config, ConfigError, DEFAULT_STORM_WINDOW, Limits, Muted,
-    NamedInterval, OnInterrupt, OnResolved, Policy, Problem, Rails, RateLimit, Repeat, Schedule,
-    Secret, ServerSettings, StateSettings, StormGate, TlsSettings, check_exposure,
-    default_namespace, default_timeout, parse_server,
+    Action, AlertmanagerAuth, AlertmanagerSettings, Auth, BreakerSettings, Config, ConfigError,
+    DEFAULT_STORM_WINDOW, Limits, Muted, NamedInterval, OnAlertmanagerUnreachable, OnInterrupt,
+    OnResolved, Policy, Problem, Rails, RateLimit, Repeat, Schedule, Secret, ServerSettings,
+    SilencePolicy, StateSettings, StormGate, TlsSettings, check_exposure,
+    default_alertmanager_timeout, default_namespace, default_timeout, parse_server,
 };
 pub use explain::{AlertReport, Report, RuleReport, Run, explain};
 pub use ruletest::{TestFileError, TestReport, run_test_file};

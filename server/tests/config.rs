@@ -514,3 +514,102 @@ rules:
         "{text}"
     );
 }
+
+#[test]
+fn silence_settings_are_read_with_their_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("am-token");
+    std::fs::write(&token, "s3cret\n").unwrap();
+    let yaml = format!(
+        r#"
+alertmanager:
+  url: http://127.0.0.1:9093/
+  bearer_token_file: {}
+rules:
+  - name: restart-pod
+    silence_while_running: true
+    respect_silences: true
+    on_alertmanager_unreachable: skip
+    action: {{process: {{command: [/bin/true]}}}}
+  - name: plain
+    action: {{process: {{command: [/bin/true]}}}}
+"#,
+        token.display()
+    );
+    let config = Config::from_yaml(&yaml).unwrap();
+    let am = config.alertmanager();
+    assert_eq!(am.url.as_deref(), Some("http://127.0.0.1:9093"));
+    assert_eq!(am.timeout, alertrun::default_alertmanager_timeout());
+    assert!(
+        matches!(&am.auth, Some(alertrun::AlertmanagerAuth::Bearer(t)) if t.as_str() == "s3cret")
+    );
+    assert!(!format!("{am:?}").contains("s3cret"), "{am:?}");
+    assert_eq!(
+        config.policy(0).silences,
+        alertrun::SilencePolicy {
+            silence_while_running: true,
+            respect_silences: true,
+            on_alertmanager_unreachable: alertrun::OnAlertmanagerUnreachable::Skip,
+        }
+    );
+    assert_eq!(
+        config.policy(1).silences,
+        alertrun::SilencePolicy::default()
+    );
+    let bare = Config::from_yaml("rules: []").unwrap();
+    assert_eq!(bare.alertmanager().url, None);
+}
+
+#[test]
+fn bad_silence_settings_are_refused_with_their_place() {
+    let yaml = r#"
+alertmanager:
+  url: alertmanager:9093
+  timeout: soon
+  basic_auth: {username: am, password_file: /nonexistent/am-password}
+  tls: {}
+rules:
+  - name: restart-pod
+    silence_while_running: "yes"
+    action: {process: {command: [/bin/true]}}
+  - name: other
+    respect_silences: true
+    on_alertmanager_unreachable: wait
+    action: {process: {command: [/bin/true]}}
+"#;
+    let err = Config::from_yaml(yaml).unwrap_err();
+    let shown: Vec<String> = err.problems.iter().map(ToString::to_string).collect();
+    for want in [
+        "alertmanager.tls (line 6): unknown field `tls`",
+        "rules[0].silence_while_running (line 9): invalid type: string \"yes\", expected a boolean",
+        "rules[1].on_alertmanager_unreachable (line 13): unknown variant `wait`, expected `act` or `skip`",
+    ] {
+        assert!(
+            shown.iter().any(|s| s.starts_with(want)),
+            "missing {want:?} in {shown:#?}"
+        );
+    }
+    let fixed = yaml.replace("  tls: {}\n", "");
+    let err = Config::from_yaml(&fixed).unwrap_err();
+    let shown: Vec<String> = err.problems.iter().map(ToString::to_string).collect();
+    for want in [
+        "alertmanager.url (line 3): invalid URL \"alertmanager:9093\"",
+        "alertmanager.timeout (line 4): invalid duration \"soon\"",
+        "alertmanager.basic_auth.password_file (line 5): cannot read /nonexistent/am-password",
+    ] {
+        assert!(
+            shown.iter().any(|s| s.starts_with(want)),
+            "missing {want:?} in {shown:#?}"
+        );
+    }
+    // Unreachable behaviour without respect_silences means nothing: a warning.
+    let idle = "rules:\n  - name: r\n    on_alertmanager_unreachable: skip\n    action: {process: {command: [/bin/true]}}\n";
+    let config = Config::from_yaml(idle).unwrap();
+    let warnings: Vec<String> = config.warnings().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            "rules[0].on_alertmanager_unreachable (line 3): has no effect without respect_silences: true"
+        ]
+    );
+}
