@@ -96,6 +96,7 @@ fn run(id: u64, notification: u64) -> RunRecord {
         dry_run: false,
         timeline: Vec::new(),
         started: None,
+        silence: None,
     }
 }
 

@@ -90,6 +90,9 @@ pub fn detail(r: &RunRecord) -> String {
     field("exit", r.exit.as_deref().unwrap_or(""));
     field("ended_by", r.ended_by.as_deref().unwrap_or(""));
     field("dry_run", &r.dry_run.to_string());
+    if let Some(silence) = &r.silence {
+        field("silence", &silence_text(silence));
+    }
     field("argv", &serde_json::to_string(&r.argv).unwrap_or_default());
     let labels: Vec<String> = r.labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
     field("labels", &labels.join(", "));
@@ -106,6 +109,24 @@ pub fn detail(r: &RunRecord) -> String {
         }
     }
     out
+}
+
+/// A run's silence in one line: its id and Alertmanager, until when, how it ended.
+fn silence_text(s: &crate::store::RunSilence) -> String {
+    let mut text = match &s.id {
+        Some(id) => format!("{id} in {}", s.alertmanager),
+        None => format!("none made in {}", s.alertmanager),
+    };
+    if let Some(ends) = s.ends_at {
+        let _ = write!(text, ", until {}", time(ends));
+    }
+    if let Some(at) = s.expired_at {
+        let _ = write!(text, ", expired {}", time(at));
+    }
+    if let Some(e) = &s.error {
+        let _ = write!(text, " ({e})");
+    }
+    text
 }
 
 /// Unix milliseconds as RFC 3339 UTC with milliseconds.

@@ -61,7 +61,9 @@ pub use serve::intake::{Accepted, Intake, Refused, Source};
 #[cfg(feature = "server")]
 pub use serve::{ServeOptions, run as serve};
 #[cfg(feature = "server")]
-pub use store::{Batch, DedupeEntry, Recovery, RunFilter, RunRecord, Store, StoreError};
+pub use store::{
+    Batch, DedupeEntry, Recovery, RunFilter, RunRecord, RunSilence, Store, StoreError,
+};
 
 /// The README's examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

@@ -613,3 +613,31 @@ rules:
         ]
     );
 }
+
+#[test]
+fn explain_says_the_silence_rail_depends_on_alertmanager() {
+    let yaml = r#"
+rules:
+  - name: clean
+    match: ['alertname="NodeDiskFull"']
+    respect_silences: true
+    silence_while_running: true
+    action: {process: {command: [/bin/true]}}
+"#;
+    let config = Config::from_yaml(yaml).unwrap();
+    let payload = std::fs::read(examples().join("payloads/node-disk-full.json")).unwrap();
+    let n = alert_core::Notification::from_json(&payload).unwrap();
+    let report = alertrun::explain(&config, &n);
+    let run = report.alerts[0].rules[0]
+        .run
+        .as_ref()
+        .expect("clean matches");
+    assert_eq!(
+        run.rails[2..],
+        [
+            "silenced: skipped while a silence someone else made in Alertmanager covers the alert \
+             (depends on Alertmanager's state; when it cannot be asked: act)",
+            "silence_while_running: a silence in Alertmanager covers the alert while the action runs",
+        ]
+    );
+}

@@ -41,6 +41,7 @@ pub(super) fn record(
         dry_run: false,
         timeline: Vec::new(),
         started: None,
+        silence: None,
     }
 }
 

@@ -85,6 +85,7 @@ pub(crate) fn queued(
         dry_run: false,
         timeline: Vec::new(),
         started: None,
+        silence: None,
     }
 }
 

@@ -14,6 +14,7 @@ use super::record::{enter, finished_record};
 use super::{Inner, Run, Update};
 use crate::lifecycle::{End, Event, RunId, retry_delay};
 use crate::serve::metrics::RunOutcome;
+use crate::serve::silences::{self, expire_silence};
 use crate::store::{self, RunRecord, RunState, StoreError};
 
 /// The scheduler task: starts what the limits allow, each recorded as starting first.
@@ -177,6 +178,17 @@ pub(super) async fn stopped(mut stop: watch::Receiver<Option<StopReason>>) -> St
 async fn execute(inner: Arc<Inner>, mut run: Run) {
     let executor = Arc::clone(&run.executor);
     let id = run.record.id;
+    let loaded = inner.loaded();
+    let (settings, deadline) = (loaded.config.alertmanager(), run.request.deadline);
+    // The verification window (`extra`) is zero until verdicts come.
+    silences::start(
+        settings,
+        &mut run.record,
+        deadline,
+        Duration::ZERO,
+        inner.now(),
+    )
+    .await;
     let first_attempt = Instant::now();
     let mut attempt: u32 = 0;
     let (result, duration) = loop {
@@ -312,6 +324,7 @@ async fn end_unstarted(inner: &Inner, mut run: Run, reason: StopReason) {
         now,
         format!("stop asked: {}", reason.as_str()),
     );
+    expire_silence(inner.loaded().config.alertmanager(), &mut run.record, now).await;
     let id = run.record.id;
     write_end(inner, run.record, &run.body).await;
     inner.release(id, Event::Ended(end));
@@ -334,6 +347,7 @@ async fn failed_to_start(inner: &Inner, mut run: Run, attempts: u32, reason: Str
         now,
         format!("gave up after {attempts} attempt(s): {reason}"),
     );
+    expire_silence(inner.loaded().config.alertmanager(), &mut run.record, now).await;
     let key = run.live.key.to_store_key();
     let id = run.record.id;
     let written = write_runs(
@@ -410,6 +424,8 @@ pub(super) async fn finish(
     };
     let state = record.state;
     enter(&mut record, state, now, cause);
+    // At once, whatever the end: a run that did not succeed pages humans again.
+    expire_silence(inner.loaded().config.alertmanager(), &mut record, now).await;
     write_end(inner, record, &run.body).await;
     // The slot is freed once the end is written, so that the store never shows more
     // runs unfinished than may run at once.

@@ -146,6 +146,7 @@ fn record(id: u64) -> RunRecord {
         dry_run: false,
         timeline: Vec::new(),
         started: None,
+        silence: None,
     }
 }
 
