@@ -452,23 +452,36 @@ rules:
     }
 }
 
-#[test]
-fn the_readme_safety_example_loads_without_warnings() {
+/// The first YAML example of the README section `heading`, loaded; it has no warnings.
+fn readme_example(heading: &str) -> Config {
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
             .expect("the README");
-    let section = &readme[readme
-        .find("## Safety: the rails")
-        .expect("a Safety section")..];
+    let section = &readme[readme.find(heading).expect("the section")..];
     let start = section.find("```yaml\n").expect("a YAML example") + "```yaml\n".len();
     let yaml = &section[start..start + section[start..].find("```").expect("its end")];
     let config = Config::from_yaml(yaml).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(config.warnings(), [], "{yaml}");
+    config
+}
+
+#[test]
+fn the_readme_safety_example_loads_without_warnings() {
+    let config = readme_example("## Safety: the rails");
     let rails = &config.policy(0).rails;
     assert_eq!(rails.target, ["namespace", "pod"]);
     assert_eq!(rails.max_runs.map(|m| m.count), Some(2));
     assert_eq!(rails.breaker.backoff, Duration::from_secs(1800));
     assert_eq!(rails.max_targets.map(|m| m.max_targets), Some(5));
+}
+
+/// What `yaml` does with the example payload `node-disk-full.json`, and that payload.
+fn explain_node_disk_full(yaml: &str) -> (alertrun::Report, alert_core::Notification) {
+    let config = Config::from_yaml(yaml).expect("a valid config");
+    let payload = std::fs::read(examples().join("payloads/node-disk-full.json"))
+        .expect("the example payload");
+    let n = alert_core::Notification::from_json(&payload).expect("a valid payload");
+    (alertrun::explain(&config, &n), n)
 }
 
 #[test]
@@ -486,10 +499,7 @@ rules:
     breaker: {failures: 0, ineffective: 0}
     action: {process: {command: [/bin/true]}}
 "#;
-    let config = Config::from_yaml(yaml).unwrap();
-    let payload = std::fs::read(examples().join("payloads/node-disk-full.json")).unwrap();
-    let n = alert_core::Notification::from_json(&payload).unwrap();
-    let report = alertrun::explain(&config, &n);
+    let (report, n) = explain_node_disk_full(yaml);
     let run = report.alerts[0].rules[0]
         .run
         .as_ref()
@@ -615,6 +625,17 @@ rules:
 }
 
 #[test]
+fn the_readme_silences_example_loads_without_warnings() {
+    let config = readme_example("### Silences");
+    assert_eq!(
+        config.alertmanager().url.as_deref(),
+        Some("http://alertmanager:9093")
+    );
+    let silences = config.policy(0).silences;
+    assert!(silences.silence_while_running && silences.respect_silences);
+}
+
+#[test]
 fn explain_says_the_silence_rail_depends_on_alertmanager() {
     let yaml = r#"
 rules:
@@ -624,16 +645,10 @@ rules:
     silence_while_running: true
     action: {process: {command: [/bin/true]}}
 "#;
-    let config = Config::from_yaml(yaml).unwrap();
-    let payload = std::fs::read(examples().join("payloads/node-disk-full.json")).unwrap();
-    let n = alert_core::Notification::from_json(&payload).unwrap();
-    let report = alertrun::explain(&config, &n);
-    let run = report.alerts[0].rules[0]
-        .run
-        .as_ref()
-        .expect("clean matches");
+    let (report, _) = explain_node_disk_full(yaml);
+    let run = report.alerts[0].rules[0].run.as_ref();
     assert_eq!(
-        run.rails[2..],
+        run.expect("clean matches").rails[2..],
         [
             "silenced: skipped while a silence someone else made in Alertmanager covers the alert \
              (depends on Alertmanager's state; when it cannot be asked: act)",
