@@ -135,3 +135,33 @@ fn time(ms: i64) -> String {
         .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
         .unwrap_or_else(|| ms.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::RunSilence;
+
+    #[test]
+    fn a_runs_silence_shows_its_id_end_and_what_became_of_it() {
+        let made = RunSilence {
+            alertmanager: "http://am:9093".into(),
+            id: Some("abc-1".into()),
+            ends_at: Some(1_000),
+            expired_at: Some(2_000),
+            error: None,
+        };
+        assert_eq!(
+            silence_text(&made),
+            "abc-1 in http://am:9093, until 1970-01-01T00:00:01.000Z, expired 1970-01-01T00:00:02.000Z"
+        );
+        let failed = RunSilence {
+            alertmanager: "http://am:9093".into(),
+            error: Some("cannot reach Alertmanager".into()),
+            ..RunSilence::default()
+        };
+        assert_eq!(
+            silence_text(&failed),
+            "none made in http://am:9093 (cannot reach Alertmanager)"
+        );
+    }
+}

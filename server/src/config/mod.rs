@@ -40,6 +40,7 @@ pub(crate) use server::DEFAULT_DEDUPE_IDLE;
 pub use server::{
     Auth, Limits, Secret, ServerSettings, StateSettings, TlsSettings, check_exposure, parse_server,
 };
+#[cfg(feature = "server")]
 pub(crate) use silences::check_url as check_alertmanager_url;
 pub use silences::{
     AlertmanagerAuth, AlertmanagerSettings, OnAlertmanagerUnreachable, SilencePolicy,
