@@ -4,6 +4,7 @@
 //! - a running action's silence is in Alertmanager (the alert's labels as equality
 //!   matchers, `createdBy: alertrun`, the run id in its comment) and is expired when the
 //!   action fails;
+//! - a restart after a crash expires the silence of the run the crash interrupted;
 //! - a human's silence covering an alert makes a `respect_silences` rule skip (reason
 //!   `silenced`), and the run goes once the silence is expired and the alert comes again;
 //! - an Alertmanager that accepts connections and never answers: `act` acts, `skip` skips
@@ -148,6 +149,40 @@ fn a_running_actions_silence_is_in_alertmanager_and_expired_when_the_action_fail
         expired.map(|s| s["status"]["state"].clone()),
         Some(json!("expired"))
     );
+}
+
+#[test]
+fn a_restart_expires_the_silence_of_a_run_a_crash_interrupted() {
+    let rules = json!([{
+        "name": "silence-crash",
+        "match": ["alertname=\"E2eCrash\""],
+        "silence_while_running": true,
+        "action": {"process": {"command": ["/bin/sh", "-c", "sleep 60"]}},
+    }]);
+    let Some((am, mut alertrun, dir)) = start_with_alertmanager(&rules) else {
+        return;
+    };
+    fire(&alertrun, &[("alertname", "E2eCrash")]);
+    let running = run_in(&alertrun, "silence-crash", "running");
+    let id = running["silence"]["id"]
+        .as_str()
+        .expect("a silence id")
+        .to_owned();
+    let state = |id: &str| {
+        let silence = am.silences().into_iter().find(|s| s["id"] == id);
+        silence.map(|s| s["status"]["state"].clone())
+    };
+    assert_eq!(state(&id), Some(json!("active")));
+
+    alertrun.kill();
+    let config = dir.path().join("alertrun.yaml");
+    let alertrun = Alertrun::start_in(&config, &[], alertrun.into_state_dir());
+    let interrupted = run_in(&alertrun, "silence-crash", "interrupted");
+    assert!(
+        interrupted["silence"]["expired_at"].is_i64(),
+        "{interrupted:#}"
+    );
+    assert_eq!(state(&id), Some(json!("expired")));
 }
 
 #[test]

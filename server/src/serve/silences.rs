@@ -15,8 +15,9 @@
 //! equality matcher per label of the alert (the group's common labels for a per-group run)
 //! until the run's deadline (plus `extra`, the verification window a later verdict needs);
 //! its id is kept on the run record. When the run ends, [`expire_silence`] expires it, so
-//! that a failed, timed out or cancelled run pages humans at once. A silence that cannot be
-//! made is logged, recorded on the run, and the action runs anyway.
+//! that a failed, timed out or cancelled run pages humans at once (and recovery, for a run
+//! a crash interrupted). A silence that cannot be made is logged, recorded on the run, and
+//! the action runs anyway.
 //!
 //! Which Alertmanager: `alertmanager.url` (with its credentials) when set, else the
 //! `externalURL` of the notification the run came from (never with credentials).
@@ -221,6 +222,11 @@ pub(crate) async fn start(
 ) {
     let Some(silence) = record.silence.as_mut() else {
         return;
+    };
+    // A re-run after a restart starts afresh (the earlier run's silence was expired).
+    *silence = RunSilence {
+        alertmanager: std::mem::take(&mut silence.alertmanager),
+        ..RunSilence::default()
     };
     let ends_at = now.saturating_add(ms(deadline.saturating_add(extra)));
     let made = if silence.alertmanager.is_empty() {
