@@ -178,9 +178,10 @@ pub(super) async fn stopped(mut stop: watch::Receiver<Option<StopReason>>) -> St
 async fn execute(inner: Arc<Inner>, mut run: Run) {
     let executor = Arc::clone(&run.executor);
     let id = run.record.id;
-    let loaded = inner.loaded();
-    let (settings, deadline) = (loaded.config.alertmanager(), run.request.deadline);
-    // The verification window (`extra`) is zero until verdicts come.
+    // The verification window (`extra`) is zero until verdicts come. The config is not
+    // kept for the action's whole run.
+    let (loaded, deadline) = (inner.loaded(), run.request.deadline);
+    let settings = loaded.config.alertmanager();
     silences::start(
         settings,
         &mut run.record,
@@ -189,6 +190,7 @@ async fn execute(inner: Arc<Inner>, mut run: Run) {
         inner.now(),
     )
     .await;
+    drop(loaded);
     let first_attempt = Instant::now();
     let mut attempt: u32 = 0;
     let (result, duration) = loop {
