@@ -172,6 +172,7 @@ fn verdict_report(
     };
     run.target = rails.target_of(&labels, &fingerprint);
     run.rails = rails.describe();
+    run.rails.extend(config.policy(i).silences.describe());
     RuleReport {
         rule: rule.name.clone(),
         matched: true,

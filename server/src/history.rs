@@ -113,6 +113,9 @@ pub fn detail(r: &RunRecord) -> String {
         field("verdict", &verdict(v));
     }
     field("dry_run", &r.dry_run.to_string());
+    if let Some(silence) = &r.silence {
+        field("silence", &silence_text(silence));
+    }
     field("argv", &serde_json::to_string(&r.argv).unwrap_or_default());
     let labels: Vec<String> = r.labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
     field("labels", &labels.join(", "));
@@ -131,9 +134,57 @@ pub fn detail(r: &RunRecord) -> String {
     out
 }
 
+/// A run's silence in one line: its id and Alertmanager, until when, how it ended.
+fn silence_text(s: &crate::store::RunSilence) -> String {
+    let mut text = match &s.id {
+        Some(id) => format!("{id} in {}", s.alertmanager),
+        None => format!("none made in {}", s.alertmanager),
+    };
+    if let Some(ends) = s.ends_at {
+        let _ = write!(text, ", until {}", time(ends));
+    }
+    if let Some(at) = s.expired_at {
+        let _ = write!(text, ", expired {}", time(at));
+    }
+    if let Some(e) = &s.error {
+        let _ = write!(text, " ({e})");
+    }
+    text
+}
+
 /// Unix milliseconds as RFC 3339 UTC with milliseconds.
 fn time(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
         .unwrap_or_else(|| ms.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::RunSilence;
+
+    #[test]
+    fn a_runs_silence_shows_its_id_end_and_what_became_of_it() {
+        let made = RunSilence {
+            alertmanager: "http://am:9093".into(),
+            id: Some("abc-1".into()),
+            ends_at: Some(1_000),
+            expired_at: Some(2_000),
+            error: None,
+        };
+        assert_eq!(
+            silence_text(&made),
+            "abc-1 in http://am:9093, until 1970-01-01T00:00:01.000Z, expired 1970-01-01T00:00:02.000Z"
+        );
+        let failed = RunSilence {
+            alertmanager: "http://am:9093".into(),
+            error: Some("cannot reach Alertmanager".into()),
+            ..RunSilence::default()
+        };
+        assert_eq!(
+            silence_text(&failed),
+            "none made in http://am:9093 (cannot reach Alertmanager)"
+        );
+    }
 }

@@ -41,10 +41,11 @@ mod store;
 pub mod testing;
 
 pub use config::{
-    Action, Auth, BreakerSettings, Config, ConfigError, DEFAULT_RECURRENCE, DEFAULT_STORM_WINDOW,
-    Limits, Muted, NamedInterval, OnInterrupt, OnResolved, Policy, Problem, Rails, RateLimit,
-    Repeat, Schedule, Secret, ServerSettings, StateSettings, StormGate, TlsSettings, Verify,
-    check_exposure, default_namespace, default_timeout, parse_server,
+    Action, AlertmanagerAuth, AlertmanagerSettings, Auth, BreakerSettings, Config, ConfigError,
+    DEFAULT_RECURRENCE, DEFAULT_STORM_WINDOW, Limits, Muted, NamedInterval,
+    OnAlertmanagerUnreachable, OnInterrupt, OnResolved, Policy, Problem, Rails, RateLimit, Repeat,
+    Schedule, Secret, ServerSettings, SilencePolicy, StateSettings, StormGate, TlsSettings, Verify,
+    check_exposure, default_alertmanager_timeout, default_namespace, default_timeout, parse_server,
 };
 pub use explain::{AlertReport, Report, RuleReport, Run, explain};
 pub use ruletest::{TestFileError, TestReport, run_test_file};
@@ -61,8 +62,9 @@ pub use serve::http::{Bound, ServeError, bind};
 pub use serve::intake::{Accepted, Intake, Refused, Source};
 #[cfg(feature = "server")]
 pub use serve::{ServeOptions, run as serve};
+#[cfg(feature = "server")]
 pub use store::{
-    Batch, DedupeEntry, Recovery, RunFilter, RunRecord, RunVerdict, Store, StoreError,
+    Batch, DedupeEntry, Recovery, RunFilter, RunRecord, RunSilence, RunVerdict, Store, StoreError,
 };
 
 /// The README's examples, compiled as doctests so they cannot rot.

@@ -452,18 +452,22 @@ rules:
     }
 }
 
-#[test]
-fn the_readme_safety_example_loads_without_warnings() {
+/// The first YAML example of the README section `heading`, loaded; it has no warnings.
+fn readme_example(heading: &str) -> Config {
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
             .expect("the README");
-    let section = &readme[readme
-        .find("## Safety: the rails")
-        .expect("a Safety section")..];
+    let section = &readme[readme.find(heading).expect("the section")..];
     let start = section.find("```yaml\n").expect("a YAML example") + "```yaml\n".len();
     let yaml = &section[start..start + section[start..].find("```").expect("its end")];
     let config = Config::from_yaml(yaml).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(config.warnings(), [], "{yaml}");
+    config
+}
+
+#[test]
+fn the_readme_safety_example_loads_without_warnings() {
+    let config = readme_example("## Safety: the rails");
     let rails = &config.policy(0).rails;
     assert_eq!(rails.target, ["namespace", "pod"]);
     assert_eq!(rails.max_runs.map(|m| m.count), Some(2));
@@ -496,6 +500,15 @@ fn verify_needs_a_window_and_names_the_place_of_a_bad_one() {
     assert!(garbage.contains("rules[0].verify.within"), "{garbage}");
 }
 
+/// What `yaml` does with the example payload `node-disk-full.json`, and that payload.
+fn explain_node_disk_full(yaml: &str) -> (alertrun::Report, alert_core::Notification) {
+    let config = Config::from_yaml(yaml).expect("a valid config");
+    let payload = std::fs::read(examples().join("payloads/node-disk-full.json"))
+        .expect("the example payload");
+    let n = alert_core::Notification::from_json(&payload).expect("a valid payload");
+    (alertrun::explain(&config, &n), n)
+}
+
 #[test]
 fn explain_names_the_target_and_the_rails_a_run_must_pass() {
     let yaml = r#"
@@ -511,10 +524,7 @@ rules:
     breaker: {failures: 0, ineffective: 0}
     action: {process: {command: [/bin/true]}}
 "#;
-    let config = Config::from_yaml(yaml).unwrap();
-    let payload = std::fs::read(examples().join("payloads/node-disk-full.json")).unwrap();
-    let n = alert_core::Notification::from_json(&payload).unwrap();
-    let report = alertrun::explain(&config, &n);
+    let (report, n) = explain_node_disk_full(yaml);
     let run = report.alerts[0].rules[0]
         .run
         .as_ref()
@@ -537,5 +547,137 @@ rules:
     assert!(
         text.contains("rails (depend on the server's state): target {instance=\"node-1:9100\"}"),
         "{text}"
+    );
+}
+
+#[test]
+fn silence_settings_are_read_with_their_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("am-token");
+    std::fs::write(&token, "s3cret\n").unwrap();
+    let yaml = format!(
+        r#"
+alertmanager:
+  url: http://127.0.0.1:9093/
+  bearer_token_file: {}
+rules:
+  - name: restart-pod
+    silence_while_running: true
+    respect_silences: true
+    on_alertmanager_unreachable: skip
+    action: {{process: {{command: [/bin/true]}}}}
+  - name: plain
+    action: {{process: {{command: [/bin/true]}}}}
+"#,
+        token.display()
+    );
+    let config = Config::from_yaml(&yaml).unwrap();
+    let am = config.alertmanager();
+    assert_eq!(am.url.as_deref(), Some("http://127.0.0.1:9093"));
+    assert_eq!(am.timeout, alertrun::default_alertmanager_timeout());
+    assert!(
+        matches!(&am.auth, Some(alertrun::AlertmanagerAuth::Bearer(t)) if t.as_str() == "s3cret")
+    );
+    assert!(!format!("{am:?}").contains("s3cret"), "{am:?}");
+    assert_eq!(
+        config.policy(0).silences,
+        alertrun::SilencePolicy {
+            silence_while_running: true,
+            respect_silences: true,
+            on_alertmanager_unreachable: alertrun::OnAlertmanagerUnreachable::Skip,
+        }
+    );
+    assert_eq!(
+        config.policy(1).silences,
+        alertrun::SilencePolicy::default()
+    );
+    let bare = Config::from_yaml("rules: []").unwrap();
+    assert_eq!(bare.alertmanager().url, None);
+}
+
+#[test]
+fn bad_silence_settings_are_refused_with_their_place() {
+    let yaml = r#"
+alertmanager:
+  url: alertmanager:9093
+  timeout: soon
+  basic_auth: {username: am, password_file: /nonexistent/am-password}
+  tls: {}
+rules:
+  - name: restart-pod
+    silence_while_running: "yes"
+    action: {process: {command: [/bin/true]}}
+  - name: other
+    respect_silences: true
+    on_alertmanager_unreachable: wait
+    action: {process: {command: [/bin/true]}}
+"#;
+    let err = Config::from_yaml(yaml).unwrap_err();
+    let shown: Vec<String> = err.problems.iter().map(ToString::to_string).collect();
+    for want in [
+        "alertmanager.tls (line 6): unknown field `tls`",
+        "rules[0].silence_while_running (line 9): invalid type: string \"yes\", expected a boolean",
+        "rules[1].on_alertmanager_unreachable (line 13): unknown variant `wait`, expected `act` or `skip`",
+    ] {
+        assert!(
+            shown.iter().any(|s| s.starts_with(want)),
+            "missing {want:?} in {shown:#?}"
+        );
+    }
+    let fixed = yaml.replace("  tls: {}\n", "");
+    let err = Config::from_yaml(&fixed).unwrap_err();
+    let shown: Vec<String> = err.problems.iter().map(ToString::to_string).collect();
+    for want in [
+        "alertmanager.url (line 3): invalid URL \"alertmanager:9093\"",
+        "alertmanager.timeout (line 4): invalid duration \"soon\"",
+        "alertmanager.basic_auth.password_file (line 5): cannot read /nonexistent/am-password",
+    ] {
+        assert!(
+            shown.iter().any(|s| s.starts_with(want)),
+            "missing {want:?} in {shown:#?}"
+        );
+    }
+    // Unreachable behaviour without respect_silences means nothing: a warning.
+    let idle = "rules:\n  - name: r\n    on_alertmanager_unreachable: skip\n    action: {process: {command: [/bin/true]}}\n";
+    let config = Config::from_yaml(idle).unwrap();
+    let warnings: Vec<String> = config.warnings().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            "rules[0].on_alertmanager_unreachable (line 3): has no effect without respect_silences: true"
+        ]
+    );
+}
+
+#[test]
+fn the_readme_silences_example_loads_without_warnings() {
+    let config = readme_example("### Silences");
+    assert_eq!(
+        config.alertmanager().url.as_deref(),
+        Some("http://alertmanager:9093")
+    );
+    let silences = config.policy(0).silences;
+    assert!(silences.silence_while_running && silences.respect_silences);
+}
+
+#[test]
+fn explain_says_the_silence_rail_depends_on_alertmanager() {
+    let yaml = r#"
+rules:
+  - name: clean
+    match: ['alertname="NodeDiskFull"']
+    respect_silences: true
+    silence_while_running: true
+    action: {process: {command: [/bin/true]}}
+"#;
+    let (report, _) = explain_node_disk_full(yaml);
+    let run = report.alerts[0].rules[0].run.as_ref();
+    assert_eq!(
+        run.expect("clean matches").rails[2..],
+        [
+            "silenced: skipped while a silence someone else made in Alertmanager covers the alert \
+             (depends on Alertmanager's state; when it cannot be asked: act)",
+            "silence_while_running: a silence in Alertmanager covers the alert while the action runs",
+        ]
     );
 }

@@ -54,12 +54,14 @@ fn issue_12_verdicts_from_a_real_alertmanager() {
             "action": {"process": {"command": ["/bin/true"]}},
         })
     };
+    // Silenced while it runs and until its verdict: nobody is paged meanwhile.
+    let mut stubborn_rule = rule("stubborn", "Stubborn", "3s");
+    stubborn_rule["silence_while_running"] = json!(true);
     // No Alertmanager URL in the config: alertrun asks the one that sent the notification
     // (its externalURL, which this Alertmanager sets to its own address).
     std::fs::write(
         &config,
-        json!({"rules": [rule("fix", "Fixable", "1m"), rule("stubborn", "Stubborn", "3s")]})
-            .to_string(),
+        json!({"rules": [rule("fix", "Fixable", "1m"), stubborn_rule]}).to_string(),
     )
     .expect("write the config");
     let alertrun = Alertrun::start(&config, &[]);
@@ -119,6 +121,19 @@ fn issue_12_verdicts_from_a_real_alertmanager() {
     // says so, and its breaker (ineffective: 1) opens.
     let stubborn = judged(&alertrun, "stubborn");
     assert_eq!(stubborn["verdict"]["verdict"], "ineffective", "{stubborn}");
+    // Its silence lasted past the action's end, to the verdict, which expired it.
+    let silence = &stubborn["silence"];
+    let (ended, expired) = (
+        stubborn["ended_at"].as_i64().expect("ended"),
+        silence["expired_at"]
+            .as_i64()
+            .expect("expired by the verdict"),
+    );
+    assert!(expired >= ended + 3_000, "{stubborn}");
+    assert!(
+        silence["ends_at"].as_i64().expect("an end") >= ended + 3_000,
+        "{stubborn}"
+    );
     let metrics = scrape(alertrun.addr);
     let counted = |rule: &str, verdict: &str| {
         value(

@@ -9,6 +9,7 @@ mod rails;
 mod raw;
 mod schedule;
 mod server;
+mod silences;
 mod tls;
 
 use std::cell::OnceCell;
@@ -40,6 +41,12 @@ pub use schedule::{Muted, NamedInterval, Schedule};
 pub(crate) use server::DEFAULT_DEDUPE_IDLE;
 pub use server::{
     Auth, Limits, Secret, ServerSettings, StateSettings, TlsSettings, check_exposure, parse_server,
+};
+#[cfg(feature = "server")]
+pub(crate) use silences::check_url as check_alertmanager_url;
+pub use silences::{
+    AlertmanagerAuth, AlertmanagerSettings, OnAlertmanagerUnreachable, SilencePolicy,
+    default_alertmanager_timeout,
 };
 
 /// The largest config file alertrun reads.
@@ -115,6 +122,8 @@ pub struct Policy {
     pub rails: Rails,
     /// Its active and mute time intervals (maintenance windows).
     pub schedule: Schedule,
+    /// Its Alertmanager silences: made while it runs, respected before it runs.
+    pub silences: SilencePolicy,
 }
 
 impl Default for Policy {
@@ -130,6 +139,7 @@ impl Default for Policy {
             stop_grace: Duration::from_secs(10),
             rails: Rails::default(),
             schedule: Schedule::default(),
+            silences: SilencePolicy::default(),
         }
     }
 }
@@ -144,6 +154,7 @@ pub struct Config {
     server: ServerSettings,
     warnings: Vec<Problem>,
     time_intervals: Intervals,
+    alertmanager: AlertmanagerSettings,
 }
 
 /// One problem in a config, with its place.
@@ -241,6 +252,11 @@ impl Config {
     /// The `server:` section (every default when absent).
     pub fn server(&self) -> &ServerSettings {
         &self.server
+    }
+
+    /// The `alertmanager:` section (every default when absent).
+    pub fn alertmanager(&self) -> &AlertmanagerSettings {
+        &self.alertmanager
     }
 
     /// How `serve` runs rule `index`.
@@ -391,6 +407,7 @@ impl<'a> Validator<'a> {
         let server = self.server(top.server);
         let defaults = self.defaults(top.defaults);
         let intervals = self.time_intervals(top.time_intervals);
+        let alertmanager = self.alertmanager(top.alertmanager);
         // Sized once: a grown Vec keeps up to half its capacity unused for as long as the
         // config lives.
         let n = top.rules.len();
@@ -426,6 +443,7 @@ impl<'a> Validator<'a> {
             server,
             warnings: Vec::new(),
             time_intervals: intervals,
+            alertmanager,
         })
     }
 
@@ -663,6 +681,7 @@ impl<'a> Validator<'a> {
         }
         policy.rails = self.rails(base, raw);
         policy.schedule = self.schedule(base, raw, intervals);
+        policy.silences = self.silences(base, raw);
         (self.problems.len() == before).then_some(policy)
     }
 

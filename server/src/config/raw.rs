@@ -19,6 +19,9 @@ pub(crate) struct RawTop {
     /// Named time intervals in Alertmanager's syntax, each kept as a value (as rules are).
     #[serde(default)]
     pub(crate) time_intervals: Option<Vec<Value>>,
+    /// Where silences are asked about and made (`super::silences`).
+    #[serde(default)]
+    pub(crate) alertmanager: Option<Value>,
 }
 
 /// One of the config's `time_intervals`: Alertmanager's `<time_interval>`, its specs kept as
@@ -102,6 +105,13 @@ pub(crate) struct RawRule {
     /// Names of `time_intervals`: the rule does not act within any of them.
     #[serde(default)]
     pub(crate) mute_time_intervals: Vec<String>,
+    /// Silences (`super::silences`).
+    #[serde(default)]
+    pub(crate) silence_while_running: Option<bool>,
+    #[serde(default)]
+    pub(crate) respect_silences: Option<bool>,
+    #[serde(default)]
+    pub(crate) on_alertmanager_unreachable: Option<super::OnAlertmanagerUnreachable>,
 }
 
 #[derive(Deserialize, Clone, Copy)]

@@ -91,8 +91,7 @@ pub(crate) enum Rail {
     CircuitOpen,
     /// The rule ran on the target as often as its rate limit allows.
     RateLimited,
-    /// A silence someone else made covers the alert.
-    #[allow(dead_code, reason = "respect_silences (issue 12) is not built yet")]
+    /// A silence someone else made covers the alert (`crate::serve::silences`).
     Silenced,
 }
 

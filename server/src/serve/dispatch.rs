@@ -31,6 +31,7 @@ use tracing::{error, info, warn};
 
 use super::intake::{Accepted, Intake, Refused, Source};
 use super::metrics::{Metrics, SkipReason, StoreOp};
+use super::silences::{self, SilenceLookup};
 use crate::backend;
 use crate::config::{Config, OnResolved};
 use crate::lifecycle::rails::{self, Pause, Rails};
@@ -626,7 +627,12 @@ async fn take_notifications(inner: Arc<Inner>, mut rx: mpsc::Receiver<Submission
                 Err(_) => break,
             }
         }
-        if let Some(planned) = inner.plan_batch(batch) {
+        // Alertmanager's silences, asked here so that planning under the lock stays
+        // synchronous (`super::silences`).
+        let config = Arc::clone(&inner.loaded().config);
+        let notifications = batch.iter().map(|s| &s.notification);
+        let silences = SilenceLookup::for_batch(&config, notifications).await;
+        if let Some(planned) = inner.plan_batch(batch, &silences) {
             let inner = Arc::clone(&inner);
             tokio::spawn(async move {
                 inner.commit_batch(planned).await;
@@ -751,7 +757,11 @@ impl Inner {
     }
 
     /// Admits a batch under the state lock: selecting and rendering first, without it.
-    fn plan_batch(self: &Arc<Self>, batch: Vec<Submission>) -> Option<PlannedBatch> {
+    fn plan_batch(
+        self: &Arc<Self>,
+        batch: Vec<Submission>,
+        silences: &SilenceLookup,
+    ) -> Option<PlannedBatch> {
         let loaded = self.loaded();
         let now = self.now();
         let rendered: Vec<(Submission, Vec<Planned>)> = batch
@@ -801,6 +811,7 @@ impl Inner {
                 &loaded.config,
                 &mut planned,
                 &mut admission,
+                (&notification, silences),
                 now,
             );
             self.options
@@ -856,6 +867,7 @@ impl Inner {
                 );
                 match p.skip {
                     Some((metric, reason)) => {
+                        run.record.silence = None;
                         self.options.metrics.rule_skipped(&rule, metric);
                         t.skipped += 1;
                         run.record.reason = Some(reason.clone());
@@ -1091,6 +1103,7 @@ impl Inner {
                 dedupe_key,
                 now,
             );
+            record.silence = silences::planned(config.alertmanager(), &policy.silences, n);
             let mut skip = None;
             let mut problems: Vec<String> =
                 rendered.problems.iter().map(ToString::to_string).collect();
@@ -1182,7 +1195,8 @@ fn calm_storms(rails: &mut Rails, config: &Config, n: &Notification, now: i64) {
 /// Asks the rails about each selection of one notification that the ledger admitted and
 /// that would queue: first the storm gate sees every target the notification fires, then
 /// each selection is checked in the rails' order (its rule's time intervals decide
-/// `muted`) and, when let through, counted at once
+/// `muted`, and Alertmanager's silences, asked before, the last rail) and, when let
+/// through, counted at once
 /// (so that a rate limit of 1 holds back the second target of the same notification). One
 /// held back is recorded `skipped` with the rail's reason, and its episode stays unmarked,
 /// so that a later delivery runs it once the rail lets go.
@@ -1191,6 +1205,7 @@ fn hold(
     config: &Config,
     planned: &mut [Planned],
     admission: &mut Admission,
+    (n, silences): (&Notification, &SilenceLookup),
     now: i64,
 ) {
     for p in planned.iter() {
@@ -1211,10 +1226,16 @@ fn hold(
             .schedule
             .is_muted(at)
             .map(|m| format!("rule {rule} is {m}"));
+        let silence_policy = policy.silences;
         let policy = &policy.rails;
+        let silenced = |()| {
+            let labels = &p.run.record.labels;
+            silences.check(config.alertmanager(), &silence_policy, n, labels)
+        };
         match state
             .rails
             .check(&rule, &p.run.target, policy, muted.as_deref(), now)
+            .and_then(silenced)
         {
             Ok(()) => state.rails.admitted(*id, &rule, &p.run.target, policy, now),
             Err(held) => {

@@ -5,12 +5,14 @@
 //! in the background, as the queue and the concurrency limits allow. The same app answers
 //! the control API through [`control::Control`], an [`api::Api`].
 
+pub(crate) mod alertmanager;
 pub(crate) mod api;
 pub(crate) mod control;
 pub(crate) mod dispatch;
 pub(crate) mod http;
 pub(crate) mod intake;
 pub(crate) mod metrics;
+pub(crate) mod silences;
 
 mod auth;
 mod listener;

@@ -70,6 +70,10 @@ pub struct RunRecord {
     /// Whether its action worked: set when it succeeded under a rule with `verify`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<RunVerdict>,
+    /// The silence alertrun made in Alertmanager while the action ran (a rule with
+    /// `silence_while_running`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub silence: Option<RunSilence>,
 }
 
 /// The verdict on a succeeded run (see `verify:` in the README's "Safety").
@@ -85,6 +89,26 @@ pub struct RunVerdict {
     /// From the action's end to the alert's `endsAt`, in milliseconds, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolve_ms: Option<i64>,
+}
+
+/// A run's silence in Alertmanager: where, its id once made, and how it ended.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSilence {
+    /// The Alertmanager's base URL; empty when the notification named none and
+    /// `alertmanager.url` is not set.
+    pub alertmanager: String,
+    /// Its id, once Alertmanager made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// When it ends unless expired first, in unix milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<i64>,
+    /// When alertrun expired it, in unix milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expired_at: Option<i64>,
+    /// Why it could not be made, or expired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// Everything one [`Store::commit`](super::Store::commit) writes, in one transaction.

@@ -186,6 +186,53 @@ impl Alertmanager {
             .to_string()
     }
 
+    /// The silences Alertmanager holds (`GET /api/v2/silences`).
+    pub(crate) fn silences(&self) -> Vec<Value> {
+        let resp = http::request(self.addr, "GET", "/api/v2/silences", None)
+            .expect("list Alertmanager's silences");
+        assert_eq!(resp.status, 200, "GET /api/v2/silences: {}", resp.text());
+        serde_json::from_slice(&resp.body).expect("Alertmanager's silence list is JSON")
+    }
+
+    /// Creates a silence of an hour with `matchers` (`{name, value, isRegex, isEqual}`) as a
+    /// human would; returns its id.
+    pub(crate) fn create_silence(
+        &self,
+        matchers: &Value,
+        created_by: &str,
+        comment: &str,
+    ) -> String {
+        let now = SystemTime::now();
+        let body = json!({
+            "matchers": matchers,
+            "startsAt": prom_time(now),
+            "endsAt": prom_time(now + Duration::from_secs(3600)),
+            "createdBy": created_by,
+            "comment": comment,
+        });
+        let bytes = serde_json::to_vec(&body).expect("a silence serialises");
+        let resp = http::request(self.addr, "POST", "/api/v2/silences", Some(&bytes))
+            .expect("create a silence");
+        assert_eq!(resp.status, 200, "POST /api/v2/silences: {}", resp.text());
+        let answer: Value = serde_json::from_slice(&resp.body).expect("JSON");
+        answer["silenceID"]
+            .as_str()
+            .expect("a silenceID")
+            .to_owned()
+    }
+
+    /// Expires silence `id` (`DELETE /api/v2/silence/{id}`).
+    pub(crate) fn expire_silence(&self, id: &str) {
+        let resp = http::request(self.addr, "DELETE", &format!("/api/v2/silence/{id}"), None)
+            .expect("expire a silence");
+        assert_eq!(
+            resp.status,
+            200,
+            "DELETE /api/v2/silence/{id}: {}",
+            resp.text()
+        );
+    }
+
     /// The sum of the samples of `metric` whose label set contains `selector`
     /// (e.g. `integration="webhook"`), from `/metrics`.
     pub(crate) fn metric(&self, metric: &str, selector: &str) -> f64 {

@@ -90,6 +90,9 @@ impl Inner {
                         now,
                         format!("alertrun restarted: {}", ended.describe()),
                     );
+                    // Its action is over: its silence, if any, goes too (humans are paged).
+                    let settings = loaded.config.alertmanager();
+                    crate::serve::silences::expire_silence(settings, &mut record, now).await;
                     let rerun = loaded
                         .config
                         .rules()

@@ -14,6 +14,7 @@ use super::record::{enter, finished_record};
 use super::{Inner, Run, Update};
 use crate::lifecycle::{End, Event, RunId, retry_delay};
 use crate::serve::metrics::RunOutcome;
+use crate::serve::silences::{self, expire_silence};
 use crate::store::{self, RunRecord, RunState, StoreError};
 
 /// The scheduler task: starts what the limits allow, each recorded as starting first.
@@ -177,6 +178,16 @@ pub(super) async fn stopped(mut stop: watch::Receiver<Option<StopReason>>) -> St
 async fn execute(inner: Arc<Inner>, mut run: Run) {
     let executor = Arc::clone(&run.executor);
     let id = run.record.id;
+    // The silence lasts through the verification window of a rule with `verify` (its
+    // verdict expires it). The config is not kept for the action's whole run.
+    let (loaded, deadline) = (inner.loaded(), run.request.deadline);
+    let settings = loaded.config.alertmanager();
+    let extra = run
+        .verify
+        .as_ref()
+        .map_or(Duration::ZERO, |p| p.verify.within);
+    silences::start(settings, &mut run.record, deadline, extra, inner.now()).await;
+    drop(loaded);
     let first_attempt = Instant::now();
     let mut attempt: u32 = 0;
     let (result, duration) = loop {
@@ -312,6 +323,7 @@ async fn end_unstarted(inner: &Inner, mut run: Run, reason: StopReason) {
         now,
         format!("stop asked: {}", reason.as_str()),
     );
+    expire_silence(inner.loaded().config.alertmanager(), &mut run.record, now).await;
     let id = run.record.id;
     write_end(inner, run.record, &run.body).await;
     inner.release(id, Event::Ended(end));
@@ -334,6 +346,7 @@ async fn failed_to_start(inner: &Inner, mut run: Run, attempts: u32, reason: Str
         now,
         format!("gave up after {attempts} attempt(s): {reason}"),
     );
+    expire_silence(inner.loaded().config.alertmanager(), &mut run.record, now).await;
     let key = run.live.key.to_store_key();
     let id = run.record.id;
     let written = write_runs(
@@ -413,6 +426,10 @@ pub(super) async fn finish(
     let verify = run.verify.as_ref().filter(|_| state == RunState::Succeeded);
     if let Some(plan) = verify {
         Inner::pending_verdict(&mut record, plan, now);
+    } else {
+        // At once, whatever the end: a run that did not succeed pages humans again. A
+        // succeeded run waiting for its verdict keeps its silence until the verdict.
+        expire_silence(inner.loaded().config.alertmanager(), &mut record, now).await;
     }
     let watched = verify.map(|_| record.clone());
     write_end(inner, record, &run.body).await;

@@ -20,12 +20,14 @@ use std::time::Duration;
 use tracing::{info, warn};
 
 use super::{Inner, State};
+use crate::config::AlertmanagerSettings;
 use crate::config::Verify;
 use crate::lifecycle::RunId;
 use crate::lifecycle::rails::{self, Verdict};
 use crate::lifecycle::verify::{self, Answer, Decided, VerdictKind, Watch, Watched};
+use crate::serve::silences;
 use crate::store::{self, RunRecord, RunVerdict, Store, StoreError};
-use alert_core::{AlertStatus, Notification};
+use alert_core::{AlertStatus, LabelSet, Notification};
 
 /// What a run needs to be watched once it succeeds: its rule's `verify`, and the
 /// Alertmanager that sent it.
@@ -44,9 +46,6 @@ impl VerifyPlan {
         })
     }
 }
-
-/// How long Alertmanager has to answer at a window's end.
-const ASK_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Inner {
     /// Marks `record` (ending succeeded, at `now`) as waiting for its verdict.
@@ -195,11 +194,16 @@ impl Inner {
             }
         };
         let now = self.now();
+        let loaded = self.loaded();
         let mut runs = Vec::new();
         for (d, record) in decided.iter().zip(records) {
             let Some(mut record) = record else {
                 continue;
             };
+            // The silence kept while the verdict was pending ends with it.
+            if d.verdict != VerdictKind::Recurred {
+                silences::expire_silence(loaded.config.alertmanager(), &mut record, now).await;
+            }
             let until = record.verdict.as_ref().map_or(now, |v| v.until);
             record.verdict = Some(RunVerdict {
                 verdict: d.verdict,
@@ -247,7 +251,9 @@ pub(super) async fn verify_windows(inner: Arc<Inner>) {
             due
         };
         for (id, watch) in due {
-            let answer = ask(&watch).await;
+            let loaded = inner.loaded();
+            let answer = ask(loaded.config.alertmanager(), &watch).await;
+            drop(loaded);
             let decided = {
                 let now = inner.now();
                 let mut state = inner.lock();
@@ -264,50 +270,35 @@ pub(super) async fn verify_windows(inner: Arc<Inner>) {
     }
 }
 
-/// Asks the Alertmanager that sent `watch`'s alert whether it still has it firing.
-async fn ask(watch: &Watch) -> Answer {
-    let url = watch.external_url.clone();
-    let labels = watch.labels.clone();
-    let group = matches!(watch.watched, Watched::Group(_));
-    tokio::task::spawn_blocking(move || firing(&url, &labels, group))
-        .await
-        .unwrap_or_else(|e| Answer::Unreachable(e.to_string()))
-}
-
-/// `GET /api/v2/alerts` filtered by `labels`: an alert with exactly these labels (any
-/// alert carrying them, for a `group`) still firing, or none.
-fn firing(base: &str, labels: &std::collections::BTreeMap<String, String>, group: bool) -> Answer {
-    if base.is_empty() {
-        return Answer::Unreachable("the notification named no Alertmanager (externalURL)".into());
+/// Asks the Alertmanager of `watch` (`alertmanager.url`, or the `externalURL` of the
+/// notification) whether it still has the alert (any alert of the group) firing.
+async fn ask(settings: &AlertmanagerSettings, watch: &Watch) -> Answer {
+    let base = match &settings.url {
+        Some(url) => url.clone(),
+        None => match crate::config::check_alertmanager_url(&watch.external_url) {
+            Ok(url) => url,
+            Err(e) => {
+                return Answer::Unreachable(format!(
+                    "the notification named no usable Alertmanager and alertmanager.url is not set: {e}"
+                ));
+            }
+        },
+    };
+    let client = silences::client(settings, &base);
+    let labels: LabelSet = watch
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let state = match watch.watched {
+        Watched::Alert(_) => client.alert_state(&labels).await,
+        Watched::Group(_) => client.any_alert_state(&labels).await,
+    };
+    match state {
+        Ok(Some(_)) => Answer::Firing,
+        Ok(None) => Answer::Gone,
+        Err(e) => Answer::Unreachable(e.to_string()),
     }
-    let url = format!("{}/api/v2/alerts", base.trim_end_matches('/'));
-    let mut request = ureq::get(&url)
-        .config()
-        .timeout_global(Some(ASK_TIMEOUT))
-        .build();
-    for (name, value) in labels {
-        let quoted = serde_json::Value::from(value.as_str()).to_string();
-        request = request.query("filter", format!("{name}={quoted}"));
-    }
-    let mut response = match request.call() {
-        Ok(response) => response,
-        Err(e) => return Answer::Unreachable(format!("GET {url}: {e}")),
-    };
-    let body = match response.body_mut().read_to_string() {
-        Ok(body) => body,
-        Err(e) => return Answer::Unreachable(format!("GET {url}: {e}")),
-    };
-    let alerts: Vec<serde_json::Value> = match serde_json::from_str(&body) {
-        Ok(alerts) => alerts,
-        Err(e) => return Answer::Unreachable(format!("GET {url}: not a list of alerts: {e}")),
-    };
-    let still = alerts.iter().any(|a| {
-        let Some(got) = a.get("labels").and_then(|l| l.as_object()) else {
-            return false;
-        };
-        group || got.len() == labels.len()
-    });
-    if still { Answer::Firing } else { Answer::Gone }
 }
 
 /// The verify watches' changes as store settings.
