@@ -98,6 +98,7 @@ fn run(id: u64, notification: u64) -> RunRecord {
         started: None,
         verdict: None,
         silence: None,
+        approval: None,
     }
 }
 

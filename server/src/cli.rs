@@ -108,6 +108,34 @@ enum Command {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Approve a run waiting for approval (`alertrun runs` lists them in state
+    /// awaiting_approval); it runs once it has the approvals its rule needs.
+    Approve {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The run's id.
+        id: u64,
+        /// Why, recorded with the decision.
+        #[arg(long)]
+        comment: Option<String>,
+        /// The person you decide for (recorded; an approver of the rule), when not the
+        /// server's credentials' identity.
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Reject a run waiting for approval: it never runs.
+    Reject {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The run's id.
+        id: u64,
+        /// Why, recorded with the decision.
+        #[arg(long)]
+        reason: String,
+        /// The person you decide for (recorded), when not the credentials' identity.
+        #[arg(long)]
+        by: Option<String>,
+    },
     /// Circuit breakers: close them by hand once a human has looked.
     Breaker {
         #[command(subcommand)]
@@ -122,6 +150,27 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+}
+
+/// `alertrun approve|reject`: the decision, through the server's API.
+fn decide(
+    server: ServerArgs,
+    id: u64,
+    decision: &str,
+    comment: Option<String>,
+    by: Option<String>,
+) -> anyhow::Result<ExitCode> {
+    let server = Server::new(server.config.as_deref(), server.url)?;
+    let mut query: Vec<(&str, String)> = comment.map(|c| ("comment", c)).into_iter().collect();
+    query.extend(by.map(|b| ("by", b)));
+    let answer: Value = server.post(&format!("/api/v1/runs/{id}/{decision}"), &query)?;
+    let state = answer["state"].as_str().unwrap_or("?");
+    let reason = answer["reason"]
+        .as_str()
+        .map(|r| format!(": {r}"))
+        .unwrap_or_default();
+    println!("run {id}: {state}{reason}");
+    Ok(ExitCode::SUCCESS)
 }
 
 /// How to reach a running `alertrun serve`.
@@ -275,6 +324,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print_pauses(&answer);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Approve {
+            server,
+            id,
+            comment,
+            by,
+        } => decide(server, id, "approve", comment, by),
+        Command::Reject {
+            server,
+            id,
+            reason,
+            by,
+        } => decide(server, id, "reject", Some(reason), by),
         Command::Breaker {
             command:
                 BreakerCommand::Reset {

@@ -41,11 +41,12 @@ mod store;
 pub mod testing;
 
 pub use config::{
-    Action, AlertmanagerAuth, AlertmanagerSettings, Auth, BreakerSettings, Config, ConfigError,
-    DEFAULT_RECURRENCE, DEFAULT_STORM_WINDOW, Limits, Muted, NamedInterval,
-    OnAlertmanagerUnreachable, OnInterrupt, OnResolved, Policy, Problem, Rails, RateLimit, Repeat,
-    Schedule, Secret, ServerSettings, SilencePolicy, StateSettings, StormGate, TlsSettings, Verify,
-    check_exposure, default_alertmanager_timeout, default_namespace, default_timeout, parse_server,
+    Action, AlertmanagerAuth, AlertmanagerSettings, Approval, ApprovalLinks, Auth, BreakerSettings,
+    Config, ConfigError, DEFAULT_APPROVAL_TIMEOUT, DEFAULT_RECURRENCE, DEFAULT_STORM_WINDOW,
+    Limits, Muted, NamedInterval, OnAlertmanagerUnreachable, OnInterrupt, OnResolved, Policy,
+    Problem, Rails, RateLimit, Repeat, Schedule, Secret, ServerSettings, SilencePolicy,
+    StateSettings, StormGate, TlsSettings, Verify, check_exposure, default_alertmanager_timeout,
+    default_namespace, default_timeout, parse_server,
 };
 pub use explain::{AlertReport, Report, RuleReport, Run, explain};
 pub use ruletest::{TestFileError, TestReport, run_test_file};
@@ -64,7 +65,8 @@ pub use serve::intake::{Accepted, Intake, Refused, Source};
 pub use serve::{ServeOptions, run as serve};
 #[cfg(feature = "server")]
 pub use store::{
-    Batch, DedupeEntry, Recovery, RunFilter, RunRecord, RunSilence, RunVerdict, Store, StoreError,
+    ApprovalDecision, ApprovalRecord, Batch, DedupeEntry, Recovery, RunFilter, RunRecord,
+    RunSilence, RunVerdict, Store, StoreError,
 };
 
 /// The README's examples, compiled as doctests so they cannot rot.

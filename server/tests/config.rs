@@ -681,3 +681,48 @@ rules:
         ]
     );
 }
+
+#[test]
+fn the_readme_approval_example_loads() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .expect("the README");
+    let section = &readme[readme
+        .find("## Humans in the loop: approval")
+        .expect("an approval section")..];
+    let start = section.find("```yaml\n").expect("a YAML example") + "```yaml\n".len();
+    let yaml = &section[start..start + section[start..].find("```").expect("its end")];
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    let key = dir.path().join("link-key");
+    std::fs::write(&token, "a-token-of-some-length\n").unwrap();
+    std::fs::write(&key, "a-link-key-of-32-characters-long\n").unwrap();
+    let yaml = yaml
+        .replace("/etc/alertrun/token", &token.display().to_string())
+        .replace("/etc/alertrun/link-key", &key.display().to_string());
+    let config = Config::from_yaml(&yaml).unwrap_or_else(|e| panic!("{e}"));
+    let approval = config.policy(0).approval.clone().expect("approval");
+    assert_eq!(approval.timeout, Duration::from_secs(1800));
+    assert_eq!(approval.approvers, ["alice", "bob"]);
+    let links = config.server().approval_links.clone().expect("links");
+    assert_eq!(links.url, "https://alertrun.example.com");
+}
+
+#[test]
+fn approval_mistakes_name_their_place() {
+    let bad = |approval: &str| {
+        let yaml = format!(
+            "rules:\n  - name: r\n    approval: {approval}\n    action: {{process: {{command: [/bin/true]}}}}\n"
+        );
+        Config::from_yaml(&yaml).expect_err("refused").to_string()
+    };
+    let unsaid = bad("{timeout: 5m}");
+    assert!(unsaid.contains("rules[0].approval.required"), "{unsaid}");
+    let zero = bad("{required: true, min_approvals: 0}");
+    assert!(zero.contains("rules[0].approval.min_approvals"), "{zero}");
+    let few = bad("{required: true, approvers: [alice], min_approvals: 2}");
+    assert!(few.contains("only 1 approvers named"), "{few}");
+    let short = "server:\n  approvals: {url: http://x, link_secret_env: ALERTRUN_TEST_NO_SUCH_VAR}\nrules: []\n";
+    let e = Config::from_yaml(short).expect_err("refused").to_string();
+    assert!(e.contains("server.approvals.link_secret_env"), "{e}");
+}

@@ -29,7 +29,8 @@ pub use crate::backend::Action;
 use crate::backend::RuleAction;
 use lines::Lines;
 pub use rails::{
-    BreakerSettings, DEFAULT_RECURRENCE, DEFAULT_STORM_WINDOW, Rails, RateLimit, StormGate, Verify,
+    Approval, BreakerSettings, DEFAULT_APPROVAL_TIMEOUT, DEFAULT_RECURRENCE, DEFAULT_STORM_WINDOW,
+    Rails, RateLimit, StormGate, Verify,
 };
 use raw::{
     RawDefaults, RawEnvStyle, RawMode, RawOnInterrupt, RawOnResolved, RawRule, RawSecret,
@@ -40,7 +41,8 @@ pub use schedule::{Muted, NamedInterval, Schedule};
 #[cfg(test)]
 pub(crate) use server::DEFAULT_DEDUPE_IDLE;
 pub use server::{
-    Auth, Limits, Secret, ServerSettings, StateSettings, TlsSettings, check_exposure, parse_server,
+    ApprovalLinks, Auth, Limits, Secret, ServerSettings, StateSettings, TlsSettings,
+    check_exposure, parse_server,
 };
 #[cfg(feature = "server")]
 pub(crate) use silences::check_url as check_alertmanager_url;
@@ -124,6 +126,8 @@ pub struct Policy {
     pub schedule: Schedule,
     /// Its Alertmanager silences: made while it runs, respected before it runs.
     pub silences: SilencePolicy,
+    /// Whether its runs wait for people's approval.
+    pub approval: Option<Approval>,
 }
 
 impl Default for Policy {
@@ -140,6 +144,7 @@ impl Default for Policy {
             rails: Rails::default(),
             schedule: Schedule::default(),
             silences: SilencePolicy::default(),
+            approval: None,
         }
     }
 }
@@ -680,9 +685,55 @@ impl<'a> Validator<'a> {
                 .unwrap_or(policy.stop_grace);
         }
         policy.rails = self.rails(base, raw);
+        policy.approval = self.approval(base, raw);
         policy.schedule = self.schedule(base, raw, intervals);
         policy.silences = self.silences(base, raw);
         (self.problems.len() == before).then_some(policy)
+    }
+
+    /// Checks a rule's `approval`.
+    fn approval(&mut self, base: &str, raw: &RawRule) -> Option<Approval> {
+        let a = raw.approval.as_ref()?;
+        let path = join(base, "approval");
+        if a.required == Some(false) {
+            return None;
+        }
+        if a.required.is_none() {
+            self.problem(
+                join(&path, "required"),
+                "say required: true (an approval section that does not say so is a mistake)",
+            );
+            return None;
+        }
+        let timeout = match &a.timeout {
+            Some(text) => self.duration(&join(&path, "timeout"), text)?,
+            None => DEFAULT_APPROVAL_TIMEOUT,
+        };
+        if timeout.is_zero() {
+            self.problem(join(&path, "timeout"), "must be longer than 0s");
+        }
+        let min_approvals = a.min_approvals.unwrap_or(1);
+        if min_approvals == 0 {
+            self.problem(
+                join(&path, "min_approvals"),
+                "at least 1 (leave approval out to run without)",
+            );
+        }
+        if !a.approvers.is_empty() && (a.approvers.len() as u64) < u64::from(min_approvals) {
+            self.problem(
+                join(&path, "min_approvals"),
+                format!(
+                    "{min_approvals} approvals needed but only {} approvers named",
+                    a.approvers.len()
+                ),
+            );
+        }
+        Some(Approval {
+            timeout,
+            approvers: a.approvers.clone(),
+            min_approvals,
+            forbid_self: a.forbid_self,
+        })
     }
 
     /// Checks a rule's rails (`target`, `max_runs`, `breaker`, `max_targets`, `verify`).

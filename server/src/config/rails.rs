@@ -153,6 +153,25 @@ pub struct Verify {
     pub recurrence: Duration,
 }
 
+/// `approval: {required: true, timeout: 30m, approvers: [...], min_approvals: 1,
+/// forbid_self: false}`: a run waits for people's approval before it queues.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Approval {
+    /// How long a run waits; then it is rejected with reason `timeout`.
+    pub timeout: Duration,
+    /// Who may decide (identities or the names they decide for); empty: anyone who may
+    /// call the API.
+    pub approvers: Vec<String>,
+    /// Distinct approvals needed.
+    pub min_approvals: u32,
+    /// Refuse an approval by the person the alert names in its `requested_by` label or
+    /// annotation.
+    pub forbid_self: bool,
+}
+
+/// `approval.timeout` when not given.
+pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
 /// `verify.recurrence` when not given: an alert back within the hour was not fixed.
 pub const DEFAULT_RECURRENCE: Duration = Duration::from_secs(3600);
 
@@ -173,6 +192,21 @@ pub(super) struct RawBreaker {
     pub(super) ineffective: Option<u32>,
     pub(super) backoff: Option<String>,
     pub(super) max_backoff: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawApproval {
+    #[serde(default)]
+    pub(super) required: Option<bool>,
+    #[serde(default)]
+    pub(super) timeout: Option<String>,
+    #[serde(default)]
+    pub(super) approvers: Vec<String>,
+    #[serde(default)]
+    pub(super) min_approvals: Option<u32>,
+    #[serde(default)]
+    pub(super) forbid_self: bool,
 }
 
 #[derive(Deserialize)]

@@ -99,6 +99,8 @@ pub(crate) struct RawRule {
     pub(crate) max_targets: Option<Value>,
     #[serde(default)]
     pub(crate) verify: Option<super::rails::RawVerify>,
+    #[serde(default)]
+    pub(crate) approval: Option<super::rails::RawApproval>,
     /// Names of `time_intervals`: the rule acts only within one of them (none: always).
     #[serde(default)]
     pub(crate) active_time_intervals: Vec<String>,

@@ -17,6 +17,7 @@
 //!   state: {dir: /var/lib/alertrun, durable: true, history_max_age: 7d, history_max_runs: 100000,
 //!           episode_max_idle: 7d}
 //!   shutdown_grace: 30s
+//!   approvals: {url: https://alertrun.example.com, link_secret_file: /etc/alertrun/link-key}
 //! ```
 
 use std::fmt;
@@ -90,6 +91,18 @@ pub struct ServerSettings {
     pub state: StateSettings,
     /// On SIGTERM/SIGINT, how long running actions may go on before they are stopped.
     pub shutdown_grace: Duration,
+    /// Signed approval links; `None`: approvals go through the API and CLI only.
+    pub approval_links: Option<ApprovalLinks>,
+}
+
+/// `server.approvals`: where alertrun is reached from a notification, and the key that
+/// signs one-time approve and reject links.
+#[derive(Clone, Debug)]
+pub struct ApprovalLinks {
+    /// alertrun's URL as people reach it (scheme, host, any path prefix), no trailing `/`.
+    pub url: String,
+    /// The HMAC-SHA256 key of the links.
+    pub secret: Secret,
 }
 
 /// The default retention of dedupe entries that no delivery refreshed
@@ -145,6 +158,7 @@ impl Default for ServerSettings {
             max_queued: default_max_queued(),
             state: StateSettings::default(),
             shutdown_grace: default_shutdown_grace(),
+            approval_links: None,
         }
     }
 }
@@ -266,6 +280,18 @@ struct RawServer {
     state: Option<Value>,
     #[serde(default)]
     shutdown_grace: Option<String>,
+    #[serde(default)]
+    approvals: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApprovals {
+    url: String,
+    #[serde(default)]
+    link_secret_file: Option<PathBuf>,
+    #[serde(default)]
+    link_secret_env: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -419,6 +445,15 @@ impl ServerSettings {
                 "server.shutdown_grace",
                 a.shutdown_grace != b.shutdown_grace,
             ),
+            (
+                "server.approvals",
+                a.approval_links
+                    .as_ref()
+                    .map(|l| (&l.url, l.secret.as_str()))
+                    != b.approval_links
+                        .as_ref()
+                        .map(|l| (&l.url, l.secret.as_str())),
+            ),
         ];
         fields
             .into_iter()
@@ -495,6 +530,7 @@ impl Validator<'_> {
             .shutdown_grace
             .and_then(|t| self.duration("server.shutdown_grace", &t))
             .unwrap_or_else(default_shutdown_grace);
+        let approval_links = raw.approvals.and_then(|v| self.approval_links(v));
         ServerSettings {
             listen,
             auth,
@@ -504,7 +540,41 @@ impl Validator<'_> {
             max_queued,
             state,
             shutdown_grace,
+            approval_links,
         }
+    }
+
+    fn approval_links(&mut self, value: Value) -> Option<ApprovalLinks> {
+        let raw: RawApprovals = self.typed("server.approvals", value)?;
+        let url = raw.url.trim_end_matches('/').to_owned();
+        if !(url.starts_with("http://") || url.starts_with("https://")) || has_control(&url) {
+            self.problem(
+                "server.approvals.url",
+                format!(
+                    "{url:?} is not an http(s) URL: write alertrun's address as people reach it"
+                ),
+            );
+            return None;
+        }
+        let secret = match (raw.link_secret_file, raw.link_secret_env) {
+            (Some(file), None) => secret_from_file(&file, "link secret")
+                .map_err(|m| ("server.approvals.link_secret_file", m)),
+            (None, Some(name)) => secret_from_env(&name, "link secret")
+                .map_err(|m| ("server.approvals.link_secret_env", m)),
+            _ => Err((
+                "server.approvals",
+                "set exactly one of link_secret_file or link_secret_env".to_owned(),
+            )),
+        };
+        let secret = secret.map_err(|(path, m)| self.problem(path, m)).ok()?;
+        if secret.as_str().len() < 16 {
+            self.problem(
+                "server.approvals",
+                "the link secret must be at least 16 characters: it signs approvals",
+            );
+            return None;
+        }
+        Some(ApprovalLinks { url, secret })
     }
 
     fn state(&mut self, value: Option<Value>) -> StateSettings {

@@ -311,6 +311,14 @@ impl Ledger {
         self.queue.push_back(id);
     }
 
+    /// Follows a run waiting for approval (admitted, or recovered after a restart): not in
+    /// the queue until approved.
+    pub(crate) fn await_approval(&mut self, id: RunId, mut run: LiveRun) {
+        run.state =
+            next(RunState::Received, Event::Await).map_or(RunState::AwaitingApproval, |s| s.state);
+        self.runs.insert(id, run);
+    }
+
     /// Follows a run that a previous alertrun started and this one re-attached to: it is
     /// `running` and holds a slot.
     pub(crate) fn adopt(&mut self, id: RunId, mut run: LiveRun) {
@@ -358,6 +366,9 @@ impl Ledger {
         if step.state == RunState::Queued && was == RunState::Starting {
             self.queue.push_front(id);
         }
+        if step.state == RunState::Queued && was == RunState::AwaitingApproval {
+            self.queue.push_back(id);
+        }
         if was == RunState::Queued && step.state != RunState::Queued {
             self.queue.retain(|q| *q != id);
         }
@@ -403,8 +414,10 @@ impl Ledger {
             .runs
             .iter()
             .filter(|(_, r)| {
+                // A run waiting for approval is cancelled whatever its rule does on
+                // resolve: nobody should approve a fix for what went away.
                 r.status == AlertStatus::Firing
-                    && r.stop_on_resolve
+                    && (r.stop_on_resolve || r.state == RunState::AwaitingApproval)
                     && subjects.contains(&r.subject)
             })
             .map(|(id, _)| *id)

@@ -21,7 +21,11 @@
 //!
 //!   after a restart: queued ─> queued again; starting ─> interrupted (leftover ended);
 //!   running ─> running (a Job re-attached and followed) or interrupted (a process ended)
-//!   reserved for later work: awaiting_approval, verifying
+//!   received ──(rule needs approval)──> awaiting_approval ──(approved)──> queued
+//!       awaiting_approval ──(rejected, or timed out)──> rejected
+//!       awaiting_approval ──(approved, but a rail holds it)──> skipped
+//!       awaiting_approval ──(alert resolved)──> cancelled
+//!   reserved for later work: verifying
 //! ```
 //!
 //! Every transition is recorded in the store with its time and cause

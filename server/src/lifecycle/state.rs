@@ -36,7 +36,7 @@ pub enum RunState {
     /// The action could not be started within the rule's deadline; its episode stays open,
     /// so Alertmanager's next repeat of the alert tries again.
     FailedToStart,
-    /// Waiting for a person's approval (reserved: no transition enters it yet).
+    /// Waiting for people's approval (a rule with `approval: {required: true}`).
     AwaitingApproval,
     /// Ended; waiting to see whether its alert resolves (reserved: no transition enters it
     /// yet).
@@ -48,11 +48,13 @@ pub enum RunState {
     /// Job deleted by someone, or by its TTL, with no pod left to tell): it may have
     /// succeeded or failed. The reason says what was seen.
     Unknown,
+    /// Its approval was refused, or did not come in time (reason `timeout`): it never ran.
+    Rejected,
 }
 
 impl RunState {
     /// Every state, in the order of their store codes.
-    pub const ALL: [RunState; 14] = [
+    pub const ALL: [RunState; 15] = [
         RunState::Queued,
         RunState::Running,
         RunState::Succeeded,
@@ -67,6 +69,7 @@ impl RunState {
         RunState::Verifying,
         RunState::Received,
         RunState::Unknown,
+        RunState::Rejected,
     ];
 
     /// The name used in JSON and API filters: "queued", "timed_out", ...
@@ -86,6 +89,7 @@ impl RunState {
             RunState::Verifying => "verifying",
             RunState::Received => "received",
             RunState::Unknown => "unknown",
+            RunState::Rejected => "rejected",
         }
     }
 
@@ -125,6 +129,7 @@ impl RunState {
             RunState::Verifying => 11,
             RunState::Received => 12,
             RunState::Unknown => 13,
+            RunState::Rejected => 14,
         }
     }
 }
@@ -139,8 +144,8 @@ impl fmt::Display for RunState {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "unknown run state {0:?}: use received, queued, starting, running, succeeded, failed, \
-     failed_to_start, timed_out, cancelled, interrupted, unknown, skipped, awaiting_approval or \
-     verifying"
+     failed_to_start, timed_out, cancelled, interrupted, unknown, skipped, awaiting_approval, \
+     rejected or verifying"
 )]
 pub struct ParseRunStateError(pub String);
 

@@ -38,6 +38,12 @@ pub(crate) enum Event {
     Resolved,
     /// alertrun is shutting down.
     Shutdown,
+    /// Its rule needs approval: it waits for people's decisions.
+    Await,
+    /// Approved (enough approvals, and the rails still let it): it queues.
+    Approve,
+    /// Rejected by a person, or its approval timed out.
+    Reject,
     /// alertrun restarted and found the run unfinished. `attachable`: the backend can
     /// follow what the previous alertrun started (a Kubernetes Job, by its name).
     Recovered {
@@ -96,6 +102,8 @@ pub(crate) enum Effect {
     Attach,
     /// End whatever the previous alertrun left of the action, then record it interrupted.
     EndLeftover,
+    /// Wait for approval again (after a restart), once its action is checked unchanged.
+    AwaitAgain,
 }
 
 /// A transition's result.
@@ -134,6 +142,16 @@ pub(crate) fn next(state: RunState, event: Event) -> Result<Step, IllegalTransit
     match (state, event) {
         (S::Received, E::Queue) => step(S::Queued, &[]),
         (S::Received, E::Skip) => step(S::Skipped, &[]),
+        (S::Received, E::Await) => step(S::AwaitingApproval, &[]),
+
+        (S::AwaitingApproval, E::Approve) => step(S::Queued, &[]),
+        (S::AwaitingApproval, E::Reject) => step(S::Rejected, &[]),
+        // Approved, but a rail (a pause, an open breaker) holds it at decision time.
+        (S::AwaitingApproval, E::Skip) => step(S::Skipped, &[]),
+        (S::AwaitingApproval, E::Resolved) => step(S::Cancelled, &[]),
+        // It waits in the store for the next start.
+        (S::AwaitingApproval, E::Shutdown) => step(S::AwaitingApproval, &[]),
+        (S::AwaitingApproval, E::Recovered { .. }) => step(S::AwaitingApproval, &[F::AwaitAgain]),
 
         (S::Queued, E::Take) => step(S::Starting, &[F::Start]),
         // After a restart, its rule or notification is gone.
@@ -189,6 +207,18 @@ mod tests {
         let table: &[(S, E, S, &[Effect])] = &[
             (S::Received, E::Queue, S::Queued, &[]),
             (S::Received, E::Skip, S::Skipped, &[]),
+            (S::Received, E::Await, S::AwaitingApproval, &[]),
+            (S::AwaitingApproval, E::Approve, S::Queued, &[]),
+            (S::AwaitingApproval, E::Reject, S::Rejected, &[]),
+            (S::AwaitingApproval, E::Skip, S::Skipped, &[]),
+            (S::AwaitingApproval, E::Resolved, S::Cancelled, &[]),
+            (S::AwaitingApproval, E::Shutdown, S::AwaitingApproval, &[]),
+            (
+                S::AwaitingApproval,
+                E::Recovered { attachable: false },
+                S::AwaitingApproval,
+                &[F::AwaitAgain],
+            ),
             (S::Queued, E::Take, S::Starting, &[F::Start]),
             (S::Queued, E::Skip, S::Skipped, &[]),
             (S::Queued, E::Resolved, S::Cancelled, &[]),
@@ -341,6 +371,9 @@ mod tests {
             E::Resolved,
             E::Shutdown,
             E::Recovered { attachable: false },
+            E::Await,
+            E::Approve,
+            E::Reject,
         ];
         let mut legal = 0;
         for state in RunState::ALL {
@@ -352,7 +385,7 @@ mod tests {
             }
         }
         // The table above, counted over these representative events.
-        assert_eq!(legal, 19);
+        assert_eq!(legal, 26);
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use alert_core::BoxFuture;
 use serde::Serialize;
 
-use crate::store::Store;
+use crate::store::{RunRecord, Store};
 
 /// Answers the control API's questions about the running server.
 pub trait Api: Send + Sync + 'static {
@@ -52,12 +52,72 @@ pub trait Api: Send + Sync + 'static {
         Box::pin(async { Err(ControlError::new("this server cannot be paused")) })
     }
 
+    /// Records a person's `decision` on run `id`, waiting for approval; resolves to the run
+    /// as it is now.
+    fn decide(&self, id: u64, decision: Decision) -> BoxFuture<'_, Result<RunRecord, DecideError>> {
+        let _ = decision;
+        Box::pin(async move { Err(DecideError::NotAwaiting(id)) })
+    }
+
+    /// Checks a signed approval link (see `serve::dispatch::approvals`).
+    ///
+    /// # Errors
+    /// [`DecideError::BadLink`] or [`DecideError::NotAwaiting`].
+    fn check_link(
+        &self,
+        id: u64,
+        decision: &str,
+        expires: i64,
+        sig: &str,
+    ) -> Result<(), DecideError> {
+        let _ = (decision, expires, sig);
+        Err(DecideError::NotAwaiting(id))
+    }
+
     /// Closes the open circuit breakers of `rule` (on `target` only, when given); returns
     /// the targets closed.
     fn reset_breakers(&self, rule: &str, target: Option<&str>) -> Vec<String> {
         let _ = (rule, target);
         Vec::new()
     }
+}
+
+/// A person's decision, as a route or the CLI hands it in.
+#[derive(Clone, Debug)]
+pub struct Decision {
+    /// Approve (else reject).
+    pub approve: bool,
+    /// Who decides: the name decided for (`by=`), or the caller's identity.
+    pub by: String,
+    /// How: `api`, `cli` or `link`, and the caller when it is not `by`.
+    pub how: String,
+    /// Their comment.
+    pub comment: Option<String>,
+}
+
+/// Why a decision was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DecideError {
+    /// No such run waits for approval (never did, or decided already).
+    #[error("run {0} is not awaiting approval")]
+    NotAwaiting(u64),
+    /// The person may not decide on this run.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The person decided on this run already.
+    #[error("{by} already decided on run {id}")]
+    AlreadyDecided {
+        /// The run.
+        id: u64,
+        /// Who.
+        by: String,
+    },
+    /// A signed link that does not verify, or expired.
+    #[error("{0}")]
+    BadLink(String),
+    /// The decision could not be recorded.
+    #[error("the decision could not be recorded: {0}")]
+    Store(String),
 }
 
 /// One reason alertrun is paused, as `GET /api/v1/pause` lists it.

@@ -11,12 +11,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use alert_core::BoxFuture;
 use tracing::{error, info, warn};
 
-use super::api::{Api, ControlError, PauseStatus, ReloadError, Reloaded, RuleStatus};
+use super::api::{
+    Api, ControlError, DecideError, Decision, PauseStatus, ReloadError, Reloaded, RuleStatus,
+};
 use super::dispatch::{Dispatcher, Loaded};
 use super::metrics::Metrics;
 use crate::backend::Backends;
 use crate::config::{Config, ServerSettings};
-use crate::store::Store;
+use crate::store::{RunRecord, Store};
 
 /// Readiness, reload and rule status of a running server.
 pub(crate) struct Control {
@@ -194,6 +196,20 @@ impl Api for Control {
 
     fn reset_breakers(&self, rule: &str, target: Option<&str>) -> Vec<String> {
         self.dispatcher.reset_breakers(rule, target)
+    }
+
+    fn decide(&self, id: u64, decision: Decision) -> BoxFuture<'_, Result<RunRecord, DecideError>> {
+        Box::pin(self.dispatcher.decide(id, decision))
+    }
+
+    fn check_link(
+        &self,
+        id: u64,
+        decision: &str,
+        expires: i64,
+        sig: &str,
+    ) -> Result<(), DecideError> {
+        self.dispatcher.check_link(id, decision, expires, sig)
     }
 }
 

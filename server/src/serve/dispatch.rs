@@ -42,6 +42,7 @@ use crate::lifecycle::{
 };
 use crate::store::{self, DedupeEntry, RunRecord, RunState, Store, StoreError};
 
+pub(crate) mod approvals;
 mod record;
 mod recover;
 mod run;
@@ -147,6 +148,8 @@ struct State {
     rails: Rails,
     /// Succeeded runs waiting for their verdict (`lifecycle::verify`).
     verify: Verifications,
+    /// Runs waiting for approval, with the request they will execute (`approvals`).
+    awaiting: HashMap<RunId, Run>,
 }
 
 /// How a batch handed to the writer was committed, when awaited.
@@ -298,6 +301,8 @@ struct Run {
     target: rails::Target,
     /// Its rule's `verify`, to watch it once it succeeds.
     verify: Option<verdicts::VerifyPlan>,
+    /// Its rule's `approval`, as it was when the run was admitted.
+    approval: Option<crate::config::Approval>,
 }
 
 /// What the recorder task writes.
@@ -323,6 +328,8 @@ struct Taken {
     admission: Admission,
     /// Its runs that queue once written.
     runs: Vec<Run>,
+    /// Its runs that wait for approval once written.
+    awaiting: Vec<Run>,
     skipped: usize,
 }
 
@@ -363,6 +370,7 @@ impl Dispatcher {
                 starts_paused_until: None,
                 rails: Rails::new(),
                 verify: Verifications::new(),
+                awaiting: HashMap::new(),
             }),
             options,
             wake: Notify::new(),
@@ -381,6 +389,7 @@ impl Dispatcher {
         tokio::spawn(schedule(Arc::clone(&inner)));
         tokio::spawn(record_ends(Arc::clone(&inner), updates_rx));
         tokio::spawn(verdicts::verify_windows(Arc::clone(&inner)));
+        tokio::spawn(approvals::expire_approvals(Arc::clone(&inner)));
         Ok(Self { inner })
     }
 
@@ -822,6 +831,7 @@ impl Inner {
                 notification,
                 admission,
                 runs: Vec::new(),
+                awaiting: Vec::new(),
                 skipped: 0,
             };
             for (key, entry) in &t.admission.refresh {
@@ -874,12 +884,17 @@ impl Inner {
                         run.record.ended_at = Some(now);
                         enter(&mut run.record, RunState::Skipped, now, reason);
                     }
-                    None => enter(
-                        &mut run.record,
-                        RunState::Queued,
-                        now,
-                        "recorded".to_owned(),
-                    ),
+                    None => match run.approval.clone() {
+                        Some(approval) => {
+                            Self::ask_approval(&loaded.config, p.rule, &mut run, &approval, now);
+                        }
+                        None => enter(
+                            &mut run.record,
+                            RunState::Queued,
+                            now,
+                            "recorded".to_owned(),
+                        ),
+                    },
                 }
                 if !p.held {
                     write
@@ -887,8 +902,10 @@ impl Inner {
                         .push((p.selection.key.to_store_key(), DedupeEntry::at(now)));
                 }
                 write.runs.push(run.record.clone());
-                if run.record.state == RunState::Queued {
-                    t.runs.push(run);
+                match run.record.state {
+                    RunState::Queued => t.runs.push(run),
+                    RunState::AwaitingApproval => t.awaiting.push(run),
+                    _ => {}
                 }
             }
             if let Some(id) = t.admission.notification {
@@ -929,12 +946,13 @@ impl Inner {
                     .iter()
                     .map(|r| (r.record.id, r.live.clone()))
                     .collect();
-                let count = queued.len();
+                // A run waiting for approval is accepted work too.
+                let count = queued.len() + t.awaiting.len();
                 state
                     .ledger
                     .settle(&t.admission, written.is_ok(), now, queued);
                 if written.is_err() {
-                    for run in &t.runs {
+                    for run in t.runs.iter().chain(&t.awaiting) {
                         let at = run.record.created_at;
                         state.rails.withdraw(run.record.id, at);
                     }
@@ -947,6 +965,15 @@ impl Inner {
                     }
                     state.queued.insert(run.record.id, run);
                 }
+                for run in t.awaiting {
+                    let id = run.record.id;
+                    info!(rule = %run.record.rule, run = id, "action waits for approval");
+                    state.ledger.await_approval(id, run.live.clone());
+                    state.awaiting.insert(id, run);
+                }
+                self.options
+                    .metrics
+                    .set_approvals_pending(state.awaiting.len());
                 self.stop_resolved(&mut state, &t.notification, now);
                 answers.push((
                     t.reply,
@@ -987,6 +1014,14 @@ impl Inner {
             }
         }
         for id in resolution.cancelled {
+            if state.awaiting.contains_key(&id) {
+                if let Some(record) = self.end_awaiting_resolved(state, id, now) {
+                    let _ = self
+                        .updates
+                        .send(Update::End(Box::new(record), Arc::from(Vec::new())));
+                }
+                continue;
+            }
             state.stops.remove(&id);
             state.rails.ended(id, RunState::Cancelled, now);
             if let Some(run) = state.queued.remove(&id) {
@@ -1129,6 +1164,7 @@ impl Inner {
             let mut run = Run::new(record, rendered.request, executor, live);
             run.target = target;
             run.verify = verdicts::VerifyPlan::of(policy.rails.verify, n);
+            run.approval.clone_from(&policy.approval);
             out.push(Planned {
                 selection: Selection {
                     key: run.live.key.clone(),
@@ -1301,6 +1337,7 @@ impl Run {
             queued_at: Instant::now(),
             target: rails::Target::named(""),
             verify: None,
+            approval: None,
         }
     }
 }

@@ -21,6 +21,9 @@
 //! | `alertrun_circuit_open` | gauge: open breakers (targets) | `rule` |
 //! | `alertrun_remediation_verdicts_total` | counter | `rule`, `verdict` (effective, ineffective, recurred, unknown) |
 //! | `alertrun_remediation_time_to_resolve_seconds` | histogram, 1 s to 1 d | `rule` |
+//! | `alertrun_approvals_pending` | gauge | |
+//! | `alertrun_approval_decisions_total` | counter | `rule`, `outcome` (approved, rejected, timeout, cancelled, held) |
+//! | `alertrun_approval_wait_seconds` | histogram, 1 s to 1 d | `rule` |
 //! | `alertrun_oldest_queued_run_age_seconds` | gauge | |
 //! | `alertrun_store_commit_duration_seconds` | histogram, 0.1 ms to 1 s | |
 //! | `alertrun_store_errors_total` | counter | `op` ([`StoreOp`]) |
@@ -250,6 +253,12 @@ struct RunLabels {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ApprovalLabels {
+    rule: String,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct VerdictLabels {
     rule: String,
     verdict: &'static str,
@@ -294,6 +303,9 @@ struct Inner {
     paused: Gauge,
     circuit_open: Family<RuleLabels, Gauge>,
     verdicts: Family<VerdictLabels, Counter>,
+    approvals_pending: Gauge,
+    approval_decisions: Family<ApprovalLabels, Counter>,
+    approval_wait: HistogramFamily<RuleLabels>,
     time_to_resolve: HistogramFamily<RuleLabels>,
     oldest_queued_run_age: Gauge<f64, AtomicU64>,
     store_commit_duration: Histogram,
@@ -405,6 +417,29 @@ impl Metrics {
         }
     }
 
+    /// A run of the rule named `rule` stopped waiting for approval with `outcome`, after
+    /// `waited`.
+    pub fn approval_decided(&self, rule: &str, outcome: &'static str, waited: Duration) {
+        self.inner
+            .approval_decisions
+            .get_or_create(&ApprovalLabels {
+                rule: rule.to_owned(),
+                outcome,
+            })
+            .inc();
+        self.inner
+            .approval_wait
+            .get_or_create(&RuleLabels {
+                rule: rule.to_owned(),
+            })
+            .observe(waited.as_secs_f64());
+    }
+
+    /// `n` runs wait for approval now.
+    pub fn set_approvals_pending(&self, n: usize) {
+        self.inner.approvals_pending.set(saturate_i64(n));
+    }
+
     /// `n` targets of the rule named `rule` have an open (or half-open) breaker now.
     pub fn set_circuit_open(&self, rule: &str, n: usize) {
         self.inner
@@ -487,6 +522,9 @@ impl Inner {
             paused: Gauge::default(),
             circuit_open: Family::default(),
             verdicts: Family::default(),
+            approvals_pending: Gauge::default(),
+            approval_decisions: Family::default(),
+            approval_wait: Family::new_with_constructor(|| Histogram::new(TIME_TO_RESOLVE_BUCKETS)),
             time_to_resolve: Family::new_with_constructor(|| {
                 Histogram::new(TIME_TO_RESOLVE_BUCKETS)
             }),
@@ -552,6 +590,22 @@ impl Inner {
             "remediation_verdicts",
             "Verdicts on succeeded runs of rules with verify, by rule and verdict",
             self.verdicts.clone(),
+        );
+        r.register(
+            "approvals_pending",
+            "Runs waiting for approval now",
+            self.approvals_pending.clone(),
+        );
+        r.register(
+            "approval_decisions",
+            "How runs waiting for approval ended, by rule and outcome",
+            self.approval_decisions.clone(),
+        );
+        r.register_with_unit(
+            "approval_wait",
+            "How long runs waited for their approval to end, by rule",
+            Unit::Seconds,
+            self.approval_wait.clone(),
         );
         r.register_with_unit(
             "remediation_time_to_resolve",

@@ -66,7 +66,10 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use redb::{Database, Durability, ReadOnlyDatabase, ReadableDatabase, ReadableTable as _};
 
 pub use error::StoreError;
-pub use record::{Batch, DedupeEntry, Recovery, RunFilter, RunRecord, RunSilence, RunVerdict};
+pub use record::{
+    ApprovalDecision, ApprovalRecord, Batch, DedupeEntry, Recovery, RunFilter, RunRecord,
+    RunSilence, RunVerdict,
+};
 pub(crate) use record::{RunState, Transition};
 
 use error::Classify;

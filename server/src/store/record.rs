@@ -74,6 +74,40 @@ pub struct RunRecord {
     /// `silence_while_running`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub silence: Option<RunSilence>,
+    /// What its approval waits for and who decided: set for a rule with `approval`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalRecord>,
+}
+
+/// A run's approval: what was asked to be approved, until when, and the decisions.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRecord {
+    /// `sha256:<hex>` of the rendered action (rule, executor, argv and env as recorded,
+    /// secrets redacted): what an approval approves, and what runs.
+    pub digest: String,
+    /// When it times out, in unix milliseconds.
+    pub expires_at: i64,
+    /// Distinct approvals needed.
+    pub min_approvals: u32,
+    /// The decisions so far, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decisions: Vec<ApprovalDecision>,
+}
+
+/// One person's decision on a run waiting for approval.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalDecision {
+    /// `approve` or `reject`.
+    pub decision: String,
+    /// Who: the name decided for (`by=`), or the caller's identity.
+    pub by: String,
+    /// How: `api`, `cli` or `link`, with the caller's identity when it differs from `by`.
+    pub how: String,
+    /// When, in unix milliseconds.
+    pub at: i64,
+    /// Their comment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 /// The verdict on a succeeded run (see `verify:` in the README's "Safety").

@@ -77,6 +77,7 @@ fn by_state_name(state: RunState) -> &'static str {
         RunState::Verifying => "runs_verifying",
         RunState::Received => "runs_received",
         RunState::Unknown => "runs_unknown",
+        RunState::Rejected => "runs_rejected",
     }
 }
 

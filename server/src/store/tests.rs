@@ -43,6 +43,7 @@ pub(super) fn record(
         started: None,
         verdict: None,
         silence: None,
+        approval: None,
     }
 }
 

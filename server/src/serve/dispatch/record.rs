@@ -34,12 +34,7 @@ pub(crate) fn queued(
     dedupe_key: String,
     now: i64,
 ) -> RunRecord {
-    let shown: Vec<EnvVar> = request
-        .env
-        .iter()
-        .map(|v| EnvVar::new(v.name.clone(), v.shown_value()))
-        .collect();
-    let argv = crate::backend::shown_argv(config.action(rule), &shown);
+    let (argv, env) = queued_action(config, rule, request);
     let alert = alert_index.and_then(|i| n.alerts.get(i));
     RunRecord {
         id: 0,
@@ -74,20 +69,37 @@ pub(crate) fn queued(
         stdout: String::new(),
         stderr: String::new(),
         argv,
-        // The alert (or group) JSON is the stored notification's: not kept twice.
-        env: shown
-            .into_iter()
-            .map(|v| match v.name.as_str() {
-                env::ALERT_JSON | env::GROUP_JSON => (v.name, STORED_WITH_NOTIFICATION.to_owned()),
-                _ => (v.name, v.value),
-            })
-            .collect(),
+        env,
         dry_run: false,
         timeline: Vec::new(),
         started: None,
         verdict: None,
         silence: None,
+        approval: None,
     }
+}
+
+/// The action of `request` as a record shows it: argv and env, secrets redacted, the
+/// alert (or group) JSON left to the stored notification (not kept twice).
+pub(crate) fn queued_action(
+    config: &Config,
+    rule: usize,
+    request: &ExecRequest,
+) -> (Vec<String>, Vec<(String, String)>) {
+    let shown: Vec<EnvVar> = request
+        .env
+        .iter()
+        .map(|v| EnvVar::new(v.name.clone(), v.shown_value()))
+        .collect();
+    let argv = crate::backend::shown_argv(config.action(rule), &shown);
+    let env = shown
+        .into_iter()
+        .map(|v| match v.name.as_str() {
+            env::ALERT_JSON | env::GROUP_JSON => (v.name, STORED_WITH_NOTIFICATION.to_owned()),
+            _ => (v.name, v.value),
+        })
+        .collect();
+    (argv, env)
 }
 
 /// `running` after its action returned `result`, and the lifecycle event that ends it.

@@ -51,6 +51,7 @@ impl Inner {
         self.lock().ledger = ledger;
         let mut write = store::Batch::default();
         let mut requeue = Vec::new();
+        let mut awaiting = Vec::new();
         let mut attach = Vec::new();
         for mut record in recovery.unfinished {
             let body = recovery.notifications.get(&record.notification);
@@ -145,6 +146,36 @@ impl Inner {
                     }
                     write.runs.push(record);
                 }
+                RunState::AwaitingApproval => {
+                    let index = loaded
+                        .config
+                        .rules()
+                        .rules()
+                        .iter()
+                        .position(|r| r.name == record.rule);
+                    let same = rebuilt.as_ref().zip(index).is_some_and(|(run, i)| {
+                        let digest = super::approvals::action_digest(
+                            &loaded.config,
+                            i,
+                            &run.record.executor,
+                            &run.request,
+                        );
+                        record.approval.as_ref().is_some_and(|a| a.digest == digest)
+                    });
+                    match rebuilt {
+                        Some(run) if same => awaiting.push(run),
+                        _ => {
+                            let reason = "rejected: after a restart the rule's action is not the \
+                                          one awaiting approval (the rule changed or is gone): \
+                                          nothing runs that nobody approved"
+                                .to_owned();
+                            warn!(rule = %record.rule, run = record.id, "{reason}");
+                            record.reason = Some(reason.clone());
+                            enter(&mut record, RunState::Rejected, now, reason);
+                            write.runs.push(record);
+                        }
+                    }
+                }
                 RunState::Queued => match rebuilt {
                     Some(run) => requeue.push(run),
                     None => {
@@ -183,6 +214,15 @@ impl Inner {
             state.ledger.enqueue(id, run.live.clone());
             state.queued.insert(id, run);
         }
+        for run in awaiting {
+            let id = run.record.id;
+            info!(rule = %run.record.rule, run = id, "recovery: the run waits for approval again");
+            state.ledger.await_approval(id, run.live.clone());
+            state.awaiting.insert(id, run);
+        }
+        self.options
+            .metrics
+            .set_approvals_pending(state.awaiting.len());
         for mut run in attach {
             let id = run.record.id;
             if let Some(stop) = run.stop_tx.take() {
@@ -277,6 +317,7 @@ impl Inner {
         let mut run = Run::new(record, rendered.request, executor, live);
         run.body = Arc::from(body);
         run.verify = super::verdicts::VerifyPlan::of(policy.rails.verify, &n);
+        run.approval.clone_from(&policy.approval);
         // What its verdict counts against, as `plan` names it.
         let id = match record_target {
             Target::Alert(_) => run.record.fingerprint.as_str(),

@@ -15,8 +15,9 @@ use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 
 use super::{Access, Allow, Backends, Head, HttpError, Routed, head, json, text};
-use crate::config::ServerSettings;
-use crate::serve::api::{Api, PauseStatus};
+use crate::config::{ApprovalLinks, ServerSettings};
+use crate::serve::api::{Api, Decision, PauseStatus};
+use crate::serve::dispatch::approvals;
 use crate::serve::metrics::{CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics};
 use crate::store::{RunFilter, RunState, Store};
 
@@ -66,7 +67,7 @@ pub(super) fn routes(settings: Arc<ServerSettings>, backends: Backends) -> Boxed
         .and(head())
         .then(|id: String, c: Control, head: Head| async move {
             head.admit(&c.settings, Allow::Get, Access::Control)?;
-            run(c.api.history(), &id).await
+            run(c.api.history(), &id, c.settings.approval_links.as_ref()).await
         });
     let pause = warp::path!("api" / "v1" / "pause")
         .and(c.with())
@@ -113,7 +114,85 @@ pub(super) fn routes(settings: Arc<ServerSettings>, backends: Backends) -> Boxed
                 &json!({"rule": rule, "closed": closed}),
             ))
         });
+    let decide = warp::path!("api" / "v1" / "runs" / String / String)
+        .and(c.with())
+        .and(head())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .then(
+            |id: String, decision: String, c: Control, head: Head, query: String| async move {
+                let approve = match decision.as_str() {
+                    "approve" => true,
+                    "reject" => false,
+                    other => return Err(HttpError::NotFound(format!("/api/v1/runs/{id}/{other}"))),
+                };
+                head.admit(&c.settings, Allow::Post, Access::Control)?;
+                let id = run_id(&id)?;
+                let (comment, by) = decision_query(&query)?;
+                let caller = head.who(&c.settings);
+                let (by, how) = match by {
+                    Some(by) if by != caller => (by, format!("api ({caller})")),
+                    _ => (caller, "api".to_owned()),
+                };
+                let record = c
+                    .api
+                    .decide(
+                        id,
+                        Decision {
+                            approve,
+                            by,
+                            how,
+                            comment,
+                        },
+                    )
+                    .await
+                    .map_err(HttpError::Decision)?;
+                Ok(json(StatusCode::OK, &json!(record)))
+            },
+        );
+    // A signed link: the signature is the credential (no Authorization header from a chat
+    // client's browser). GET shows what is decided with a button; the button POSTs.
+    let link = warp::path!("approvals" / u64 / String)
+        .and(c.with())
+        .and(head())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .then(
+            |id: u64, decision: String, c: Control, head: Head, query: String| async move {
+                head.admit(&c.settings, Allow::GetPost, Access::Anyone)?;
+                let (expires, sig) = link_query(&query)?;
+                c.api
+                    .check_link(id, &decision, expires, &sig)
+                    .map_err(HttpError::Decision)?;
+                if head.method != warp::http::Method::POST {
+                    return link_page(id, &decision, &query);
+                }
+                let record = c
+                    .api
+                    .decide(
+                        id,
+                        Decision {
+                            approve: decision == "approve",
+                            by: "link".to_owned(),
+                            how: "link".to_owned(),
+                            comment: None,
+                        },
+                    )
+                    .await
+                    .map_err(HttpError::Decision)?;
+                Ok(text(
+                    StatusCode::OK,
+                    "text/html; charset=utf-8",
+                    format!(
+                        "<!doctype html><title>alertrun run {id}</title><p>Run {id} is now {}.</p>",
+                        record.state
+                    ),
+                ))
+            },
+        );
     metrics
+        .or(decide)
+        .unify()
+        .or(link)
+        .unify()
         .or(ready)
         .unify()
         .or(reload)
@@ -180,6 +259,73 @@ fn paused(pauses: &[PauseStatus]) -> warp::reply::Response {
 
 /// The `reason` of a pause or resume query: 1 to 256 characters, no control characters
 /// (it goes into logs and the status page as it is).
+/// A run id from a path.
+fn run_id(id: &str) -> Result<u64, HttpError> {
+    id.parse::<u64>()
+        .map_err(|_| HttpError::BadRunId(id.to_owned()))
+}
+
+/// `comment=` and `by=` of a decision.
+fn decision_query(query: &str) -> Result<(Option<String>, Option<String>), HttpError> {
+    let bad = |message: String| HttpError::BadQuery(message);
+    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .map_err(|e| bad(format!("invalid query {query:?}: {e}")))?;
+    let (mut comment, mut by) = (None, None);
+    for (key, value) in pairs {
+        if value.chars().count() > 256 || value.chars().any(char::is_control) {
+            return Err(bad(format!(
+                "{key} must be at most 256 characters, without control characters"
+            )));
+        }
+        match key.as_str() {
+            "comment" => comment = Some(value).filter(|v| !v.trim().is_empty()),
+            "by" if value.trim().is_empty() => return Err(bad("by is empty".to_owned())),
+            "by" => by = Some(value),
+            other => return Err(bad(format!("unknown parameter {other:?}: comment, by"))),
+        }
+    }
+    Ok((comment, by))
+}
+
+/// `expires=` and `sig=` of a signed link.
+fn link_query(query: &str) -> Result<(i64, String), HttpError> {
+    let bad = |message: String| HttpError::BadQuery(message);
+    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .map_err(|e| bad(format!("invalid query {query:?}: {e}")))?;
+    let (mut expires, mut sig) = (None, None);
+    for (key, value) in pairs {
+        match key.as_str() {
+            "expires" => expires = value.parse::<i64>().ok(),
+            "sig" => sig = Some(value),
+            _ => {}
+        }
+    }
+    match (expires, sig) {
+        (Some(e), Some(s)) => Ok((e, s)),
+        _ => Err(bad("a signed link has expires= and sig=".to_owned())),
+    }
+}
+
+/// The page a signed link shows: what it decides, and a button that POSTs it.
+fn link_page(id: u64, decision: &str, query: &str) -> Routed {
+    // `decision` is approve or reject (the link verified), `query` is digits and hex.
+    let action = format!(
+        "?{}",
+        query.replace(['"', '<', '>'], "").replace('&', "&amp;")
+    );
+    let verb = if decision == "approve" {
+        "Approve"
+    } else {
+        "Reject"
+    };
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{verb} alertrun run {id}</title></head>\
+         <body><h1>{verb} run {id}?</h1><form method=\"post\" action=\"{action}\">\
+         <button type=\"submit\">{verb} run {id}</button></form></body></html>"
+    );
+    Ok(text(StatusCode::OK, "text/html; charset=utf-8", body))
+}
+
 fn reason(query: &str) -> Result<Option<String>, HttpError> {
     let bad = |message: String| HttpError::BadQuery(message);
     let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
@@ -222,7 +368,7 @@ fn breaker_query(query: &str) -> Result<(String, Option<String>), HttpError> {
 }
 
 /// `GET /api/v1/runs/{id}`.
-async fn run(store: Option<Store>, id: &str) -> Routed {
+async fn run(store: Option<Store>, id: &str, links: Option<&ApprovalLinks>) -> Routed {
     let store = store.ok_or(HttpError::NoHistory)?;
     let id = id
         .parse::<u64>()
@@ -232,7 +378,14 @@ async fn run(store: Option<Store>, id: &str) -> Routed {
         .map_err(|e| HttpError::Task(e.to_string()))?
         .map_err(HttpError::Store)?
         .ok_or(HttpError::NoRun(id))?;
-    Ok(json(StatusCode::OK, &json!(record)))
+    let mut body = json!(record);
+    // Who may read the run may decide it: the signed links of a run waiting for approval.
+    if record.state == RunState::AwaitingApproval
+        && let Some((approve, reject)) = approvals::links(links, &record)
+    {
+        body["approval_links"] = json!({"approve": approve, "reject": reject});
+    }
+    Ok(json(StatusCode::OK, &body))
 }
 
 /// `GET /api/v1/runs?rule=&state=&fingerprint=&since=&before=&limit=`: newest first;

@@ -18,7 +18,7 @@ use warp::http::{HeaderValue, Method, StatusCode};
 use warp::reply::Response;
 
 use super::Allow;
-use crate::serve::api::{ControlError, ReloadError};
+use crate::serve::api::{ControlError, DecideError, ReloadError};
 use crate::serve::intake::{Refused, Source};
 use crate::serve::metrics::{Metrics, RejectReason};
 use crate::store::StoreError;
@@ -87,6 +87,8 @@ pub(crate) enum HttpError {
     Task(String),
     #[error("{0}")]
     Control(ControlError),
+    #[error("{0}")]
+    Decision(DecideError),
 }
 
 fn payload_message(endpoint: Source, error: &PayloadError) -> String {
@@ -132,6 +134,13 @@ impl HttpError {
             Self::Refused(_) | Self::Store(_) | Self::Control(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Clock | Self::Task(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Decision(e) => match e {
+                DecideError::NotAwaiting(_) | DecideError::AlreadyDecided { .. } => {
+                    StatusCode::CONFLICT
+                }
+                DecideError::Forbidden(_) | DecideError::BadLink(_) => StatusCode::FORBIDDEN,
+                DecideError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            },
         }
     }
 
@@ -166,6 +175,7 @@ impl HttpError {
             | Self::BadQuery(_)
             | Self::Store(_)
             | Self::Control(_)
+            | Self::Decision(_)
             | Self::Task(_) => return None,
         };
         Some(reason)

@@ -233,6 +233,36 @@ const FAMILIES: &[(&str, OpenMetricsType, &str, &[&str])] = &[
         "",
         &["arch", "os", "version"],
     ),
+    (
+        "alertrun_approvals_pending",
+        OpenMetricsType::Gauge,
+        "",
+        &[],
+    ),
+    (
+        "alertrun_approval_decisions",
+        OpenMetricsType::Counter,
+        "",
+        &["outcome", "rule"],
+    ),
+    (
+        "alertrun_approval_wait_seconds",
+        OpenMetricsType::Histogram,
+        "seconds",
+        &["rule"],
+    ),
+    (
+        "alertrun_remediation_verdicts",
+        OpenMetricsType::Counter,
+        "",
+        &["rule", "verdict"],
+    ),
+    (
+        "alertrun_remediation_time_to_resolve_seconds",
+        OpenMetricsType::Histogram,
+        "seconds",
+        &["rule"],
+    ),
 ];
 
 /// A series of calls touching every family.
@@ -272,6 +302,10 @@ fn exercised() -> Metrics {
     m.store_commit(Duration::from_secs(2));
     m.store_error(StoreOp::Commit);
     m.config_reloaded(true, 1_700_000_000.25);
+    m.set_approvals_pending(1);
+    m.approval_decided("restart-pod", "approved", Duration::from_secs(90));
+    m.verdict("restart-pod", "effective", Some(Duration::from_secs(42)));
+    m.verdict("restart-pod", "unknown", None);
     m
 }
 
@@ -314,6 +348,10 @@ fn rule_families_appear_with_their_first_series() {
         "alertrun_runs",
         "alertrun_run_duration_seconds",
         "alertrun_circuit_open",
+        "alertrun_approval_decisions",
+        "alertrun_approval_wait_seconds",
+        "alertrun_remediation_verdicts",
+        "alertrun_remediation_time_to_resolve_seconds",
     ];
     for &(name, ..) in FAMILIES {
         assert_eq!(
@@ -342,6 +380,11 @@ fn series_names_follow_prometheus_conventions() {
         series,
         [
             "alertrun_alerts_received_total",
+            "alertrun_approval_decisions_total",
+            "alertrun_approval_wait_seconds_bucket",
+            "alertrun_approval_wait_seconds_count",
+            "alertrun_approval_wait_seconds_sum",
+            "alertrun_approvals_pending",
             "alertrun_build_info",
             "alertrun_circuit_open",
             "alertrun_config_last_reload_success_timestamp_seconds",
@@ -350,6 +393,10 @@ fn series_names_follow_prometheus_conventions() {
             "alertrun_notifications_rejected_total",
             "alertrun_oldest_queued_run_age_seconds",
             "alertrun_paused",
+            "alertrun_remediation_time_to_resolve_seconds_bucket",
+            "alertrun_remediation_time_to_resolve_seconds_count",
+            "alertrun_remediation_time_to_resolve_seconds_sum",
+            "alertrun_remediation_verdicts_total",
             "alertrun_rule_matches_total",
             "alertrun_rule_skips_total",
             "alertrun_run_duration_seconds_bucket",

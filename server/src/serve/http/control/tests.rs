@@ -148,6 +148,7 @@ fn record(id: u64) -> RunRecord {
         started: None,
         verdict: None,
         silence: None,
+        approval: None,
     }
 }
 
