@@ -97,6 +97,7 @@ fn run(id: u64, notification: u64) -> RunRecord {
         timeline: Vec::new(),
         started: None,
         verdict: None,
+        notifications: Vec::new(),
     }
 }
 

@@ -42,9 +42,10 @@ pub mod testing;
 
 pub use config::{
     Action, Auth, BreakerSettings, Config, ConfigError, DEFAULT_RECURRENCE, DEFAULT_STORM_WINDOW,
-    Limits, Muted, NamedInterval, OnInterrupt, OnResolved, Policy, Problem, Rails, RateLimit,
-    Repeat, Schedule, Secret, ServerSettings, StateSettings, StormGate, TlsSettings, Verify,
-    check_exposure, default_namespace, default_timeout, parse_server,
+    EventKind, Limits, Muted, NamedInterval, NotifySettings, OnInterrupt, OnResolved, Policy,
+    Problem, Rails, RateLimit, Repeat, Schedule, Secret, ServerSettings, Sink, SinkKind,
+    StateSettings, StormGate, TEMPLATE_FIELDS, TlsSettings, Verify, check_exposure,
+    default_namespace, default_timeout, parse_server,
 };
 pub use explain::{AlertReport, Report, RuleReport, Run, explain};
 pub use ruletest::{TestFileError, TestReport, run_test_file};
@@ -62,7 +63,8 @@ pub use serve::intake::{Accepted, Intake, Refused, Source};
 #[cfg(feature = "server")]
 pub use serve::{ServeOptions, run as serve};
 pub use store::{
-    Batch, DedupeEntry, Recovery, RunFilter, RunRecord, RunVerdict, Store, StoreError,
+    Batch, DedupeEntry, NotificationStatus, Recovery, RunFilter, RunRecord, RunVerdict, Store,
+    StoreError,
 };
 
 /// The README's examples, compiled as doctests so they cannot rot.

@@ -5,6 +5,7 @@
 //! errors.
 
 mod lines;
+mod notify;
 mod rails;
 mod raw;
 mod schedule;
@@ -27,6 +28,7 @@ pub use crate::backend::Action;
 #[cfg(feature = "server")]
 use crate::backend::RuleAction;
 use lines::Lines;
+pub use notify::{EventKind, NotifySettings, Sink, SinkKind, TEMPLATE_FIELDS};
 pub use rails::{
     BreakerSettings, DEFAULT_RECURRENCE, DEFAULT_STORM_WINDOW, Rails, RateLimit, StormGate, Verify,
 };
@@ -115,6 +117,8 @@ pub struct Policy {
     pub rails: Rails,
     /// Its active and mute time intervals (maintenance windows).
     pub schedule: Schedule,
+    /// The names of the sinks its runs are notified to (`notify:`, else `notify.default`).
+    pub notify: Vec<String>,
 }
 
 impl Default for Policy {
@@ -130,6 +134,7 @@ impl Default for Policy {
             stop_grace: Duration::from_secs(10),
             rails: Rails::default(),
             schedule: Schedule::default(),
+            notify: Vec::new(),
         }
     }
 }
@@ -144,6 +149,7 @@ pub struct Config {
     server: ServerSettings,
     warnings: Vec<Problem>,
     time_intervals: Intervals,
+    notify: NotifySettings,
 }
 
 /// One problem in a config, with its place.
@@ -251,6 +257,11 @@ impl Config {
     /// The named time intervals (`time_intervals`), in name order.
     pub fn time_intervals(&self) -> impl Iterator<Item = &NamedInterval> {
         self.time_intervals.iter()
+    }
+
+    /// The `notify:` section: the sinks and the default ones.
+    pub fn notify(&self) -> &NotifySettings {
+        &self.notify
     }
 
     /// The description of rule `index` (may be empty).
@@ -391,6 +402,7 @@ impl<'a> Validator<'a> {
         let server = self.server(top.server);
         let defaults = self.defaults(top.defaults);
         let intervals = self.time_intervals(top.time_intervals);
+        let notify = self.notify(top.notify);
         // Sized once: a grown Vec keeps up to half its capacity unused for as long as the
         // config lives.
         let n = top.rules.len();
@@ -411,7 +423,9 @@ impl<'a> Validator<'a> {
                 );
             }
             let description = raw.description.clone();
-            if let Some((rule, action, policy)) = self.rule(&base, raw, &defaults, &intervals) {
+            let sinks = self.rule_sinks(&base, raw.notify.as_deref(), &notify);
+            if let Some((rule, action, mut policy)) = self.rule(&base, raw, &defaults, &intervals) {
+                policy.notify = sinks;
                 rules.push(rule);
                 actions.push(action);
                 policies.push(policy);
@@ -426,6 +440,7 @@ impl<'a> Validator<'a> {
             server,
             warnings: Vec::new(),
             time_intervals: intervals,
+            notify,
         })
     }
 

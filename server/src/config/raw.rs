@@ -19,6 +19,9 @@ pub(crate) struct RawTop {
     /// Named time intervals in Alertmanager's syntax, each kept as a value (as rules are).
     #[serde(default)]
     pub(crate) time_intervals: Option<Vec<Value>>,
+    /// Notification sinks (`config::notify`).
+    #[serde(default)]
+    pub(crate) notify: Option<Value>,
 }
 
 /// One of the config's `time_intervals`: Alertmanager's `<time_interval>`, its specs kept as
@@ -102,6 +105,9 @@ pub(crate) struct RawRule {
     /// Names of `time_intervals`: the rule does not act within any of them.
     #[serde(default)]
     pub(crate) mute_time_intervals: Vec<String>,
+    /// Names of `notify.sinks`: where this rule's runs are notified (none: the default).
+    #[serde(default)]
+    pub(crate) notify: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Clone, Copy)]

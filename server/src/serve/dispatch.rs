@@ -41,6 +41,7 @@ use crate::lifecycle::{
 };
 use crate::store::{self, DedupeEntry, RunRecord, RunState, Store, StoreError};
 
+mod notify;
 mod record;
 mod recover;
 mod run;
@@ -116,6 +117,9 @@ struct Inner {
     writer: Option<mpsc::UnboundedSender<WriteJob>>,
     /// Makes pauses, resumes and resets one at a time, each written before the next.
     control: tokio::sync::Mutex<()>,
+    /// Makes the edits of stored runs after their end (verdicts, notification results)
+    /// one at a time: each reads the run and writes it back.
+    record_edits: tokio::sync::Mutex<()>,
     /// The writer thread, joined when the dispatcher goes, so that the store it holds is
     /// closed (cleanly: redb needs no repair at the next open) before alertrun exits.
     writer_thread: Option<std::thread::JoinHandle<()>>,
@@ -146,6 +150,10 @@ struct State {
     rails: Rails,
     /// Succeeded runs waiting for their verdict (`lifecycle::verify`).
     verify: Verifications,
+    /// Notifications not yet delivered or not yet shown on their run (`notify`).
+    outbox: crate::serve::notify::Outbox,
+    /// Runs just ended, until `release` (a breaker they change is notified with them).
+    outbox_runs: HashMap<RunId, RunRecord>,
 }
 
 /// How a batch handed to the writer was committed, when awaited.
@@ -362,6 +370,8 @@ impl Dispatcher {
                 starts_paused_until: None,
                 rails: Rails::new(),
                 verify: Verifications::new(),
+                outbox: crate::serve::notify::Outbox::new(),
+                outbox_runs: HashMap::new(),
             }),
             options,
             wake: Notify::new(),
@@ -371,6 +381,7 @@ impl Dispatcher {
             writer,
             writer_thread,
             control: tokio::sync::Mutex::new(()),
+            record_edits: tokio::sync::Mutex::new(()),
         });
         if let Some(store) = inner.options.store.clone() {
             inner.restore_pauses(&store).await?;
@@ -380,6 +391,7 @@ impl Dispatcher {
         tokio::spawn(schedule(Arc::clone(&inner)));
         tokio::spawn(record_ends(Arc::clone(&inner), updates_rx));
         tokio::spawn(verdicts::verify_windows(Arc::clone(&inner)));
+        tokio::spawn(notify::deliver_notifications(Arc::clone(&inner)));
         Ok(Self { inner })
     }
 
@@ -676,6 +688,10 @@ impl Inner {
                     pauses = serde_json::from_slice(&json).map_err(|e| {
                         StoreError::from_panic(&format!("the stored pauses cannot be read: {e}"))
                     })?;
+                } else if let Some(id) = crate::serve::notify::parse_setting_name(&name) {
+                    if let Ok(entry) = serde_json::from_slice(&json) {
+                        state.outbox.restore(id, entry, self.now());
+                    }
                 } else if let Some(id) = verify::parse_setting_name(&name) {
                     if let Ok(watch) = serde_json::from_slice(&json) {
                         state.verify.watch(id, watch);
@@ -1136,8 +1152,29 @@ impl Inner {
 /// What the rails and the verdict watches changed, as store settings.
 fn changed_settings(state: &mut State) -> Vec<(String, Option<Vec<u8>>)> {
     let mut settings = rails_settings(state.rails.take_changes());
-    settings.extend(verdicts::verify_settings(state.verify.take_changes()));
+    settings.extend(as_settings(
+        state.verify.take_changes(),
+        verify::setting_name,
+    ));
+    settings.extend(as_settings(
+        state.outbox.take_changes(),
+        crate::serve::notify::setting_name,
+    ));
     settings
+}
+
+/// Changed values by key as store settings: named by `name`, as JSON (`None`: deleted).
+fn as_settings<K, T: serde::Serialize>(
+    changes: Vec<(K, Option<T>)>,
+    name: impl Fn(K) -> String,
+) -> Vec<(String, Option<Vec<u8>>)> {
+    changes
+        .into_iter()
+        .map(|(key, value)| {
+            let json = value.map(|v| serde_json::to_vec(&v).expect("a stored state serializes"));
+            (name(key), json)
+        })
+        .collect()
 }
 
 /// The rails' changes as store settings.

@@ -11,6 +11,7 @@ pub(crate) mod dispatch;
 pub(crate) mod http;
 pub(crate) mod intake;
 pub(crate) mod metrics;
+pub(crate) mod notify;
 
 mod auth;
 mod listener;

@@ -66,7 +66,9 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use redb::{Database, Durability, ReadOnlyDatabase, ReadableDatabase, ReadableTable as _};
 
 pub use error::StoreError;
-pub use record::{Batch, DedupeEntry, Recovery, RunFilter, RunRecord, RunVerdict};
+pub use record::{
+    Batch, DedupeEntry, NotificationStatus, Recovery, RunFilter, RunRecord, RunVerdict,
+};
 pub(crate) use record::{RunState, Transition};
 
 use error::Classify;

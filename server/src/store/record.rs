@@ -70,6 +70,25 @@ pub struct RunRecord {
     /// Whether its action worked: set when it succeeded under a rule with `verify`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<RunVerdict>,
+    /// What became of the notifications about it (`notify:` sinks), one per sink and event.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<NotificationStatus>,
+}
+
+/// How one notification about a run went: its sink, its event, and its delivery so far.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationStatus {
+    /// The sink's name.
+    pub sink: String,
+    /// The event: `started`, `finished`, `verdict`, `awaiting_approval`, `breaker`.
+    pub event: String,
+    /// `pending` (still being tried), `ok` (delivered) or `error` (given up).
+    pub result: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Why the last attempt failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 /// The verdict on a succeeded run (see `verify:` in the README's "Safety").

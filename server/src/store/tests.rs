@@ -42,6 +42,7 @@ pub(super) fn record(
         timeline: Vec::new(),
         started: None,
         verdict: None,
+        notifications: Vec::new(),
     }
 }
 

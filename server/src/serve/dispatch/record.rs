@@ -86,6 +86,7 @@ pub(crate) fn queued(
         timeline: Vec::new(),
         started: None,
         verdict: None,
+        notifications: Vec::new(),
     }
 }
 

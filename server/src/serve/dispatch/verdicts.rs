@@ -23,7 +23,7 @@ use super::{Inner, State};
 use crate::config::Verify;
 use crate::lifecycle::RunId;
 use crate::lifecycle::rails::{self, Verdict};
-use crate::lifecycle::verify::{self, Answer, Decided, VerdictKind, Watch, Watched};
+use crate::lifecycle::verify::{Answer, Decided, VerdictKind, Watch, Watched};
 use crate::store::{self, RunRecord, RunVerdict, Store, StoreError};
 use alert_core::{AlertStatus, Notification};
 
@@ -163,6 +163,7 @@ impl Inner {
                 .verdict(&d.rule, &d.target, verdict, &policy, now)
             {
                 super::run::breaker_changed(&change);
+                self.notify_breaker(state, &change, d.id);
                 let open = state.rails.open_count(&change.rule);
                 self.options
                     .metrics
@@ -180,6 +181,7 @@ impl Inner {
         if decided.is_empty() {
             return;
         }
+        let _one = self.record_edits.lock().await;
         let ids: Vec<RunId> = decided.iter().map(|d| d.id).collect();
         let reader = store.clone();
         let read = tokio::task::spawn_blocking(move || read_runs(&reader, &ids)).await;
@@ -212,6 +214,7 @@ impl Inner {
                 at: now,
                 cause: d.why.clone(),
             });
+            self.notify(&crate::serve::notify::NotifyEvent::Verdict, &record, &[]);
             runs.push(record);
         }
         let count = runs.len();
@@ -308,19 +311,6 @@ fn firing(base: &str, labels: &std::collections::BTreeMap<String, String>, group
         group || got.len() == labels.len()
     });
     if still { Answer::Firing } else { Answer::Gone }
-}
-
-/// The verify watches' changes as store settings.
-pub(super) fn verify_settings(
-    changes: Vec<(RunId, Option<Watch>)>,
-) -> Vec<(String, Option<Vec<u8>>)> {
-    changes
-        .into_iter()
-        .map(|(id, watch)| {
-            let json = watch.map(|w| serde_json::to_vec(&w).expect("a watch serializes"));
-            (verify::setting_name(id), json)
-        })
-        .collect()
 }
 
 /// A duration in milliseconds.

@@ -147,6 +147,7 @@ fn record(id: u64) -> RunRecord {
         timeline: Vec::new(),
         started: None,
         verdict: None,
+        notifications: Vec::new(),
     }
 }
 
