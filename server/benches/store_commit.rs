@@ -99,6 +99,7 @@ fn run(id: u64, notification: u64) -> RunRecord {
         verdict: None,
         silence: None,
         approval: None,
+        notifications: Vec::new(),
     }
 }
 

@@ -43,10 +43,11 @@ pub mod testing;
 pub use config::{
     Action, AlertmanagerAuth, AlertmanagerSettings, Approval, ApprovalLinks, Auth, BreakerSettings,
     Config, ConfigError, DEFAULT_APPROVAL_TIMEOUT, DEFAULT_RECURRENCE, DEFAULT_STORM_WINDOW,
-    Limits, Muted, NamedInterval, OnAlertmanagerUnreachable, OnInterrupt, OnResolved, Policy,
-    Problem, Rails, RateLimit, Repeat, Schedule, Secret, ServerSettings, SilencePolicy,
-    StateSettings, StormGate, TlsSettings, Verify, check_exposure, default_alertmanager_timeout,
-    default_namespace, default_timeout, parse_server,
+    EventKind, Limits, Muted, NamedInterval, NotifySettings, OnAlertmanagerUnreachable,
+    OnInterrupt, OnResolved, Policy, Problem, Rails, RateLimit, Repeat, Schedule, Secret,
+    ServerSettings, SilencePolicy, Sink, SinkKind, StateSettings, StormGate, TEMPLATE_FIELDS,
+    TlsSettings, Verify, check_exposure, default_alertmanager_timeout, default_namespace,
+    default_timeout, parse_server,
 };
 pub use explain::{AlertReport, Report, RuleReport, Run, explain};
 pub use ruletest::{TestFileError, TestReport, run_test_file};
@@ -65,8 +66,8 @@ pub use serve::intake::{Accepted, Intake, Refused, Source};
 pub use serve::{ServeOptions, run as serve};
 #[cfg(feature = "server")]
 pub use store::{
-    ApprovalDecision, ApprovalRecord, Batch, DedupeEntry, Recovery, RunFilter, RunRecord,
-    RunSilence, RunVerdict, Store, StoreError,
+    ApprovalDecision, ApprovalRecord, Batch, DedupeEntry, NotificationStatus, Recovery, RunFilter,
+    RunRecord, RunSilence, RunVerdict, Store, StoreError,
 };
 
 /// The README's examples, compiled as doctests so they cannot rot.

@@ -726,3 +726,44 @@ fn approval_mistakes_name_their_place() {
     let e = Config::from_yaml(short).expect_err("refused").to_string();
     assert!(e.contains("server.approvals.link_secret_env"), "{e}");
 }
+
+#[test]
+fn the_readme_notifications_example_loads() {
+    let yaml = readme_yaml("## Notifications");
+    let dir = tempfile::tempdir().unwrap();
+    let (url, key) = (dir.path().join("slack-url"), dir.path().join("webhook-key"));
+    std::fs::write(&url, "https://hooks.slack.com/services/T0/B0/x\n").unwrap();
+    std::fs::write(&key, "a-key").unwrap();
+    let yaml = yaml
+        .replace("/etc/alertrun/slack-url", &url.display().to_string())
+        .replace("/etc/alertrun/webhook-key", &key.display().to_string());
+    let config = Config::from_yaml(&yaml).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.policy(0).notify, ["team-chat", "audit"]);
+    let names: Vec<&str> = config
+        .notify()
+        .sinks
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(names, ["team-chat", "audit"]);
+    let bad = yaml.replace("notify: [team-chat, audit]", "notify: [team-chat, pager]");
+    let err = Config::from_yaml(&bad)
+        .expect_err("an unknown sink")
+        .to_string();
+    assert!(
+        err.contains(r#"rules[0].notify[1] (line 17): unknown sink "pager" (notify.sinks defines team-chat, audit)"#),
+        "{err}"
+    );
+}
+
+/// The first YAML example of the README's section headed `heading`.
+fn readme_yaml(heading: &str) -> String {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .expect("the README");
+    let section = &readme[readme
+        .find(heading)
+        .unwrap_or_else(|| panic!("a section {heading}"))..];
+    let start = section.find("```yaml\n").expect("a YAML example") + "```yaml\n".len();
+    section[start..start + section[start..].find("```").expect("its end")].to_owned()
+}

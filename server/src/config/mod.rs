@@ -5,6 +5,7 @@
 //! errors.
 
 mod lines;
+mod notify;
 mod rails;
 mod raw;
 mod schedule;
@@ -28,6 +29,7 @@ pub use crate::backend::Action;
 #[cfg(feature = "server")]
 use crate::backend::RuleAction;
 use lines::Lines;
+pub use notify::{EventKind, NotifySettings, Sink, SinkKind, TEMPLATE_FIELDS};
 pub use rails::{
     Approval, BreakerSettings, DEFAULT_APPROVAL_TIMEOUT, DEFAULT_RECURRENCE, DEFAULT_STORM_WINDOW,
     Rails, RateLimit, StormGate, Verify,
@@ -128,6 +130,8 @@ pub struct Policy {
     pub silences: SilencePolicy,
     /// Whether its runs wait for people's approval.
     pub approval: Option<Approval>,
+    /// The names of the sinks its runs are notified to (`notify:`, else `notify.default`).
+    pub notify: Vec<String>,
 }
 
 impl Default for Policy {
@@ -145,6 +149,7 @@ impl Default for Policy {
             schedule: Schedule::default(),
             silences: SilencePolicy::default(),
             approval: None,
+            notify: Vec::new(),
         }
     }
 }
@@ -160,6 +165,7 @@ pub struct Config {
     warnings: Vec<Problem>,
     time_intervals: Intervals,
     alertmanager: AlertmanagerSettings,
+    notify: NotifySettings,
 }
 
 /// One problem in a config, with its place.
@@ -272,6 +278,11 @@ impl Config {
     /// The named time intervals (`time_intervals`), in name order.
     pub fn time_intervals(&self) -> impl Iterator<Item = &NamedInterval> {
         self.time_intervals.iter()
+    }
+
+    /// The `notify:` section: the sinks and the default ones.
+    pub fn notify(&self) -> &NotifySettings {
+        &self.notify
     }
 
     /// The description of rule `index` (may be empty).
@@ -413,6 +424,7 @@ impl<'a> Validator<'a> {
         let defaults = self.defaults(top.defaults);
         let intervals = self.time_intervals(top.time_intervals);
         let alertmanager = self.alertmanager(top.alertmanager);
+        let notify = self.notify(top.notify);
         // Sized once: a grown Vec keeps up to half its capacity unused for as long as the
         // config lives.
         let n = top.rules.len();
@@ -433,7 +445,9 @@ impl<'a> Validator<'a> {
                 );
             }
             let description = raw.description.clone();
-            if let Some((rule, action, policy)) = self.rule(&base, raw, &defaults, &intervals) {
+            let sinks = self.rule_sinks(&base, raw.notify.as_deref(), &notify);
+            if let Some((rule, action, mut policy)) = self.rule(&base, raw, &defaults, &intervals) {
+                policy.notify = sinks;
                 rules.push(rule);
                 actions.push(action);
                 policies.push(policy);
@@ -449,6 +463,7 @@ impl<'a> Validator<'a> {
             warnings: Vec::new(),
             time_intervals: intervals,
             alertmanager,
+            notify,
         })
     }
 

@@ -22,6 +22,9 @@ pub(crate) struct RawTop {
     /// Where silences are asked about and made (`super::silences`).
     #[serde(default)]
     pub(crate) alertmanager: Option<Value>,
+    /// Notification sinks (`config::notify`).
+    #[serde(default)]
+    pub(crate) notify: Option<Value>,
 }
 
 /// One of the config's `time_intervals`: Alertmanager's `<time_interval>`, its specs kept as
@@ -114,6 +117,9 @@ pub(crate) struct RawRule {
     pub(crate) respect_silences: Option<bool>,
     #[serde(default)]
     pub(crate) on_alertmanager_unreachable: Option<super::OnAlertmanagerUnreachable>,
+    /// Names of `notify.sinks`: where this rule's runs are notified (none: the default).
+    #[serde(default)]
+    pub(crate) notify: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Clone, Copy)]

@@ -692,7 +692,7 @@ pub(super) fn secret_from_file(path: &Path, what: &str) -> Result<Secret, String
     checked_secret(&value, what, &format!("file {}", path.display()))
 }
 
-fn secret_from_env(name: &str, what: &str) -> Result<Secret, String> {
+pub(super) fn secret_from_env(name: &str, what: &str) -> Result<Secret, String> {
     let value = std::env::var(name).map_err(|e| match e {
         std::env::VarError::NotPresent => format!("environment variable {name} is not set"),
         std::env::VarError::NotUnicode(_) => {

@@ -43,6 +43,7 @@ use crate::lifecycle::{
 use crate::store::{self, DedupeEntry, RunRecord, RunState, Store, StoreError};
 
 pub(crate) mod approvals;
+mod notify;
 mod record;
 mod recover;
 mod run;
@@ -118,6 +119,9 @@ struct Inner {
     writer: Option<mpsc::UnboundedSender<WriteJob>>,
     /// Makes pauses, resumes and resets one at a time, each written before the next.
     control: tokio::sync::Mutex<()>,
+    /// Makes the edits of stored runs after their end (verdicts, notification results)
+    /// one at a time: each reads the run and writes it back.
+    record_edits: tokio::sync::Mutex<()>,
     /// The writer thread, joined when the dispatcher goes, so that the store it holds is
     /// closed (cleanly: redb needs no repair at the next open) before alertrun exits.
     writer_thread: Option<std::thread::JoinHandle<()>>,
@@ -150,6 +154,10 @@ struct State {
     verify: Verifications,
     /// Runs waiting for approval, with the request they will execute (`approvals`).
     awaiting: HashMap<RunId, Run>,
+    /// Notifications not yet delivered or not yet shown on their run (`notify`).
+    outbox: crate::serve::notify::Outbox,
+    /// Runs just ended, until `release` (a breaker they change is notified with them).
+    outbox_runs: HashMap<RunId, RunRecord>,
 }
 
 /// How a batch handed to the writer was committed, when awaited.
@@ -371,6 +379,8 @@ impl Dispatcher {
                 rails: Rails::new(),
                 verify: Verifications::new(),
                 awaiting: HashMap::new(),
+                outbox: crate::serve::notify::Outbox::new(),
+                outbox_runs: HashMap::new(),
             }),
             options,
             wake: Notify::new(),
@@ -380,6 +390,7 @@ impl Dispatcher {
             writer,
             writer_thread,
             control: tokio::sync::Mutex::new(()),
+            record_edits: tokio::sync::Mutex::new(()),
         });
         if let Some(store) = inner.options.store.clone() {
             inner.restore_pauses(&store).await?;
@@ -390,6 +401,7 @@ impl Dispatcher {
         tokio::spawn(record_ends(Arc::clone(&inner), updates_rx));
         tokio::spawn(verdicts::verify_windows(Arc::clone(&inner)));
         tokio::spawn(approvals::expire_approvals(Arc::clone(&inner)));
+        tokio::spawn(notify::deliver_notifications(Arc::clone(&inner)));
         Ok(Self { inner })
     }
 
@@ -691,6 +703,10 @@ impl Inner {
                     pauses = serde_json::from_slice(&json).map_err(|e| {
                         StoreError::from_panic(&format!("the stored pauses cannot be read: {e}"))
                     })?;
+                } else if let Some(id) = crate::serve::notify::parse_setting_name(&name) {
+                    if let Ok(entry) = serde_json::from_slice(&json) {
+                        state.outbox.restore(id, entry, self.now());
+                    }
                 } else if let Some(id) = verify::parse_setting_name(&name) {
                     if let Ok(watch) = serde_json::from_slice(&json) {
                         state.verify.watch(id, watch);
@@ -965,9 +981,19 @@ impl Inner {
                     }
                     state.queued.insert(run.record.id, run);
                 }
+                let links = self.loaded().config.server().approval_links.clone();
                 for run in t.awaiting {
                     let id = run.record.id;
                     info!(rule = %run.record.rule, run = id, "action waits for approval");
+                    let (approve_url, reject_url) =
+                        approvals::links(links.as_ref(), &run.record).unwrap_or_default();
+                    let event = crate::serve::notify::NotifyEvent::AwaitingApproval(
+                        crate::serve::notify::ApprovalLinks {
+                            approve_url,
+                            reject_url,
+                        },
+                    );
+                    self.enqueue(&mut state, &event, &run.record, &run.body);
                     state.ledger.await_approval(id, run.live.clone());
                     state.awaiting.insert(id, run);
                 }
@@ -1067,6 +1093,16 @@ impl Inner {
                 Some(Ok(result)) => result.await.unwrap_or_else(|_| Err(stopped())),
             }
         })
+    }
+
+    /// Under the lock, at now: takes what `take` finds due, and hands what that changed to
+    /// the writer (the housekeeping tasks' step).
+    fn take_due<T>(&self, take: impl FnOnce(&mut State, i64) -> T) -> T {
+        let now = self.now();
+        let mut state = self.lock();
+        let due = take(&mut state, now);
+        self.store_changes(&mut state);
+        due
     }
 
     /// Hands what the rails and the verdict watches changed to the writer, under the lock
@@ -1185,8 +1221,29 @@ impl Inner {
 /// What the rails and the verdict watches changed, as store settings.
 fn changed_settings(state: &mut State) -> Vec<(String, Option<Vec<u8>>)> {
     let mut settings = rails_settings(state.rails.take_changes());
-    settings.extend(verdicts::verify_settings(state.verify.take_changes()));
+    settings.extend(as_settings(
+        state.verify.take_changes(),
+        verify::setting_name,
+    ));
+    settings.extend(as_settings(
+        state.outbox.take_changes(),
+        crate::serve::notify::setting_name,
+    ));
     settings
+}
+
+/// Changed values by key as store settings: named by `name`, as JSON (`None`: deleted).
+fn as_settings<K, T: serde::Serialize>(
+    changes: Vec<(K, Option<T>)>,
+    name: impl Fn(K) -> String,
+) -> Vec<(String, Option<Vec<u8>>)> {
+    changes
+        .into_iter()
+        .map(|(key, value)| {
+            let json = value.map(|v| serde_json::to_vec(&v).expect("a stored state serializes"));
+            (name(key), json)
+        })
+        .collect()
 }
 
 /// The rails' changes as store settings.
@@ -1340,6 +1397,13 @@ impl Run {
             approval: None,
         }
     }
+}
+
+/// The ticker of a housekeeping task: every `period`; a tick missed waits (no burst).
+fn ticker(period: Duration) -> tokio::time::Interval {
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick
 }
 
 /// Seconds since the Unix epoch, now (for metrics timestamps).

@@ -24,6 +24,7 @@
 //! | `alertrun_approvals_pending` | gauge | |
 //! | `alertrun_approval_decisions_total` | counter | `rule`, `outcome` (approved, rejected, timeout, cancelled, held) |
 //! | `alertrun_approval_wait_seconds` | histogram, 1 s to 1 d | `rule` |
+//! | `alertrun_notifications_sent_total` | counter: delivery attempts | `sink`, `result` (ok, error) |
 //! | `alertrun_oldest_queued_run_age_seconds` | gauge | |
 //! | `alertrun_store_commit_duration_seconds` | histogram, 0.1 ms to 1 s | |
 //! | `alertrun_store_errors_total` | counter | `op` ([`StoreOp`]) |
@@ -265,6 +266,12 @@ struct VerdictLabels {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct SentLabels {
+    sink: String,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct StoreLabels {
     op: StoreOp,
 }
@@ -307,6 +314,7 @@ struct Inner {
     approval_decisions: Family<ApprovalLabels, Counter>,
     approval_wait: HistogramFamily<RuleLabels>,
     time_to_resolve: HistogramFamily<RuleLabels>,
+    notifications_sent: Family<SentLabels, Counter>,
     oldest_queued_run_age: Gauge<f64, AtomicU64>,
     store_commit_duration: Histogram,
     /// By [`StoreOp::index`].
@@ -450,6 +458,18 @@ impl Metrics {
             .set(saturate_i64(n));
     }
 
+    /// An attempt to deliver a notification to the sink named `sink` succeeded (`ok`) or
+    /// failed.
+    pub fn notification_sent(&self, sink: &str, ok: bool) {
+        self.inner
+            .notifications_sent
+            .get_or_create(&SentLabels {
+                sink: sink.to_owned(),
+                result: if ok { "ok" } else { "error" },
+            })
+            .inc();
+    }
+
     /// The oldest queued run has waited `secs` seconds (0 when the queue is empty).
     pub fn set_oldest_queued_age(&self, secs: f64) {
         self.inner.oldest_queued_run_age.set(secs);
@@ -528,6 +548,7 @@ impl Inner {
             time_to_resolve: Family::new_with_constructor(|| {
                 Histogram::new(TIME_TO_RESOLVE_BUCKETS)
             }),
+            notifications_sent: Family::default(),
             oldest_queued_run_age: Gauge::default(),
             store_commit_duration: Histogram::new(STORE_COMMIT_BUCKETS),
             store_errors: Vec::new(),
@@ -612,6 +633,11 @@ impl Inner {
             "From an effective run's end to its alert's resolution, by rule",
             Unit::Seconds,
             self.time_to_resolve.clone(),
+        );
+        r.register(
+            "notifications_sent",
+            "Attempts to deliver a notification to a notify sink, by sink and result",
+            self.notifications_sent.clone(),
         );
         r.register_with_unit(
             "oldest_queued_run_age",

@@ -12,6 +12,7 @@ pub(crate) mod dispatch;
 pub(crate) mod http;
 pub(crate) mod intake;
 pub(crate) mod metrics;
+pub(crate) mod notify;
 pub(crate) mod silences;
 
 mod auth;

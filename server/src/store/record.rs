@@ -77,6 +77,9 @@ pub struct RunRecord {
     /// What its approval waits for and who decided: set for a rule with `approval`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval: Option<ApprovalRecord>,
+    /// What became of the notifications about it (`notify:` sinks), one per sink and event.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<NotificationStatus>,
 }
 
 /// A run's approval: what was asked to be approved, until when, and the decisions.
@@ -108,6 +111,22 @@ pub struct ApprovalDecision {
     /// Their comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+}
+
+/// How one notification about a run went: its sink, its event, and its delivery so far.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationStatus {
+    /// The sink's name.
+    pub sink: String,
+    /// The event: `started`, `finished`, `verdict`, `awaiting_approval`, `breaker`.
+    pub event: String,
+    /// `pending` (still being tried), `ok` (delivered) or `error` (given up).
+    pub result: String,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Why the last attempt failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 /// The verdict on a succeeded run (see `verify:` in the README's "Safety").

@@ -44,6 +44,7 @@ pub(super) fn record(
         verdict: None,
         silence: None,
         approval: None,
+        notifications: Vec::new(),
     }
 }
 

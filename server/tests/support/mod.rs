@@ -11,6 +11,7 @@ mod alertrun;
 pub(crate) mod history;
 pub(crate) mod http;
 pub(crate) mod openmetrics;
+pub(crate) mod receiver;
 mod recorder;
 mod tap;
 mod tmpfs;

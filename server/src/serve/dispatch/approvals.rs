@@ -38,6 +38,7 @@ use super::{Dispatcher, Inner, Run, State};
 use crate::config::{Approval, ApprovalLinks, Config};
 use crate::lifecycle::{Event, RuleName, RunId};
 use crate::serve::api::{DecideError, Decision};
+use crate::serve::notify::NotifyEvent;
 use crate::store::{self, ApprovalDecision, ApprovalRecord, RunRecord, RunState};
 
 /// The digest an approval names: SHA-256 of the action as recorded (rule, executor, argv
@@ -182,6 +183,7 @@ impl Inner {
         let mut record = run.record;
         record.reason = Some(reason.clone());
         enter(&mut record, ended, now, reason);
+        self.enqueue(state, &NotifyEvent::Finished, &record, &run.body);
         let outcome = match (event, ended) {
             (_, RunState::Cancelled) => "cancelled",
             (_, RunState::Skipped) => "held",
@@ -207,6 +209,7 @@ impl Inner {
         info!(rule = %record.rule, run = id, "alert resolved: the run waiting for approval is cancelled");
         record.reason = Some(reason.clone());
         enter(&mut record, RunState::Cancelled, now, reason);
+        self.enqueue(state, &NotifyEvent::Finished, &record, &run.body);
         self.approval_ended(&record, "cancelled", now, state);
         Some(record)
     }
@@ -498,8 +501,7 @@ impl Dispatcher {
 
 /// The task that rejects runs whose approval timed out, every second.
 pub(super) async fn expire_approvals(inner: Arc<Inner>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick = super::ticker(Duration::from_secs(1));
     loop {
         tick.tick().await;
         inner.expire_approvals(inner.now());

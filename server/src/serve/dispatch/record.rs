@@ -76,6 +76,7 @@ pub(crate) fn queued(
         verdict: None,
         silence: None,
         approval: None,
+        notifications: Vec::new(),
     }
 }
 

@@ -14,6 +14,7 @@ use super::record::{enter, finished_record};
 use super::{Inner, Run, Update};
 use crate::lifecycle::{End, Event, RunId, retry_delay};
 use crate::serve::metrics::RunOutcome;
+use crate::serve::notify::NotifyEvent;
 use crate::serve::silences::{self, expire_silence};
 use crate::store::{self, RunRecord, RunState, StoreError};
 
@@ -90,6 +91,7 @@ impl Inner {
                 let now = self.now();
                 if let Some(change) = state.rails.ended(id, step.state, now) {
                     breaker_changed(&change);
+                    self.notify_breaker(&mut state, &change, id);
                     let open = state.rails.open_count(&change.rule);
                     self.options
                         .metrics
@@ -101,6 +103,7 @@ impl Inner {
             Err(e) => error!(run = id, error = %e, "lifecycle: unexpected transition"),
         }
         state.stops.remove(&id);
+        state.outbox_runs.remove(&id);
         let (running, _) = state.ledger.load();
         self.options.metrics.set_running(running);
         drop(state);
@@ -303,6 +306,7 @@ async fn mark_running(inner: &Inner, record: &mut RunRecord, body: &Arc<[u8]>, s
     }
     enter(record, RunState::Running, now, format!("started {started}"));
     record.started = Some(started);
+    inner.notify(&NotifyEvent::Started, record, body);
     if let Err(e) = write_run(inner, record, body).await {
         error!(run = id, error = %e, "cannot record that the action started");
     }
@@ -347,6 +351,7 @@ async fn failed_to_start(inner: &Inner, mut run: Run, attempts: u32, reason: Str
         format!("gave up after {attempts} attempt(s): {reason}"),
     );
     expire_silence(inner.loaded().config.alertmanager(), &mut run.record, now).await;
+    inner.notify_end(&mut run.record, &run.body);
     let key = run.live.key.to_store_key();
     let id = run.record.id;
     let written = write_runs(
@@ -431,6 +436,7 @@ pub(super) async fn finish(
         // succeeded run waiting for its verdict keeps its silence until the verdict.
         expire_silence(inner.loaded().config.alertmanager(), &mut record, now).await;
     }
+    inner.notify_end(&mut record, &run.body);
     let watched = verify.map(|_| record.clone());
     write_end(inner, record, &run.body).await;
     if let (Some(record), Some(plan)) = (&watched, verify) {

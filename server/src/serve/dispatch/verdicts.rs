@@ -24,7 +24,7 @@ use crate::config::AlertmanagerSettings;
 use crate::config::Verify;
 use crate::lifecycle::RunId;
 use crate::lifecycle::rails::{self, Verdict};
-use crate::lifecycle::verify::{self, Answer, Decided, VerdictKind, Watch, Watched};
+use crate::lifecycle::verify::{Answer, Decided, VerdictKind, Watch, Watched};
 use crate::serve::silences;
 use crate::store::{self, RunRecord, RunVerdict, Store, StoreError};
 use alert_core::{AlertStatus, LabelSet, Notification};
@@ -162,6 +162,7 @@ impl Inner {
                 .verdict(&d.rule, &d.target, verdict, &policy, now)
             {
                 super::run::breaker_changed(&change);
+                self.notify_breaker(state, &change, d.id);
                 let open = state.rails.open_count(&change.rule);
                 self.options
                     .metrics
@@ -179,6 +180,7 @@ impl Inner {
         if decided.is_empty() {
             return;
         }
+        let _one = self.record_edits.lock().await;
         let ids: Vec<RunId> = decided.iter().map(|d| d.id).collect();
         let reader = store.clone();
         let read = tokio::task::spawn_blocking(move || read_runs(&reader, &ids)).await;
@@ -216,6 +218,7 @@ impl Inner {
                 at: now,
                 cause: d.why.clone(),
             });
+            self.notify(&crate::serve::notify::NotifyEvent::Verdict, &record, &[]);
             runs.push(record);
         }
         let count = runs.len();
@@ -238,18 +241,11 @@ fn read_runs(store: &Store, ids: &[RunId]) -> Result<Vec<Option<RunRecord>>, Sto
 
 /// The task that asks Alertmanager about each watch whose window ended, every second.
 pub(super) async fn verify_windows(inner: Arc<Inner>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick = super::ticker(Duration::from_secs(1));
     loop {
         tick.tick().await;
-        let due = {
-            let now = inner.now();
-            let mut state = inner.lock();
-            let due = state.verify.due(now);
-            // Effective runs past their recurrence window are forgotten: stored too.
-            inner.store_changes(&mut state);
-            due
-        };
+        // Effective runs past their recurrence window are forgotten: stored too.
+        let due = inner.take_due(|state, now| state.verify.due(now));
         for (id, watch) in due {
             let loaded = inner.loaded();
             let answer = ask(loaded.config.alertmanager(), &watch).await;
@@ -299,19 +295,6 @@ async fn ask(settings: &AlertmanagerSettings, watch: &Watch) -> Answer {
         Ok(None) => Answer::Gone,
         Err(e) => Answer::Unreachable(e.to_string()),
     }
-}
-
-/// The verify watches' changes as store settings.
-pub(super) fn verify_settings(
-    changes: Vec<(RunId, Option<Watch>)>,
-) -> Vec<(String, Option<Vec<u8>>)> {
-    changes
-        .into_iter()
-        .map(|(id, watch)| {
-            let json = watch.map(|w| serde_json::to_vec(&w).expect("a watch serializes"));
-            (verify::setting_name(id), json)
-        })
-        .collect()
 }
 
 /// A duration in milliseconds.

@@ -149,6 +149,7 @@ fn record(id: u64) -> RunRecord {
         verdict: None,
         silence: None,
         approval: None,
+        notifications: Vec::new(),
     }
 }
 
