@@ -345,3 +345,22 @@ fn a_run_awaiting_approval_is_announced_with_links_that_approve_it() {
         "{finished}"
     );
 }
+
+#[test]
+fn a_run_a_crash_interrupted_is_notified_finished_after_the_restart() {
+    let receiver = Receiver::start(0, KEY, 0);
+    let slow = rule("slow", "Slow", &["/bin/sleep", "30"]);
+    let setup = Setup::new(receiver.addr.port(), &[slow]);
+    let mut alertrun = Alertrun::start(setup.path(), &[]);
+    post(alertrun.addr, vec![firing(&[("alertname", "Slow")])]);
+    wait_for("the run to start", WAIT, || {
+        events(&receiver, "started").pop()
+    });
+    alertrun.kill();
+    let state = alertrun.into_state_dir();
+    let _restarted = Alertrun::start_in(setup.path(), &[], state);
+    let finished = wait_for("the interrupted run's end", WAIT, || {
+        events(&receiver, "finished").pop()
+    });
+    assert_eq!(finished["run"]["state"], "interrupted", "{finished}");
+}

@@ -144,6 +144,7 @@ impl Inner {
                         info!(rule = %record.rule, run = record.id,
                             "recovery: the episode is open again for the next delivery");
                     }
+                    self.notify_end(&mut record, body.map_or(&[][..], |b| &b[..]));
                     write.runs.push(record);
                 }
                 RunState::AwaitingApproval => {
@@ -172,6 +173,7 @@ impl Inner {
                             warn!(rule = %record.rule, run = record.id, "{reason}");
                             record.reason = Some(reason.clone());
                             enter(&mut record, RunState::Rejected, now, reason);
+                            self.notify_end(&mut record, body.map_or(&[][..], |b| &b[..]));
                             write.runs.push(record);
                         }
                     }
@@ -187,6 +189,7 @@ impl Inner {
                             now,
                             "rule or notification gone after a restart".to_owned(),
                         );
+                        self.notify_end(&mut record, body.map_or(&[][..], |b| &b[..]));
                         write.runs.push(record);
                     }
                 },
