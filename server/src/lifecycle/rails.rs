@@ -450,6 +450,19 @@ impl Rails {
         Ok(())
     }
 
+    /// Follows run `id` of (rule, target) again after a restart, without counting it (its
+    /// admission was counted, and stored, before): its end feeds the breaker.
+    pub(crate) fn follow(
+        &mut self,
+        id: RunId,
+        rule: &RuleName,
+        target: &Target,
+        breaker: BreakerSettings,
+    ) {
+        self.live
+            .insert(id, ((rule.clone(), target.clone()), breaker));
+    }
+
     /// Counts run `id`, admitted at `now`, against (rule, target): its rate limit, and the
     /// breaker's trial when half-open.
     pub(crate) fn admitted(

@@ -634,3 +634,31 @@ fn a_stored_target_state_restores_its_breaker_after_a_restart() {
     );
     assert_eq!(parse_setting_name("pauses"), None);
 }
+
+#[test]
+fn a_run_followed_again_after_a_restart_feeds_the_breaker_without_counting_twice() {
+    let (r, t) = (rule("restart"), target("a"));
+    let mut rails = Rails::new();
+    let p = rate(1, HOUR);
+    rails.admitted(1, &r, &t, &p, T0);
+    let stored = rails.take_changes();
+    // Restarted: the state is restored, and the queued run followed again.
+    let mut restarted = Rails::new();
+    for (rule, target, state) in stored {
+        restarted.restore_target(rule, target, state.expect("a window"));
+    }
+    restarted.follow(1, &r, &t, p.breaker);
+    assert_eq!(
+        restarted.target_state(&r, &t).map(|s| s.admitted.len()),
+        Some(1),
+        "not counted again"
+    );
+    restarted.ended(1, RunState::Failed, T0 + MIN);
+    assert_eq!(
+        restarted.target_state(&r, &t).map(|s| s.breaker.clone()),
+        Some(Breaker::Closed {
+            failures: 1,
+            ineffective: 0
+        })
+    );
+}

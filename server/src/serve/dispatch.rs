@@ -311,6 +311,9 @@ struct Run {
     verify: Option<verdicts::VerifyPlan>,
     /// Its rule's `approval`, as it was when the run was admitted.
     approval: Option<crate::config::Approval>,
+    /// Its rule's breaker settings, for a run recovered after a restart (the rails follow
+    /// it again).
+    breaker: Option<crate::config::BreakerSettings>,
 }
 
 /// What the recorder task writes.
@@ -1395,6 +1398,7 @@ impl Run {
             target: rails::Target::named(""),
             verify: None,
             approval: None,
+            breaker: None,
         }
     }
 }

@@ -214,6 +214,10 @@ impl Inner {
             if let Some(stop) = run.stop_tx.take() {
                 state.stops.insert(id, stop);
             }
+            if let Some(breaker) = run.breaker {
+                let rule = crate::lifecycle::RuleName::from(run.record.rule.as_str());
+                state.rails.follow(id, &rule, &run.target, breaker);
+            }
             state.ledger.enqueue(id, run.live.clone());
             state.queued.insert(id, run);
         }
@@ -321,6 +325,7 @@ impl Inner {
         run.body = Arc::from(body);
         run.verify = super::verdicts::VerifyPlan::of(policy.rails.verify, &n);
         run.approval.clone_from(&policy.approval);
+        run.breaker = Some(policy.rails.breaker);
         // What its verdict counts against, as `plan` names it.
         let id = match record_target {
             Target::Alert(_) => run.record.fingerprint.as_str(),
