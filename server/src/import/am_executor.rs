@@ -218,8 +218,13 @@ impl Command {
         l
     }
 
+    /// `commands[0].field`; the command line has no fields, so just `command line`.
     fn path(&self, field: &str) -> String {
-        format!("{}.{field}", self.place)
+        if self.line.is_some() {
+            format!("{}.{field}", self.place)
+        } else {
+            self.place.clone()
+        }
     }
 }
 
@@ -747,11 +752,7 @@ fn render_command(
             c.cmd.trim_start_matches("./")
         ),
         None => {
-            let path = if c.line.is_some() {
-                c.path("cmd")
-            } else {
-                c.place.clone()
-            };
+            let path = c.path("cmd");
             let message = format!(
                 "{:?} is relative to the directory am-executor ran in; alertrun needs an absolute \
                  path or a program name: import with --workdir DIR (that directory)",
