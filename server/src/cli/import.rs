@@ -112,8 +112,11 @@ fn am_executor(
         if let Some((name, _)) = &config {
             anyhow::bail!("both {name} and the command line's -f {path} are configs: give one");
         }
-        let text = read(Path::new(&path))
-            .context("the command line's -f names it (a path from this directory)")?;
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "cannot read {path}, which the command line's -f names (a path from this directory)"
+            )
+        })?;
         config = Some((path, text));
     }
     let input = match (&config, file) {

@@ -185,26 +185,12 @@ fn read_bailer(node: &Node, place: &str, f: &mut Findings) -> Bailer {
     for (key, line, value) in entries {
         let path = format!("{place}.{key}");
         match key.to_lowercase().as_str() {
-            "alert" => b.alert = text(value, &path, f).map(|a| (a, *line)),
+            "alert" => b.alert = f.string(value, &path).map(|a| (a, *line)),
             "labels" => b.labels = labels(value, &path, f),
-            "command" => match &value.value {
-                Value::Seq(items) => {
-                    let words = items
-                        .iter()
-                        .enumerate()
-                        .map(|(i, n)| text(n, &format!("{path}[{i}]"), f).unwrap_or_default());
-                    b.command = Some(words.collect());
-                }
-                _ if value.is_null() => {}
-                _ => f.problem(
-                    &path,
-                    Some(*line),
-                    format!("expected a list of strings, found {}", value.describe()),
-                ),
-            },
+            "command" => b.command = f.strings(value, &path),
             "container" => b.image = image(value, &path, &mut b.comments, f),
             "serviceaccountname" => {
-                b.service_account = text(value, &path, f).filter(|s| !s.is_empty())
+                b.service_account = f.string(value, &path).filter(|s| !s.is_empty())
             }
             "ttlsecondsafterfinished" => match value.as_scalar().map(|s| s.parse::<i32>()) {
                 Some(Ok(n)) if n >= 0 => b.ttl = Some(n.into()),
@@ -235,28 +221,14 @@ fn read_bailer(node: &Node, place: &str, f: &mut Findings) -> Bailer {
     b
 }
 
-/// A string as viper decodes one (weakly typed: any scalar's text).
-fn text(node: &Node, path: &str, f: &mut Findings) -> Option<String> {
-    if node.is_null() {
-        return None;
-    }
-    let s = node.as_scalar().map(str::to_owned);
-    if s.is_none() {
-        f.problem(
-            path,
-            Some(node.line),
-            format!("expected a string, found {}", node.describe()),
-        );
-    }
-    s
-}
-
 fn labels(node: &Node, path: &str, f: &mut Findings) -> Vec<(String, String, usize)> {
     match &node.value {
         Value::Map(entries) => entries
             .iter()
             .map(|(name, line, value)| {
-                let regex = text(value, &format!("{path}.{name}"), f).unwrap_or_default();
+                let regex = f
+                    .string(value, &format!("{path}.{name}"))
+                    .unwrap_or_default();
                 (name.clone(), regex, *line)
             })
             .collect(),
@@ -291,7 +263,7 @@ fn image(node: &Node, path: &str, comments: &mut Vec<String>, f: &mut Findings) 
     }
     let field = |name: &str, f: &mut Findings| {
         get(entries, name)
-            .and_then(|(k, _, v)| text(v, &format!("{path}.{k}"), f))
+            .and_then(|(k, _, v)| f.string(v, &format!("{path}.{k}")))
             .filter(|s| !s.is_empty())
     };
     match (field("image", f), field("tag", f)) {

@@ -165,6 +165,39 @@ impl Findings {
         }
     }
 
+    /// A string field as yaml.v2 and viper fill one: any scalar's text (`0800` stays
+    /// `0800`); null leaves it unset; a list or mapping is a problem at `path`.
+    fn string(&mut self, node: &yaml::Node, path: &str) -> Option<String> {
+        if node.is_null() {
+            return None;
+        }
+        let s = node.as_scalar().map(str::to_owned);
+        if s.is_none() {
+            let message = format!("expected a string, found {}", node.describe());
+            self.problem(path, Some(node.line), message);
+        }
+        s
+    }
+
+    /// A list of strings; null leaves it unset.
+    fn strings(&mut self, node: &yaml::Node, path: &str) -> Option<Vec<String>> {
+        match &node.value {
+            yaml::Value::Seq(items) => Some(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| self.string(n, &format!("{path}[{i}]")).unwrap_or_default())
+                    .collect(),
+            ),
+            _ if node.is_null() => None,
+            _ => {
+                let message = format!("expected a list of strings, found {}", node.describe());
+                self.problem(path, Some(node.line), message);
+                None
+            }
+        }
+    }
+
     fn into_result(self, tool: &'static str, yaml: String) -> Result<Imported, ImportError> {
         if self.problems.is_empty() {
             Ok(Imported {
