@@ -189,6 +189,16 @@ fn render(input: &AmExecutorInput<'_>, s: &Settings, f: &mut Findings) -> String
          am-executor also passed its own whole environment: list what a command needs under \
          action.process.pass_env.",
     );
+    if input.workdir.is_none() {
+        let message = "am-executor ran its commands in its own working directory; alertrun runs \
+                       them in its own unless action.process.workdir says otherwise (import \
+                       with --workdir DIR to set it)";
+        yaml::comment(
+            &mut out,
+            0,
+            &f.note(NoteKind::NotCarriedOver, "", None, message),
+        );
+    }
     for comment in &s.comments {
         yaml::comment(&mut out, 0, comment);
     }
@@ -207,16 +217,6 @@ fn render(input: &AmExecutorInput<'_>, s: &Settings, f: &mut Findings) -> String
         ),
     );
     out.push_str("  timeout: 5m\n\n");
-    if input.workdir.is_none() {
-        let message = "am-executor ran its commands in its own working directory; alertrun runs \
-                       them in its own unless action.process.workdir says otherwise (import \
-                       with --workdir DIR to set it)";
-        yaml::comment(
-            &mut out,
-            0,
-            &f.note(NoteKind::NotCarriedOver, "", None, message),
-        );
-    }
     out.push_str("rules:\n");
     let mut taken = Vec::new();
     for c in &s.commands {
