@@ -1,5 +1,7 @@
 //! Command-line parsing and the offline commands.
 
+mod import;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -140,6 +142,12 @@ enum Command {
     Breaker {
         #[command(subcommand)]
         command: BreakerCommand,
+    },
+    /// Write an alertrun config that does what a prometheus-am-executor or bailer config
+    /// did, with a comment on everything that could not be carried over.
+    Import {
+        #[command(subcommand)]
+        tool: import::ImportTool,
     },
     /// Run rule unit tests (YAML files of cases); fail when any case fails.
     Test {
@@ -360,6 +368,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Import { tool } => import::run(tool),
         Command::Test { config, files } => {
             let Some(config) = load(&config) else {
                 return Ok(ExitCode::FAILURE);

@@ -30,6 +30,7 @@ mod config;
 mod explain;
 #[cfg(feature = "server")]
 mod history;
+mod import;
 #[cfg(feature = "server")]
 mod lifecycle;
 mod ruletest;
@@ -50,6 +51,10 @@ pub use config::{
     default_timeout, parse_server,
 };
 pub use explain::{AlertReport, Report, RuleReport, Run, explain};
+pub use import::{
+    AmExecutorInput, BailerOptions, CommandLine, ImportError, ImportSource, Imported, Note,
+    NoteKind, import_am_executor, import_bailer,
+};
 pub use ruletest::{TestFileError, TestReport, run_test_file};
 
 #[cfg(feature = "server")]

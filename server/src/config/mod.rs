@@ -201,7 +201,8 @@ pub struct ConfigError {
     pub problems: Vec<Problem>,
 }
 
-fn list(problems: &[Problem]) -> String {
+/// The problems, one a line, indented (also `alertrun import`'s).
+pub(crate) fn list(problems: &[Problem]) -> String {
     problems
         .iter()
         .map(|p| format!("  {p}"))
