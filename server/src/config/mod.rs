@@ -4,6 +4,7 @@
 //! `rules[2].match[0] (line 14): invalid matcher "severity=~(": …`. Unknown keys are
 //! errors.
 
+mod hints;
 mod lines;
 mod notify;
 mod rails;
@@ -374,10 +375,11 @@ impl<'a> Validator<'a> {
     fn problem(&mut self, path: impl Into<String>, message: impl Into<String>) {
         let path = path.into();
         let line = self.line(&path);
+        let message = hints::with_hint(&path, message.into(), self.text, line);
         self.problems.push(Problem {
             path,
             line,
-            message: message.into(),
+            message,
         });
     }
 
