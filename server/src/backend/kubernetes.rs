@@ -57,6 +57,23 @@ pub(super) fn request_problems(req: &ExecRequest) -> Vec<String> {
     }
 }
 
+/// The names of `envs` the API server refuses, once each, as one message.
+pub(super) fn env_name_problems(envs: &[Vec<alert_core::env::EnvVar>]) -> Vec<String> {
+    let mut names: Vec<String> = envs
+        .iter()
+        .flat_map(|env| executor_k8s::invalid_env_names(env))
+        .collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        return Vec::new();
+    }
+    vec![format!(
+        "for the example payloads, {}",
+        executor_k8s::RenderError::EnvName(names)
+    )]
+}
+
 /// A warning for a Job action whose env style passes label and annotation names into
 /// variable names as they are, so a name outside `[-._a-zA-Z0-9]` (a UTF-8 label such as
 /// `ключ`) makes a variable the API server refuses.

@@ -159,6 +159,15 @@ pub(crate) fn request_problems(action: &Action, req: &ExecRequest) -> Vec<String
     }
 }
 
+/// For `check --payloads`: the variable names `action` would refuse in requests with these
+/// envs (a Job's names the API server refuses), as one message; empty for a process.
+pub(crate) fn env_name_problems(action: &Action, envs: &[Vec<EnvVar>]) -> Vec<String> {
+    match action {
+        Action::Process(_) => Vec::new(),
+        Action::Kubernetes { .. } => kubernetes::env_name_problems(envs),
+    }
+}
+
 /// A warning for `check` when `action` cannot take every variable `style` may produce.
 pub(crate) fn env_style_warning(
     action: &Action,
