@@ -44,7 +44,7 @@ const PROCESS: &str = "    action:\n      process:\n        command: ";
 
 #[test]
 fn check_warns_about_each_footgun_with_path_and_line() {
-    let table: [(&str, String, &str); 8] = [
+    let table: [(&str, String, &str); 9] = [
         (
             "a rule without match acts on every alert",
             format!("rules:\n  - name: all\n{PROCESS}[/bin/true]\n"),
@@ -86,6 +86,15 @@ fn check_warns_about_each_footgun_with_path_and_line() {
             "$(VAR) of nothing the rule defines stays literal",
             format!("rules:\n  - name: a\n    match: [x=1]\n{PROCESS}[echo, $(TOKEN)]\n"),
             "command[1] (line 6): $(TOKEN) names no variable the rule defines",
+        ),
+        (
+            "$(VAR) of a pass_env name stays literal",
+            format!(
+                "rules:\n  - name: a\n    match: [x=1]\n{PROCESS}[echo, $(HOME)]\n        \
+                 pass_env: [HOME]\n"
+            ),
+            "command[1] (line 6): $(HOME) stays the literal text \"$(HOME)\": pass_env gives \
+             HOME to the process's environment, but an argv expands only",
         ),
         (
             "the shell reads $X in a script: no warning about it",
@@ -197,6 +206,27 @@ fn payloads_show_job_variable_names_the_api_server_refuses() {
         ) && err.contains("AMX_LABEL_ключ"),
         "{err}"
     );
+}
+
+#[test]
+fn check_warns_about_a_job_template_variable_the_api_server_refuses() {
+    let dir = with_config(
+        "rules:\n  - name: a\n    match: [alertname=X]\n    action:\n      kubernetes:\n        \
+         image: busybox\n        template:\n          spec:\n            containers:\n              \
+         - name: main\n                env:\n                  - {name: LOG_LEVEL, value: debug}\n                  \
+         - {name: 2FA CODE, value: x}\n",
+    );
+    let out = alertrun(&["check", "-c", "c.yaml"], dir.path());
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "warning: rules[0].action.kubernetes.template.spec.containers[0].env[1].name \
+             (line 13): \"2FA CODE\" is a variable name Kubernetes refuses"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("LOG_LEVEL"), "{err}");
 }
 
 #[test]

@@ -57,6 +57,17 @@ pub(super) fn request_problems(req: &ExecRequest) -> Vec<String> {
     }
 }
 
+/// Why the API server refuses a container variable named `name`, if it does.
+pub(super) fn env_name_problem(name: &str) -> Option<String> {
+    (!executor_k8s::is_env_name(name)).then(|| {
+        format!(
+            "{name:?} is a variable name Kubernetes refuses (a name must match \
+             [-._a-zA-Z][-._a-zA-Z0-9]*): the API server would refuse every Job of this rule; \
+             rename it"
+        )
+    })
+}
+
 /// The names of `envs` the API server refuses, once each, as one message.
 pub(super) fn env_name_problems(envs: &[Vec<alert_core::env::EnvVar>]) -> Vec<String> {
     let mut names: Vec<String> = envs

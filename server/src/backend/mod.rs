@@ -168,6 +168,11 @@ pub(crate) fn env_name_problems(action: &Action, envs: &[Vec<EnvVar>]) -> Vec<St
     }
 }
 
+/// Why the API server would refuse a variable named `name` in a Job's container, if it would.
+pub(crate) fn job_env_name_problem(name: &str) -> Option<String> {
+    kubernetes::env_name_problem(name)
+}
+
 /// A warning for `check` when `action` cannot take every variable `style` may produce.
 pub(crate) fn env_style_warning(
     action: &Action,

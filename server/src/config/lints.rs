@@ -14,6 +14,7 @@
 //! - `$$` in an `sh -c` script: alertrun's escaping turns it into `$`;
 //! - `$(VAR)` of a process action naming nothing the rule defines, and (with payloads) an
 //!   alert's variable that no example alert gives: it stays literal text;
+//! - a Job template's container variable whose name the Kubernetes API server refuses;
 //! - (with payloads) a label matcher on a label no example alert has, and Job variable
 //!   names the Kubernetes API server would refuse for an example alert.
 //!
@@ -53,6 +54,9 @@ impl Config {
             let at = format!("{base}.action.{}", action.kind());
             for argv in backend::argvs(action) {
                 lints.argv(&at, rule, action, &argv, payloads);
+            }
+            if let Action::Kubernetes { .. } = action {
+                lints.template_env(&at, &doc);
             }
             if let Some(payloads) = payloads {
                 for message in backend::env_name_problems(action, &rendered_envs(rule, payloads)) {
@@ -159,6 +163,24 @@ impl Lints {
         }
     }
 
+    /// The variable names a Job's template gives its containers, as the API server checks
+    /// them.
+    fn template_env(&mut self, at: &str, doc: &Value) {
+        for list in ["initContainers", "containers"] {
+            let path = format!("{at}.template.spec.{list}");
+            let containers = value_at(doc, &path).and_then(Value::as_array);
+            for (c, container) in containers.into_iter().flatten().enumerate() {
+                let env = container.get("env").and_then(Value::as_array);
+                for (j, var) in env.into_iter().flatten().enumerate() {
+                    let name = var.get("name").and_then(Value::as_str).unwrap_or_default();
+                    if let Some(message) = backend::job_env_name_problem(name) {
+                        self.warn(&format!("{path}[{c}].env[{j}].name"), message);
+                    }
+                }
+            }
+        }
+    }
+
     fn argv(
         &mut self,
         at: &str,
@@ -187,28 +209,48 @@ impl Lints {
                 }
             } else {
                 for (written, name) in shell_references(&arg.text) {
+                    let known = rule.env.iter().any(|v| v.name == name)
+                        || alert_match::is_alert_variable(&name, rule.env_style);
+                    let fix = if known {
+                        format!("write $({name})")
+                    } else {
+                        format!(
+                            "write $({name}) with {name} set in the rule's env, or read it in a \
+                             script: [sh, -c, 'echo \"${name}\"']"
+                        )
+                    };
                     self.warn(
                         &path,
                         format!(
                             "{written} is passed literally: no shell runs this argv, and \
-                             alertrun expands only `$(VAR)`; write $({name})"
+                             alertrun expands only `$(VAR)`; {fix}"
                         ),
                     );
                 }
             }
             for name in references(&arg.text) {
-                let own = rule.env.iter().any(|v| v.name == name) || rule.pass_env.contains(&name);
+                let own = rule.env.iter().any(|v| v.name == name);
                 if own || name == alert_core::env::RULE {
                     continue;
                 }
                 let alert_var = alert_match::is_alert_variable(&name, rule.env_style);
-                if !alert_var && matches!(action, Action::Process(_)) {
+                let process = matches!(action, Action::Process(_));
+                if process && rule.pass_env.contains(&name) {
                     self.warn(
                         &path,
                         format!(
-                            "$({name}) names no variable the rule defines (env, secret_env, \
-                             pass_env) nor one of the alert's ({}…), so it stays the literal \
-                             text \"$({name})\"",
+                            "$({name}) stays the literal text \"$({name})\": pass_env gives \
+                             {name} to the process's environment, but an argv expands only the \
+                             rule's env, secret_env and the alert's variables; read it in a \
+                             script: [sh, -c, 'echo \"${name}\"']"
+                        ),
+                    );
+                } else if !alert_var && process {
+                    self.warn(
+                        &path,
+                        format!(
+                            "$({name}) names no variable the rule defines (env, secret_env) nor \
+                             one of the alert's ({}…), so it stays the literal text \"$({name})\"",
                             prefix(rule.env_style)
                         ),
                     );

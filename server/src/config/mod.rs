@@ -484,7 +484,11 @@ impl<'a> Validator<'a> {
             if !names.insert(raw.name.clone()) {
                 self.problem(
                     join(&base, "name"),
-                    format!("duplicate rule name {:?}", raw.name),
+                    format!(
+                        "duplicate rule name {:?}: give each rule its own (runs, breakers and \
+                         approvals are kept by rule name)",
+                        raw.name
+                    ),
                 );
             }
             let description = raw.description.clone();
