@@ -168,9 +168,13 @@ pub(crate) fn env_name_problems(action: &Action, envs: &[Vec<EnvVar>]) -> Vec<St
     }
 }
 
-/// Why the API server would refuse a variable named `name` in a Job's container, if it would.
-pub(crate) fn job_env_name_problem(name: &str) -> Option<String> {
-    kubernetes::env_name_problem(name)
+/// The variables of a Job template's containers whose names the API server would refuse,
+/// each as (path under `action`, message); none for a process.
+pub(crate) fn template_env_problems(action: &Action) -> Vec<ActionProblem> {
+    match action {
+        Action::Process(_) => Vec::new(),
+        Action::Kubernetes { job, .. } => kubernetes::template_env_problems(job),
+    }
 }
 
 /// A warning for `check` when `action` cannot take every variable `style` may produce.

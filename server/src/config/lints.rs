@@ -21,11 +21,12 @@
 //! It is not the validator: nothing here makes a config invalid, and the validator's own
 //! warnings ([`Config::warnings`]) are not repeated.
 
+use std::cell::OnceCell;
 use std::collections::BTreeSet;
 
 use alert_core::Notification;
 use alert_core::env::EnvStyle;
-use alert_match::{Argument, MatchOp, Matcher, Matchers, Mode, Rule, Syntax, Target, render};
+use alert_match::{Argument, MatchOp, Matcher, Mode, RegexCache, Rule, Syntax, Target, render};
 use serde_json::Value;
 
 use super::hints::value_at;
@@ -42,21 +43,24 @@ impl Config {
     /// The lints of this config (see the module docs), in document order; `text` is the
     /// config's text, `payloads` the example notifications of `check --payloads`.
     pub fn lints(&self, text: &str, payloads: Option<&[Notification]>) -> Vec<Problem> {
-        let doc: Value = serde_saphyr::from_str(text).unwrap_or(Value::Null);
         let mut lints = Lints {
-            lines: Lines::of(text),
+            text,
+            doc: OnceCell::new(),
+            lines: OnceCell::new(),
             found: Vec::new(),
+            regexes: RegexCache::new(),
         };
+        let labels = payloads.map(payload_labels);
         for (i, rule) in self.rules().rules().iter().enumerate() {
             let base = format!("rules[{i}]");
-            lints.matchers(&base, rule, &doc, payloads);
+            lints.matchers(&base, rule, labels.as_ref());
             let action = self.action(i);
             let at = format!("{base}.action.{}", action.kind());
             for argv in backend::argvs(action) {
                 lints.argv(&at, rule, action, &argv, payloads);
             }
-            if let Action::Kubernetes { .. } = action {
-                lints.template_env(&at, &doc);
+            for p in backend::template_env_problems(action) {
+                lints.warn(&format!("{base}.action.{}", p.path), p.message);
             }
             if let Some(payloads) = payloads {
                 for message in backend::env_name_problems(action, &rendered_envs(rule, payloads)) {
@@ -68,27 +72,28 @@ impl Config {
     }
 }
 
-struct Lints {
-    lines: Lines,
+/// The lints found so far. The document and its line map are made on the first finding
+/// that needs them: a clean config costs no second parse.
+struct Lints<'t> {
+    text: &'t str,
+    doc: OnceCell<Value>,
+    lines: OnceCell<Lines>,
     found: Vec<Problem>,
+    /// One compiled regex per distinct regex value, as the validator shares them.
+    regexes: RegexCache,
 }
 
-impl Lints {
+impl Lints<'_> {
     fn warn(&mut self, path: &str, message: String) {
+        let line = self.lines.get_or_init(|| Lines::of(self.text)).line(path);
         self.found.push(Problem {
             path: path.to_owned(),
-            line: self.lines.line(path),
+            line,
             message,
         });
     }
 
-    fn matchers(
-        &mut self,
-        base: &str,
-        rule: &Rule,
-        doc: &Value,
-        payloads: Option<&[Notification]>,
-    ) {
+    fn matchers(&mut self, base: &str, rule: &Rule, labels: Option<&BTreeSet<String>>) {
         let who = match rule.receivers.as_slice() {
             [] => "every alert alertrun receives".to_owned(),
             r => format!("every alert sent to receiver {}", r.join(" or ")),
@@ -117,68 +122,55 @@ impl Lints {
                 ),
             );
         }
-        let labels = payloads.map(payload_labels);
-        for key in ["match", "match_annotations"] {
-            let path = format!("{base}.{key}");
-            let strings = value_at(doc, &path).and_then(Value::as_array);
-            for (j, s) in strings.into_iter().flatten().enumerate() {
-                let Some(parsed) = s
-                    .as_str()
-                    .and_then(|s| Matchers::parse_with(s, Syntax::Fallback).ok())
-                else {
-                    continue;
-                };
-                let at = format!("{path}[{j}]");
-                for m in parsed.iter() {
-                    if let Some(fix) = doubled_operator(m) {
-                        self.warn(
-                            &at,
-                            format!(
-                                "{m} compares with a value that starts with {:?}, which no \
-                                 alert has; did you mean {fix}?",
-                                &m.value()[..1]
-                            ),
-                        );
-                    }
-                    match &labels {
-                        Some(known)
-                            if key == "match"
-                                && !known.contains(m.name())
-                                && !m.matches_value("") =>
-                        {
-                            self.warn(
-                                &at,
-                                format!(
-                                    "no example payload has the label {:?}, so {m} holds for none \
-                                     of them: check the name (they have {})",
-                                    m.name(),
-                                    known.iter().cloned().collect::<Vec<_>>().join(", ")
-                                ),
-                            );
-                        }
-                        _ => {}
+        for (key, matchers) in [
+            ("match", &rule.matchers),
+            ("match_annotations", &rule.annotation_matchers),
+        ] {
+            for m in matchers.iter() {
+                let mut messages = Vec::new();
+                if let Some(fix) = doubled_operator(m) {
+                    messages.push(format!(
+                        "{m} compares with a value that starts with {:?}, which no alert has; \
+                         did you mean {fix}?",
+                        &m.value()[..1]
+                    ));
+                }
+                if let Some(known) = labels
+                    .filter(|k| key == "match" && !k.contains(m.name()) && !m.matches_value(""))
+                {
+                    messages.push(format!(
+                        "no example payload has the label {:?}, so {m} holds for none of them: \
+                         check the name (they have {})",
+                        m.name(),
+                        known.iter().cloned().collect::<Vec<_>>().join(", ")
+                    ));
+                }
+                if !messages.is_empty() {
+                    let at = self.written_at(&format!("{base}.{key}"), m);
+                    for message in messages {
+                        self.warn(&at, message);
                     }
                 }
             }
         }
     }
 
-    /// The variable names a Job's template gives its containers, as the API server checks
-    /// them.
-    fn template_env(&mut self, at: &str, doc: &Value) {
-        for list in ["initContainers", "containers"] {
-            let path = format!("{at}.template.spec.{list}");
-            let containers = value_at(doc, &path).and_then(Value::as_array);
-            for (c, container) in containers.into_iter().flatten().enumerate() {
-                let env = container.get("env").and_then(Value::as_array);
-                for (j, var) in env.into_iter().flatten().enumerate() {
-                    let name = var.get("name").and_then(Value::as_str).unwrap_or_default();
-                    if let Some(message) = backend::job_env_name_problem(name) {
-                        self.warn(&format!("{path}[{c}].env[{j}].name"), message);
-                    }
-                }
+    /// The path of the string of list `path` that holds `m` (the rule keeps its matchers
+    /// sorted, not where they were written); `path` itself when none does.
+    fn written_at(&mut self, path: &str, m: &Matcher) -> String {
+        let doc = self
+            .doc
+            .get_or_init(|| serde_saphyr::from_str(self.text).unwrap_or(Value::Null));
+        let strings = value_at(doc, path).and_then(Value::as_array);
+        for (j, s) in strings.into_iter().flatten().enumerate() {
+            let parsed = s
+                .as_str()
+                .and_then(|s| self.regexes.parse_with(s, Syntax::Fallback).ok());
+            if parsed.is_some_and(|p| p.iter().any(|x| x == m)) {
+                return format!("{path}[{j}]");
             }
         }
+        path.to_owned()
     }
 
     fn argv(
