@@ -464,7 +464,7 @@ impl Server {
                 // A rule's secret_env is not needed to talk to the server; its credentials are.
                 let config = Config::load_with(path, alertrun::Secrets::WhenReadable)
                     .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-                advice::server_secrets(path, &config)?;
+                advice::server_secrets(path, &config, url.is_some())?;
                 Some(config)
             }
             None => None,

@@ -375,9 +375,31 @@ fn runs_needs_no_secret_env_and_says_when_no_server_answers() {
     let err = stderr(&alertrun(&["runs", "-c", "c.yaml"], dir.path()));
     assert!(
         err.contains("server.auth.bearer_token_file (line 4): cannot read token")
-            && err.contains("the server's credentials are needed to talk to it"),
+            && err.contains(
+                "the server's credentials are needed to talk to it: run this where they can be read"
+            ),
         "{err}"
     );
+}
+
+#[test]
+fn runs_with_unread_tls_files_asks_for_the_url() {
+    let addr = closed_address();
+    let dir = with_config(&format!(
+        "server:\n  listen: {addr}\n  tls: {{cert_file: /nonexistent/tls.crt, key_file: \
+         /nonexistent/tls.key}}\nrules:\n  - name: a\n    match: [x=1]\n{PROCESS}[/bin/true]\n"
+    ));
+    let err = stderr(&alertrun(&["runs", "-c", "c.yaml"], dir.path()));
+    assert!(
+        err.contains("the server uses TLS: pass --url https://HOST:PORT"),
+        "{err}"
+    );
+    let url = format!("https://{addr}");
+    let err = stderr(&alertrun(
+        &["runs", "-c", "c.yaml", "--url", &url],
+        dir.path(),
+    ));
+    assert!(err.contains("no alertrun serve answers there"), "{err}");
 }
 
 #[test]

@@ -65,19 +65,25 @@ pub(super) fn unreachable(url: &str, e: ureq::Error) -> anyhow::Error {
     }
 }
 
-/// Refuses a config whose server credentials or TLS files were not read: a client command
-/// needs them (a rule's `secret_env` it does not).
-pub(super) fn server_secrets(path: &Path, config: &Config) -> anyhow::Result<()> {
-    let needed = config
-        .unread_secrets()
-        .iter()
-        .find(|s| s.path.starts_with("server.auth") || s.path.starts_with("server.tls"));
-    match needed {
-        Some(s) => anyhow::bail!(
-            "{}: {s}: the server's credentials are needed to talk to it: make them readable, \
-             or pass --url",
-            path.display()
-        ),
-        None => Ok(()),
+/// Refuses a config whose server credentials were not read: a client command needs them
+/// (a rule's `secret_env` it does not). Unread TLS files only hide that the server uses
+/// TLS, which `--url https://…` says.
+pub(super) fn server_secrets(path: &Path, config: &Config, has_url: bool) -> anyhow::Result<()> {
+    for s in config.unread_secrets() {
+        if s.path.starts_with("server.auth") {
+            anyhow::bail!(
+                "{}: {s}: the server's credentials are needed to talk to it: run this where \
+                 they can be read",
+                path.display()
+            );
+        }
+        if s.path.starts_with("server.tls") && !has_url {
+            anyhow::bail!(
+                "{}: {s}: the server uses TLS: pass --url https://HOST:PORT (its certificate \
+                 must be trusted by the system)",
+                path.display()
+            );
+        }
     }
+    Ok(())
 }

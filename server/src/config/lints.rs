@@ -397,6 +397,7 @@ fn has_lone_double_dollar(script: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alert_match::Matchers;
 
     #[test]
     fn shell_references_skip_what_alertrun_expands() {
@@ -423,6 +424,37 @@ mod tests {
             ("echo $(ALERTRUN_LABEL_pod)", false),
         ] {
             assert_eq!(has_lone_double_dollar(script), want, "{script}");
+        }
+    }
+
+    #[test]
+    fn doubled_operators_get_the_matcher_meant() {
+        let table = [
+            ("severity==critical", Some("severity=\"critical\"")),
+            ("severity=~~crit.*", Some("severity=~\"crit.*\"")),
+            ("team!=~db", Some("team!~\"db\"")),
+            ("team!==db", Some("team!=\"db\"")),
+            ("severity=critical", None),
+            ("path=~\"=.*\"", Some("path=~\".*\"")),
+        ];
+        for (written, want) in table {
+            let m = Matchers::parse_with(written, Syntax::Fallback).unwrap();
+            let got = doubled_operator(&m.as_slice()[0]);
+            assert_eq!(got.as_deref(), want, "{written}");
+        }
+    }
+
+    #[test]
+    fn only_catch_all_regexes_hold_always() {
+        for (written, want) in [
+            ("x=~\".*\"", true),
+            ("x=~\"(.*)\"", true),
+            ("x=~\".+\"", false),
+            ("x!=\"a\"", false),
+            ("x=\"\"", false),
+        ] {
+            let m = Matchers::parse_with(written, Syntax::Fallback).unwrap();
+            assert_eq!(holds_always(&m.as_slice()[0]), want, "{written}");
         }
     }
 
