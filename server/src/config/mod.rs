@@ -231,7 +231,7 @@ impl Config {
         Self::from_yaml_with(&Self::read(path)?, secrets)
     }
 
-    /// The text of a config file, at most [`MAX_CONFIG_BYTES`] of UTF-8.
+    /// The text of a config file: UTF-8, at most 8 MiB.
     ///
     /// # Errors
     /// [`ConfigError`] naming the file when it cannot be read.
