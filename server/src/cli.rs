@@ -1,12 +1,12 @@
 //! Command-line parsing and the offline commands.
 
+mod advice;
+mod check;
 mod import;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use alert_core::Notification;
-use alert_match::Mode;
 use alertrun::{Config, explain, run_test_file};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -31,6 +31,16 @@ enum Command {
         /// Print the normalised rules (matchers in canonical form).
         #[arg(long)]
         print: bool,
+        /// Make every warning an error (exit status 1).
+        #[arg(long)]
+        strict: bool,
+        /// Example payloads (*.json in DIR: webhook payloads, or Prometheus alert arrays):
+        /// also warn about labels and variables none of them has.
+        #[arg(long, value_name = "DIR")]
+        payloads: Option<PathBuf>,
+        /// Require every secret to be read (by default the ones that cannot be are noted).
+        #[arg(long)]
+        secrets: bool,
     },
     /// Show, for each alert of a payload, every rule's verdict and what would run.
     Explain {
@@ -42,6 +52,9 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// The payload is a JSON array of alerts as Prometheus posts them to Alertmanager.
+        #[arg(long)]
+        prometheus: bool,
     },
     /// Serve the webhook: take Alertmanager notifications and run the matching actions.
     Serve {
@@ -242,19 +255,29 @@ pub(crate) fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Check { config, print } => Ok(check(&config, print)),
+        Command::Check {
+            config,
+            print,
+            strict,
+            payloads,
+            secrets,
+        } => check::check(&check::CheckArgs {
+            config,
+            print,
+            strict,
+            payloads,
+            secrets,
+        }),
         Command::Explain {
             config,
             payload,
             format,
+            prometheus,
         } => {
             let Some(config) = load(&config) else {
                 return Ok(ExitCode::FAILURE);
             };
-            let body = std::fs::read(&payload)
-                .with_context(|| format!("cannot read {}", payload.display()))?;
-            let n =
-                Notification::from_json(&body).with_context(|| format!("{}", payload.display()))?;
+            let n = advice::payload(&payload, Some(prometheus))?;
             let report = explain(&config, &n);
             match format {
                 Format::Text => print!("{}", report.to_text()),
@@ -446,7 +469,11 @@ impl Server {
     fn new(config: Option<&Path>, url: Option<String>) -> anyhow::Result<Self> {
         let config = match config {
             Some(path) => {
-                Some(Config::load(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?)
+                // A rule's secret_env is not needed to talk to the server; its credentials are.
+                let config = Config::load_with(path, alertrun::Secrets::WhenReadable)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+                advice::server_secrets(path, &config, url.is_some())?;
+                Some(config)
             }
             None => None,
         };
@@ -485,7 +512,7 @@ impl Server {
         let response = self
             .prepare(ureq::get(&url), query)
             .call()
-            .with_context(|| format!("cannot reach {url}"))?;
+            .map_err(|e| advice::unreachable(&url, e))?;
         Self::answer(&url, response)
     }
 
@@ -498,7 +525,7 @@ impl Server {
         let response = self
             .prepare(ureq::post(&url), query)
             .send_empty()
-            .with_context(|| format!("cannot reach {url}"))?;
+            .map_err(|e| advice::unreachable(&url, e))?;
         Self::answer(&url, response)
     }
 
@@ -570,37 +597,17 @@ fn init_logs(format: LogFormat) {
 }
 
 fn load(path: &Path) -> Option<Config> {
-    match Config::load(path) {
+    load_with(path, alertrun::Secrets::Required)
+}
+
+fn load_with(path: &Path, secrets: alertrun::Secrets) -> Option<Config> {
+    match Config::load_with(path, secrets) {
         Ok(c) => Some(c),
         Err(e) => {
             eprintln!("{}: {e}", path.display());
             None
         }
     }
-}
-
-fn check(path: &Path, print: bool) -> ExitCode {
-    let Some(config) = load(path) else {
-        return ExitCode::FAILURE;
-    };
-    if print {
-        let yaml = serde_saphyr::to_string(&normalised(&config))
-            .unwrap_or_else(|e| format!("<cannot print: {e}>"));
-        print!("{yaml}");
-    }
-    for w in config.warnings() {
-        eprintln!("{}: warning: {w}", path.display());
-    }
-    let rules = config.rules().rules();
-    let groups = rules.iter().filter(|r| r.mode == Mode::PerGroup).count();
-    println!(
-        "{}: OK, {} rules ({} per-alert, {} per-group)",
-        path.display(),
-        rules.len(),
-        rules.len() - groups,
-        groups
-    );
-    ExitCode::SUCCESS
 }
 
 fn normalised(config: &Config) -> Value {

@@ -41,6 +41,8 @@ mod store;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
+/// How `check` and `runs` read the config's secrets.
+pub use config::Secrets;
 pub use config::{
     Action, AlertmanagerAuth, AlertmanagerSettings, Approval, ApprovalLinks, Auth, BreakerSettings,
     Config, ConfigError, DEFAULT_APPROVAL_TIMEOUT, DEFAULT_RECURRENCE, DEFAULT_STORM_WINDOW,

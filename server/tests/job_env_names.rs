@@ -28,6 +28,7 @@ const WAIT: Duration = Duration::from_secs(60);
 const RULE: &str = r#"rules:
   - name: delete-pod
     env_style: am-executor
+    match: [alertname=X]
     action:
       kubernetes:
         image: bitnami/kubectl

@@ -57,6 +57,49 @@ pub(super) fn request_problems(req: &ExecRequest) -> Vec<String> {
     }
 }
 
+/// The variables the template gives its containers whose names the API server refuses.
+pub(super) fn template_env_problems(job: &JobAction) -> Vec<ActionProblem> {
+    let mut problems = Vec::new();
+    let spec = job.template.as_ref().and_then(|t| t.get("spec"));
+    for list in ["initContainers", "containers"] {
+        let containers = spec.and_then(|s| s.get(list)).and_then(Value::as_array);
+        for (c, container) in containers.into_iter().flatten().enumerate() {
+            let env = container.get("env").and_then(Value::as_array);
+            for (j, var) in env.into_iter().flatten().enumerate() {
+                let name = var.get("name").and_then(Value::as_str).unwrap_or_default();
+                if !executor_k8s::is_env_name(name) {
+                    problems.push(ActionProblem {
+                        path: format!("kubernetes.template.spec.{list}[{c}].env[{j}].name"),
+                        message: format!(
+                            "{name:?} is a variable name Kubernetes refuses (a name must match \
+                             [-._a-zA-Z][-._a-zA-Z0-9]*): the API server would refuse every Job \
+                             of this rule; rename it"
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// The names of `envs` the API server refuses, once each, as one message.
+pub(super) fn env_name_problems(envs: &[Vec<alert_core::env::EnvVar>]) -> Vec<String> {
+    let mut names: Vec<String> = envs
+        .iter()
+        .flat_map(|env| executor_k8s::invalid_env_names(env))
+        .collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        return Vec::new();
+    }
+    vec![format!(
+        "for the example payloads, {}",
+        executor_k8s::RenderError::EnvName(names)
+    )]
+}
+
 /// A warning for a Job action whose env style passes label and annotation names into
 /// variable names as they are, so a name outside `[-._a-zA-Z0-9]` (a UTF-8 label such as
 /// `ключ`) makes a variable the API server refuses.

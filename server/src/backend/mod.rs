@@ -159,6 +159,24 @@ pub(crate) fn request_problems(action: &Action, req: &ExecRequest) -> Vec<String
     }
 }
 
+/// For `check --payloads`: the variable names `action` would refuse in requests with these
+/// envs (a Job's names the API server refuses), as one message; empty for a process.
+pub(crate) fn env_name_problems(action: &Action, envs: &[Vec<EnvVar>]) -> Vec<String> {
+    match action {
+        Action::Process(_) => Vec::new(),
+        Action::Kubernetes { .. } => kubernetes::env_name_problems(envs),
+    }
+}
+
+/// The variables of a Job template's containers whose names the API server would refuse,
+/// each as (path under `action`, message); none for a process.
+pub(crate) fn template_env_problems(action: &Action) -> Vec<ActionProblem> {
+    match action {
+        Action::Process(_) => Vec::new(),
+        Action::Kubernetes { job, .. } => kubernetes::template_env_problems(job),
+    }
+}
+
 /// A warning for `check` when `action` cannot take every variable `style` may produce.
 pub(crate) fn env_style_warning(
     action: &Action,

@@ -4,11 +4,14 @@
 //! `rules[2].match[0] (line 14): invalid matcher "severity=~(": …`. Unknown keys are
 //! errors.
 
+mod hints;
 mod lines;
+mod lints;
 mod notify;
 mod rails;
 mod raw;
 mod schedule;
+mod secrets;
 mod server;
 mod silences;
 mod tls;
@@ -40,6 +43,7 @@ use raw::{
 };
 use schedule::Intervals;
 pub use schedule::{Muted, NamedInterval, Schedule};
+pub use secrets::Secrets;
 #[cfg(test)]
 pub(crate) use server::DEFAULT_DEDUPE_IDLE;
 pub use server::{
@@ -163,6 +167,7 @@ pub struct Config {
     descriptions: Vec<String>,
     server: ServerSettings,
     warnings: Vec<Problem>,
+    unread_secrets: Vec<Problem>,
     time_intervals: Intervals,
     alertmanager: AlertmanagerSettings,
     notify: NotifySettings,
@@ -216,14 +221,29 @@ impl Config {
     /// # Errors
     /// [`ConfigError`] naming the file when it cannot be read, or every problem in it.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = read_text(path, MAX_CONFIG_BYTES).map_err(|message| ConfigError {
+        Self::load_with(path, Secrets::Required)
+    }
+
+    /// [`Config::load`], reading the secrets as `secrets` says.
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn load_with(path: &Path, secrets: Secrets) -> Result<Self, ConfigError> {
+        Self::from_yaml_with(&Self::read(path)?, secrets)
+    }
+
+    /// The text of a config file: UTF-8, at most 8 MiB.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the file when it cannot be read.
+    pub fn read(path: &Path) -> Result<String, ConfigError> {
+        read_text(path, MAX_CONFIG_BYTES).map_err(|message| ConfigError {
             problems: vec![Problem {
                 path: String::new(),
                 line: None,
                 message,
             }],
-        })?;
-        Self::from_yaml(&text)
+        })
     }
 
     /// Parses and validates config text.
@@ -231,11 +251,21 @@ impl Config {
     /// # Errors
     /// [`ConfigError`] listing every problem with its path and line.
     pub fn from_yaml(text: &str) -> Result<Self, ConfigError> {
+        Self::from_yaml_with(text, Secrets::Required)
+    }
+
+    /// [`Config::from_yaml`], reading the secrets as `secrets` says.
+    ///
+    /// # Errors
+    /// As [`Config::from_yaml`].
+    pub fn from_yaml_with(text: &str, secrets: Secrets) -> Result<Self, ConfigError> {
         let mut v = Validator::new(text);
+        v.secrets = secrets;
         let config = v.config(text);
         match config {
             Some(mut config) if v.problems.is_empty() => {
                 config.warnings = v.warnings;
+                config.unread_secrets = v.unread;
                 Ok(config)
             }
             _ => Err(ConfigError {
@@ -254,6 +284,12 @@ impl Config {
     /// option (not after a `--` element, not in `--flag=$(VAR)` form).
     pub fn warnings(&self) -> &[Problem] {
         &self.warnings
+    }
+
+    /// The secrets not read, each at its path with why, when loaded with
+    /// [`Secrets::WhenReadable`]; their values are placeholders.
+    pub fn unread_secrets(&self) -> &[Problem] {
+        &self.unread_secrets
     }
 
     /// The action of rule `index`.
@@ -351,6 +387,10 @@ struct Validator<'a> {
     lines: OnceCell<Lines>,
     problems: Vec<Problem>,
     warnings: Vec<Problem>,
+    /// Whether every secret must be read.
+    secrets: Secrets,
+    /// The secrets not read (with [`Secrets::WhenReadable`]).
+    unread: Vec<Problem>,
     /// One compiled regex per distinct regex value across all rules.
     regexes: RegexCache,
 }
@@ -368,6 +408,8 @@ impl<'a> Validator<'a> {
             lines: OnceCell::new(),
             problems: Vec::new(),
             warnings: Vec::new(),
+            secrets: Secrets::Required,
+            unread: Vec::new(),
             regexes: RegexCache::new(),
         }
     }
@@ -375,10 +417,11 @@ impl<'a> Validator<'a> {
     fn problem(&mut self, path: impl Into<String>, message: impl Into<String>) {
         let path = path.into();
         let line = self.line(&path);
+        let message = hints::with_hint(&path, message.into(), self.text, line);
         self.problems.push(Problem {
             path,
             line,
-            message: message.into(),
+            message,
         });
     }
 
@@ -442,7 +485,11 @@ impl<'a> Validator<'a> {
             if !names.insert(raw.name.clone()) {
                 self.problem(
                     join(&base, "name"),
-                    format!("duplicate rule name {:?}", raw.name),
+                    format!(
+                        "duplicate rule name {:?}: give each rule its own (runs, breakers and \
+                         approvals are kept by rule name)",
+                        raw.name
+                    ),
                 );
             }
             let description = raw.description.clone();
@@ -462,6 +509,7 @@ impl<'a> Validator<'a> {
             descriptions,
             server,
             warnings: Vec::new(),
+            unread_secrets: Vec::new(),
             time_intervals: intervals,
             alertmanager,
             notify,
@@ -864,11 +912,11 @@ impl<'a> Validator<'a> {
             if !self.var_name(&path, &name) {
                 continue;
             }
-            let value = match source {
+            let read = match source {
                 RawSecret::File(file) => read_secret_file(&file),
-                RawSecret::Env(var) => std::env::var(&var)
-                    .map_err(|_| format!("environment variable {var} is not set (or not UTF-8)")),
+                RawSecret::Env(var) => secrets::env_var(&var),
             };
+            let value = self.secret_text(&path, read);
             match value {
                 Ok(v) if v.contains('\0') => {
                     self.problem(&path, "secret value contains a NUL byte")

@@ -396,10 +396,16 @@ impl super::Validator<'_> {
             self.problem(format!("{base}.url"), message);
         }
         let secret = match (raw.secret_file, raw.secret_env) {
-            (Some(file), None) => super::server::secret_from_file(&file, "webhook secret")
-                .map_err(|m| (format!("{base}.secret_file"), m)),
-            (None, Some(name)) => super::server::secret_from_env(&name, "webhook secret")
-                .map_err(|m| (format!("{base}.secret_env"), m)),
+            (Some(file), None) => {
+                let at = format!("{base}.secret_file");
+                let read = self.secret_from_file(&at, &file, "webhook secret");
+                read.map_err(|m| (at, m))
+            }
+            (None, Some(name)) => {
+                let at = format!("{base}.secret_env");
+                let read = self.secret_from_env(&at, &name, "webhook secret");
+                read.map_err(|m| (at, m))
+            }
             _ => Err((
                 base.to_owned(),
                 "set exactly one of secret_file or secret_env: the key that signs each body"
@@ -421,10 +427,16 @@ impl super::Validator<'_> {
     fn slack(&mut self, base: &str, raw: RawSlack) -> Option<SinkKind> {
         let url = match (raw.url, raw.url_file, raw.url_env) {
             (Some(url), None, None) => Ok(Secret::new(url)),
-            (None, Some(file), None) => super::server::secret_from_file(&file, "Slack URL")
-                .map_err(|m| (format!("{base}.url_file"), m)),
-            (None, None, Some(name)) => super::server::secret_from_env(&name, "Slack URL")
-                .map_err(|m| (format!("{base}.url_env"), m)),
+            (None, Some(file), None) => {
+                let at = format!("{base}.url_file");
+                let read = self.secret_from_file(&at, &file, "Slack URL");
+                read.map_err(|m| (at, m))
+            }
+            (None, None, Some(name)) => {
+                let at = format!("{base}.url_env");
+                let read = self.secret_from_env(&at, &name, "Slack URL");
+                read.map_err(|m| (at, m))
+            }
             _ => Err((
                 base.to_owned(),
                 "set exactly one of url, url_file or url_env".to_owned(),

@@ -22,7 +22,7 @@
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,7 +30,7 @@ use rustls::ServerConfig;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{ConfigError, Validator, read_secret_file};
+use super::{ConfigError, Validator};
 
 /// Default `listen`: loopback only, so that nothing is exposed by accident.
 pub(super) fn default_listen() -> SocketAddr {
@@ -557,10 +557,16 @@ impl Validator<'_> {
             return None;
         }
         let secret = match (raw.link_secret_file, raw.link_secret_env) {
-            (Some(file), None) => secret_from_file(&file, "link secret")
-                .map_err(|m| ("server.approvals.link_secret_file", m)),
-            (None, Some(name)) => secret_from_env(&name, "link secret")
-                .map_err(|m| ("server.approvals.link_secret_env", m)),
+            (Some(file), None) => {
+                let at = "server.approvals.link_secret_file";
+                let read = self.secret_from_file(at, &file, "link secret");
+                read.map_err(|m| (at, m))
+            }
+            (None, Some(name)) => {
+                let at = "server.approvals.link_secret_env";
+                let read = self.secret_from_env(at, &name, "link secret");
+                read.map_err(|m| (at, m))
+            }
             _ => Err((
                 "server.approvals",
                 "set exactly one of link_secret_file or link_secret_env".to_owned(),
@@ -606,13 +612,19 @@ impl Validator<'_> {
     fn auth(&mut self, value: Value) -> Option<Auth> {
         let raw: RawAuth = self.typed("server.auth", value)?;
         let result = match (raw.bearer_token_file, raw.bearer_token_env, raw.basic) {
-            (Some(file), None, None) => secret_from_file(&file, "token")
-                .map(|token| Auth::Bearer { token })
-                .map_err(|m| ("server.auth.bearer_token_file", m)),
-            (None, Some(name), None) => secret_from_env(&name, "token")
-                .map(|token| Auth::Bearer { token })
-                .map_err(|m| ("server.auth.bearer_token_env", m)),
-            (None, None, Some(basic)) => basic_auth(basic),
+            (Some(file), None, None) => {
+                let at = "server.auth.bearer_token_file";
+                let read = self.secret_from_file(at, &file, "token");
+                read.map(|token| Auth::Bearer { token })
+                    .map_err(|m| (at, m))
+            }
+            (None, Some(name), None) => {
+                let at = "server.auth.bearer_token_env";
+                let read = self.secret_from_env(at, &name, "token");
+                read.map(|token| Auth::Bearer { token })
+                    .map_err(|m| (at, m))
+            }
+            (None, None, Some(basic)) => self.basic_auth(basic),
             _ => Err((
                 "server.auth",
                 "set exactly one of bearer_token_file, bearer_token_env or basic".to_string(),
@@ -659,51 +671,42 @@ impl Validator<'_> {
     }
 }
 
-fn basic_auth(raw: RawBasic) -> Result<Auth, (&'static str, String)> {
-    if raw.username.is_empty() || raw.username.contains(':') || has_control(&raw.username) {
-        return Err((
-            "server.auth.basic.username",
-            format!(
-                "invalid username {:?}: it must be non-empty, without ':' or control characters",
-                raw.username
-            ),
-        ));
-    }
-    let password =
-        match (raw.password_file, raw.password_env) {
-            (Some(file), None) => secret_from_file(&file, "password")
-                .map_err(|m| ("server.auth.basic.password_file", m)),
-            (None, Some(name)) => secret_from_env(&name, "password")
-                .map_err(|m| ("server.auth.basic.password_env", m)),
+impl Validator<'_> {
+    fn basic_auth(&mut self, raw: RawBasic) -> Result<Auth, (&'static str, String)> {
+        if raw.username.is_empty() || raw.username.contains(':') || has_control(&raw.username) {
+            return Err((
+                "server.auth.basic.username",
+                format!(
+                    "invalid username {:?}: it must be non-empty, without ':' or control characters",
+                    raw.username
+                ),
+            ));
+        }
+        let password = match (raw.password_file, raw.password_env) {
+            (Some(file), None) => {
+                let at = "server.auth.basic.password_file";
+                self.secret_from_file(at, &file, "password")
+                    .map_err(|m| (at, m))
+            }
+            (None, Some(name)) => {
+                let at = "server.auth.basic.password_env";
+                self.secret_from_env(at, &name, "password")
+                    .map_err(|m| (at, m))
+            }
             _ => Err((
                 "server.auth.basic",
                 "set exactly one of password_file or password_env".to_string(),
             )),
         }?;
-    Ok(Auth::Basic {
-        username: raw.username,
-        password,
-    })
-}
-
-/// Reads a secret file: UTF-8, one trailing line ending removed.
-pub(super) fn secret_from_file(path: &Path, what: &str) -> Result<Secret, String> {
-    let value = read_secret_file(path)?;
-    checked_secret(&value, what, &format!("file {}", path.display()))
-}
-
-pub(super) fn secret_from_env(name: &str, what: &str) -> Result<Secret, String> {
-    let value = std::env::var(name).map_err(|e| match e {
-        std::env::VarError::NotPresent => format!("environment variable {name} is not set"),
-        std::env::VarError::NotUnicode(_) => {
-            format!("environment variable {name} is not valid UTF-8")
-        }
-    })?;
-    checked_secret(&value, what, &format!("environment variable {name}"))
+        Ok(Auth::Basic {
+            username: raw.username,
+            password,
+        })
+    }
 }
 
 /// Refuses secrets that no client could send in a header.
-fn checked_secret(value: &str, what: &str, source: &str) -> Result<Secret, String> {
+pub(super) fn checked_secret(value: &str, what: &str, source: &str) -> Result<Secret, String> {
     if value.is_empty() {
         Err(format!("the {what} in {source} is empty"))
     } else if has_control(value) {

@@ -25,7 +25,6 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::raw::RawRule;
-use super::server::secret_from_file;
 use super::{Secret, Validator, join};
 
 /// The default `alertmanager.timeout`: long enough for a loaded Alertmanager, short enough
@@ -181,13 +180,15 @@ impl Validator<'_> {
                 );
                 None
             }
-            (Some(file), None) => match secret_from_file(&file, "token") {
-                Ok(token) => Some(AlertmanagerAuth::Bearer(token)),
-                Err(message) => {
-                    self.problem("alertmanager.bearer_token_file", message);
-                    None
+            (Some(file), None) => {
+                match self.secret_from_file("alertmanager.bearer_token_file", &file, "token") {
+                    Ok(token) => Some(AlertmanagerAuth::Bearer(token)),
+                    Err(message) => {
+                        self.problem("alertmanager.bearer_token_file", message);
+                        None
+                    }
                 }
-            },
+            }
             (None, Some(basic)) => self.alertmanager_basic(basic),
             (None, None) => None,
         };
@@ -216,7 +217,8 @@ impl Validator<'_> {
             );
             return None;
         }
-        match secret_from_file(&raw.password_file, "password") {
+        let at = "alertmanager.basic_auth.password_file";
+        match self.secret_from_file(at, &raw.password_file, "password") {
             Ok(password) => Some(AlertmanagerAuth::Basic {
                 username: raw.username,
                 password,

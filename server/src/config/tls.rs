@@ -31,6 +31,9 @@ impl Validator<'_> {
     /// Validates `server.tls` and loads its files, reporting each problem at its field.
     pub(super) fn tls(&mut self, value: Value) -> Option<TlsSettings> {
         let raw: RawTls = self.typed("server.tls", value)?;
+        if self.tls_files_unread(&raw) {
+            return None;
+        }
         match server_config(&raw) {
             Ok((config, digest)) => Some(TlsSettings {
                 cert_file: raw.cert_file,
@@ -51,6 +54,29 @@ impl Validator<'_> {
                 None
             }
         }
+    }
+}
+
+impl Validator<'_> {
+    /// With [`super::Secrets::WhenReadable`], notes each TLS file that cannot be opened and
+    /// returns true when there is one: TLS is then left out of the settings.
+    fn tls_files_unread(&mut self, raw: &RawTls) -> bool {
+        let files = [
+            ("cert_file", Some(&raw.cert_file)),
+            ("key_file", Some(&raw.key_file)),
+        ];
+        let mut unread = false;
+        for (field, file) in files
+            .into_iter()
+            .chain([("client_ca_file", raw.client_ca_file.as_ref())])
+        {
+            let Some(file) = file else { continue };
+            if let Err(e) = std::fs::File::open(file) {
+                let message = format!("cannot read {}: {e}", file.display());
+                unread |= self.note_unread(&format!("server.tls.{field}"), message);
+            }
+        }
+        unread
     }
 }
 

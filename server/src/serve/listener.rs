@@ -46,6 +46,15 @@ pub(crate) struct PeerAddr(pub(crate) SocketAddr);
 #[non_exhaustive]
 pub enum ServeError {
     /// The listen address could not be bound.
+    #[error(
+        "cannot listen on {addr}: the address is in use (another alertrun serve?): stop what \
+         listens there, or pick a free address with --listen or server.listen"
+    )]
+    InUse {
+        /// The configured address.
+        addr: SocketAddr,
+    },
+    /// The listen address could not be bound for another reason.
     #[error("cannot listen on {addr}")]
     Bind {
         /// The configured address.
@@ -70,7 +79,10 @@ pub struct Bound {
 /// [`ServeError::Bind`] when the address cannot be bound (in use, not local, no permission).
 pub async fn bind(settings: &ServerSettings) -> Result<Bound, ServeError> {
     let addr = settings.listen;
-    let bind_error = |source| ServeError::Bind { addr, source };
+    let bind_error = |source: io::Error| match source.kind() {
+        io::ErrorKind::AddrInUse => ServeError::InUse { addr },
+        _ => ServeError::Bind { addr, source },
+    };
     let listener = TcpListener::bind(addr).await.map_err(bind_error)?;
     let local_addr = listener.local_addr().map_err(bind_error)?;
     Ok(Bound {

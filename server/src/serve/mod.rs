@@ -15,6 +15,7 @@ pub(crate) mod metrics;
 pub(crate) mod notify;
 pub(crate) mod silences;
 
+mod advice;
 mod auth;
 mod listener;
 
@@ -79,12 +80,7 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         let dir = settings.state.dir.clone();
         let store = tokio::task::spawn_blocking(move || Store::open(&dir))
             .await?
-            .with_context(|| {
-                format!(
-                    "cannot open the state store in {}",
-                    settings.state.dir.display()
-                )
-            })?;
+            .map_err(|e| advice::store_error(&settings.state.dir, e))?;
         if store.is_read_only() {
             warn!(path = %store.path().display(),
                 "the state store cannot be written (read-only volume or file): history can be \
@@ -126,9 +122,8 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         backends,
     );
     tokio::spawn(prune(store, dispatcher.clone(), settings.state.clone()));
-    let bound = listener::bind(&settings)
-        .await
-        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    // The error names the address and what to do: no context to add.
+    let bound = listener::bind(&settings).await?;
     info!(address = %bound.local_addr(), rules, tls = settings.tls.is_some(),
         auth = settings.auth.is_some(), durable = settings.state.durable,
         state_dir = %settings.state.dir.display(), "listening");

@@ -235,7 +235,7 @@ fn every_broken_spec_is_reported_with_its_path_and_line() {
             // One problem per spec: the first field in name order.
             "time_intervals[0].time_intervals[1].months[0] (line 6): \"martius\" is not a valid month: write its name (january) or number (1)",
             "time_intervals[1].time_intervals[0].location (line 9): unknown time zone \"Europe/Berlim\": write an IANA name such as Europe/Berlin (case matters), UTC or Local",
-            "time_intervals[1].time_intervals[1].day_of_month (line 10): unknown field `day_of_month`, expected one of `times`, `weekdays`, `days_of_month`, `months`, `years`, `location`",
+            "time_intervals[1].time_intervals[1].day_of_month (line 10): unknown field `day_of_month`, expected one of `times`, `weekdays`, `days_of_month`, `months`, `years`, `location`; did you mean `days_of_month`?",
         ]
     );
 }
