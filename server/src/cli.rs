@@ -8,7 +8,10 @@ use alert_match::Mode;
 use alertrun::{Config, explain, run_test_file};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
-use serde_json::{Value, json};
+use serde_json::Value;
+
+mod output;
+use output::{err, out, outln};
 
 /// Turns Prometheus alerts into remediation: rules select alerts, actions run as local
 /// processes or Kubernetes Jobs.
@@ -26,7 +29,8 @@ enum Command {
         /// The config file.
         #[arg(short, long)]
         config: PathBuf,
-        /// Print the normalised rules (matchers in canonical form).
+        /// Print the config in canonical form (matchers canonical, defaults written out): it
+        /// loads and means the same.
         #[arg(long)]
         print: bool,
     },
@@ -169,7 +173,7 @@ fn decide(
         .as_str()
         .map(|r| format!(": {r}"))
         .unwrap_or_default();
-    println!("run {id}: {state}{reason}");
+    outln!("run {id}: {state}{reason}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -226,7 +230,7 @@ pub(crate) fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            err!("error: {e:#}");
             ExitCode::from(2)
         }
     }
@@ -249,8 +253,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Notification::from_json(&body).with_context(|| format!("{}", payload.display()))?;
             let report = explain(&config, &n);
             match format {
-                Format::Text => print!("{}", report.to_text()),
-                Format::Json => println!("{}", serde_json::to_string_pretty(&report.to_json())?),
+                Format::Text => out!("{}", report.to_text()),
+                Format::Json => outln!("{}", serde_json::to_string_pretty(&report.to_json())?),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -298,7 +302,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(RunsCommand::Show { id }) => {
                     let run: alertrun::RunRecord =
                         server.get(&format!("/api/v1/runs/{id}"), &[])?;
-                    print!("{}", alertrun::run_detail(&run));
+                    out!("{}", alertrun::run_detail(&run));
                 }
                 None => {
                     let mut query = vec![("limit", limit.to_string())];
@@ -306,7 +310,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     query.extend(state.map(|v| ("state", v)));
                     query.extend(fingerprint.map(|v| ("fingerprint", v)));
                     let page: RunsPage = server.get("/api/v1/runs", &query)?;
-                    print!("{}", alertrun::runs_table(&page.runs));
+                    out!("{}", alertrun::runs_table(&page.runs));
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -350,10 +354,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let answer: Value = server.post("/api/v1/breakers/reset", &query)?;
             let closed = answer["closed"].as_array().cloned().unwrap_or_default();
             if closed.is_empty() {
-                println!("rule {rule}: no open breaker");
+                outln!("rule {rule}: no open breaker");
             }
             for target in closed {
-                println!(
+                outln!(
                     "rule {rule}: closed the breaker of {}",
                     target.as_str().unwrap_or_default()
                 );
@@ -368,18 +372,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for file in &files {
                 let report = run_test_file(&config, file)?;
                 for name in &report.passed {
-                    println!("ok     {}: {name}", file.display());
+                    outln!("ok     {}: {name}", file.display());
                 }
                 for (name, why) in &report.failed {
-                    println!("FAILED {}: {name}", file.display());
+                    outln!("FAILED {}: {name}", file.display());
                     for line in why.lines() {
-                        println!("    {line}");
+                        outln!("    {line}");
                     }
                 }
                 passed += report.passed.len();
                 failed += report.failed.len();
             }
-            println!("{passed} passed, {failed} failed");
+            outln!("{passed} passed, {failed} failed");
             Ok(if failed == 0 {
                 ExitCode::SUCCESS
             } else {
@@ -404,7 +408,7 @@ fn runs_from_state(
         let run = store
             .run(id)?
             .ok_or_else(|| anyhow::anyhow!("no run {id} in {}", dir.display()))?;
-        print!("{}", alertrun::run_detail(&run));
+        out!("{}", alertrun::run_detail(&run));
         return Ok(ExitCode::SUCCESS);
     }
     let filter = RunFilter {
@@ -418,7 +422,7 @@ fn runs_from_state(
         before: None,
         limit: limit.clamp(1, RunFilter::MAX_LIMIT),
     };
-    print!("{}", alertrun::runs_table(&store.runs(&filter)?));
+    out!("{}", alertrun::runs_table(&store.runs(&filter)?));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -534,10 +538,10 @@ impl Server {
 fn print_pauses(answer: &Value) {
     let pauses = answer["pauses"].as_array().cloned().unwrap_or_default();
     if pauses.is_empty() {
-        println!("not paused: runs are queued");
+        outln!("not paused: runs are queued");
     }
     for p in pauses {
-        println!(
+        outln!(
             "paused: {} (by {}, since {})",
             p["reason"].as_str().unwrap_or_default(),
             p["by"].as_str().unwrap_or_default(),
@@ -564,27 +568,36 @@ fn load(path: &Path) -> Option<Config> {
     match Config::load(path) {
         Ok(c) => Some(c),
         Err(e) => {
-            eprintln!("{}: {e}", path.display());
+            err!("{}: {e}", path.display());
             None
         }
     }
 }
 
+/// `alertrun check`: problems and warnings on stderr, with `--print` the config in
+/// canonical form on stdout (alone, so that it can be piped into a file and loaded).
 fn check(path: &Path, print: bool) -> ExitCode {
     let Some(config) = load(path) else {
         return ExitCode::FAILURE;
     };
-    if print {
-        let yaml = serde_saphyr::to_string(&normalised(&config))
-            .unwrap_or_else(|e| format!("<cannot print: {e}>"));
-        print!("{yaml}");
-    }
     for w in config.warnings() {
-        eprintln!("{}: warning: {w}", path.display());
+        err!("{}: warning: {w}", path.display());
+    }
+    if print {
+        let printed = std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| alertrun::canonical_config(&text).map_err(|e| e.to_string()));
+        match printed {
+            Ok(yaml) => out!("{yaml}"),
+            Err(e) => {
+                err!("{}: cannot print: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        }
     }
     let rules = config.rules().rules();
     let groups = rules.iter().filter(|r| r.mode == Mode::PerGroup).count();
-    println!(
+    err!(
         "{}: OK, {} rules ({} per-alert, {} per-group)",
         path.display(),
         rules.len(),
@@ -592,48 +605,4 @@ fn check(path: &Path, print: bool) -> ExitCode {
         groups
     );
     ExitCode::SUCCESS
-}
-
-fn normalised(config: &Config) -> Value {
-    let rules: Vec<Value> = config
-        .rules()
-        .rules()
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let strings = |m: &alert_match::Matchers| m.iter().map(ToString::to_string).collect::<Vec<_>>();
-            let action = config.action(i).to_summary();
-            let mut rule = json!({
-                "name": r.name,
-                "match": strings(&r.matchers),
-                "match_annotations": strings(&r.annotation_matchers),
-                "receivers": r.receivers,
-                "on": r.on.as_str(),
-                "mode": r.mode.as_str(),
-                "env_style": format!("{:?}", r.env_style),
-                "timeout": humantime::format_duration(r.timeout).to_string(),
-                "env": r.env.iter().map(|v| (v.name.clone(), v.shown_value().to_string())).collect::<std::collections::BTreeMap<_, _>>(),
-                "action": action,
-            });
-            let schedule = &config.policy(i).schedule;
-            for (key, names) in [
-                ("active_time_intervals", schedule.active()),
-                ("mute_time_intervals", schedule.mute()),
-            ] {
-                if !names.is_empty() {
-                    rule[key] = json!(names);
-                }
-            }
-            rule
-        })
-        .collect();
-    let intervals: Vec<Value> = config
-        .time_intervals()
-        .map(|n| json!({"name": n.name, "time_intervals": n.intervals}))
-        .collect();
-    if intervals.is_empty() {
-        json!({ "rules": rules })
-    } else {
-        json!({ "time_intervals": intervals, "rules": rules })
-    }
 }

@@ -46,8 +46,8 @@ pub use config::{
     EventKind, Limits, Muted, NamedInterval, NotifySettings, OnAlertmanagerUnreachable,
     OnInterrupt, OnResolved, Policy, Problem, Rails, RateLimit, Repeat, Schedule, Secret,
     ServerSettings, SilencePolicy, Sink, SinkKind, StateSettings, StormGate, TEMPLATE_FIELDS,
-    TlsSettings, Verify, check_exposure, default_alertmanager_timeout, default_namespace,
-    default_timeout, parse_server,
+    TlsSettings, Verify, canonical_config, check_exposure, default_alertmanager_timeout,
+    default_namespace, default_timeout, parse_server,
 };
 pub use explain::{AlertReport, Report, RuleReport, Run, explain};
 pub use ruletest::{TestFileError, TestReport, run_test_file};
