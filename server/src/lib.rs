@@ -63,6 +63,8 @@ pub use serve::http::{Bound, ServeError, bind};
 #[cfg(feature = "server")]
 pub use serve::intake::{Accepted, Intake, Refused, Source};
 #[cfg(feature = "server")]
+pub use serve::status::{ServerStatus, sha256_hex};
+#[cfg(feature = "server")]
 pub use serve::{ServeOptions, run as serve};
 #[cfg(feature = "server")]
 pub use store::{

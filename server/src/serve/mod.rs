@@ -14,6 +14,7 @@ pub(crate) mod intake;
 pub(crate) mod metrics;
 pub(crate) mod notify;
 pub(crate) mod silences;
+pub(crate) mod status;
 
 mod auth;
 mod listener;
