@@ -10,7 +10,11 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use serde_json::Value;
 
+mod client;
+mod notifications;
 mod output;
+mod runs;
+use client::TlsArgs;
 use output::{err, out, outln};
 
 /// Turns Prometheus alerts into remediation: rules select alerts, actions run as local
@@ -40,7 +44,20 @@ enum Command {
         #[arg(short, long)]
         config: PathBuf,
         /// A webhook payload (JSON), as Alertmanager sends it.
-        payload: PathBuf,
+        #[arg(required_unless_present = "notification")]
+        payload: Option<PathBuf>,
+        /// Explain a stored notification instead (its id: `alertrun runs show ID` names it),
+        /// read from the server of the config, --url or --state-dir.
+        #[arg(long, value_name = "ID", conflicts_with = "payload")]
+        notification: Option<u64>,
+        /// With --notification: read it from this state directory.
+        #[arg(long, requires = "notification", conflicts_with = "url")]
+        state_dir: Option<PathBuf>,
+        /// With --notification: read it from the server at this URL.
+        #[arg(long, requires = "notification")]
+        url: Option<String>,
+        #[command(flatten)]
+        tls: TlsArgs,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -67,34 +84,7 @@ enum Command {
         log_format: LogFormat,
     },
     /// Show the run history of a running `alertrun serve` (newest first), or one run.
-    Runs {
-        /// The server's config: its listen address and credentials.
-        #[arg(short, long, required_unless_present_any = ["url", "state_dir"])]
-        config: Option<PathBuf>,
-        /// Read the state directory instead of asking a server (only while no
-        /// `alertrun serve` uses it).
-        #[arg(long, conflicts_with_all = ["url", "config"])]
-        state_dir: Option<PathBuf>,
-        /// The server's base URL, e.g. http://127.0.0.1:9095 (default: from the config).
-        #[arg(long)]
-        url: Option<String>,
-        /// Only this rule's runs.
-        #[arg(long)]
-        rule: Option<String>,
-        /// Only runs in this state (queued, running, succeeded, failed, timed_out,
-        /// cancelled, interrupted, skipped).
-        #[arg(long)]
-        state: Option<String>,
-        /// Only this alert's runs.
-        #[arg(long)]
-        fingerprint: Option<String>,
-        /// At most this many (1 to 1000).
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
-        /// `show ID`: one run in detail.
-        #[command(subcommand)]
-        show: Option<RunsCommand>,
-    },
+    Runs(runs::RunsArgs),
     /// Pause a running `alertrun serve`: no new run is queued until every reason is lifted
     /// (`alertrun resume`); runs already queued or running go on. Survives a restart.
     Pause {
@@ -145,6 +135,21 @@ enum Command {
         #[command(subcommand)]
         command: BreakerCommand,
     },
+    /// A stored notification, as received: `show ID`.
+    Notifications {
+        #[command(subcommand)]
+        command: NotificationsCommand,
+    },
+    /// Post a stored notification again, as Alertmanager would, e.g. to a test instance.
+    Replay {
+        #[command(flatten)]
+        from: notifications::StoredArgs,
+        /// The notification's id (`alertrun runs show ID` names it).
+        id: u64,
+        /// Where to post it: a webhook URL, e.g. http://127.0.0.1:9095/webhook.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// Run rule unit tests (YAML files of cases); fail when any case fails.
     Test {
         /// The config file.
@@ -164,7 +169,7 @@ fn decide(
     comment: Option<String>,
     by: Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    let server = Server::new(server.config.as_deref(), server.url)?;
+    let server = Server::new(server.config.as_deref(), server.url, &server.tls)?;
     let mut query: Vec<(&str, String)> = comment.map(|c| ("comment", c)).into_iter().collect();
     query.extend(by.map(|b| ("by", b)));
     let answer: Value = server.post(&format!("/api/v1/runs/{id}/{decision}"), &query)?;
@@ -186,6 +191,19 @@ struct ServerArgs {
     /// The server's base URL, e.g. http://127.0.0.1:9095 (default: from the config).
     #[arg(long)]
     url: Option<String>,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum NotificationsCommand {
+    /// Print a stored notification, every field as received, as JSON.
+    Show {
+        #[command(flatten)]
+        from: notifications::StoredArgs,
+        /// The notification's id (`alertrun runs show ID` names it).
+        id: u64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -199,15 +217,6 @@ enum BreakerCommand {
         /// The target, as the skip reason or `/api/v1/rules` shows it.
         #[arg(long)]
         target: Option<String>,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-enum RunsCommand {
-    /// One run, every field.
-    Show {
-        /// The run's id.
-        id: u64,
     },
 }
 
@@ -240,17 +249,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check { config, print } => Ok(check(&config, print)),
         Command::Explain {
-            config,
+            config: path,
             payload,
+            notification,
+            state_dir,
+            url,
+            tls,
             format,
         } => {
-            let Some(config) = load(&config) else {
+            let Some(config) = load(&path) else {
                 return Ok(ExitCode::FAILURE);
             };
-            let body = std::fs::read(&payload)
-                .with_context(|| format!("cannot read {}", payload.display()))?;
-            let n =
-                Notification::from_json(&body).with_context(|| format!("{}", payload.display()))?;
+            let (body, source) = match (payload, notification) {
+                (Some(payload), _) => (
+                    std::fs::read(&payload)
+                        .with_context(|| format!("cannot read {}", payload.display()))?,
+                    payload.display().to_string(),
+                ),
+                (None, Some(id)) => {
+                    let server = state_dir.is_none().then_some(path.as_path());
+                    let (text, _) =
+                        notifications::fetch_from(server, url, state_dir.as_deref(), &tls, id)?;
+                    (text.into_bytes(), format!("notification {id}"))
+                }
+                (None, None) => anyhow::bail!("give a payload file or --notification ID"),
+            };
+            let n = Notification::from_json(&body).with_context(|| source.clone())?;
             let report = explain(&config, &n);
             match format {
                 Format::Text => out!("{}", report.to_text()),
@@ -284,45 +308,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Runs {
-            config,
-            state_dir,
-            url,
-            rule,
-            state,
-            fingerprint,
-            limit,
-            show,
-        } => {
-            if let Some(dir) = state_dir {
-                return runs_from_state(&dir, rule, state, fingerprint, limit, show.as_ref());
-            }
-            let server = Server::new(config.as_deref(), url)?;
-            match show {
-                Some(RunsCommand::Show { id }) => {
-                    let run: alertrun::RunRecord =
-                        server.get(&format!("/api/v1/runs/{id}"), &[])?;
-                    out!("{}", alertrun::run_detail(&run));
-                }
-                None => {
-                    let mut query = vec![("limit", limit.to_string())];
-                    query.extend(rule.map(|v| ("rule", v)));
-                    query.extend(state.map(|v| ("state", v)));
-                    query.extend(fingerprint.map(|v| ("fingerprint", v)));
-                    let page: RunsPage = server.get("/api/v1/runs", &query)?;
-                    out!("{}", alertrun::runs_table(&page.runs));
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Runs(args) => runs::run(args),
         Command::Pause { server, reason } => {
-            let server = Server::new(server.config.as_deref(), server.url)?;
+            let server = Server::new(server.config.as_deref(), server.url, &server.tls)?;
             let answer: Value = server.post("/api/v1/pause", &[("reason", reason)])?;
             print_pauses(&answer);
             Ok(ExitCode::SUCCESS)
         }
         Command::Resume { server, reason } => {
-            let server = Server::new(server.config.as_deref(), server.url)?;
+            let server = Server::new(server.config.as_deref(), server.url, &server.tls)?;
             let query: Vec<(&str, String)> = reason.map(|r| ("reason", r)).into_iter().collect();
             let answer: Value = server.post("/api/v1/resume", &query)?;
             print_pauses(&answer);
@@ -348,7 +342,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     target,
                 },
         } => {
-            let server = Server::new(server.config.as_deref(), server.url)?;
+            let server = Server::new(server.config.as_deref(), server.url, &server.tls)?;
             let mut query = vec![("rule", rule.clone())];
             query.extend(target.map(|t| ("target", t)));
             let answer: Value = server.post("/api/v1/breakers/reset", &query)?;
@@ -364,6 +358,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Notifications {
+            command: NotificationsCommand::Show { from, id },
+        } => notifications::show(&from, id),
+        Command::Replay { from, id, to } => notifications::replay(&from, id, &to),
         Command::Test { config, files } => {
             let Some(config) = load(&config) else {
                 return Ok(ExitCode::FAILURE);
@@ -393,52 +391,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `alertrun runs --state-dir DIR`: the history straight from the store.
-fn runs_from_state(
-    dir: &Path,
-    rule: Option<String>,
-    state: Option<String>,
-    fingerprint: Option<String>,
-    limit: usize,
-    show: Option<&RunsCommand>,
-) -> anyhow::Result<ExitCode> {
-    use alertrun::{RunFilter, Store};
-    let store = Store::open(dir)?;
-    if let Some(&RunsCommand::Show { id }) = show {
-        let run = store
-            .run(id)?
-            .ok_or_else(|| anyhow::anyhow!("no run {id} in {}", dir.display()))?;
-        out!("{}", alertrun::run_detail(&run));
-        return Ok(ExitCode::SUCCESS);
-    }
-    let filter = RunFilter {
-        rule,
-        state: state
-            .map(|s| s.parse())
-            .transpose()
-            .map_err(|e| anyhow::anyhow!("--state: {e}"))?,
-        fingerprint,
-        since: None,
-        before: None,
-        limit: limit.clamp(1, RunFilter::MAX_LIMIT),
-    };
-    out!("{}", alertrun::runs_table(&store.runs(&filter)?));
-    Ok(ExitCode::SUCCESS)
-}
-
-#[derive(serde::Deserialize)]
-struct RunsPage {
-    runs: Vec<alertrun::RunRecord>,
-}
-
 /// A running `alertrun serve`, reached over HTTP with the config's credentials.
 struct Server {
     base: String,
     authorization: Option<String>,
+    agent: ureq::Agent,
 }
 
 impl Server {
-    fn new(config: Option<&Path>, url: Option<String>) -> anyhow::Result<Self> {
+    /// The server of `config` (or at `url`), reached with `tls`; with a config, checks that
+    /// the server answering runs it (`client::judge`).
+    fn new(config: Option<&Path>, url: Option<String>, tls: &TlsArgs) -> anyhow::Result<Self> {
+        let path = config;
         let config = match config {
             Some(path) => {
                 Some(Config::load(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?)
@@ -448,7 +412,7 @@ impl Server {
         let base = match (url, &config) {
             (Some(url), _) => url.trim_end_matches('/').to_owned(),
             (None, Some(c)) if c.server().tls.is_some() => anyhow::bail!(
-                "the server uses TLS: pass --url https://HOST:PORT (its certificate must be trusted by the system)"
+                "the server uses TLS: pass --url https://HOST:PORT (and --cacert CA.pem when a private CA signed its certificate)"
             ),
             (None, Some(c)) => format!("http://{}", c.server().listen),
             (None, None) => anyhow::bail!("give --config or --url"),
@@ -465,10 +429,33 @@ impl Server {
             }
             _ => None,
         });
-        Ok(Self {
+        let server = Self {
             base,
             authorization,
-        })
+            agent: tls.agent()?,
+        };
+        if let Some(path) = path {
+            server.check_identity(path)?;
+        }
+        Ok(server)
+    }
+
+    /// Checks that the server runs the config at `path` (`GET /api/v1/status`); a server
+    /// without that route (an older alertrun) is taken at its word.
+    fn check_identity(&self, path: &Path) -> anyhow::Result<()> {
+        let url = format!("{}/api/v1/status", self.base);
+        let response = self
+            .prepare(self.agent.get(&url), &[])
+            .call()
+            .with_context(|| format!("cannot reach {url}"))?;
+        if response.status() == ureq::http::StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        let status: alertrun::ServerStatus = Self::answer(&url, response)?;
+        if let Some(warning) = client::judge(&self.base, path, &status)? {
+            err!("warning: {warning}");
+        }
+        Ok(())
     }
 
     fn get<T: serde::de::DeserializeOwned>(
@@ -478,7 +465,7 @@ impl Server {
     ) -> anyhow::Result<T> {
         let url = format!("{}{path}", self.base);
         let response = self
-            .prepare(ureq::get(&url), query)
+            .prepare(self.agent.get(&url), query)
             .call()
             .with_context(|| format!("cannot reach {url}"))?;
         Self::answer(&url, response)
@@ -491,19 +478,19 @@ impl Server {
     ) -> anyhow::Result<T> {
         let url = format!("{}{path}", self.base);
         let response = self
-            .prepare(ureq::post(&url), query)
+            .prepare(self.agent.post(&url), query)
             .send_empty()
             .with_context(|| format!("cannot reach {url}"))?;
         Self::answer(&url, response)
     }
 
-    /// `request` with the query, the credentials, and statuses left to [`Server::answer`].
+    /// `request` with the query and the credentials.
     fn prepare<B>(
         &self,
         request: ureq::RequestBuilder<B>,
         query: &[(&str, String)],
     ) -> ureq::RequestBuilder<B> {
-        let mut request = request.config().http_status_as_error(false).build();
+        let mut request = request;
         for (k, v) in query {
             request = request.query(*k, v);
         }
@@ -513,11 +500,30 @@ impl Server {
         request
     }
 
+    /// The body of a successful answer, as text (a stored notification).
+    fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        let url = format!("{}{path}", self.base);
+        let response = self
+            .prepare(self.agent.get(&url), &[])
+            .call()
+            .with_context(|| format!("cannot reach {url}"))?;
+        Self::answer_text(&url, response)
+    }
+
     /// The JSON of a successful answer; the server's `error` otherwise.
     fn answer<T: serde::de::DeserializeOwned>(
         url: &str,
-        mut response: ureq::http::Response<ureq::Body>,
+        response: ureq::http::Response<ureq::Body>,
     ) -> anyhow::Result<T> {
+        let body = Self::answer_text(url, response)?;
+        serde_json::from_str(&body).with_context(|| format!("unexpected answer from {url}"))
+    }
+
+    /// The body of a successful answer; the server's `error` otherwise.
+    fn answer_text(
+        url: &str,
+        mut response: ureq::http::Response<ureq::Body>,
+    ) -> anyhow::Result<String> {
         let status = response.status();
         let body = response
             .body_mut()
@@ -530,7 +536,7 @@ impl Server {
                 .unwrap_or(body);
             anyhow::bail!("{url}: {status}: {message}");
         }
-        serde_json::from_str(&body).with_context(|| format!("unexpected answer from {url}"))
+        Ok(body)
     }
 }
 

@@ -153,37 +153,36 @@ fn printed_config_keeps_what_a_summary_loses() {
     assert!(printed.starts_with("server:"), "{printed}");
 }
 
-/// `alertrun check --print | head -1` panicked with "failed printing to stdout".
-#[test]
-fn closed_stdout_ends_the_output_without_a_panic() {
+/// Runs alertrun with its stdout a pipe whose reader is gone before it starts, so every
+/// write to it fails (EPIPE), deterministically.
+fn with_closed_stdout(args: &[&str]) -> (Output, String) {
     let (reader, writer) = nix::unistd::pipe().unwrap();
     drop(reader);
-    let config = examples().join("alertrun.yaml");
     let out = Command::new(env!("CARGO_BIN_EXE_alertrun"))
-        .args(["check", "--print", "-c", config.to_str().unwrap()])
+        .args(args)
         .stdout(Stdio::from(writer))
         .stderr(Stdio::piped())
         .output()
         .unwrap();
     let stderr = text(&out.stderr);
+    (out, stderr)
+}
+
+/// `alertrun check --print | head -1` panicked with "failed printing to stdout".
+#[test]
+fn closed_stdout_ends_the_output_without_a_panic() {
+    let config = examples().join("alertrun.yaml");
+    let (out, stderr) = with_closed_stdout(&["check", "--print", "-c", config.to_str().unwrap()]);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(out.status.success(), "{:?}: {stderr}", out.status);
     assert!(stderr.contains(": OK,"), "{stderr}");
 }
 
-/// The same for every subcommand's help, which clap writes.
+/// The same for help, which clap writes.
 #[test]
 fn closed_stdout_does_not_break_help() {
     for args in [&["--help"][..], &["check", "--help"], &["runs", "--help"]] {
-        let (reader, writer) = nix::unistd::pipe().unwrap();
-        drop(reader);
-        let out = Command::new(env!("CARGO_BIN_EXE_alertrun"))
-            .args(args)
-            .stdout(Stdio::from(writer))
-            .stderr(Stdio::piped())
-            .output()
-            .unwrap();
-        let stderr = text(&out.stderr);
+        let (_, stderr) = with_closed_stdout(args);
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
