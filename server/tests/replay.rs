@@ -61,6 +61,17 @@ fn payload() -> Value {
     n
 }
 
+/// Starts `alertrun serve` on `config`, posts the payload, waits until its runs ended;
+/// the server and its base URL.
+fn serve_and_post(config: &Path) -> (Alertrun, String) {
+    let server = Alertrun::start(config, &[]);
+    let url = format!("http://{}", server.addr);
+    let answer = post_json(server.addr, "/webhook", &payload()).unwrap();
+    assert!(answer.status() < 300, "{}", json_of(&answer));
+    wait_settled(server.addr, Duration::from_secs(30));
+    (server, url)
+}
+
 #[test]
 fn runs_notifications_replay_and_explain_against_a_running_server() {
     let dir = tempfile::tempdir().unwrap();
@@ -68,13 +79,8 @@ fn runs_notifications_replay_and_explain_against_a_running_server() {
     std::fs::write(&config, CONFIG).unwrap();
     let other = dir.path().join("other.yaml");
     std::fs::write(&other, CONFIG.replace("note-disk", "other-rule")).unwrap();
-    let server = Alertrun::start(&config, &[]);
-    let url = format!("http://{}", server.addr);
+    let (server, url) = serve_and_post(&config);
     let c = config.to_str().unwrap();
-
-    let answer = post_json(server.addr, "/webhook", &payload()).unwrap();
-    assert!(answer.status() < 300, "{}", json_of(&answer));
-    wait_settled(server.addr, Duration::from_secs(30));
 
     // The status route names the config and its hash.
     let (status, body) = get_json(server.addr, "/api/v1/status");
@@ -149,4 +155,37 @@ fn runs_refuse_a_state_dir_without_a_store() {
     let e = fails(&["runs", "--state-dir", empty.to_str().unwrap()]);
     assert!(e.contains("no store at"), "{e}");
     assert!(!empty.exists(), "runs created {}", empty.display());
+}
+
+/// `server.capture: true`: the webhook-debugging mode records each selected run with its
+/// notification, and runs nothing.
+#[test]
+fn capture_records_notifications_and_runs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let touched = dir.path().join("ran");
+    let config = dir.path().join("alertrun.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "server: {{capture: true}}\nrules:\n  - name: capture\n    action: {{process: {{command: [/usr/bin/touch, {}]}}}}\n",
+            touched.display()
+        ),
+    )
+    .unwrap();
+    let (_server, url) = serve_and_post(&config);
+    let c = config.to_str().unwrap();
+    let runs: Value =
+        serde_json::from_str(&ok(&["runs", "-c", c, "--url", &url, "--json"])).unwrap();
+    let runs = runs["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "one per alert of the payload: {runs:?}");
+    assert!(
+        runs.iter()
+            .all(|r| r["state"] == "skipped" && r["dry_run"] == true),
+        "{runs:?}"
+    );
+    let id = runs[0]["notification"].as_u64().unwrap().to_string();
+    let shown: Value =
+        serde_json::from_str(&ok(&["notifications", "show", &id, "-c", c, "--url", &url])).unwrap();
+    assert_eq!(shown, payload());
+    assert!(!touched.exists(), "capture mode ran the action");
 }

@@ -98,6 +98,11 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         );
         None
     };
+    if settings.capture {
+        warn!(
+            "server.capture is true: runs are recorded with their notifications, and no action runs"
+        );
+    }
     let metrics = Metrics::new();
     let rules = config.rules().rules().len();
     let dispatcher = Dispatcher::start(
@@ -114,7 +119,8 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
             // The HTTP app counts every refused notification where it answers it.
             metrics: metrics.clone(),
             clock: Arc::new(dispatch::now_ms),
-            dry_run: options.dry_run,
+            // Capture mode records what the rules select and runs nothing, as --dry-run.
+            dry_run: options.dry_run || settings.capture,
         },
     )
     .await
