@@ -20,7 +20,13 @@ use output::{err, out, outln};
 /// Turns Prometheus alerts into remediation: rules select alerts, actions run as local
 /// processes or Kubernetes Jobs.
 #[derive(Parser, Debug)]
-#[command(name = "alertrun", version, about)]
+#[command(
+    name = "alertrun",
+    version,
+    about,
+    after_help = "Start with `alertrun check -c alertrun.yaml`, then `alertrun explain`; each \
+                  command's --help has examples. The README's five-minute tour shows them all."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -29,6 +35,11 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Validate a config; print every problem with its path and line.
+    #[command(after_help = "Examples:
+  alertrun check -c alertrun.yaml
+  alertrun check -c alertrun.yaml --print > alertrun.canonical.yaml
+
+README: \"A five-minute tour\" (alertrun check), \"Configuration\".")]
     Check {
         /// The config file.
         #[arg(short, long)]
@@ -39,6 +50,11 @@ enum Command {
         print: bool,
     },
     /// Show, for each alert of a payload, every rule's verdict and what would run.
+    #[command(after_help = "Examples:
+  alertrun explain -c alertrun.yaml examples/payloads/node-disk-full.json
+  alertrun explain -c alertrun.yaml --notification 12 --format json
+
+README: \"A five-minute tour\" (alertrun explain), \"Capture and replay\".")]
     Explain {
         /// The config file.
         #[arg(short, long)]
@@ -63,6 +79,11 @@ enum Command {
         format: Format,
     },
     /// Serve the webhook: take Alertmanager notifications and run the matching actions.
+    #[command(after_help = "Examples:
+  alertrun serve -c alertrun.yaml
+  alertrun serve -c alertrun.yaml --dry-run --log-format json
+
+README: \"Serving Alertmanager: alertrun serve\".")]
     Serve {
         /// The config file.
         #[arg(short, long)]
@@ -87,6 +108,10 @@ enum Command {
     Runs(runs::RunsArgs),
     /// Pause a running `alertrun serve`: no new run is queued until every reason is lifted
     /// (`alertrun resume`); runs already queued or running go on. Survives a restart.
+    #[command(after_help = "Example:
+  alertrun pause -c alertrun.yaml --reason \"deploy freeze\"
+
+README: \"Safety: the rails\".")]
     Pause {
         #[command(flatten)]
         server: ServerArgs,
@@ -95,6 +120,10 @@ enum Command {
         reason: String,
     },
     /// Lift a pause (`--reason`), or every pause.
+    #[command(after_help = "Example:
+  alertrun resume -c alertrun.yaml --reason \"deploy freeze\"
+
+README: \"Safety: the rails\".")]
     Resume {
         #[command(flatten)]
         server: ServerArgs,
@@ -104,6 +133,10 @@ enum Command {
     },
     /// Approve a run waiting for approval (`alertrun runs` lists them in state
     /// awaiting_approval); it runs once it has the approvals its rule needs.
+    #[command(after_help = "Example:
+  alertrun approve -c alertrun.yaml 42 --comment \"checked the node\"
+
+README: \"Humans in the loop: approval\".")]
     Approve {
         #[command(flatten)]
         server: ServerArgs,
@@ -118,6 +151,10 @@ enum Command {
         by: Option<String>,
     },
     /// Reject a run waiting for approval: it never runs.
+    #[command(after_help = "Example:
+  alertrun reject -c alertrun.yaml 42 --reason \"not during the sale\"
+
+README: \"Humans in the loop: approval\".")]
     Reject {
         #[command(flatten)]
         server: ServerArgs,
@@ -131,16 +168,29 @@ enum Command {
         by: Option<String>,
     },
     /// Circuit breakers: close them by hand once a human has looked.
+    #[command(after_help = "Example:
+  alertrun breaker reset -c alertrun.yaml restart-crashlooping-pod
+
+README: \"Safety: the rails\".")]
     Breaker {
         #[command(subcommand)]
         command: BreakerCommand,
     },
     /// A stored notification, as received: `show ID`.
+    #[command(after_help = "Examples:
+  alertrun notifications show 12 -c alertrun.yaml
+  alertrun notifications show 12 --state-dir /var/lib/alertrun > case.json
+
+README: \"Capture and replay\".")]
     Notifications {
         #[command(subcommand)]
         command: NotificationsCommand,
     },
     /// Post a stored notification again, as Alertmanager would, e.g. to a test instance.
+    #[command(after_help = "Example:
+  alertrun replay 12 -c alertrun.yaml --to http://127.0.0.1:9096/webhook
+
+README: \"Capture and replay\".")]
     Replay {
         #[command(flatten)]
         from: notifications::StoredArgs,
@@ -151,6 +201,11 @@ enum Command {
         to: String,
     },
     /// Run rule unit tests (YAML files of cases); fail when any case fails.
+    #[command(after_help = "Example:
+  alertrun test -c examples/alertrun.yaml examples/tests.yaml
+
+The test file format: README \"alertrun test: unit tests for rules\", or the docs of
+alertrun::run_test_file.")]
     Test {
         /// The config file.
         #[arg(short, long)]
@@ -198,6 +253,10 @@ struct ServerArgs {
 #[derive(Subcommand, Debug)]
 enum NotificationsCommand {
     /// Print a stored notification, every field as received, as JSON.
+    #[command(after_help = "Example:
+  alertrun notifications show 12 -c alertrun.yaml > case.json
+
+README: \"Capture and replay\".")]
     Show {
         #[command(flatten)]
         from: notifications::StoredArgs,
@@ -209,6 +268,10 @@ enum NotificationsCommand {
 #[derive(Subcommand, Debug)]
 enum BreakerCommand {
     /// Close the open breakers of a rule (of one target with `--target`).
+    #[command(after_help = "Example:
+  alertrun breaker reset -c alertrun.yaml restart-crashlooping-pod
+
+README: \"Safety: the rails\".")]
     Reset {
         #[command(flatten)]
         server: ServerArgs,
@@ -447,7 +510,12 @@ impl Server {
         let response = self
             .prepare(self.agent.get(&url), &[])
             .call()
-            .with_context(|| format!("cannot reach {url}"))?;
+            .with_context(|| {
+                format!(
+                    "cannot reach {url}: is `alertrun serve` running there? Pass its --url, or \
+                     --state-dir to read its state directory while it is stopped"
+                )
+            })?;
         if response.status() == ureq::http::StatusCode::NOT_FOUND {
             return Ok(());
         }

@@ -70,6 +70,11 @@ pub(super) struct RunsArgs {
 #[derive(Subcommand, Debug)]
 enum RunsCommand {
     /// One run, every field.
+    #[command(after_help = "Examples:
+  alertrun runs -c alertrun.yaml show 42
+  alertrun runs --state-dir /var/lib/alertrun --json show 42
+
+README: \"Run history\" (alertrun runs).")]
     Show {
         /// The run's id.
         id: u64,
