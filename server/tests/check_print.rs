@@ -168,13 +168,29 @@ fn with_closed_stdout(args: &[&str]) -> (Output, String) {
     (out, stderr)
 }
 
-/// `alertrun check --print | head -1` panicked with "failed printing to stdout".
+/// `alertrun check --print | head -1` panicked with "failed printing to stdout"; so did
+/// every command that prints.
 #[test]
 fn closed_stdout_ends_the_output_without_a_panic() {
-    let config = examples().join("alertrun.yaml");
-    let (out, stderr) = with_closed_stdout(&["check", "--print", "-c", config.to_str().unwrap()]);
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(out.status.success(), "{:?}: {stderr}", out.status);
+    let root = examples();
+    let path = |name: &str| root.join(name).display().to_string();
+    let (config, payload, tests) = (
+        path("alertrun.yaml"),
+        path("payloads/node-disk-full.json"),
+        path("tests.yaml"),
+    );
+    let commands: [&[&str]; 4] = [
+        &["check", "--print", "-c", &config],
+        &["explain", "-c", &config, &payload],
+        &["explain", "-c", &config, &payload, "--format", "json"],
+        &["test", "-c", &config, &tests],
+    ];
+    for args in commands {
+        let (out, stderr) = with_closed_stdout(args);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(out.status.success(), "{args:?}: {:?}: {stderr}", out.status);
+    }
+    let (_, stderr) = with_closed_stdout(&["check", "--print", "-c", &config]);
     assert!(stderr.contains(": OK,"), "{stderr}");
 }
 
