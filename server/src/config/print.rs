@@ -10,8 +10,9 @@
 //! What it is not: a summary built from the validated types. Those lose what the file
 //! said (a Job's whole manifest, where a secret comes from) and would need a writer per
 //! setting kept in step with every reader; the document keeps it all. Comments are not
-//! kept (the YAML parser drops them), and nothing secret is printed: secrets are named in
-//! the config by file or variable, never by value.
+//! kept (the YAML parser drops them). It prints nothing the file does not say: a secret
+//! named by file or variable stays a name, never its value (a value written into the file
+//! itself, such as an inline Slack URL, is printed as written).
 
 use std::collections::BTreeMap;
 
