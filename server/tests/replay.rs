@@ -157,30 +157,38 @@ fn runs_refuse_a_state_dir_without_a_store() {
     assert!(!empty.exists(), "runs created {}", empty.display());
 }
 
-/// `server.capture: true`: the webhook-debugging mode records each selected run with its
-/// notification, and runs nothing.
+/// `server.capture: true`: the webhook-debugging mode records each selected run of every
+/// delivery with its notification, runs nothing, and leaves no dedupe entry: once capture
+/// is off, the same episode runs.
 #[test]
-fn capture_records_notifications_and_runs_nothing() {
+fn capture_records_every_delivery_runs_nothing_and_leaves_no_dedupe() {
     let dir = tempfile::tempdir().unwrap();
     let touched = dir.path().join("ran");
     let config = dir.path().join("alertrun.yaml");
-    std::fs::write(
-        &config,
-        format!(
-            "server: {{capture: true}}\nrules:\n  - name: capture\n    action: {{process: {{command: [/usr/bin/touch, {}]}}}}\n",
-            touched.display()
-        ),
-    )
-    .unwrap();
-    let (_server, url) = serve_and_post(&config);
+    let rules = format!(
+        "rules:\n  - name: capture\n    action: {{process: {{command: [/usr/bin/touch, {}]}}}}\n",
+        touched.display()
+    );
+    std::fs::write(&config, format!("server: {{capture: true}}\n{rules}")).unwrap();
+    let (server, url) = serve_and_post(&config);
+    let again = post_json(server.addr, "/webhook", &payload()).unwrap();
+    assert!(again.status() < 300, "{}", json_of(&again));
+    wait_settled(server.addr, Duration::from_secs(30));
     let c = config.to_str().unwrap();
     let runs: Value =
         serde_json::from_str(&ok(&["runs", "-c", c, "--url", &url, "--json"])).unwrap();
-    let runs = runs["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), 2, "one per alert of the payload: {runs:?}");
+    let runs = runs["runs"].as_array().unwrap().clone();
+    assert_eq!(runs.len(), 4, "two alerts, two deliveries: {runs:?}");
     assert!(
         runs.iter()
             .all(|r| r["state"] == "skipped" && r["dry_run"] == true),
+        "{runs:?}"
+    );
+    assert!(
+        runs[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("server.capture"),
         "{runs:?}"
     );
     let id = runs[0]["notification"].as_u64().unwrap().to_string();
@@ -188,4 +196,16 @@ fn capture_records_notifications_and_runs_nothing() {
         serde_json::from_str(&ok(&["notifications", "show", &id, "-c", c, "--url", &url])).unwrap();
     assert_eq!(shown, payload());
     assert!(!touched.exists(), "capture mode ran the action");
+
+    // Capture off, same state: the captured episodes run.
+    std::fs::write(&config, &rules).unwrap();
+    let state = server.into_state_dir();
+    let server = Alertrun::start_in(&config, &[], state);
+    let answer = post_json(server.addr, "/webhook", &payload()).unwrap();
+    assert!(answer.status() < 300, "{}", json_of(&answer));
+    wait_settled(server.addr, Duration::from_secs(30));
+    assert!(
+        touched.exists(),
+        "the action did not run once capture was off"
+    );
 }

@@ -119,8 +119,8 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
             // The HTTP app counts every refused notification where it answers it.
             metrics: metrics.clone(),
             clock: Arc::new(dispatch::now_ms),
-            // Capture mode records what the rules select and runs nothing, as --dry-run.
-            dry_run: options.dry_run || settings.capture,
+            dry_run: options.dry_run,
+            capture: settings.capture,
         },
     )
     .await
