@@ -6,13 +6,14 @@
 //!
 //! 1. A prescan reads the pattern as Go's parser tokenizes it. It rewrites what Rust reads
 //!    differently (a `{` Go takes literally as in `x{,3}`, `[`/`&&`/`--`/`~~` inside classes,
-//!    `\<`, `(?)`), and finds the errors only the token order shows (`a**`, `(*`, escapes).
+//!    `\<`, `(?)`, the literal text of a `\Q…\E`, escaped character by character), and finds
+//!    the errors only the token order shows (`a**`, `(*`, escapes).
 //! 2. `regex_syntax`'s AST parser parses the result and an AST walk applies Go's remaining
 //!    rules (flags, capture names, `\p{..}` names, nested counts over 1000) and gives Perl
 //!    classes and word boundaries Go's ASCII meaning (`\d` → `[0-9]`, `\b` → `(?-u:\b)`).
 //! 3. What Go rejects is rejected with Go's own error text, as Alertmanager reports it
-//!    ([`MatcherError::InvalidRegex`]); what Go accepts but cannot be reproduced (`\Q…\E`,
-//!    `\x{D800}`, a repetition right after a flag group) is [`MatcherError::UnsupportedRegex`].
+//!    ([`MatcherError::InvalidRegex`]); what Go accepts but cannot be reproduced
+//!    (`\x{D800}`, a repetition right after a flag group) is [`MatcherError::UnsupportedRegex`].
 
 use std::ops::Range;
 
@@ -394,6 +395,13 @@ impl Prescan<'_> {
             let mut repeat_end = None;
             let mut opens = Some(false);
             match b[i] {
+                b'\\' if p[i..].starts_with("\\Q\\E") => {
+                    // An empty quote is no operand, but it ends a repetition: `a*\Q\E*` is
+                    // `(a*)*` in Go, which Rust sees through an empty group (`a*(?:)*`).
+                    let with = if last_repeat.is_some() { "(?:)" } else { "" };
+                    self.replace(i, i + 4, with);
+                    opens = None;
+                }
                 b'\\' => self.escape(i, false)?,
                 b'[' => self.class(i)?,
                 b'(' if p[i..].starts_with("(?") => {
@@ -457,10 +465,8 @@ impl Prescan<'_> {
         let p = self.p;
         let end = match p[i + 1..].chars().next() {
             Some('Q') if !in_class => {
-                return Err(Problem::unsupported(
-                    i..i + 2,
-                    "quoting (\\Q…\\E) is not supported; escape each metacharacter instead",
-                ));
+                self.quote(i);
+                return Ok(());
             }
             // Rust would read a `{` after `\b` as a special word boundary.
             Some('b' | 'B') if !in_class && p[i + 2..].starts_with('{') => {
@@ -487,6 +493,19 @@ impl Prescan<'_> {
         };
         self.copy(i, end);
         Ok(())
+    }
+
+    /// Go's `\Q…\E` at `i`: everything up to the next `\E` (or the end of the pattern, the
+    /// anchoring's `)$` included) is literal text, one literal per character, so that a
+    /// repetition after it applies to the last character only. Written out for Rust as the
+    /// same characters, each escaped. (`run` writes out an empty quote: it is no operand.)
+    fn quote(&mut self, i: usize) {
+        let p = self.p;
+        let (literal, end) = match p[i + 2..].find("\\E") {
+            Some(e) => (&p[i + 2..i + 2 + e], i + 2 + e + 2),
+            None => (&p[i + 2..], p.len()),
+        };
+        self.replace(i, end, &regex_syntax::escape(literal));
     }
 
     /// An escape standing for one character (Go's `parseEscape`); returns its value.
@@ -1139,7 +1158,24 @@ mod tests {
             ),
             (r"a{1001}", Go("invalid repeat count: `{1001}`")),
             (r"(a{100}){11}", Go("invalid repeat count: `{11}`")),
-            (r"\Q.*\E", Unsupported(r"\Q")),
+            // `\Q…\E`: literal text up to `\E`, one literal per character (issue 16).
+            (r"\Q.*\E", Matches(&[])),
+            (r"\Q[\E|\Q{\E", Matches(&["[", "{"])),
+            (r"\Qx{,3}\E", Matches(&["x{,3}"])),
+            (r"\Q-_/@\E", Matches(&["-_/@"])),
+            (r"\Qa\Eb", Matches(&["ab"])),
+            (r"\Qab\E*", Matches(&["a", "ab"])),
+            (r"(?i)\Qa\E", Matches(&["a", "A"])),
+            (r"a\Q\E*", Matches(&["", "a"])),
+            (r"a|\Q\Eb", Matches(&["a", "b"])),
+            (
+                r"(\Q\E*)",
+                Go("missing argument to repetition operator: `*`"),
+            ),
+            (r"a*\Q\E*", Matches(&["", "a"])),
+            // Without `\E`, the quote runs to the end: the anchoring's `)$` too.
+            (r"\Qa", Go(r"missing closing ): `^(?:\Qa)$`")),
+            (r"[\Q]", Go(r"invalid escape sequence: `\Q`")),
             (r"\101", Matches(&["A"])),
             (r"(?<n>a)", Matches(&["a"])),
             (r"(?P<n>a)", Matches(&["a"])),
@@ -1295,7 +1331,7 @@ mod tests {
             ("(", "error parsing regexp: missing closing ): `^(?:()$`"),
             (
                 r"\Qa",
-                r#"unsupported regexp "\\Qa": `\Q` quoting (\Q…\E) is not supported; escape each metacharacter instead"#,
+                r"error parsing regexp: missing closing ): `^(?:\Qa)$`",
             ),
             (
                 r"\pL{1000}",

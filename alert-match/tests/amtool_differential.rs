@@ -94,6 +94,14 @@ const HAND_PICKED: &[&str] = &[
     r#"city="🙂""#,
     r#"city=🙂"#,
     r#"city=~"Z.rich""#,
+    // `\Q…\E` quotes literal text, up to the end of the anchored pattern without `\E`
+    // (issue 16).
+    r#"x=~"\\Q.*\\E""#,
+    r#"x=~"\\Qa.b\\E""#,
+    r#"x=~"\\Q(x\\E|y""#,
+    r#"x=~"a\\Q*\\E+""#,
+    r#"x=~"a\\Q\\E*""#,
+    r#"x=~"a)\\Q|b""#,
     // Lists, braces, trailing commas, unquoted values, colons in names.
     r#"{}"#,
     r#"a=b"#,
@@ -114,7 +122,6 @@ const REGEX_DIALECT: &[&str] = &[
     r#"x=~"[a&&b]""#,
     r#"x=~"[a-z--b]""#,
     r#"x=~"[a~~b]""#,
-    r#"x=~"\\Q.*\\E""#,
     r#"x=~"\\101""#,
     r#"x=~"x{,3}""#,
     r#"x=~"\\<""#,
@@ -177,6 +184,15 @@ const HAND_PICKED_LABELS: &[&[(&str, &str)]] = &[
     &[("x", "x{,3}")],
     &[("x", "<")],
     &[("x", "~")],
+    &[("x", "a.b")],
+    &[("x", "axb")],
+    &[("x", "(x")],
+    &[("x", "y")],
+    &[("x", "a**")],
+    &[("x", "a*")],
+    &[("x", "aa")],
+    &[("x", "ab)$")],
+    &[("x", "a|b)$")],
 ];
 
 // The generator's alphabet.

@@ -360,3 +360,33 @@ fn regex_anchoring_is_string_concatenation() {
     assert!(ms.matches(&labels(&[("svc", "web")])));
     assert!(!ms.matches(&labels(&[("svc", "gateway")])));
 }
+
+/// Go's `\Q…\E` (issue 16): the text between is literal, one literal per character; without
+/// `\E` the quote runs to the end of the anchored pattern, swallowing its `)$`. Observed
+/// with `amtool config routes test` (0.25); the differential test compares more.
+#[test]
+fn regex_quoting_is_literal_text_as_in_go() {
+    let cases: &[(&str, &[&str], &[&str])] = &[
+        (r"\Q.*\E", &[".*"], &["", "a", "ab"]),
+        (r"\Qa.b\E", &["a.b"], &["axb"]),
+        (r"\Q(x\E|y", &["(x", "y"], &["x"]),
+        (r"a\Q*\E+", &["a*", "a**"], &["a", "aa"]),
+        (r"a\Q\E*", &["", "a", "aa"], &["b"]),
+        (r"a*\Q\E*", &["", "aa"], &["b"]),
+        (r"a)\Q|b", &["a|b)$"], &["a", "b", "a|b"]),
+    ];
+    for &(value, yes, no) in cases {
+        let m = Matcher::new("x", MatchOp::Regex, value).unwrap();
+        for v in yes {
+            assert!(m.matches_value(v), "{value} should match {v:?}");
+        }
+        for v in no {
+            assert!(!m.matches_value(v), "{value} should not match {v:?}");
+        }
+    }
+    let unterminated = Matcher::new("x", MatchOp::Regex, r"\Qa").unwrap_err();
+    assert_eq!(
+        unterminated.to_string(),
+        r"error parsing regexp: missing closing ): `^(?:\Qa)$`"
+    );
+}

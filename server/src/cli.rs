@@ -10,12 +10,25 @@ use std::process::ExitCode;
 use alertrun::{Config, explain, run_test_file};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
-use serde_json::{Value, json};
+use serde_json::Value;
+
+mod client;
+mod notifications;
+mod output;
+mod runs;
+use client::TlsArgs;
+use output::{err, out, outln};
 
 /// Turns Prometheus alerts into remediation: rules select alerts, actions run as local
 /// processes or Kubernetes Jobs.
 #[derive(Parser, Debug)]
-#[command(name = "alertrun", version, about)]
+#[command(
+    name = "alertrun",
+    version,
+    about,
+    after_help = "Start with `alertrun check -c alertrun.yaml`, then `alertrun explain`; each \
+                  command's --help has examples. The README's five-minute tour shows them all."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -24,11 +37,17 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Validate a config; print every problem with its path and line.
+    #[command(after_help = "Examples:
+  alertrun check -c alertrun.yaml
+  alertrun check -c alertrun.yaml --print > alertrun.canonical.yaml
+
+README: \"A five-minute tour\" (alertrun check), \"Configuration\".")]
     Check {
         /// The config file.
         #[arg(short, long)]
         config: PathBuf,
-        /// Print the normalised rules (matchers in canonical form).
+        /// Print the config in canonical form (matchers canonical, defaults written out): it
+        /// loads and means the same.
         #[arg(long)]
         print: bool,
         /// Make every warning an error (exit status 1).
@@ -43,12 +62,30 @@ enum Command {
         secrets: bool,
     },
     /// Show, for each alert of a payload, every rule's verdict and what would run.
+    #[command(after_help = "Examples:
+  alertrun explain -c alertrun.yaml examples/payloads/node-disk-full.json
+  alertrun explain -c alertrun.yaml --notification 12 --format json
+
+README: \"A five-minute tour\" (alertrun explain), \"Capture and replay\".")]
     Explain {
         /// The config file.
         #[arg(short, long)]
         config: PathBuf,
         /// A webhook payload (JSON), as Alertmanager sends it.
-        payload: PathBuf,
+        #[arg(required_unless_present = "notification")]
+        payload: Option<PathBuf>,
+        /// Explain a stored notification instead (its id: `alertrun runs show ID` names it),
+        /// read from the server of the config, --url or --state-dir.
+        #[arg(long, value_name = "ID", conflicts_with = "payload")]
+        notification: Option<u64>,
+        /// With --notification: read it from this state directory.
+        #[arg(long, requires = "notification", conflicts_with = "url")]
+        state_dir: Option<PathBuf>,
+        /// With --notification: read it from the server at this URL.
+        #[arg(long, requires = "notification")]
+        url: Option<String>,
+        #[command(flatten)]
+        tls: TlsArgs,
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -57,6 +94,11 @@ enum Command {
         prometheus: bool,
     },
     /// Serve the webhook: take Alertmanager notifications and run the matching actions.
+    #[command(after_help = "Examples:
+  alertrun serve -c alertrun.yaml
+  alertrun serve -c alertrun.yaml --dry-run --log-format json
+
+README: \"Serving Alertmanager: alertrun serve\".")]
     Serve {
         /// The config file.
         #[arg(short, long)]
@@ -78,36 +120,13 @@ enum Command {
         log_format: LogFormat,
     },
     /// Show the run history of a running `alertrun serve` (newest first), or one run.
-    Runs {
-        /// The server's config: its listen address and credentials.
-        #[arg(short, long, required_unless_present_any = ["url", "state_dir"])]
-        config: Option<PathBuf>,
-        /// Read the state directory instead of asking a server (only while no
-        /// `alertrun serve` uses it).
-        #[arg(long, conflicts_with_all = ["url", "config"])]
-        state_dir: Option<PathBuf>,
-        /// The server's base URL, e.g. http://127.0.0.1:9095 (default: from the config).
-        #[arg(long)]
-        url: Option<String>,
-        /// Only this rule's runs.
-        #[arg(long)]
-        rule: Option<String>,
-        /// Only runs in this state (queued, running, succeeded, failed, timed_out,
-        /// cancelled, interrupted, skipped).
-        #[arg(long)]
-        state: Option<String>,
-        /// Only this alert's runs.
-        #[arg(long)]
-        fingerprint: Option<String>,
-        /// At most this many (1 to 1000).
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
-        /// `show ID`: one run in detail.
-        #[command(subcommand)]
-        show: Option<RunsCommand>,
-    },
+    Runs(runs::RunsArgs),
     /// Pause a running `alertrun serve`: no new run is queued until every reason is lifted
     /// (`alertrun resume`); runs already queued or running go on. Survives a restart.
+    #[command(after_help = "Example:
+  alertrun pause -c alertrun.yaml --reason \"deploy freeze\"
+
+README: \"Safety: the rails\".")]
     Pause {
         #[command(flatten)]
         server: ServerArgs,
@@ -116,6 +135,10 @@ enum Command {
         reason: String,
     },
     /// Lift a pause (`--reason`), or every pause.
+    #[command(after_help = "Example:
+  alertrun resume -c alertrun.yaml --reason \"deploy freeze\"
+
+README: \"Safety: the rails\".")]
     Resume {
         #[command(flatten)]
         server: ServerArgs,
@@ -125,6 +148,10 @@ enum Command {
     },
     /// Approve a run waiting for approval (`alertrun runs` lists them in state
     /// awaiting_approval); it runs once it has the approvals its rule needs.
+    #[command(after_help = "Example:
+  alertrun approve -c alertrun.yaml 42 --comment \"checked the node\"
+
+README: \"Humans in the loop: approval\".")]
     Approve {
         #[command(flatten)]
         server: ServerArgs,
@@ -139,6 +166,10 @@ enum Command {
         by: Option<String>,
     },
     /// Reject a run waiting for approval: it never runs.
+    #[command(after_help = "Example:
+  alertrun reject -c alertrun.yaml 42 --reason \"not during the sale\"
+
+README: \"Humans in the loop: approval\".")]
     Reject {
         #[command(flatten)]
         server: ServerArgs,
@@ -152,17 +183,55 @@ enum Command {
         by: Option<String>,
     },
     /// Circuit breakers: close them by hand once a human has looked.
+    #[command(after_help = "Example:
+  alertrun breaker reset -c alertrun.yaml restart-crashlooping-pod
+
+README: \"Safety: the rails\".")]
     Breaker {
         #[command(subcommand)]
         command: BreakerCommand,
     },
     /// Write an alertrun config that does what a prometheus-am-executor or bailer config
     /// did, with a comment on everything that could not be carried over.
+    #[command(after_help = "Examples:
+  alertrun import am-executor executor.yml -o alertrun.yaml
+  alertrun import bailer config.yaml --namespace remediation -o alertrun.yaml
+
+README: \"Coming from prometheus-am-executor or bailer\".")]
     Import {
         #[command(subcommand)]
         tool: import::ImportTool,
     },
+    /// A stored notification, as received: `show ID`.
+    #[command(after_help = "Examples:
+  alertrun notifications show 12 -c alertrun.yaml
+  alertrun notifications show 12 --state-dir /var/lib/alertrun > case.json
+
+README: \"Capture and replay\".")]
+    Notifications {
+        #[command(subcommand)]
+        command: NotificationsCommand,
+    },
+    /// Post a stored notification again, as Alertmanager would, e.g. to a test instance.
+    #[command(after_help = "Example:
+  alertrun replay 12 -c alertrun.yaml --to http://127.0.0.1:9096/webhook
+
+README: \"Capture and replay\".")]
+    Replay {
+        #[command(flatten)]
+        from: notifications::StoredArgs,
+        /// The notification's id (`alertrun runs show ID` names it).
+        id: u64,
+        /// Where to post it: a webhook URL, e.g. http://127.0.0.1:9095/webhook.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
     /// Run rule unit tests (YAML files of cases); fail when any case fails.
+    #[command(after_help = "Example:
+  alertrun test -c examples/alertrun.yaml examples/tests.yaml
+
+The test file format: README \"alertrun test: unit tests for rules\", or the docs of
+alertrun::run_test_file.")]
     Test {
         /// The config file.
         #[arg(short, long)]
@@ -181,7 +250,7 @@ fn decide(
     comment: Option<String>,
     by: Option<String>,
 ) -> anyhow::Result<ExitCode> {
-    let server = Server::new(server.config.as_deref(), server.url)?;
+    let server = Server::new(server.config.as_deref(), server.url, &server.tls)?;
     let mut query: Vec<(&str, String)> = comment.map(|c| ("comment", c)).into_iter().collect();
     query.extend(by.map(|b| ("by", b)));
     let answer: Value = server.post(&format!("/api/v1/runs/{id}/{decision}"), &query)?;
@@ -190,7 +259,7 @@ fn decide(
         .as_str()
         .map(|r| format!(": {r}"))
         .unwrap_or_default();
-    println!("run {id}: {state}{reason}");
+    outln!("run {id}: {state}{reason}");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -203,11 +272,32 @@ struct ServerArgs {
     /// The server's base URL, e.g. http://127.0.0.1:9095 (default: from the config).
     #[arg(long)]
     url: Option<String>,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum NotificationsCommand {
+    /// Print a stored notification, every field as received, as JSON.
+    #[command(after_help = "Example:
+  alertrun notifications show 12 -c alertrun.yaml > case.json
+
+README: \"Capture and replay\".")]
+    Show {
+        #[command(flatten)]
+        from: notifications::StoredArgs,
+        /// The notification's id (`alertrun runs show ID` names it).
+        id: u64,
+    },
 }
 
 #[derive(Subcommand, Debug)]
 enum BreakerCommand {
     /// Close the open breakers of a rule (of one target with `--target`).
+    #[command(after_help = "Example:
+  alertrun breaker reset -c alertrun.yaml restart-crashlooping-pod
+
+README: \"Safety: the rails\".")]
     Reset {
         #[command(flatten)]
         server: ServerArgs,
@@ -216,15 +306,6 @@ enum BreakerCommand {
         /// The target, as the skip reason or `/api/v1/rules` shows it.
         #[arg(long)]
         target: Option<String>,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-enum RunsCommand {
-    /// One run, every field.
-    Show {
-        /// The run's id.
-        id: u64,
     },
 }
 
@@ -247,7 +328,7 @@ pub(crate) fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            err!("error: {e:#}");
             ExitCode::from(2)
         }
     }
@@ -269,19 +350,33 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             secrets,
         }),
         Command::Explain {
-            config,
+            config: path,
             payload,
+            notification,
+            state_dir,
+            url,
+            tls,
             format,
             prometheus,
         } => {
-            let Some(config) = load(&config) else {
+            let Some(config) = load(&path) else {
                 return Ok(ExitCode::FAILURE);
             };
-            let n = advice::payload(&payload, Some(prometheus))?;
+            let n = match (payload, notification) {
+                (Some(payload), _) => advice::payload(&payload, Some(prometheus))?,
+                (None, Some(id)) => {
+                    let server = state_dir.is_none().then_some(path.as_path());
+                    let (text, _) =
+                        notifications::fetch_from(server, url, state_dir.as_deref(), &tls, id)?;
+                    alert_core::Notification::from_json(text.as_bytes())
+                        .with_context(|| format!("notification {id}"))?
+                }
+                (None, None) => anyhow::bail!("give a payload file or --notification ID"),
+            };
             let report = explain(&config, &n);
             match format {
-                Format::Text => print!("{}", report.to_text()),
-                Format::Json => println!("{}", serde_json::to_string_pretty(&report.to_json())?),
+                Format::Text => out!("{}", report.to_text()),
+                Format::Json => outln!("{}", serde_json::to_string_pretty(&report.to_json())?),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -311,45 +406,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             ))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Runs {
-            config,
-            state_dir,
-            url,
-            rule,
-            state,
-            fingerprint,
-            limit,
-            show,
-        } => {
-            if let Some(dir) = state_dir {
-                return runs_from_state(&dir, rule, state, fingerprint, limit, show.as_ref());
-            }
-            let server = Server::new(config.as_deref(), url)?;
-            match show {
-                Some(RunsCommand::Show { id }) => {
-                    let run: alertrun::RunRecord =
-                        server.get(&format!("/api/v1/runs/{id}"), &[])?;
-                    print!("{}", alertrun::run_detail(&run));
-                }
-                None => {
-                    let mut query = vec![("limit", limit.to_string())];
-                    query.extend(rule.map(|v| ("rule", v)));
-                    query.extend(state.map(|v| ("state", v)));
-                    query.extend(fingerprint.map(|v| ("fingerprint", v)));
-                    let page: RunsPage = server.get("/api/v1/runs", &query)?;
-                    print!("{}", alertrun::runs_table(&page.runs));
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Runs(args) => runs::run(args),
         Command::Pause { server, reason } => {
-            let server = Server::new(server.config.as_deref(), server.url)?;
+            let server = Server::new(server.config.as_deref(), server.url, &server.tls)?;
             let answer: Value = server.post("/api/v1/pause", &[("reason", reason)])?;
             print_pauses(&answer);
             Ok(ExitCode::SUCCESS)
         }
         Command::Resume { server, reason } => {
-            let server = Server::new(server.config.as_deref(), server.url)?;
+            let server = Server::new(server.config.as_deref(), server.url, &server.tls)?;
             let query: Vec<(&str, String)> = reason.map(|r| ("reason", r)).into_iter().collect();
             let answer: Value = server.post("/api/v1/resume", &query)?;
             print_pauses(&answer);
@@ -375,16 +440,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     target,
                 },
         } => {
-            let server = Server::new(server.config.as_deref(), server.url)?;
+            let server = Server::new(server.config.as_deref(), server.url, &server.tls)?;
             let mut query = vec![("rule", rule.clone())];
             query.extend(target.map(|t| ("target", t)));
             let answer: Value = server.post("/api/v1/breakers/reset", &query)?;
             let closed = answer["closed"].as_array().cloned().unwrap_or_default();
             if closed.is_empty() {
-                println!("rule {rule}: no open breaker");
+                outln!("rule {rule}: no open breaker");
             }
             for target in closed {
-                println!(
+                outln!(
                     "rule {rule}: closed the breaker of {}",
                     target.as_str().unwrap_or_default()
                 );
@@ -392,6 +457,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Import { tool } => import::run(tool),
+        Command::Notifications {
+            command: NotificationsCommand::Show { from, id },
+        } => notifications::show(&from, id),
+        Command::Replay { from, id, to } => notifications::replay(&from, id, &to),
         Command::Test { config, files } => {
             let Some(config) = load(&config) else {
                 return Ok(ExitCode::FAILURE);
@@ -400,18 +469,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             for file in &files {
                 let report = run_test_file(&config, file)?;
                 for name in &report.passed {
-                    println!("ok     {}: {name}", file.display());
+                    outln!("ok     {}: {name}", file.display());
                 }
                 for (name, why) in &report.failed {
-                    println!("FAILED {}: {name}", file.display());
+                    outln!("FAILED {}: {name}", file.display());
                     for line in why.lines() {
-                        println!("    {line}");
+                        outln!("    {line}");
                     }
                 }
                 passed += report.passed.len();
                 failed += report.failed.len();
             }
-            println!("{passed} passed, {failed} failed");
+            outln!("{passed} passed, {failed} failed");
             Ok(if failed == 0 {
                 ExitCode::SUCCESS
             } else {
@@ -421,52 +490,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `alertrun runs --state-dir DIR`: the history straight from the store.
-fn runs_from_state(
-    dir: &Path,
-    rule: Option<String>,
-    state: Option<String>,
-    fingerprint: Option<String>,
-    limit: usize,
-    show: Option<&RunsCommand>,
-) -> anyhow::Result<ExitCode> {
-    use alertrun::{RunFilter, Store};
-    let store = Store::open(dir)?;
-    if let Some(&RunsCommand::Show { id }) = show {
-        let run = store
-            .run(id)?
-            .ok_or_else(|| anyhow::anyhow!("no run {id} in {}", dir.display()))?;
-        print!("{}", alertrun::run_detail(&run));
-        return Ok(ExitCode::SUCCESS);
-    }
-    let filter = RunFilter {
-        rule,
-        state: state
-            .map(|s| s.parse())
-            .transpose()
-            .map_err(|e| anyhow::anyhow!("--state: {e}"))?,
-        fingerprint,
-        since: None,
-        before: None,
-        limit: limit.clamp(1, RunFilter::MAX_LIMIT),
-    };
-    print!("{}", alertrun::runs_table(&store.runs(&filter)?));
-    Ok(ExitCode::SUCCESS)
-}
-
-#[derive(serde::Deserialize)]
-struct RunsPage {
-    runs: Vec<alertrun::RunRecord>,
-}
-
 /// A running `alertrun serve`, reached over HTTP with the config's credentials.
 struct Server {
     base: String,
     authorization: Option<String>,
+    agent: ureq::Agent,
 }
 
 impl Server {
-    fn new(config: Option<&Path>, url: Option<String>) -> anyhow::Result<Self> {
+    /// The server of `config` (or at `url`), reached with `tls`; with a config, checks that
+    /// the server answering runs it (`client::judge`).
+    fn new(config: Option<&Path>, url: Option<String>, tls: &TlsArgs) -> anyhow::Result<Self> {
+        let path = config;
         let config = match config {
             Some(path) => {
                 // A rule's secret_env is not needed to talk to the server; its credentials are.
@@ -480,7 +515,7 @@ impl Server {
         let base = match (url, &config) {
             (Some(url), _) => url.trim_end_matches('/').to_owned(),
             (None, Some(c)) if c.server().tls.is_some() => anyhow::bail!(
-                "the server uses TLS: pass --url https://HOST:PORT (its certificate must be trusted by the system)"
+                "the server uses TLS: pass --url https://HOST:PORT (and --cacert CA.pem when a private CA signed its certificate)"
             ),
             (None, Some(c)) => format!("http://{}", c.server().listen),
             (None, None) => anyhow::bail!("give --config or --url"),
@@ -497,10 +532,33 @@ impl Server {
             }
             _ => None,
         });
-        Ok(Self {
+        let server = Self {
             base,
             authorization,
-        })
+            agent: tls.agent()?,
+        };
+        if let Some(path) = path {
+            server.check_identity(path)?;
+        }
+        Ok(server)
+    }
+
+    /// Checks that the server runs the config at `path` (`GET /api/v1/status`); a server
+    /// without that route (an older alertrun) is taken at its word.
+    fn check_identity(&self, path: &Path) -> anyhow::Result<()> {
+        let url = format!("{}/api/v1/status", self.base);
+        let response = self
+            .prepare(self.agent.get(&url), &[])
+            .call()
+            .map_err(|e| advice::unreachable(&url, e))?;
+        if response.status() == ureq::http::StatusCode::NOT_FOUND {
+            return Ok(());
+        }
+        let status: alertrun::ServerStatus = Self::answer(&url, response)?;
+        if let Some(warning) = client::judge(&self.base, path, &status)? {
+            err!("warning: {warning}");
+        }
+        Ok(())
     }
 
     fn get<T: serde::de::DeserializeOwned>(
@@ -510,7 +568,7 @@ impl Server {
     ) -> anyhow::Result<T> {
         let url = format!("{}{path}", self.base);
         let response = self
-            .prepare(ureq::get(&url), query)
+            .prepare(self.agent.get(&url), query)
             .call()
             .map_err(|e| advice::unreachable(&url, e))?;
         Self::answer(&url, response)
@@ -523,19 +581,19 @@ impl Server {
     ) -> anyhow::Result<T> {
         let url = format!("{}{path}", self.base);
         let response = self
-            .prepare(ureq::post(&url), query)
+            .prepare(self.agent.post(&url), query)
             .send_empty()
             .map_err(|e| advice::unreachable(&url, e))?;
         Self::answer(&url, response)
     }
 
-    /// `request` with the query, the credentials, and statuses left to [`Server::answer`].
+    /// `request` with the query and the credentials.
     fn prepare<B>(
         &self,
         request: ureq::RequestBuilder<B>,
         query: &[(&str, String)],
     ) -> ureq::RequestBuilder<B> {
-        let mut request = request.config().http_status_as_error(false).build();
+        let mut request = request;
         for (k, v) in query {
             request = request.query(*k, v);
         }
@@ -545,11 +603,30 @@ impl Server {
         request
     }
 
+    /// The body of a successful answer, as text (a stored notification).
+    fn get_text(&self, path: &str) -> anyhow::Result<String> {
+        let url = format!("{}{path}", self.base);
+        let response = self
+            .prepare(self.agent.get(&url), &[])
+            .call()
+            .with_context(|| format!("cannot reach {url}"))?;
+        Self::answer_text(&url, response)
+    }
+
     /// The JSON of a successful answer; the server's `error` otherwise.
     fn answer<T: serde::de::DeserializeOwned>(
         url: &str,
-        mut response: ureq::http::Response<ureq::Body>,
+        response: ureq::http::Response<ureq::Body>,
     ) -> anyhow::Result<T> {
+        let body = Self::answer_text(url, response)?;
+        serde_json::from_str(&body).with_context(|| format!("unexpected answer from {url}"))
+    }
+
+    /// The body of a successful answer; the server's `error` otherwise.
+    fn answer_text(
+        url: &str,
+        mut response: ureq::http::Response<ureq::Body>,
+    ) -> anyhow::Result<String> {
         let status = response.status();
         let body = response
             .body_mut()
@@ -562,7 +639,7 @@ impl Server {
                 .unwrap_or(body);
             anyhow::bail!("{url}: {status}: {message}");
         }
-        serde_json::from_str(&body).with_context(|| format!("unexpected answer from {url}"))
+        Ok(body)
     }
 }
 
@@ -570,10 +647,10 @@ impl Server {
 fn print_pauses(answer: &Value) {
     let pauses = answer["pauses"].as_array().cloned().unwrap_or_default();
     if pauses.is_empty() {
-        println!("not paused: runs are queued");
+        outln!("not paused: runs are queued");
     }
     for p in pauses {
-        println!(
+        outln!(
             "paused: {} (by {}, since {})",
             p["reason"].as_str().unwrap_or_default(),
             p["by"].as_str().unwrap_or_default(),
@@ -604,52 +681,8 @@ fn load_with(path: &Path, secrets: alertrun::Secrets) -> Option<Config> {
     match Config::load_with(path, secrets) {
         Ok(c) => Some(c),
         Err(e) => {
-            eprintln!("{}: {e}", path.display());
+            err!("{}: {e}", path.display());
             None
         }
-    }
-}
-
-fn normalised(config: &Config) -> Value {
-    let rules: Vec<Value> = config
-        .rules()
-        .rules()
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let strings = |m: &alert_match::Matchers| m.iter().map(ToString::to_string).collect::<Vec<_>>();
-            let action = config.action(i).to_summary();
-            let mut rule = json!({
-                "name": r.name,
-                "match": strings(&r.matchers),
-                "match_annotations": strings(&r.annotation_matchers),
-                "receivers": r.receivers,
-                "on": r.on.as_str(),
-                "mode": r.mode.as_str(),
-                "env_style": format!("{:?}", r.env_style),
-                "timeout": humantime::format_duration(r.timeout).to_string(),
-                "env": r.env.iter().map(|v| (v.name.clone(), v.shown_value().to_string())).collect::<std::collections::BTreeMap<_, _>>(),
-                "action": action,
-            });
-            let schedule = &config.policy(i).schedule;
-            for (key, names) in [
-                ("active_time_intervals", schedule.active()),
-                ("mute_time_intervals", schedule.mute()),
-            ] {
-                if !names.is_empty() {
-                    rule[key] = json!(names);
-                }
-            }
-            rule
-        })
-        .collect();
-    let intervals: Vec<Value> = config
-        .time_intervals()
-        .map(|n| json!({"name": n.name, "time_intervals": n.intervals}))
-        .collect();
-    if intervals.is_empty() {
-        json!({ "rules": rules })
-    } else {
-        json!({ "time_intervals": intervals, "rules": rules })
     }
 }

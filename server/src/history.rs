@@ -104,6 +104,7 @@ pub fn detail(r: &RunRecord) -> String {
     field("starts_at", &r.starts_at);
     field("group_key", &r.group_key);
     field("receiver", &r.receiver);
+    field("notification", &r.notification.to_string());
     field("created", &time(r.created_at));
     field("started", &r.started_at.map(time).unwrap_or_default());
     field("ended", &r.ended_at.map(time).unwrap_or_default());

@@ -49,8 +49,8 @@ pub use config::{
     EventKind, Limits, Muted, NamedInterval, NotifySettings, OnAlertmanagerUnreachable,
     OnInterrupt, OnResolved, Policy, Problem, Rails, RateLimit, Repeat, Schedule, Secret,
     ServerSettings, SilencePolicy, Sink, SinkKind, StateSettings, StormGate, TEMPLATE_FIELDS,
-    TlsSettings, Verify, check_exposure, default_alertmanager_timeout, default_namespace,
-    default_timeout, parse_server,
+    TlsSettings, Verify, canonical_config, check_exposure, default_alertmanager_timeout,
+    default_namespace, default_timeout, parse_server,
 };
 pub use explain::{AlertReport, Report, RuleReport, Run, explain};
 pub use import::{
@@ -69,6 +69,8 @@ pub use lifecycle::{ParseRunStateError, RunState, Transition};
 pub use serve::http::{Bound, ServeError, bind};
 #[cfg(feature = "server")]
 pub use serve::intake::{Accepted, Intake, Refused, Source};
+#[cfg(feature = "server")]
+pub use serve::status::{ServerStatus, sha256_hex};
 #[cfg(feature = "server")]
 pub use serve::{ServeOptions, run as serve};
 #[cfg(feature = "server")]

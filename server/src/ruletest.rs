@@ -5,6 +5,8 @@
 //! the test file) and the runs it expects: which rules fire, for which alert, and
 //! optionally the exact argv and some env values.
 //!
+//! The format is documented on [`run_test_file`], the public entry point.
+//!
 //! ```yaml
 //! tests:
 //!   - name: a crash-looping pod is deleted
@@ -102,7 +104,55 @@ pub struct TestFileError {
     pub message: String,
 }
 
-/// Runs every case of the test file at `path` against `config`.
+/// Runs every case of the test file at `path` against `config`: the checks of
+/// `alertrun test`.
+///
+/// # The test file
+///
+/// A YAML file with one key, `tests`, a list of cases. A case builds one notification
+/// and says which runs it causes:
+///
+/// | key | meaning |
+/// | --- | --- |
+/// | `name` | required: the case's name, printed with `ok` or `FAILED` |
+/// | `alerts` | the notification's alerts, each with `labels` (required), `annotations`, `status` (`firing`, the default, or `resolved`), `starts_at` and `ends_at` (RFC 3339; by default 2026-01-01T00:00:00Z, and for a resolved alert an end 5 minutes later) |
+/// | `payload` | instead of `alerts`: a webhook payload file (JSON, as Alertmanager sends it, e.g. saved with `alertrun notifications show ID`), relative to the test file |
+/// | `receiver` | the notification's receiver (default `alertrun-test`), for rules with `receivers` |
+/// | `expect` | the runs: each with `rule` (required), `alert` (the index in `alerts` of a per-alert run; left out for a per-group run), `argv` (the exact argv of a process action) and `env` (some variables and their values) |
+///
+/// The rules that fire must be exactly those of `expect`, in any order: an empty or
+/// absent `expect` says that no rule fires. An expected run that `serve` would skip (a
+/// variable that cannot be passed, an alert value that would become an option) fails the
+/// case. A notification built from `alerts` has their common labels and annotations, is
+/// `firing` when any alert fires, and has the group key `{}:{}`.
+///
+/// ```
+/// use alertrun::{Config, run_test_file};
+///
+/// let config = Config::from_yaml(
+///     "rules:\n  - name: restart\n    match: [alertname=Down]\n    \
+///      action: {process: {command: [/usr/bin/restart, $(ALERTRUN_LABEL_job)]}}\n",
+/// )?;
+/// let dir = tempfile::tempdir()?;
+/// let file = dir.path().join("tests.yaml");
+/// std::fs::write(&file, "tests:
+///   - name: a down job is restarted
+///     alerts:
+///       - labels: {alertname: Down, job: api}
+///     expect:
+///       - rule: restart
+///         alert: 0
+///         argv: [/usr/bin/restart, api]
+///   - name: other alerts are left alone
+///     alerts:
+///       - labels: {alertname: Slow, job: api}
+///     expect: []
+/// ")?;
+/// let report = run_test_file(&config, &file)?;
+/// assert!(report.is_success(), "{:?}", report.failed);
+/// assert_eq!(report.passed.len(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// # Errors
 /// [`TestFileError`] when the file cannot be read or parsed, or a case is malformed (bad

@@ -19,7 +19,8 @@ use alert_core::Notification;
 use alert_match::Mode;
 use alertrun::{Config, Secrets};
 
-use super::{advice, load_with, normalised};
+use super::output::{err, out};
+use super::{advice, load_with};
 
 /// What `check` was asked.
 pub(super) struct CheckArgs {
@@ -43,25 +44,31 @@ pub(super) fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let payloads = args.payloads.as_deref().map(payloads).transpose()?;
     let text = Config::read(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     if args.print {
-        let yaml = serde_saphyr::to_string(&normalised(&config))
-            .unwrap_or_else(|e| format!("<cannot print: {e}>"));
-        print!("{yaml}");
+        // The config in canonical form, alone on stdout: it can be piped into a file and
+        // loaded. Every message goes to stderr.
+        match alertrun::canonical_config(&text) {
+            Ok(yaml) => out!("{yaml}"),
+            Err(e) => {
+                err!("{}: cannot print: {e}", path.display());
+                return Ok(ExitCode::FAILURE);
+            }
+        }
     }
     let lints = config.lints(&text, payloads.as_deref());
     let kind = if args.strict { "error" } else { "warning" };
     let warnings = config.warnings().iter().chain(&lints);
     for w in warnings.clone() {
-        eprintln!("{}: {kind}: {w}", path.display());
+        err!("{}: {kind}: {w}", path.display());
     }
     for s in config.unread_secrets() {
-        eprintln!(
+        err!(
             "{}: note: secret not read (pass --secrets to require it): {s}",
             path.display()
         );
     }
     let count = warnings.count();
     if args.strict && count > 0 {
-        println!(
+        err!(
             "{}: FAILED, {count} warning{} (errors with --strict)",
             path.display(),
             if count == 1 { "" } else { "s" }
@@ -70,7 +77,7 @@ pub(super) fn check(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     }
     let rules = config.rules().rules();
     let groups = rules.iter().filter(|r| r.mode == Mode::PerGroup).count();
-    println!(
+    err!(
         "{}: OK, {} rules ({} per-alert, {} per-group)",
         path.display(),
         rules.len(),

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use super::output::{err, out};
 use alertrun::{
     AmExecutorInput, BailerOptions, CommandLine, ImportError, ImportSource, Imported, NoteKind,
     import_am_executor, import_bailer,
@@ -16,6 +17,11 @@ use clap::Subcommand;
 pub(super) enum ImportTool {
     /// prometheus-am-executor: its YAML config (`-f`), or a file holding its command line
     /// (`prometheus-am-executor -l :8080 CMD ARGS…`), and/or `--command-line ARGS…`.
+    #[command(after_help = "Examples:
+  alertrun import am-executor executor.yml -o alertrun.yaml
+  alertrun import am-executor --workdir /opt/amx --command-line -l :8080 scripts/reboot
+
+README: \"Coming from prometheus-am-executor or bailer\".")]
     AmExecutor {
         /// Its YAML config, or a file holding its command line (shell quoting, `\` line
         /// continuations and `#` comments are read as a shell reads them).
@@ -34,6 +40,10 @@ pub(super) enum ImportTool {
         output: Option<PathBuf>,
     },
     /// bailer: its config file (`bailers:`), or its Helm chart's values file.
+    #[command(after_help = "Example:
+  alertrun import bailer config.yaml --namespace remediation -o alertrun.yaml
+
+README: \"Coming from prometheus-am-executor or bailer\".")]
     Bailer {
         /// The config file.
         file: PathBuf,
@@ -150,14 +160,14 @@ fn finish(
     let imported = match result {
         Ok(imported) => imported,
         Err(e) => {
-            eprintln!("{input}: {e}");
+            err!("{input}: {e}");
             return Ok(ExitCode::FAILURE);
         }
     };
     match output {
         Some(path) => std::fs::write(path, &imported.yaml)
             .with_context(|| format!("cannot write {}", path.display()))?,
-        None => print!("{}", imported.yaml),
+        None => out!("{}", imported.yaml),
     }
     let differs = imported
         .notes
@@ -169,13 +179,13 @@ fn finish(
         .iter()
         .filter(|n| n.kind == NoteKind::NotCarriedOver)
     {
-        eprintln!("{input}: {note}");
+        err!("{input}: {note}");
     }
-    eprintln!(
+    err!(
         "{input}: imported; {differs} differences from the old behaviour are explained in the config's `# differs` comments"
     );
     if let Some(path) = output {
-        eprintln!("next: alertrun check -c {}", path.display());
+        err!("next: alertrun check -c {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,6 +8,7 @@ mod hints;
 mod lines;
 mod lints;
 mod notify;
+mod print;
 mod rails;
 mod raw;
 mod schedule;
@@ -33,6 +34,7 @@ pub use crate::backend::Action;
 use crate::backend::RuleAction;
 use lines::Lines;
 pub use notify::{EventKind, NotifySettings, Sink, SinkKind, TEMPLATE_FIELDS};
+pub use print::canonical_config;
 pub use rails::{
     Approval, BreakerSettings, DEFAULT_APPROVAL_TIMEOUT, DEFAULT_RECURRENCE, DEFAULT_STORM_WINDOW,
     Rails, RateLimit, StormGate, Verify,

@@ -93,6 +93,9 @@ pub struct ServerSettings {
     pub shutdown_grace: Duration,
     /// Signed approval links; `None`: approvals go through the API and CLI only.
     pub approval_links: Option<ApprovalLinks>,
+    /// `server.capture`: record every run the rules select, with the notification it came
+    /// from, and run nothing (as `serve --dry-run`): for debugging a webhook.
+    pub capture: bool,
 }
 
 /// `server.approvals`: where alertrun is reached from a notification, and the key that
@@ -159,6 +162,7 @@ impl Default for ServerSettings {
             state: StateSettings::default(),
             shutdown_grace: default_shutdown_grace(),
             approval_links: None,
+            capture: false,
         }
     }
 }
@@ -282,6 +286,8 @@ struct RawServer {
     shutdown_grace: Option<String>,
     #[serde(default)]
     approvals: Option<Value>,
+    #[serde(default)]
+    capture: bool,
 }
 
 #[derive(Deserialize)]
@@ -429,6 +435,7 @@ impl ServerSettings {
             ("server.queue.max_queued", a.max_queued != b.max_queued),
             ("server.state.dir", a.state.dir != b.state.dir),
             ("server.state.durable", a.state.durable != b.state.durable),
+            ("server.capture", a.capture != b.capture),
             (
                 "server.state.history_max_age",
                 a.state.history_max_age != b.state.history_max_age,
@@ -541,6 +548,7 @@ impl Validator<'_> {
             state,
             shutdown_grace,
             approval_links,
+            capture: raw.capture,
         }
     }
 

@@ -9,6 +9,7 @@
 use alert_core::BoxFuture;
 use serde::Serialize;
 
+use crate::serve::status::ServerStatus;
 use crate::store::{RunRecord, Store};
 
 /// Answers the control API's questions about the running server.
@@ -25,6 +26,11 @@ pub trait Api: Send + Sync + 'static {
 
     /// The run history, when the server keeps one (`server.state.durable: true`).
     fn history(&self) -> Option<Store>;
+
+    /// What `GET /api/v1/status` shows (see `serve::status`); none: the route is 404.
+    fn status(&self) -> Option<ServerStatus> {
+        None
+    }
 
     /// The pauses holding now (none: alertrun is not paused).
     fn pauses(&self) -> Vec<PauseStatus> {

@@ -16,6 +16,7 @@ use super::api::{
 };
 use super::dispatch::{Dispatcher, Loaded};
 use super::metrics::Metrics;
+use super::status::{ServerStatus, StatusCell};
 use crate::backend::Backends;
 use crate::config::{Config, ServerSettings};
 use crate::store::{RunRecord, Store};
@@ -30,6 +31,8 @@ pub(crate) struct Control {
     reloading: tokio::sync::Mutex<Backends>,
     /// The `server:` section the server started with: a reload does not apply changes to it.
     started: ServerSettings,
+    /// What `GET /api/v1/status` shows.
+    status: StatusCell,
 }
 
 impl std::fmt::Debug for Control {
@@ -51,6 +54,7 @@ impl Control {
     ) -> Arc<Self> {
         let started = dispatcher.config().server().clone();
         Arc::new(Self {
+            status: StatusCell::new(&config_path),
             dispatcher,
             metrics,
             config_path,
@@ -94,6 +98,7 @@ impl Control {
                 let rules = loaded.config.rules().rules().len();
                 let restart_needed = self.started.restart_needed(loaded.config.server());
                 self.dispatcher.reload(loaded);
+                self.status.config_loaded();
                 self.metrics.config_reloaded(true, now);
                 info!(rules, "config reloaded");
                 if !restart_needed.is_empty() {
@@ -153,6 +158,11 @@ impl Api for Control {
 
     fn history(&self) -> Option<Store> {
         self.dispatcher.store().cloned()
+    }
+
+    fn status(&self) -> Option<ServerStatus> {
+        let store = self.dispatcher.store().map(|s| s.path().to_owned());
+        Some(self.status.status(store.as_deref()))
     }
 
     fn pauses(&self) -> Vec<PauseStatus> {

@@ -33,7 +33,7 @@ use super::intake::{Accepted, Intake, Refused, Source};
 use super::metrics::{Metrics, SkipReason, StoreOp};
 use super::silences::{self, SilenceLookup};
 use crate::backend;
-use crate::config::{Config, OnResolved};
+use crate::config::{Config, OnResolved, Repeat};
 use crate::lifecycle::rails::{self, Pause, Rails};
 use crate::lifecycle::verify::{self, Verifications};
 use crate::lifecycle::{
@@ -79,6 +79,10 @@ pub(crate) struct DispatchOptions {
     pub clock: Clock,
     /// Record what would run for every rule, run nothing.
     pub dry_run: bool,
+    /// `server.capture`: record every selection of every delivery (no dedupe), with its
+    /// notification, run nothing, and leave no dedupe entry behind, so that acting later
+    /// starts from a clean slate.
+    pub capture: bool,
 }
 
 impl std::fmt::Debug for DispatchOptions {
@@ -87,6 +91,7 @@ impl std::fmt::Debug for DispatchOptions {
             .field("limits", &self.limits)
             .field("store", &self.store)
             .field("dry_run", &self.dry_run)
+            .field("capture", &self.capture)
             .finish_non_exhaustive()
     }
 }
@@ -915,7 +920,7 @@ impl Inner {
                         ),
                     },
                 }
-                if !p.held {
+                if !p.held && !self.options.capture {
                     write
                         .dedupe
                         .push((p.selection.key.to_store_key(), DedupeEntry::at(now)));
@@ -1188,6 +1193,12 @@ impl Inner {
             if !problems.is_empty() {
                 error!(rule = %rule.name, problems = %problems.join("; "), "action not run");
                 skip = Some((SkipReason::Env, problems.join("; ")));
+            } else if self.options.capture {
+                record.dry_run = true;
+                skip = Some((
+                    SkipReason::DryRun,
+                    "captured (server.capture): not run".to_owned(),
+                ));
             } else if policy.dry_run || self.options.dry_run {
                 info!(rule = %rule.name, argv = ?record.argv, "dry run: action not run");
                 record.dry_run = true;
@@ -1207,7 +1218,12 @@ impl Inner {
             out.push(Planned {
                 selection: Selection {
                     key: run.live.key.clone(),
-                    repeat: policy.repeat,
+                    // Capture records every delivery, repeats included.
+                    repeat: if self.options.capture {
+                        Repeat::Always
+                    } else {
+                        policy.repeat
+                    },
                     queues: skip.is_none(),
                 },
                 rule: selection.rule,

@@ -42,6 +42,7 @@ async fn dispatcher_with(
         metrics: Metrics::new(),
         clock: Arc::new(clock.reader()),
         dry_run: false,
+        capture: false,
     };
     let loaded = Loaded {
         config: Arc::new(config),
@@ -375,6 +376,7 @@ async fn dispatcher_using(
         metrics: Metrics::new(),
         clock: Arc::new(now_ms),
         dry_run,
+        capture: false,
     };
     let loaded = Loaded {
         config: Arc::new(config),

@@ -14,6 +14,7 @@ pub(crate) mod intake;
 pub(crate) mod metrics;
 pub(crate) mod notify;
 pub(crate) mod silences;
+pub(crate) mod status;
 
 mod advice;
 mod auth;
@@ -93,6 +94,11 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         );
         None
     };
+    if settings.capture {
+        warn!(
+            "server.capture is true: runs are recorded with their notifications, and no action runs"
+        );
+    }
     let metrics = Metrics::new();
     let rules = config.rules().rules().len();
     let dispatcher = Dispatcher::start(
@@ -110,6 +116,7 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
             metrics: metrics.clone(),
             clock: Arc::new(dispatch::now_ms),
             dry_run: options.dry_run,
+            capture: settings.capture,
         },
     )
     .await

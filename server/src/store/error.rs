@@ -48,6 +48,16 @@ pub enum StoreError {
         /// The file.
         path: PathBuf,
     },
+    /// A reader was pointed at a directory without a store file (`Store::open_existing`).
+    #[error(
+        "no store at {}: give the state directory of `alertrun serve` (its server.state.dir, \
+         or its --state-dir)",
+        path.display()
+    )]
+    Missing {
+        /// The file that is not there.
+        path: PathBuf,
+    },
     /// The file was written by a different version of alertrun's store layout.
     #[error(
         "the store {} has layout version {found}, this alertrun reads version {expected}",

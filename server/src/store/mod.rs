@@ -186,6 +186,20 @@ impl Store {
         Ok(Store::from_database(path, db, Some(journal)))
     }
 
+    /// Opens the store in `dir` for a reader such as `alertrun runs --state-dir`: like
+    /// [`Store::open`], but a directory without a store file is an error rather than a new,
+    /// empty store (the wrong directory would otherwise read as "no runs").
+    ///
+    /// # Errors
+    /// [`StoreError::Missing`] when `dir` holds no store file; as [`Store::open`] otherwise.
+    pub fn open_existing(dir: &Path) -> Result<Store, StoreError> {
+        let path = dir.join(FILE_NAME);
+        if !path.is_file() {
+            return Err(StoreError::Missing { path });
+        }
+        Store::open(dir)
+    }
+
     /// Opens the store on a custom storage backend; tests use it to inject I/O failures.
     /// Reopening after a failure uses the file at `path`.
     #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The control routes: `GET /-/ready`, `POST /-/reload`, `GET /metrics`,
-//! `GET /api/v1/rules`, `GET /api/v1/runs` and `GET /api/v1/runs/{id}`.
+//! `GET /api/v1/rules`, `GET /api/v1/runs`, `GET /api/v1/runs/{id}`, `GET /api/v1/status`
+//! and `GET /api/v1/notifications/{id}` (a stored notification, as received).
 //!
 //! `/metrics` is always served, from the app's [`Metrics`]; the others only when the app has
 //! an [`Api`] (without one they are unknown paths, 404). All but `/-/ready` need the
@@ -68,6 +69,24 @@ pub(super) fn routes(settings: Arc<ServerSettings>, backends: Backends) -> Boxed
         .then(|id: String, c: Control, head: Head| async move {
             head.admit(&c.settings, Allow::Get, Access::Control)?;
             run(c.api.history(), &id, c.settings.approval_links.as_ref()).await
+        });
+    let status = warp::path!("api" / "v1" / "status")
+        .and(c.with())
+        .and(head())
+        .map(|c: Control, head: Head| {
+            head.admit(&c.settings, Allow::Get, Access::Control)?;
+            let status = c
+                .api
+                .status()
+                .ok_or_else(|| HttpError::NotFound("/api/v1/status".into()))?;
+            Ok(json(StatusCode::OK, &json!(status)))
+        });
+    let notification = warp::path!("api" / "v1" / "notifications" / String)
+        .and(c.with())
+        .and(head())
+        .then(|id: String, c: Control, head: Head| async move {
+            head.admit(&c.settings, Allow::Get, Access::Control)?;
+            notification(c.api.history(), &id).await
         });
     let pause = warp::path!("api" / "v1" / "pause")
         .and(c.with())
@@ -202,6 +221,10 @@ pub(super) fn routes(settings: Arc<ServerSettings>, backends: Backends) -> Boxed
         .or(runs)
         .unify()
         .or(run)
+        .unify()
+        .or(status)
+        .unify()
+        .or(notification)
         .unify()
         .or(pause)
         .unify()
@@ -386,6 +409,23 @@ async fn run(store: Option<Store>, id: &str, links: Option<&ApprovalLinks>) -> R
         body["approval_links"] = json!({"approve": approve, "reject": reject});
     }
     Ok(json(StatusCode::OK, &body))
+}
+
+/// `GET /api/v1/notifications/{id}`: the body as stored (the JSON alertrun received,
+/// re-serialised from what it parsed: every field, unknown ones too), for `alertrun
+/// notifications show`, `replay` and `explain --notification`.
+async fn notification(store: Option<Store>, id: &str) -> Routed {
+    let store = store.ok_or(HttpError::NoHistory)?;
+    let id = id
+        .parse::<u64>()
+        .map_err(|_| HttpError::BadQuery(format!("invalid notification id {id:?}: a number")))?;
+    let body = tokio::task::spawn_blocking(move || store.notification(id))
+        .await
+        .map_err(|e| HttpError::Task(e.to_string()))?
+        .map_err(HttpError::Store)?
+        .ok_or(HttpError::NoNotification(id))?;
+    let body = String::from_utf8_lossy(&body).into_owned();
+    Ok(text(StatusCode::OK, "application/json", body))
 }
 
 /// `GET /api/v1/runs?rule=&state=&fingerprint=&since=&before=&limit=`: newest first;

@@ -28,7 +28,7 @@ use crate::store::StoreError;
 pub(crate) enum HttpError {
     #[error(
         "no route for {0}: alertrun serves POST /webhook, POST /api/v2/alerts, GET /-/healthy, \
-         GET /-/ready, POST /-/reload, GET /metrics and GET /api/v1/{{rules,runs,runs/ID}}"
+         GET /-/ready, POST /-/reload, GET /metrics and GET /api/v1/{{rules,runs,runs/ID,status,notifications/ID}}"
     )]
     NotFound(String),
     #[error("method {method} is not allowed on {path}: use {}", .allow.as_str())]
@@ -79,6 +79,8 @@ pub(crate) enum HttpError {
     BadRunId(String),
     #[error("no run {0}")]
     NoRun(u64),
+    #[error("no notification {0}: the store keeps a notification while a run refers to it")]
+    NoNotification(u64),
     #[error("{0}")]
     BadQuery(String),
     #[error("{0}")]
@@ -114,7 +116,9 @@ fn payload_message(endpoint: Source, error: &PayloadError) -> String {
 impl HttpError {
     pub(crate) fn status(&self) -> StatusCode {
         match self {
-            Self::NotFound(_) | Self::NoHistory | Self::NoRun(_) => StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::NoHistory | Self::NoRun(_) | Self::NoNotification(_) => {
+                StatusCode::NOT_FOUND
+            }
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::UnsupportedMediaType(_) | Self::UnsupportedEncoding(_) => {
@@ -172,6 +176,7 @@ impl HttpError {
             | Self::NoHistory
             | Self::BadRunId(_)
             | Self::NoRun(_)
+            | Self::NoNotification(_)
             | Self::BadQuery(_)
             | Self::Store(_)
             | Self::Control(_)

@@ -63,6 +63,16 @@ impl Api for FakeApi {
     fn history(&self) -> Option<Store> {
         self.history.clone()
     }
+
+    fn status(&self) -> Option<crate::serve::status::ServerStatus> {
+        Some(crate::serve::status::ServerStatus {
+            version: "0.1.0".into(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+            config_path: "/etc/alertrun/alertrun.yaml".into(),
+            config_sha256: "ab".repeat(32),
+            store_path: None,
+        })
+    }
 }
 
 struct Bench {
@@ -301,6 +311,46 @@ async fn unknown_run_is_404_and_bad_id_400() {
 }
 
 #[tokio::test]
+async fn stored_notification_is_its_body_unknown_404_bad_id_400() {
+    let c = control(true);
+    let response = c.get("/api/v1/notifications/100").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    assert_eq!(response.body().as_ref(), b"{}");
+    let rows = [
+        ("/api/v1/notifications/999", 404, "no notification 999"),
+        (
+            "/api/v1/notifications/x",
+            400,
+            "invalid notification id \"x\"",
+        ),
+    ];
+    for (path, status, error) in rows {
+        let response = c.get(path).await;
+        assert_eq!(response.status(), status, "{path}");
+        assert!(
+            error_of(&response).starts_with(error),
+            "{path}: {}",
+            error_of(&response)
+        );
+    }
+    let response = control(false).get("/api/v1/notifications/100").await;
+    assert_eq!(response.status(), 404);
+    assert_none_counted(&c.metrics);
+}
+
+#[tokio::test]
+async fn status_names_the_config_and_its_hash() {
+    let c = control(false);
+    let response = c.get("/api/v1/status").await;
+    assert_eq!(response.status(), 200);
+    let body = json_body(&response);
+    assert_eq!(body["config_path"], "/etc/alertrun/alertrun.yaml");
+    assert_eq!(body["config_sha256"], "ab".repeat(32));
+    assert_eq!(body["store_path"], Value::Null);
+}
+
+#[tokio::test]
 async fn bad_run_queries_are_400_naming_the_parameter() {
     let c = control(true);
     let rows = [
@@ -342,6 +392,8 @@ async fn control_routes_need_the_credentials_and_count_no_refused_notification()
         ("GET", "/api/v1/rules"),
         ("GET", "/api/v1/runs"),
         ("GET", "/api/v1/runs/1"),
+        ("GET", "/api/v1/status"),
+        ("GET", "/api/v1/notifications/100"),
     ];
     for (method, path) in rows {
         for authorization in [None, Some("Bearer wrong")] {
