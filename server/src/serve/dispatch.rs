@@ -333,6 +333,8 @@ enum Update {
 
 struct Submission {
     notification: Notification,
+    /// The body as received, when it is the notification's JSON (a webhook's).
+    received: Option<Arc<[u8]>>,
     source: Source,
     reply: oneshot::Sender<Result<Accepted, Refused>>,
 }
@@ -597,6 +599,28 @@ impl Intake for Dispatcher {
         n: Notification,
         source: Source,
     ) -> BoxFuture<'static, Result<Accepted, Refused>> {
+        self.take(n, None, source)
+    }
+
+    fn accept_received(
+        &self,
+        n: Notification,
+        received: Arc<[u8]>,
+        source: Source,
+    ) -> BoxFuture<'static, Result<Accepted, Refused>> {
+        self.take(n, Some(received), source)
+    }
+}
+
+impl Dispatcher {
+    /// [`Intake::accept`], keeping `received` (the body as received) as the stored
+    /// notification when given.
+    fn take(
+        &self,
+        n: Notification,
+        received: Option<Arc<[u8]>>,
+        source: Source,
+    ) -> BoxFuture<'static, Result<Accepted, Refused>> {
         // A firing notification that selects no rule has nothing to record, run or stop:
         // answered at once, without a trip through the intake task.
         let firing = n.status == AlertStatus::Firing
@@ -622,6 +646,7 @@ impl Intake for Dispatcher {
             let (reply, answer) = oneshot::channel();
             let submission = Submission {
                 notification: n,
+                received,
                 source,
                 reply,
             };
@@ -811,6 +836,7 @@ impl Inner {
         for (submission, planned) in rendered {
             let Submission {
                 notification,
+                received,
                 source,
                 reply,
             } = submission;
@@ -869,10 +895,12 @@ impl Inner {
                 ));
             }
             let notification_id = t.admission.notification.unwrap_or(0);
-            let body: Arc<[u8]> = if t.admission.notification.is_some() {
-                Arc::from(serde_json::to_vec(&t.notification).unwrap_or_default())
-            } else {
-                Arc::from(Vec::new())
+            let body: Arc<[u8]> = match (t.admission.notification, received) {
+                (Some(_), Some(received)) => received,
+                (Some(_), None) => {
+                    Arc::from(serde_json::to_vec(&t.notification).unwrap_or_default())
+                }
+                (None, _) => Arc::from(Vec::new()),
             };
             let receiver = t.notification.receiver_name();
             for (p, verdict) in planned.into_iter().zip(&t.admission.verdicts) {

@@ -2,6 +2,8 @@
 //! then hands each notification to an [`Intake`], which must answer at once (no action runs
 //! inside a request).
 
+use std::sync::Arc;
+
 use alert_core::{BoxFuture, Notification};
 
 /// Where a notification came from.
@@ -47,4 +49,16 @@ pub trait Intake: Send + Sync + 'static {
         n: Notification,
         source: Source,
     ) -> BoxFuture<'static, Result<Accepted, Refused>>;
+
+    /// [`Intake::accept`] with the body `n` was parsed from, as received (a webhook's), for
+    /// an intake that keeps what Alertmanager sent byte for byte; the default drops it.
+    fn accept_received(
+        &self,
+        n: Notification,
+        received: Arc<[u8]>,
+        source: Source,
+    ) -> BoxFuture<'static, Result<Accepted, Refused>> {
+        drop(received);
+        self.accept(n, source)
+    }
 }

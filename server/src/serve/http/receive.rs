@@ -169,11 +169,15 @@ where
         alerts: notification.alerts.len(),
         handed_over: true,
     };
-    state
-        .intake
-        .accept(notification, source)
-        .await
-        .map_err(HttpError::Refused)
+    // A webhook's body is kept as received (`GET /api/v1/notifications/{id}`); Prometheus'
+    // alerts were made into a notification, which is kept instead.
+    let accepted = match source {
+        Source::Webhook => state
+            .intake
+            .accept_received(notification, Arc::from(body), source),
+        Source::PrometheusApi => state.intake.accept(notification, source),
+    };
+    accepted.await.map_err(HttpError::Refused)
 }
 
 /// Accepts a missing `Content-Type` and JSON (`application/json`, with parameters, or any
