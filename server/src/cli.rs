@@ -359,7 +359,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             prometheus,
         } => {
-            let Some(config) = load(&path) else {
+            let Some(config) = load_offline(&path) else {
                 return Ok(ExitCode::FAILURE);
             };
             let n = match (payload, notification) {
@@ -462,7 +462,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => notifications::show(&from, id),
         Command::Replay { from, id, to } => notifications::replay(&from, id, &to),
         Command::Test { config, files } => {
-            let Some(config) = load(&config) else {
+            let Some(config) = load_offline(&config) else {
                 return Ok(ExitCode::FAILURE);
             };
             let (mut passed, mut failed) = (0, 0);
@@ -671,6 +671,17 @@ fn init_logs(format: LogFormat) {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }
+}
+
+/// The config for an offline command (`explain`, `test`): a secret that cannot be read is
+/// noted, not required (they show as `<redacted>` anyway), so that these run where the
+/// secrets are not, on a workstation or in CI.
+fn load_offline(path: &Path) -> Option<Config> {
+    let config = load_with(path, alertrun::Secrets::WhenReadable)?;
+    for s in config.unread_secrets() {
+        err!("{}: note: secret not read: {s}", path.display());
+    }
+    Some(config)
 }
 
 fn load(path: &Path) -> Option<Config> {

@@ -519,3 +519,32 @@ fn which(program: &str) -> Option<std::path::PathBuf> {
         .map(|d| d.join(program))
         .find(|p| p.is_file())
 }
+
+#[test]
+fn explain_and_test_run_without_the_secrets_and_say_which_they_did_not_read() {
+    let dir = with_config(WITH_SECRETS);
+    std::fs::write(dir.path().join("token"), "t0ken\n").unwrap();
+    std::fs::write(dir.path().join("n.json"), payload(&[("x", "1")])).unwrap();
+    let out = alertrun(&["explain", "-c", "c.yaml", "n.json"], dir.path());
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("c.yaml: note: secret not read: rules[0].secret_env.API (line 8)"),
+        "{err}"
+    );
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("API=<redacted>"), "{shown}");
+
+    std::fs::write(
+        dir.path().join("t.yaml"),
+        "tests:\n  - name: selects\n    alerts:\n      - labels: {x: \"1\"}\n    expect:\n      - rule: a\n        alert: 0\n",
+    )
+    .unwrap();
+    let out = alertrun(&["test", "-c", "c.yaml", "t.yaml"], dir.path());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 passed, 0 failed"),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        stderr(&out)
+    );
+}
