@@ -732,8 +732,8 @@ pub(crate) fn parse_setting_name(name: &str) -> Option<(RuleName, Target)> {
     Some((RuleName::from(rule), Target::named(target)))
 }
 
-/// A duration in milliseconds, as the rails count time.
-fn ms(d: std::time::Duration) -> i64 {
+/// A duration in milliseconds, as the run lifecycle counts time (saturating).
+pub(crate) fn ms(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 

@@ -1017,25 +1017,7 @@ impl Inner {
                     }
                     state.queued.insert(run.record.id, run);
                 }
-                let links = self.loaded().config.server().approval_links.clone();
-                for run in t.awaiting {
-                    let id = run.record.id;
-                    info!(rule = %run.record.rule, run = id, "action waits for approval");
-                    let (approve_url, reject_url) =
-                        approvals::links(links.as_ref(), &run.record).unwrap_or_default();
-                    let event = crate::serve::notify::NotifyEvent::AwaitingApproval(
-                        crate::serve::notify::ApprovalLinks {
-                            approve_url,
-                            reject_url,
-                        },
-                    );
-                    self.enqueue(&mut state, &event, &run.record, &run.body);
-                    state.ledger.await_approval(id, run.live.clone());
-                    state.awaiting.insert(id, run);
-                }
-                self.options
-                    .metrics
-                    .set_approvals_pending(state.awaiting.len());
+                self.await_approvals(&mut state, t.awaiting);
                 self.stop_resolved(&mut state, &t.notification, now);
                 answers.push((
                     t.reply,

@@ -29,6 +29,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::lifecycle::rails::ms;
+
 use alert_core::{LabelSet, Notification};
 use tracing::warn;
 
@@ -40,10 +42,18 @@ use crate::store::{RunRecord, RunSilence, Transition};
 /// The Alertmanager that holds the silences of notification `n`: `alertmanager.url`, else
 /// its `externalURL` when that is an http(s) URL.
 pub(crate) fn alertmanager_of(settings: &AlertmanagerSettings, n: &Notification) -> Option<String> {
+    alertmanager_at(settings, &n.external_url)
+}
+
+/// [`alertmanager_of`] for a notification whose `externalURL` was `external_url`.
+pub(crate) fn alertmanager_at(
+    settings: &AlertmanagerSettings,
+    external_url: &str,
+) -> Option<String> {
     settings
         .url
         .clone()
-        .or_else(|| crate::config::check_alertmanager_url(&n.external_url).ok())
+        .or_else(|| crate::config::check_alertmanager_url(external_url).ok())
 }
 
 /// A client of the Alertmanager at `base`: with the configured credentials when it is the
@@ -312,10 +322,6 @@ fn note(record: &mut RunRecord, now: i64, cause: String) {
         at: now,
         cause,
     });
-}
-
-fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

@@ -28,6 +28,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::lifecycle::rails::ms;
+
 use alert_core::ExecRequest;
 use ring::hmac;
 use serde_json::json;
@@ -75,7 +77,7 @@ fn link_message(id: RunId, digest: &str, decision: &str, expires: i64) -> String
 }
 
 /// The signed approve and reject links of `record` (awaiting approval), when links are set.
-pub(crate) fn links(
+pub(crate) fn links_of(
     settings: Option<&ApprovalLinks>,
     record: &RunRecord,
 ) -> Option<(String, String)> {
@@ -165,19 +167,50 @@ impl Inner {
         );
     }
 
+    /// Follows `runs`, just written `awaiting_approval`, until people decide; announces each
+    /// (`awaiting_approval`, with its signed links when they are set).
+    pub(super) fn await_approvals(&self, state: &mut State, runs: Vec<Run>) {
+        if runs.is_empty() {
+            return;
+        }
+        let links = self.loaded().config.server().approval_links.clone();
+        for run in runs {
+            let id = run.record.id;
+            info!(rule = %run.record.rule, run = id, "action waits for approval");
+            let (approve_url, reject_url) =
+                links_of(links.as_ref(), &run.record).unwrap_or_default();
+            let event = NotifyEvent::AwaitingApproval(crate::serve::notify::ApprovalLinks {
+                approve_url,
+                reject_url,
+            });
+            self.enqueue(state, &event, &run.record, &run.body);
+            state.ledger.await_approval(id, run.live.clone());
+            state.awaiting.insert(id, run);
+        }
+        self.options
+            .metrics
+            .set_approvals_pending(state.awaiting.len());
+    }
+
     /// Ends a run waiting for approval with `event` (reject, skip, resolved), recording
     /// `reason`; returns its record to write.
     pub(super) fn end_awaiting(
         &self,
         state: &mut State,
         id: RunId,
-        event: Event,
+        event: Option<Event>,
         reason: String,
         now: i64,
     ) -> Option<RunRecord> {
         let run = state.awaiting.remove(&id)?;
-        let step = state.ledger.apply(id, event).ok();
-        let ended = step.map_or(RunState::Rejected, |s| s.state);
+        // No event: its alert resolved, and the ledger cancelled it already.
+        let ended = match event {
+            Some(event) => state
+                .ledger
+                .apply(id, event)
+                .map_or(RunState::Rejected, |s| s.state),
+            None => RunState::Cancelled,
+        };
         state.rails.withdraw(id, run.record.created_at);
         state.stops.remove(&id);
         let mut record = run.record;
@@ -187,7 +220,7 @@ impl Inner {
         let outcome = match (event, ended) {
             (_, RunState::Cancelled) => "cancelled",
             (_, RunState::Skipped) => "held",
-            (Event::Reject, _) if record.reason.as_deref() == Some(TIMEOUT) => "timeout",
+            (Some(Event::Reject), _) if record.reason.as_deref() == Some(TIMEOUT) => "timeout",
             _ => "rejected",
         };
         self.approval_ended(&record, outcome, now, state);
@@ -202,16 +235,12 @@ impl Inner {
         id: RunId,
         now: i64,
     ) -> Option<RunRecord> {
-        let run = state.awaiting.remove(&id)?;
-        state.rails.withdraw(id, run.record.created_at);
-        let mut record = run.record;
+        info!(
+            run = id,
+            "alert resolved: the run waiting for approval is cancelled"
+        );
         let reason = "resolved: the alert resolved while the run waited for approval".to_owned();
-        info!(rule = %record.rule, run = id, "alert resolved: the run waiting for approval is cancelled");
-        record.reason = Some(reason.clone());
-        enter(&mut record, RunState::Cancelled, now, reason);
-        self.enqueue(state, &NotifyEvent::Finished, &record, &run.body);
-        self.approval_ended(&record, "cancelled", now, state);
-        Some(record)
+        self.end_awaiting(state, id, None, reason, now)
     }
 
     /// Counts how a run's approval ended, and the pending ones.
@@ -247,7 +276,7 @@ impl Inner {
         let mut runs = Vec::new();
         for id in due {
             if let Some(record) =
-                self.end_awaiting(&mut state, id, Event::Reject, TIMEOUT.to_owned(), now)
+                self.end_awaiting(&mut state, id, Some(Event::Reject), TIMEOUT.to_owned(), now)
             {
                 info!(rule = %record.rule, run = id, "approval timed out: the action does not run");
                 runs.push(record);
@@ -425,7 +454,7 @@ impl Dispatcher {
             inner.end_awaiting(
                 &mut state,
                 id,
-                Event::Reject,
+                Some(Event::Reject),
                 format!("rejected by {}{comment}", decision.by),
                 now,
             )
@@ -465,7 +494,7 @@ impl Dispatcher {
                 Some(held) => inner.end_awaiting(
                     &mut state,
                     id,
-                    Event::Skip,
+                    Some(Event::Skip),
                     format!("{said}, but held back: {}", held.reason),
                     now,
                 ),
@@ -506,11 +535,6 @@ pub(super) async fn expire_approvals(inner: Arc<Inner>) {
         tick.tick().await;
         inner.expire_approvals(inner.now());
     }
-}
-
-/// A duration in milliseconds.
-fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

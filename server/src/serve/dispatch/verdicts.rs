@@ -17,6 +17,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::lifecycle::rails::ms;
+
 use tracing::{info, warn};
 
 use super::{Inner, State};
@@ -269,16 +271,12 @@ pub(super) async fn verify_windows(inner: Arc<Inner>) {
 /// Asks the Alertmanager of `watch` (`alertmanager.url`, or the `externalURL` of the
 /// notification) whether it still has the alert (any alert of the group) firing.
 async fn ask(settings: &AlertmanagerSettings, watch: &Watch) -> Answer {
-    let base = match &settings.url {
-        Some(url) => url.clone(),
-        None => match crate::config::check_alertmanager_url(&watch.external_url) {
-            Ok(url) => url,
-            Err(e) => {
-                return Answer::Unreachable(format!(
-                    "the notification named no usable Alertmanager and alertmanager.url is not set: {e}"
-                ));
-            }
-        },
+    let Some(base) = silences::alertmanager_at(settings, &watch.external_url) else {
+        return Answer::Unreachable(
+            "the notification named no usable Alertmanager (externalURL) and alertmanager.url is \
+             not set"
+                .to_owned(),
+        );
     };
     let client = silences::client(settings, &base);
     let labels: LabelSet = watch
@@ -295,9 +293,4 @@ async fn ask(settings: &AlertmanagerSettings, watch: &Watch) -> Answer {
         Ok(None) => Answer::Gone,
         Err(e) => Answer::Unreachable(e.to_string()),
     }
-}
-
-/// A duration in milliseconds.
-fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }

@@ -288,18 +288,30 @@ fn run_id(id: &str) -> Result<u64, HttpError> {
         .map_err(|_| HttpError::BadRunId(id.to_owned()))
 }
 
+/// The `key=value` pairs of a query string.
+fn query_pairs(query: &str) -> Result<Vec<(String, String)>, HttpError> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .map_err(|e| HttpError::BadQuery(format!("invalid query {query:?}: {e}")))
+}
+
+/// `value` of parameter `key` as a person's text to record (a reason, a comment, a name):
+/// at most 256 characters, no control characters.
+fn short_text(key: &str, value: String) -> Result<String, HttpError> {
+    if value.chars().count() > 256 || value.chars().any(char::is_control) {
+        return Err(HttpError::BadQuery(format!(
+            "the {key} must be at most 256 characters, without control characters"
+        )));
+    }
+    Ok(value)
+}
+
 /// `comment=` and `by=` of a decision.
 fn decision_query(query: &str) -> Result<(Option<String>, Option<String>), HttpError> {
     let bad = |message: String| HttpError::BadQuery(message);
-    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
-        .map_err(|e| bad(format!("invalid query {query:?}: {e}")))?;
+    let pairs = query_pairs(query)?;
     let (mut comment, mut by) = (None, None);
     for (key, value) in pairs {
-        if value.chars().count() > 256 || value.chars().any(char::is_control) {
-            return Err(bad(format!(
-                "{key} must be at most 256 characters, without control characters"
-            )));
-        }
+        let value = short_text(&key, value)?;
         match key.as_str() {
             "comment" => comment = Some(value).filter(|v| !v.trim().is_empty()),
             "by" if value.trim().is_empty() => return Err(bad("by is empty".to_owned())),
@@ -313,8 +325,7 @@ fn decision_query(query: &str) -> Result<(Option<String>, Option<String>), HttpE
 /// `expires=` and `sig=` of a signed link.
 fn link_query(query: &str) -> Result<(i64, String), HttpError> {
     let bad = |message: String| HttpError::BadQuery(message);
-    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
-        .map_err(|e| bad(format!("invalid query {query:?}: {e}")))?;
+    let pairs = query_pairs(query)?;
     let (mut expires, mut sig) = (None, None);
     for (key, value) in pairs {
         match key.as_str() {
@@ -351,21 +362,14 @@ fn link_page(id: u64, decision: &str, query: &str) -> Routed {
 
 fn reason(query: &str) -> Result<Option<String>, HttpError> {
     let bad = |message: String| HttpError::BadQuery(message);
-    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
-        .map_err(|e| bad(format!("invalid query {query:?}: {e}")))?;
+    let pairs = query_pairs(query)?;
     let mut reason = None;
     for (key, value) in pairs {
         match key.as_str() {
             "reason" if value.trim().is_empty() => {
                 return Err(bad("the reason is empty".to_owned()));
             }
-            "reason" if value.chars().count() > 256 || value.chars().any(char::is_control) => {
-                return Err(bad(
-                    "the reason must be at most 256 characters, without control characters"
-                        .to_owned(),
-                ));
-            }
-            "reason" => reason = Some(value),
+            "reason" => reason = Some(short_text(&key, value)?),
             other => return Err(bad(format!("unknown parameter {other:?}: reason"))),
         }
     }
@@ -375,8 +379,7 @@ fn reason(query: &str) -> Result<Option<String>, HttpError> {
 /// The `rule` (required) and `target` of `POST /api/v1/breakers/reset`.
 fn breaker_query(query: &str) -> Result<(String, Option<String>), HttpError> {
     let bad = |message: String| HttpError::BadQuery(message);
-    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
-        .map_err(|e| bad(format!("invalid query {query:?}: {e}")))?;
+    let pairs = query_pairs(query)?;
     let (mut rule, mut target) = (None, None);
     for (key, value) in pairs {
         match key.as_str() {
@@ -404,7 +407,7 @@ async fn run(store: Option<Store>, id: &str, links: Option<&ApprovalLinks>) -> R
     let mut body = json!(record);
     // Who may read the run may decide it: the signed links of a run waiting for approval.
     if record.state == RunState::AwaitingApproval
-        && let Some((approve, reject)) = approvals::links(links, &record)
+        && let Some((approve, reject)) = approvals::links_of(links, &record)
     {
         body["approval_links"] = json!({"approve": approve, "reject": reject});
     }
@@ -448,8 +451,7 @@ async fn runs(store: Option<Store>, query: &str) -> Routed {
 fn run_filter(query: &str) -> Result<RunFilter, HttpError> {
     let bad = |message: String| HttpError::BadQuery(message);
     let mut filter = RunFilter::default();
-    let pairs = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
-        .map_err(|e| bad(format!("invalid query {query:?}: {e}")))?;
+    let pairs = query_pairs(query)?;
     for (key, value) in pairs {
         match key.as_str() {
             "rule" => filter.rule = Some(value),
