@@ -567,11 +567,8 @@ impl Server {
         query: &[(&str, String)],
     ) -> anyhow::Result<T> {
         let url = format!("{}{path}", self.base);
-        let response = self
-            .prepare(self.agent.get(&url), query)
-            .call()
-            .map_err(|e| advice::unreachable(&url, e))?;
-        Self::answer(&url, response)
+        let sent = self.prepare(self.agent.get(&url), query).call();
+        self.answered(&url, sent)
     }
 
     fn post<T: serde::de::DeserializeOwned>(
@@ -580,11 +577,18 @@ impl Server {
         query: &[(&str, String)],
     ) -> anyhow::Result<T> {
         let url = format!("{}{path}", self.base);
-        let response = self
-            .prepare(self.agent.post(&url), query)
-            .send_empty()
-            .map_err(|e| advice::unreachable(&url, e))?;
-        Self::answer(&url, response)
+        let sent = self.prepare(self.agent.post(&url), query).send_empty();
+        self.answered(&url, sent)
+    }
+
+    /// The answer of a request to `url` that was `sent`, or what to do when nothing answered.
+    fn answered<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        sent: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> anyhow::Result<T> {
+        let response = sent.map_err(|e| advice::unreachable(url, e))?;
+        Self::answer(url, response)
     }
 
     /// `request` with the query and the credentials.

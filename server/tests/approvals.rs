@@ -208,17 +208,7 @@ fn path_of(link: &str) -> String {
 }
 
 fn cli(args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_alertrun"))
-        .args(args)
-        .envs(Bench::envs())
-        .output()
-        .expect("alertrun runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    support::cli(args, &Bench::envs())
 }
 
 #[test]

@@ -1613,16 +1613,7 @@ fn write_config(dir: &Path, config: &Value) -> PathBuf {
 
 /// `alertrun pause|resume` against a running server, as an operator types it.
 fn cli(args: &[&str]) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_alertrun"))
-        .args(args)
-        .output()
-        .expect("alertrun runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    support::cli(args, &[])
 }
 
 #[test]

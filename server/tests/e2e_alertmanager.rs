@@ -27,8 +27,8 @@ use std::time::{Duration, SystemTime};
 use alert_core::env;
 use serde_json::{Value, json};
 use support::{
-    Alertmanager, Alertrun, Delivery, Record, Recorder, Tap, Timing, alert, find_alertmanager,
-    find_python, require_tool, wait_for, webhook_config,
+    Alertmanager, Alertrun, Delivery, Record, Recorder, Tap, Timing, alert, find_python,
+    require_tool, wait_for, webhook_config,
 };
 use tempfile::TempDir;
 
@@ -59,9 +59,7 @@ struct Scenario {
 
 #[test]
 fn real_alertmanager_drives_alertrun_end_to_end() {
-    let install = "install Debian's prometheus-alertmanager (apt-get install prometheus-alertmanager) \
-                   or set ALERTMANAGER=/path/to/alertmanager";
-    let Some(am_binary) = require_tool("Alertmanager", find_alertmanager(), install) else {
+    let Some(am_binary) = support::require_alertmanager() else {
         return;
     };
     let Some(python) = require_tool("python3", find_python(), "apt-get install python3") else {

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{Value, json};
 use support::history::{get_json, post_json};
 use support::openmetrics::{scrape, value};
-use support::{Alertmanager, Alertrun, alert, find_alertmanager, require_tool, wait_for};
+use support::{Alertmanager, Alertrun, alert, wait_for};
 use tempfile::TempDir;
 
 /// How long to wait for something that should take a second or two.
@@ -29,9 +29,7 @@ const WAIT: Duration = Duration::from_secs(20);
 
 /// An Alertmanager whose route goes nowhere: it only holds silences here.
 fn start_alertmanager(dir: &Path) -> Option<Alertmanager> {
-    let install = "install Debian's prometheus-alertmanager (apt-get install prometheus-alertmanager) \
-                   or set ALERTMANAGER=/path/to/alertmanager";
-    let binary = require_tool("Alertmanager", find_alertmanager(), install)?;
+    let binary = support::require_alertmanager()?;
     let config = json!({
         "route": {"receiver": "nowhere"},
         "receivers": [{"name": "nowhere"}],

@@ -14,10 +14,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Value, json};
 use support::history::{all_runs, run_state};
 use support::openmetrics::{scrape, value};
-use support::{
-    Alertmanager, Alertrun, Timing, alert, find_alertmanager, free_port, require_tool, wait_for,
-    webhook_config,
-};
+use support::{Alertmanager, Alertrun, Timing, alert, free_port, wait_for, webhook_config};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -35,9 +32,7 @@ fn judged(alertrun: &Alertrun, rule: &str) -> Value {
 
 #[test]
 fn issue_12_verdicts_from_a_real_alertmanager() {
-    let install = "install Debian's prometheus-alertmanager (apt-get install prometheus-alertmanager) \
-                   or set ALERTMANAGER=/path/to/alertmanager";
-    let Some(am_binary) = require_tool("Alertmanager", find_alertmanager(), install) else {
+    let Some(am_binary) = support::require_alertmanager() else {
         return;
     };
     let dir = tempfile::Builder::new()

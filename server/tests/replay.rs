@@ -69,11 +69,8 @@ fn payload_text() -> String {
     )
 }
 
-/// Starts `alertrun serve` on `config`, posts the payload, waits until its runs ended;
-/// the server and its base URL.
-fn serve_and_post(config: &Path) -> (Alertrun, String) {
-    let server = Alertrun::start(config, &[]);
-    let url = format!("http://{}", server.addr);
+/// Posts the payload as written to `server`, and waits until its runs ended.
+fn post_and_settle(server: &Alertrun) {
     let answer = support::http::request(
         server.addr,
         "POST",
@@ -83,6 +80,14 @@ fn serve_and_post(config: &Path) -> (Alertrun, String) {
     .unwrap();
     assert!(answer.status < 300, "{}", answer.text());
     wait_settled(server.addr, Duration::from_secs(30));
+}
+
+/// Starts `alertrun serve` on `config`, posts the payload, waits until its runs ended;
+/// the server and its base URL.
+fn serve_and_post(config: &Path) -> (Alertrun, String) {
+    let server = Alertrun::start(config, &[]);
+    let url = format!("http://{}", server.addr);
+    post_and_settle(&server);
     (server, url)
 }
 
@@ -215,15 +220,7 @@ fn capture_records_every_delivery_runs_nothing_and_leaves_no_dedupe() {
     std::fs::write(&config, &rules).unwrap();
     let state = server.into_state_dir();
     let server = Alertrun::start_in(&config, &[], state);
-    let answer = support::http::request(
-        server.addr,
-        "POST",
-        "/webhook",
-        Some(payload_text().as_bytes()),
-    )
-    .unwrap();
-    assert!(answer.status < 300, "{}", answer.text());
-    wait_settled(server.addr, Duration::from_secs(30));
+    post_and_settle(&server);
     assert!(
         touched.exists(),
         "the action did not run once capture was off"

@@ -33,6 +33,30 @@ pub(crate) use recorder::{Record, Recorder, find_python};
 pub(crate) use tap::{Delivery, Tap};
 pub(crate) use tmpfs::Tmpfs;
 
+/// The Alertmanager binary (see [`find_alertmanager`]), or `None` after saying loudly that
+/// the test is skipped (a failure under `CI`: [`require_tool`]).
+pub(crate) fn require_alertmanager() -> Option<PathBuf> {
+    let install = "install Debian's prometheus-alertmanager (apt-get install prometheus-alertmanager) \
+                   or set ALERTMANAGER=/path/to/alertmanager";
+    require_tool("Alertmanager", find_alertmanager(), install)
+}
+
+/// Runs the `alertrun` command line `args`, with `envs` added, as an operator types it:
+/// whether it succeeded, and its stdout and stderr together.
+pub(crate) fn cli(args: &[&str], envs: &[(&str, &std::ffi::OsStr)]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_alertrun"))
+        .args(args)
+        .envs(envs.iter().copied())
+        .output()
+        .expect("alertrun runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
 /// Polls `probe` every 50 ms until it returns `Some`, for at most `timeout`.
 ///
 /// # Panics
