@@ -478,3 +478,52 @@ fn issue_13_the_approved_action_is_the_pending_one_across_a_reload_and_a_restart
     );
     assert!(bench.marker("kept", "two").exists());
 }
+
+#[test]
+fn issue_13_bad_decisions_and_links_are_refused_naming_the_problem_and_the_server_keeps_serving() {
+    let bench = Bench::new();
+    let alertrun = bench.start();
+    let id = fire(&alertrun, "Fix", "bad", false).expect("a run");
+    let post = |path: &str| call("POST", &alertrun, path, Some(TOKEN), None);
+    let refused = [
+        (
+            format!("/api/v1/runs/{id}/approve?color=red"),
+            400,
+            "unknown parameter \\\"color\\\"",
+        ),
+        (format!("/api/v1/runs/{id}/approve?by="), 400, "by is empty"),
+        (
+            format!("/api/v1/runs/{id}/approve?comment=a%0Ab"),
+            400,
+            "without control characters",
+        ),
+        ("/api/v1/runs/abc/approve".to_owned(), 400, "invalid run id"),
+        (format!("/api/v1/runs/{id}/delete"), 404, "no route"),
+        (
+            format!("/api/v1/runs/{}/approve", id + 1000),
+            409,
+            "not awaiting approval",
+        ),
+        (format!("/approvals/{id}/approve"), 400, "expires= and sig="),
+        (
+            format!("/approvals/{id}/approve?expires=9999999999&sig=zz"),
+            403,
+            "not hex",
+        ),
+        (
+            format!("/approvals/{id}/launch?expires=9999999999&sig=00"),
+            403,
+            "approve or reject",
+        ),
+    ];
+    for (path, status, says) in refused {
+        let answer = post(&path);
+        assert_eq!(answer.status, status, "{path}: {}", answer.body);
+        assert!(answer.body.contains(says), "{path}: {}", answer.body);
+    }
+    // Nothing was decided, and the server still takes decisions.
+    assert_eq!(run(&alertrun, id)["state"], "awaiting_approval");
+    let approved = post(&format!("/api/v1/runs/{id}/approve"));
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    wait_state(&alertrun, id, "succeeded");
+}
