@@ -45,12 +45,12 @@ pub mod testing;
 pub use config::Secrets;
 pub use config::{
     Action, AlertmanagerAuth, AlertmanagerSettings, Approval, ApprovalLinks, Auth, BreakerSettings,
-    Config, ConfigError, DEFAULT_APPROVAL_TIMEOUT, DEFAULT_RECURRENCE, DEFAULT_STORM_WINDOW,
-    EventKind, Limits, Muted, NamedInterval, NotifySettings, OnAlertmanagerUnreachable,
-    OnInterrupt, OnResolved, Policy, Problem, Rails, RateLimit, Repeat, Schedule, Secret,
-    ServerSettings, SilencePolicy, Sink, SinkKind, StateSettings, StormGate, TEMPLATE_FIELDS,
-    TlsSettings, Verify, canonical_config, check_exposure, default_alertmanager_timeout,
-    default_namespace, default_timeout, parse_server,
+    Config, ConfigError, DEFAULT_APPROVAL_TIMEOUT, DEFAULT_LEASE_DURATION, DEFAULT_RECURRENCE,
+    DEFAULT_STORM_WINDOW, EventKind, HaSettings, Limits, Muted, NamedInterval, NotifySettings,
+    OnAlertmanagerUnreachable, OnInterrupt, OnResolved, Policy, Problem, Rails, RateLimit, Repeat,
+    Schedule, Secret, ServerSettings, SilencePolicy, Sink, SinkKind, StateSettings, StormGate,
+    TEMPLATE_FIELDS, TlsSettings, Verify, canonical_config, check_exposure,
+    default_alertmanager_timeout, default_namespace, default_timeout, parse_server,
 };
 pub use explain::{AlertReport, Report, RuleReport, Run, explain};
 pub use import::{
@@ -65,6 +65,8 @@ pub use history::{detail as run_detail, table as runs_table};
 pub use lifecycle::VerdictKind;
 #[cfg(feature = "server")]
 pub use lifecycle::{ParseRunStateError, RunState, Transition};
+#[cfg(feature = "server")]
+pub use serve::ha::HA_API_CALLS;
 #[cfg(feature = "server")]
 pub use serve::http::{Bound, ServeError, bind};
 #[cfg(feature = "server")]

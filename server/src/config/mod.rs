@@ -4,6 +4,7 @@
 //! `rules[2].match[0] (line 14): invalid matcher "severity=~(": …`. Unknown keys are
 //! errors.
 
+mod ha;
 mod hints;
 mod lines;
 mod lints;
@@ -32,6 +33,7 @@ use crate::backend;
 pub use crate::backend::Action;
 #[cfg(feature = "server")]
 use crate::backend::RuleAction;
+pub use ha::{DEFAULT_LEASE_DURATION, HaSettings};
 use lines::Lines;
 pub use notify::{EventKind, NotifySettings, Sink, SinkKind, TEMPLATE_FIELDS};
 pub use print::canonical_config;
@@ -118,6 +120,9 @@ pub struct Policy {
     pub dry_run: bool,
     /// After a crash.
     pub on_interrupt: OnInterrupt,
+    /// With `server.ha`: when the replica running it dies (its claim not renewed), whether
+    /// another replica runs it again (`Rerun`) or records it orphaned (`Record`).
+    pub on_owner_lost: OnInterrupt,
     /// Repeat policy.
     pub repeat: Repeat,
     /// At most this many of the rule's actions run at once; `None`: only the global limit.
@@ -146,6 +151,7 @@ impl Default for Policy {
             enabled: true,
             dry_run: false,
             on_interrupt: OnInterrupt::Record,
+            on_owner_lost: OnInterrupt::Record,
             repeat: Repeat::Once,
             concurrency: None,
             on_resolved_while_running: OnResolved::Stop,
@@ -713,6 +719,10 @@ impl<'a> Validator<'a> {
             enabled: raw.enabled.unwrap_or(true),
             dry_run: raw.dry_run.unwrap_or(false),
             on_interrupt: match raw.on_interrupt {
+                Some(RawOnInterrupt::Rerun) => OnInterrupt::Rerun,
+                _ => OnInterrupt::Record,
+            },
+            on_owner_lost: match raw.on_owner_lost {
                 Some(RawOnInterrupt::Rerun) => OnInterrupt::Rerun,
                 _ => OnInterrupt::Record,
             },

@@ -90,6 +90,9 @@ pub(crate) struct RawRule {
     pub(crate) dry_run: Option<bool>,
     #[serde(default)]
     pub(crate) on_interrupt: Option<RawOnInterrupt>,
+    /// With `server.ha`: what another replica does when this one dies mid-run.
+    #[serde(default)]
+    pub(crate) on_owner_lost: Option<RawOnInterrupt>,
     #[serde(default)]
     pub(crate) allow_option_values: bool,
     #[serde(default)]

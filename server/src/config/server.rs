@@ -18,6 +18,7 @@
 //!           episode_max_idle: 7d}
 //!   shutdown_grace: 30s
 //!   approvals: {url: https://alertrun.example.com, link_secret_file: /etc/alertrun/link-key}
+//!   ha: {mode: kubernetes, lease_duration: 15s}        # several replicas: see `ha.rs`
 //! ```
 
 use std::fmt;
@@ -93,6 +94,8 @@ pub struct ServerSettings {
     pub shutdown_grace: Duration,
     /// Signed approval links; `None`: approvals go through the API and CLI only.
     pub approval_links: Option<ApprovalLinks>,
+    /// `server.ha`: several replicas coordinated through the Kubernetes API; `None`: one.
+    pub ha: Option<super::ha::HaSettings>,
     /// `server.capture`: record every run the rules select, with the notification it came
     /// from, and run nothing (as `serve --dry-run`): for debugging a webhook.
     pub capture: bool,
@@ -163,6 +166,7 @@ impl Default for ServerSettings {
             shutdown_grace: default_shutdown_grace(),
             approval_links: None,
             capture: false,
+            ha: None,
         }
     }
 }
@@ -288,6 +292,8 @@ struct RawServer {
     approvals: Option<Value>,
     #[serde(default)]
     capture: bool,
+    #[serde(default)]
+    ha: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -436,6 +442,7 @@ impl ServerSettings {
             ("server.state.dir", a.state.dir != b.state.dir),
             ("server.state.durable", a.state.durable != b.state.durable),
             ("server.capture", a.capture != b.capture),
+            ("server.ha", a.ha != b.ha),
             (
                 "server.state.history_max_age",
                 a.state.history_max_age != b.state.history_max_age,
@@ -538,6 +545,9 @@ impl Validator<'_> {
             .and_then(|t| self.duration("server.shutdown_grace", &t))
             .unwrap_or_else(default_shutdown_grace);
         let approval_links = raw.approvals.and_then(|v| self.approval_links(v));
+        let ha = raw
+            .ha
+            .and_then(|v| self.ha(v, listen.port(), tls.is_some()));
         ServerSettings {
             listen,
             auth,
@@ -549,6 +559,7 @@ impl Validator<'_> {
             shutdown_grace,
             approval_links,
             capture: raw.capture,
+            ha,
         }
     }
 

@@ -9,6 +9,7 @@ pub(crate) mod alertmanager;
 pub(crate) mod api;
 pub(crate) mod control;
 pub(crate) mod dispatch;
+pub(crate) mod ha;
 pub(crate) mod http;
 pub(crate) mod intake;
 pub(crate) mod metrics;
