@@ -68,6 +68,12 @@ pub const API_CALLS: &[ApiCall] = &[
 /// The HTTP method maps to the RBAC verb as the API server maps it: `POST` is `create`,
 /// `DELETE` is `delete`, `GET` of a named object is `get` and of a collection is `list`.
 pub fn api_call_of(method: &str, path: &str) -> Option<ApiCall> {
+    api_call_in(API_CALLS, method, path)
+}
+
+/// [`api_call_of`] against another list of calls (another component's, such as alertrun's
+/// claims on Leases); `PUT` of a named object is `update`.
+pub fn api_call_in(calls: &[ApiCall], method: &str, path: &str) -> Option<ApiCall> {
     let path = path.split('?').next().unwrap_or(path);
     let (group, rest) = if let Some(rest) = path.strip_prefix("/apis/") {
         let mut parts = rest.splitn(3, '/');
@@ -92,9 +98,10 @@ pub fn api_call_of(method: &str, path: &str) -> Option<ApiCall> {
         ("DELETE", true) => "delete",
         ("GET", true) => "get",
         ("GET", false) => "list",
+        ("PUT", true) => "update",
         _ => return None,
     };
-    API_CALLS
+    calls
         .iter()
         .find(|c| c.group == group && c.resource == resource && c.verb == verb)
         .copied()

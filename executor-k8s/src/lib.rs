@@ -80,12 +80,12 @@ pub use action::{
     JobAction, RestartPolicy, default_backoff_limit, default_container_name,
     default_restart_policy, default_ttl_seconds_after_finished,
 };
-pub use api_calls::{API_CALLS, ApiCall, api_call_of};
+pub use api_calls::{API_CALLS, ApiCall, api_call_in, api_call_of};
 #[cfg(feature = "executor")]
 pub use cluster::{ApiFailure, ApiMessage, ClusterError};
 #[cfg(feature = "executor")]
 pub use executor::{DELETED_BEFORE_OUTCOME, JobExecutor};
-pub use name::{is_dns1123_label, job_name};
+pub use name::{is_dns1123_label, job_name, label_value};
 #[cfg(feature = "executor")]
 pub use options::{
     JobOptions, default_deadline_grace, default_log_tail_bytes, default_log_tail_lines,

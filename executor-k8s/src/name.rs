@@ -49,7 +49,7 @@ pub fn job_name(rule: &str, dedup_key: &str) -> String {
 /// cut to fit, and gets `-` plus 16 hex digits of `sha256(text)` appended, so two changed
 /// values stay distinct and a changed value is recognisable. The raw text belongs in an
 /// annotation.
-pub(crate) fn label_value(text: &str) -> String {
+pub fn label_value(text: &str) -> String {
     if is_label_value(text) {
         return text.to_string();
     }

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crate::{API_CALLS, ApiCall, api_call_of};
+use crate::{API_CALLS, ApiCall, api_call_in};
 
 use http::{Method, Request, Response, StatusCode};
 use kube::client::Body;
@@ -61,20 +61,30 @@ impl Call {
     /// When no request comes in time, or its body or query is not what an API client sends
     /// (the test fails).
     pub async fn next(handle: &mut Handle) -> Self {
+        Self::next_in(handle, API_CALLS, "executor_k8s::API_CALLS").await
+    }
+
+    /// The next request, within [`CALL_TIMEOUT`], checked against `calls` (another
+    /// component's list, named `list` in the failure message) instead of [`API_CALLS`].
+    ///
+    /// # Panics
+    /// As [`Call::next`].
+    pub async fn next_in(handle: &mut Handle, calls: &[ApiCall], list: &str) -> Self {
         let (request, respond) = tokio::time::timeout(CALL_TIMEOUT, handle.next_request())
             .await
             .expect("the executor made the next call in time")
             .expect("the client is alive");
         let (parts, body) = request.into_parts();
-        let call = api_call_of(parts.method.as_str(), parts.uri.path()).unwrap_or_else(|| {
-            panic!(
-                "{} {} is not one of executor_k8s::API_CALLS ({} calls): add it there, and \
+        let call =
+            api_call_in(calls, parts.method.as_str(), parts.uri.path()).unwrap_or_else(|| {
+                panic!(
+                    "{} {} is not one of {list} ({} calls): add it there, and \
                  its verb to the Role in deploy/",
-                parts.method,
-                parts.uri.path(),
-                API_CALLS.len()
-            )
-        });
+                    parts.method,
+                    parts.uri.path(),
+                    calls.len()
+                )
+            });
         SEEN.lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(call);

@@ -100,6 +100,7 @@ fn run(id: u64, notification: u64) -> RunRecord {
         silence: None,
         approval: None,
         notifications: Vec::new(),
+        claim: None,
     }
 }
 

@@ -331,6 +331,20 @@ impl Backends {
         Self::default()
     }
 
+    /// The cluster client, made now if none was yet (`server.ha` needs one whatever the
+    /// rules' actions are).
+    ///
+    /// # Errors
+    /// When no cluster client can be made.
+    pub(crate) async fn cluster(&mut self) -> Result<kube::Client, BackendError> {
+        if let Some(client) = &self.cluster {
+            return Ok(client.clone());
+        }
+        let client = cluster_client().await.map_err(BackendError::NoCluster)?;
+        self.cluster = Some(client.clone());
+        Ok(client)
+    }
+
     /// The executor of each rule, by rule name.
     ///
     /// # Errors

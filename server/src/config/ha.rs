@@ -176,7 +176,9 @@ mod tests {
     use serde_json::json;
 
     fn ha(value: Value) -> Result<Option<HaSettings>, String> {
-        parse_server(json!({"ha": value}))
+        let mut server = json!({});
+        server["ha"] = value;
+        parse_server(server)
             .map(|s| s.ha)
             .map_err(|e| e.to_string())
     }

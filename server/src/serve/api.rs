@@ -80,12 +80,34 @@ pub trait Api: Send + Sync + 'static {
         Err(DecideError::NotAwaiting(id))
     }
 
+    /// `server.ha`: this replica's name and role and every claim on the Kubernetes API
+    /// (`GET /api/v1/claims`); none: one replica (the route is 404).
+    #[allow(
+        private_interfaces,
+        reason = "the claims are the crate's own; the trait is not exported"
+    )]
+    fn claims(&self) -> BoxFuture<'_, Option<Result<ClaimsStatus, ControlError>>> {
+        Box::pin(async { None })
+    }
+
     /// Closes the open circuit breakers of `rule` (on `target` only, when given); returns
     /// the targets closed.
     fn reset_breakers(&self, rule: &str, target: Option<&str>) -> Vec<String> {
         let _ = (rule, target);
         Vec::new()
     }
+}
+
+/// What `GET /api/v1/claims` shows: which replica answers, whether it is the housekeeper,
+/// and which replica holds each episode's claim (newest renewal first).
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct ClaimsStatus {
+    /// The replica answering.
+    pub(crate) replica: String,
+    /// Whether it is the housekeeper (leader) now.
+    pub(crate) leader: bool,
+    /// Every claim in the claims' namespace.
+    pub(crate) claims: Vec<crate::serve::ha::ClaimView>,
 }
 
 /// A person's decision, as a route or the CLI hands it in.

@@ -12,7 +12,8 @@ use alert_core::BoxFuture;
 use tracing::{error, info, warn};
 
 use super::api::{
-    Api, ControlError, DecideError, Decision, PauseStatus, ReloadError, Reloaded, RuleStatus,
+    Api, ClaimsStatus, ControlError, DecideError, Decision, PauseStatus, ReloadError, Reloaded,
+    RuleStatus,
 };
 use super::dispatch::{Dispatcher, Loaded};
 use super::metrics::Metrics;
@@ -160,6 +161,22 @@ impl Api for Control {
         self.dispatcher.store().cloned()
     }
 
+    fn claims(&self) -> BoxFuture<'_, Option<Result<ClaimsStatus, ControlError>>> {
+        Box::pin(async move {
+            let ha = self.dispatcher.ha()?;
+            Some(
+                ha.list()
+                    .await
+                    .map(|claims| ClaimsStatus {
+                        replica: ha.replica().to_owned(),
+                        leader: ha.is_leader(),
+                        claims,
+                    })
+                    .map_err(|e| ControlError::new(error_chain(&e))),
+            )
+        })
+    }
+
     fn status(&self) -> Option<ServerStatus> {
         let store = self.dispatcher.store().map(|s| s.path().to_owned());
         Some(self.status.status(store.as_deref()))
@@ -232,4 +249,16 @@ fn pause_statuses(pauses: Vec<crate::lifecycle::rails::Pause>) -> Vec<PauseStatu
             at: crate::lifecycle::rails::rfc3339(p.at),
         })
         .collect()
+}
+
+/// `e` and its sources, `: `-separated.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }

@@ -43,6 +43,7 @@ use crate::lifecycle::{
 use crate::store::{self, DedupeEntry, RunRecord, RunState, Store, StoreError};
 
 pub(crate) mod approvals;
+mod ha;
 mod notify;
 mod record;
 mod recover;
@@ -83,6 +84,8 @@ pub(crate) struct DispatchOptions {
     /// notification, run nothing, and leave no dedupe entry behind, so that acting later
     /// starts from a clean slate.
     pub capture: bool,
+    /// `server.ha`: this replica's claims; `None`: the only replica.
+    pub ha: Option<Arc<super::ha::Ha>>,
 }
 
 impl std::fmt::Debug for DispatchOptions {
@@ -349,6 +352,10 @@ struct Taken {
     /// Its runs that wait for approval once written.
     awaiting: Vec<Run>,
     skipped: usize,
+    /// What it writes: its runs, dedupe entries and body.
+    write: store::Batch,
+    /// Refused after it was admitted (its episodes could not be claimed).
+    refused: Option<Refused>,
 }
 
 impl Dispatcher {
@@ -412,6 +419,10 @@ impl Dispatcher {
         tokio::spawn(verdicts::verify_windows(Arc::clone(&inner)));
         tokio::spawn(approvals::expire_approvals(Arc::clone(&inner)));
         tokio::spawn(notify::deliver_notifications(Arc::clone(&inner)));
+        if inner.options.ha.is_some() {
+            tokio::spawn(ha::keep_claims(Arc::clone(&inner)));
+            tokio::spawn(ha::housekeep(Arc::clone(&inner)));
+        }
         Ok(Self { inner })
     }
 
@@ -431,6 +442,11 @@ impl Dispatcher {
     }
 
     /// The store, when durable.
+    /// `server.ha`: this replica's claims.
+    pub(crate) fn ha(&self) -> Option<Arc<super::ha::Ha>> {
+        self.inner.options.ha.clone()
+    }
+
     pub(crate) fn store(&self) -> Option<&Store> {
         self.inner.options.store.as_ref()
     }
@@ -699,8 +715,9 @@ async fn take_notifications(inner: Arc<Inner>, mut rx: mpsc::Receiver<Submission
 /// A batch admitted and waiting to be written.
 struct PlannedBatch {
     taken: Vec<Taken>,
-    /// Its write, handed to the writer already.
-    written: Written,
+    /// Its write, handed to the writer already; `None` when its episodes are claimed
+    /// first (`server.ha`), each notification's write still on its `Taken`.
+    written: Option<Written>,
 }
 
 /// A selection rendered into a run, before the ledger admits it.
@@ -883,10 +900,12 @@ impl Inner {
                 runs: Vec::new(),
                 awaiting: Vec::new(),
                 skipped: 0,
+                write: store::Batch::default(),
+                refused: None,
             };
             for (key, entry) in &t.admission.refresh {
                 let ran_at = entry.ran_at.unwrap_or(entry.seen_at);
-                write.dedupe.push((
+                t.write.dedupe.push((
                     key.to_store_key(),
                     DedupeEntry {
                         ran_at,
@@ -949,11 +968,11 @@ impl Inner {
                     },
                 }
                 if !p.held && !self.options.capture {
-                    write
+                    t.write
                         .dedupe
                         .push((p.selection.key.to_store_key(), DedupeEntry::at(now)));
                 }
-                write.runs.push(run.record.clone());
+                t.write.runs.push(run.record.clone());
                 match run.record.state {
                     RunState::Queued => t.runs.push(run),
                     RunState::AwaitingApproval => t.awaiting.push(run),
@@ -961,13 +980,26 @@ impl Inner {
                 }
             }
             if let Some(id) = t.admission.notification {
-                write.notifications.push((id, Arc::clone(&body)));
+                t.write.notifications.push((id, Arc::clone(&body)));
             }
             taken.push(t);
         }
         write.settings.extend(changed_settings(&mut state));
+        // With claims to make first (`server.ha`), the runs are written once claimed
+        // (`commit_batch`); the rails' changes go now, in order.
+        let claiming = self.claims_needed(&taken);
+        if !claiming {
+            for t in &mut taken {
+                write.merge(std::mem::take(&mut t.write));
+            }
+        }
         // Handed over under the lock: see `Inner::submit`.
-        let written = self.submit(write);
+        let settings_written = self.submit(write);
+        let written = if claiming {
+            None
+        } else {
+            Some(settings_written)
+        };
         drop(state);
         if !decided.is_empty() {
             let inner = Arc::clone(self);
@@ -982,8 +1014,18 @@ impl Inner {
     /// Writes an admitted batch; then, in one step under the lock, settles it in the
     /// ledger (its runs queue, or it is forgotten when the write failed) and answers.
     async fn commit_batch(&self, planned: PlannedBatch) {
-        let PlannedBatch { taken, written } = planned;
-        let written = written.await;
+        let PlannedBatch { mut taken, written } = planned;
+        let written = match written {
+            Some(written) => written.await,
+            None => {
+                self.claim_batch(&mut taken).await;
+                let mut write = store::Batch::default();
+                for t in &mut taken {
+                    write.merge(std::mem::take(&mut t.write));
+                }
+                self.write(write).await
+            }
+        };
         if let Err(e) = &written {
             error!(error = %e, notifications = taken.len(),
                 "cannot record accepted notifications: refusing them (503) so that Alertmanager retries");
@@ -1000,15 +1042,20 @@ impl Inner {
                     .collect();
                 // A run waiting for approval is accepted work too.
                 let count = queued.len() + t.awaiting.len();
+                let refused = match (&written, t.refused) {
+                    (_, Some(refused)) => Some(refused),
+                    (Err(_), None) => Some(Refused::StoreUnavailable),
+                    (Ok(()), None) => None,
+                };
                 state
                     .ledger
-                    .settle(&t.admission, written.is_ok(), now, queued);
-                if written.is_err() {
+                    .settle(&t.admission, refused.is_none(), now, queued);
+                if let Some(refused) = refused {
                     for run in t.runs.iter().chain(&t.awaiting) {
                         let at = run.record.created_at;
                         state.rails.withdraw(run.record.id, at);
                     }
-                    answers.push((t.reply, Err(Refused::StoreUnavailable)));
+                    answers.push((t.reply, Err(refused)));
                     continue;
                 }
                 for mut run in t.runs {

@@ -43,6 +43,7 @@ async fn dispatcher_with(
         clock: Arc::new(clock.reader()),
         dry_run: false,
         capture: false,
+        ha: None,
     };
     let loaded = Loaded {
         config: Arc::new(config),
@@ -377,6 +378,7 @@ async fn dispatcher_using(
         clock: Arc::new(now_ms),
         dry_run,
         capture: false,
+        ha: None,
     };
     let loaded = Loaded {
         config: Arc::new(config),

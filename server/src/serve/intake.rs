@@ -37,6 +37,10 @@ pub enum Refused {
     /// The store cannot record the notification's runs (read-only or full disk).
     #[error("the state store cannot record it now")]
     StoreUnavailable,
+    /// `server.ha`: its episodes cannot be claimed on the Kubernetes API now (unreachable,
+    /// or refusing): no replica may run them unclaimed, so Alertmanager must retry.
+    #[error("its episodes cannot be claimed on the Kubernetes API now (server.ha)")]
+    ClaimUnavailable,
 }
 
 /// Takes notifications. The returned future resolves once the notification's runs are

@@ -25,6 +25,10 @@
 //! | `alertrun_approval_decisions_total` | counter | `rule`, `outcome` (approved, rejected, timeout, cancelled, held) |
 //! | `alertrun_approval_wait_seconds` | histogram, 1 s to 1 d | `rule` |
 //! | `alertrun_notifications_sent_total` | counter: delivery attempts | `sink`, `result` (ok, error) |
+//! | `alertrun_ha_claims_total` | counter (`server.ha`) | `result` (won, lost, taken_over, orphaned, error) |
+//! | `alertrun_ha_claim_conflicts_total` | counter: 409 answers to claim writes | |
+//! | `alertrun_ha_claim_duration_seconds` | histogram, 1 ms to 10 s | |
+//! | `alertrun_ha_leader` | gauge, 0 or 1: this replica is the housekeeper | |
 //! | `alertrun_oldest_queued_run_age_seconds` | gauge | |
 //! | `alertrun_store_commit_duration_seconds` | histogram, 0.1 ms to 1 s | |
 //! | `alertrun_store_errors_total` | counter | `op` ([`StoreOp`]) |
@@ -65,6 +69,11 @@ const TIME_TO_RESOLVE_BUCKETS: [f64; 12] = [
 /// person reads at a glance.
 const RUN_DURATION_BUCKETS: [f64; 15] = [
     0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+];
+
+/// Upper bounds of `alertrun_ha_claim_duration_seconds`: an API round trip, 1 ms to 10 s.
+const CLAIM_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
 /// Upper bounds of `alertrun_store_commit_duration_seconds`: from 0.1 ms to a second.
@@ -128,6 +137,8 @@ label_values! {
         ShuttingDown => "shutting_down",
         /// The run store cannot record the notification's runs (503).
         StoreUnavailable => "store_unavailable",
+        /// `server.ha`: the episodes could not be claimed on the Kubernetes API (503).
+        ClaimUnavailable => "claim_unavailable",
         /// Not JSON, or compressed (415).
         UnsupportedMediaType => "unsupported_media_type",
         /// The request was not received within `server.limits.request_timeout` (408).
@@ -163,6 +174,10 @@ label_values! {
         RateLimited => "rate_limited",
         /// A silence someone else made covers the alert.
         Silenced => "silenced",
+        /// `server.ha`: another replica claimed the episode and runs it.
+        Claimed => "claimed",
+        /// `server.ha`: the replica that ran it was lost; recorded, not run again.
+        OwnerLost => "owner_lost",
     }
 }
 
@@ -266,6 +281,11 @@ struct VerdictLabels {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ClaimLabels {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct SentLabels {
     sink: String,
     result: &'static str,
@@ -315,6 +335,10 @@ struct Inner {
     approval_wait: HistogramFamily<RuleLabels>,
     time_to_resolve: HistogramFamily<RuleLabels>,
     notifications_sent: Family<SentLabels, Counter>,
+    ha_claims: Family<ClaimLabels, Counter>,
+    ha_claim_conflicts: Counter,
+    ha_claim_duration: Histogram,
+    ha_leader: Gauge,
     oldest_queued_run_age: Gauge<f64, AtomicU64>,
     store_commit_duration: Histogram,
     /// By [`StoreOp::index`].
@@ -470,6 +494,26 @@ impl Metrics {
             .inc();
     }
 
+    /// A claim (`server.ha`) ended with `result` (won, lost, taken_over, orphaned, error)
+    /// after `took`.
+    pub fn claimed(&self, result: &'static str, took: Duration) {
+        self.inner
+            .ha_claims
+            .get_or_create(&ClaimLabels { result })
+            .inc();
+        self.inner.ha_claim_duration.observe(took.as_secs_f64());
+    }
+
+    /// The API answered a claim's create or update `409`.
+    pub fn claim_conflict(&self) {
+        self.inner.ha_claim_conflicts.inc();
+    }
+
+    /// Whether this replica is the housekeeper now.
+    pub fn set_leader(&self, leader: bool) {
+        self.inner.ha_leader.set(i64::from(leader));
+    }
+
     /// The oldest queued run has waited `secs` seconds (0 when the queue is empty).
     pub fn set_oldest_queued_age(&self, secs: f64) {
         self.inner.oldest_queued_run_age.set(secs);
@@ -549,6 +593,10 @@ impl Inner {
                 Histogram::new(TIME_TO_RESOLVE_BUCKETS)
             }),
             notifications_sent: Family::default(),
+            ha_claims: Family::default(),
+            ha_claim_conflicts: Counter::default(),
+            ha_claim_duration: Histogram::new(CLAIM_BUCKETS),
+            ha_leader: Gauge::default(),
             oldest_queued_run_age: Gauge::default(),
             store_commit_duration: Histogram::new(STORE_COMMIT_BUCKETS),
             store_errors: Vec::new(),
@@ -611,6 +659,27 @@ impl Inner {
             "remediation_verdicts",
             "Verdicts on succeeded runs of rules with verify, by rule and verdict",
             self.verdicts.clone(),
+        );
+        r.register(
+            "ha_claims",
+            "Claims of episodes on the Kubernetes API (server.ha), by result",
+            self.ha_claims.clone(),
+        );
+        r.register(
+            "ha_claim_conflicts",
+            "Claim creates and updates the API server answered 409 (another replica was first)",
+            self.ha_claim_conflicts.clone(),
+        );
+        r.register_with_unit(
+            "ha_claim_duration",
+            "How long claiming an episode took (API round trips)",
+            Unit::Seconds,
+            self.ha_claim_duration.clone(),
+        );
+        r.register(
+            "ha_leader",
+            "1 while this replica is the housekeeper (server.ha)",
+            self.ha_leader.clone(),
         );
         r.register(
             "approvals_pending",

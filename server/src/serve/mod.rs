@@ -101,6 +101,32 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         );
     }
     let metrics = Metrics::new();
+    let ha = match &settings.ha {
+        Some(ha) => {
+            let client = backends
+                .cluster()
+                .await
+                .context("server.ha needs the Kubernetes API")?;
+            let namespace = ha
+                .namespace
+                .clone()
+                .unwrap_or_else(|| client.default_namespace().to_owned());
+            info!(replica = %ha.replica, namespace = %namespace,
+                lease = ?ha.lease_duration, "high availability: episodes are claimed on the Kubernetes API");
+            Some(Arc::new(self::ha::Ha::new(
+                self::ha::Claims::new(
+                    client,
+                    &namespace,
+                    &ha.replica,
+                    ha.url.as_deref(),
+                    ha.lease_duration,
+                    metrics.clone(),
+                ),
+                metrics.clone(),
+            )))
+        }
+        None => None,
+    };
     let rules = config.rules().rules().len();
     let dispatcher = Dispatcher::start(
         Loaded {
@@ -118,6 +144,7 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
             clock: Arc::new(dispatch::now_ms),
             dry_run: options.dry_run,
             capture: settings.capture,
+            ha,
         },
     )
     .await

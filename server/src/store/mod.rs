@@ -67,8 +67,8 @@ use redb::{Database, Durability, ReadOnlyDatabase, ReadableDatabase, ReadableTab
 
 pub use error::StoreError;
 pub use record::{
-    ApprovalDecision, ApprovalRecord, Batch, DedupeEntry, NotificationStatus, Recovery, RunFilter,
-    RunRecord, RunSilence, RunVerdict,
+    ApprovalDecision, ApprovalRecord, Batch, DedupeEntry, NotificationStatus, Recovery, RunClaim,
+    RunFilter, RunRecord, RunSilence, RunVerdict,
 };
 pub(crate) use record::{RunState, Transition};
 

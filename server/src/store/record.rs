@@ -80,6 +80,25 @@ pub struct RunRecord {
     /// What became of the notifications about it (`notify:` sinks), one per sink and event.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notifications: Vec<NotificationStatus>,
+    /// With `server.ha`: the claim of its episode, and which replica holds it (this one for
+    /// a run it ran; another for a run recorded `skipped` because that one claimed it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<RunClaim>,
+}
+
+/// Which replica runs an episode (`server.ha`), as the run's claim said when recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunClaim {
+    /// The claim's name (a Lease in the claims' namespace).
+    pub name: String,
+    /// The replica holding it.
+    pub replica: String,
+    /// That replica's run id, when another replica holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<u64>,
+    /// Where that replica's API answers, when another replica holds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// A run's approval: what was asked to be approved, until when, and the decisions.
@@ -190,6 +209,15 @@ impl Batch {
             && self.dedupe.is_empty()
             && self.dedupe_remove.is_empty()
             && self.settings.is_empty()
+    }
+
+    /// Adds `other`'s writes after this batch's.
+    pub fn merge(&mut self, other: Batch) {
+        self.notifications.extend(other.notifications);
+        self.runs.extend(other.runs);
+        self.dedupe.extend(other.dedupe);
+        self.dedupe_remove.extend(other.dedupe_remove);
+        self.settings.extend(other.settings);
     }
 }
 

@@ -45,6 +45,7 @@ pub(super) fn record(
         silence: None,
         approval: None,
         notifications: Vec::new(),
+        claim: None,
     }
 }
 

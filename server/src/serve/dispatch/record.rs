@@ -77,6 +77,7 @@ pub(crate) fn queued(
         silence: None,
         approval: None,
         notifications: Vec::new(),
+        claim: None,
     }
 }
 

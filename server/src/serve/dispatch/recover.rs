@@ -103,6 +103,7 @@ impl Inner {
                         .is_some_and(|i| {
                             loaded.config.policy(i).on_interrupt == OnInterrupt::Rerun
                         });
+                    let rerun = rerun && self.still_ours(&record).await;
                     match (rerun, rebuilt) {
                         (true, Some(mut run)) if ended.is_gone() => {
                             let id = self.lock().ledger.next_id();
@@ -179,7 +180,15 @@ impl Inner {
                     }
                 }
                 RunState::Queued => match rebuilt {
-                    Some(run) => requeue.push(run),
+                    Some(run) if self.still_ours(&record).await => requeue.push(run),
+                    Some(_) => {
+                        let reason = "after a restart its claim is no longer this replica's \
+                                      (taken over, or recorded orphaned): not run here (server.ha)";
+                        record.reason = Some(reason.to_owned());
+                        enter(&mut record, RunState::Skipped, now, reason.to_owned());
+                        self.notify_end(&mut record, body.map_or(&[][..], |b| &b[..]));
+                        write.runs.push(record);
+                    }
                     None => {
                         record.reason =
                             Some("after a restart its rule or notification is gone".to_owned());
@@ -282,7 +291,7 @@ impl Inner {
     }
 
     /// Renders a stored run again from its notification, with the current config.
-    fn rebuild(&self, loaded: &Loaded, record: &RunRecord, body: &[u8]) -> Option<Run> {
+    pub(super) fn rebuild(&self, loaded: &Loaded, record: &RunRecord, body: &[u8]) -> Option<Run> {
         // The body was accepted under the limits of its time (a `max_alerts` above the
         // default, maybe since lowered): it is re-read with no alert-count limit, or a
         // notification answered 200 would lose its runs here.

@@ -547,7 +547,12 @@ pub(super) async fn record_ends(inner: Arc<Inner>, mut rx: mpsc::UnboundedReceiv
         let mut next = first;
         while let Some(update) = next.take().or_else(|| rx.try_recv().ok()) {
             match update {
-                Update::End(record, body) => ends.push((*record, body)),
+                Update::End(record, body) => {
+                    if let Some(ha) = &inner.options.ha {
+                        ha.ended(record.id, record.state.as_str(), inner.now());
+                    }
+                    ends.push((*record, body));
+                }
                 Update::Flush(done) => flushes.push(done),
                 Update::Settings(more) => settings.extend(more),
             }

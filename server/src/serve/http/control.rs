@@ -81,6 +81,19 @@ pub(super) fn routes(settings: Arc<ServerSettings>, backends: Backends) -> Boxed
                 .ok_or_else(|| HttpError::NotFound("/api/v1/status".into()))?;
             Ok(json(StatusCode::OK, &json!(status)))
         });
+    let claims = warp::path!("api" / "v1" / "claims")
+        .and(c.with())
+        .and(head())
+        .then(|c: Control, head: Head| async move {
+            head.admit(&c.settings, Allow::Get, Access::Control)?;
+            match c.api.claims().await {
+                None => Err(HttpError::NotFound(
+                    "/api/v1/claims (server.ha is off)".into(),
+                )),
+                Some(Err(e)) => Err(HttpError::Control(e)),
+                Some(Ok(claims)) => Ok(json(StatusCode::OK, &json!(claims))),
+            }
+        });
     let notification = warp::path!("api" / "v1" / "notifications" / String)
         .and(c.with())
         .and(head())
@@ -223,6 +236,8 @@ pub(super) fn routes(settings: Arc<ServerSettings>, backends: Backends) -> Boxed
         .or(run)
         .unify()
         .or(status)
+        .unify()
+        .or(claims)
         .unify()
         .or(notification)
         .unify()

@@ -168,6 +168,7 @@ impl HttpError {
             Self::Refused(Refused::QueueFull) => RejectReason::QueueFull,
             Self::Refused(Refused::ShuttingDown) => RejectReason::ShuttingDown,
             Self::Refused(Refused::StoreUnavailable) => RejectReason::StoreUnavailable,
+            Self::Refused(Refused::ClaimUnavailable) => RejectReason::ClaimUnavailable,
             Self::NotFound(_)
             | Self::MethodNotAllowed { .. }
             | Self::Unauthorized { .. }
@@ -218,6 +219,7 @@ impl HttpError {
                     Refused::QueueFull => "5",
                     Refused::ShuttingDown => "30",
                     Refused::StoreUnavailable => "10",
+                    Refused::ClaimUnavailable => "5",
                 };
                 headers.insert(RETRY_AFTER, HeaderValue::from_static(seconds));
             }

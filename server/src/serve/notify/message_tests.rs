@@ -42,6 +42,7 @@ fn record() -> RunRecord {
         notifications: Vec::new(),
         silence: None,
         approval: None,
+        claim: None,
     }
 }
 

@@ -160,6 +160,7 @@ fn record(id: u64) -> RunRecord {
         silence: None,
         approval: None,
         notifications: Vec::new(),
+        claim: None,
     }
 }
 
