@@ -222,6 +222,19 @@ const FAMILIES: &[(&str, OpenMetricsType, &str, &[&str])] = &[
         &[],
     ),
     (
+        "alertrun_ha_claim_conflicts",
+        OpenMetricsType::Counter,
+        "",
+        &[],
+    ),
+    (
+        "alertrun_ha_claim_duration_seconds",
+        OpenMetricsType::Histogram,
+        "seconds",
+        &[],
+    ),
+    ("alertrun_ha_leader", OpenMetricsType::Gauge, "", &[]),
+    (
         "alertrun_config_last_reload_success_timestamp_seconds",
         OpenMetricsType::Gauge,
         "seconds",
@@ -389,6 +402,11 @@ fn series_names_follow_prometheus_conventions() {
             "alertrun_circuit_open",
             "alertrun_config_last_reload_success_timestamp_seconds",
             "alertrun_config_last_reload_successful",
+            "alertrun_ha_claim_conflicts_total",
+            "alertrun_ha_claim_duration_seconds_bucket",
+            "alertrun_ha_claim_duration_seconds_count",
+            "alertrun_ha_claim_duration_seconds_sum",
+            "alertrun_ha_leader",
             "alertrun_notifications_received_total",
             "alertrun_notifications_rejected_total",
             "alertrun_oldest_queued_run_age_seconds",
@@ -450,7 +468,7 @@ fn enum_labelled_counters_start_at_zero_for_every_value() {
         family(&e, "alertrun_notifications_rejected")
             .iter_samples()
             .count(),
-        8
+        RejectReason::ALL.len()
     );
     assert_eq!(
         family(&e, "alertrun_store_errors").iter_samples().count(),
