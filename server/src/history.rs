@@ -8,8 +8,10 @@ use crate::store::{RunRecord, RunVerdict};
 /// One line per run, newest first as given: id, state, rule, fingerprint, start, duration,
 /// exit.
 pub fn table(runs: &[RunRecord]) -> String {
-    // The verdict column shows only when a run has one (rules with `verify`).
+    // The verdict column shows only when a run has one (rules with `verify`); the replica
+    // column only with `server.ha` (a run with a claim).
     let verdicts = runs.iter().any(|r| r.verdict.is_some());
+    let replicas = runs.iter().any(|r| r.claim.is_some());
     let rows: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {
@@ -35,6 +37,13 @@ pub fn table(runs: &[RunRecord]) -> String {
             if verdicts {
                 row.push(r.verdict.as_ref().map_or_else(|| "-".to_owned(), verdict));
             }
+            if replicas {
+                row.push(
+                    r.claim
+                        .as_ref()
+                        .map_or_else(|| "-".to_owned(), |c| c.replica.clone()),
+                );
+            }
             row
         })
         .collect();
@@ -49,6 +58,9 @@ pub fn table(runs: &[RunRecord]) -> String {
     ];
     if verdicts {
         header.push("VERDICT");
+    }
+    if replicas {
+        header.push("REPLICA");
     }
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in &rows {
@@ -112,6 +124,16 @@ pub fn detail(r: &RunRecord) -> String {
     field("ended_by", r.ended_by.as_deref().unwrap_or(""));
     if let Some(v) = &r.verdict {
         field("verdict", &verdict(v));
+    }
+    if let Some(c) = &r.claim {
+        let mut text = format!("{} (claim {})", c.replica, c.name);
+        if let Some(run) = c.run {
+            let _ = write!(text, ", its run {run}");
+        }
+        if let Some(url) = &c.url {
+            let _ = write!(text, " at {url}");
+        }
+        field("replica", &text);
     }
     field("dry_run", &r.dry_run.to_string());
     if let Some(silence) = &r.silence {

@@ -767,3 +767,32 @@ fn readme_yaml(heading: &str) -> String {
     let start = section.find("```yaml\n").expect("a YAML example") + "```yaml\n".len();
     section[start..start + section[start..].find("```").expect("its end")].to_owned()
 }
+
+#[test]
+fn the_readme_high_availability_example_loads_with_the_pod_s_name() {
+    let yaml = readme_yaml("## High availability") + "rules: []\n";
+    let config = Config::from_yaml(&yaml).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    let ha = config.server().ha.clone().expect("server.ha");
+    assert_eq!(ha.namespace.as_deref(), Some("alertrun"));
+    assert_eq!(ha.lease_duration, alertrun::DEFAULT_LEASE_DURATION);
+    // No replica set: $POD_NAME in a pod, else this machine's hostname; never empty.
+    assert!(!ha.replica.is_empty());
+    if let Ok(pod) = std::env::var("POD_NAME") {
+        assert_eq!(ha.replica, pod);
+    }
+}
+
+#[test]
+fn on_owner_lost_is_record_unless_rerun_is_written() {
+    let yaml = "rules:\n  - name: a\n    action: {process: {command: [/bin/true]}}\n  \
+                - name: b\n    on_owner_lost: rerun\n    action: {process: {command: [/bin/true]}}\n";
+    let config = Config::from_yaml(yaml).unwrap();
+    assert_eq!(
+        config.policy(0).on_owner_lost,
+        alertrun::OnInterrupt::Record
+    );
+    assert_eq!(config.policy(1).on_owner_lost, alertrun::OnInterrupt::Rerun);
+    let bad = yaml.replace("rerun", "retry");
+    let e = Config::from_yaml(&bad).unwrap_err().to_string();
+    assert!(e.contains("rules[1].on_owner_lost"), "{e}");
+}

@@ -136,6 +136,19 @@ pub(super) fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
             outln!("{}", serde_json::to_string_pretty(&run)?);
         } else {
             out!("{}", alertrun::run_detail(&run));
+            // `server.ha`: another replica ran the episode; its detail is in its store.
+            if let Some((url, owner_run)) =
+                run.claim.as_ref().and_then(|c| c.url.clone().zip(c.run))
+            {
+                let replica = run.claim.as_ref().map(|c| c.replica.as_str()).unwrap_or("");
+                outln!("\nthe run on replica {replica} ({url}), which ran the episode:");
+                let owner = Server::new(args.config.as_deref(), Some(url.clone()), &args.tls)
+                    .and_then(|s| s.get::<RunRecord>(&format!("/api/v1/runs/{owner_run}"), &[]));
+                match owner {
+                    Ok(owner) => out!("{}", alertrun::run_detail(&owner)),
+                    Err(e) => outln!("  cannot read it from {url}: {e:#}"),
+                }
+            }
         }
         return Ok(ExitCode::SUCCESS);
     }
