@@ -17,10 +17,11 @@ use alertrun::Auth;
 use alertrun::Config;
 use executor_k8s::API_CALLS;
 use k8s_openapi::Resource;
-use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{
     ConfigMap, Container, Namespace, PersistentVolumeClaim, Secret, Service, ServiceAccount,
 };
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
@@ -178,6 +179,8 @@ fn check_typed(m: &Manifest) {
         "Secret" => drop(strict::<Secret>(m)),
         "Service" => drop(strict::<Service>(m)),
         "ServiceAccount" => drop(strict::<ServiceAccount>(m)),
+        "StatefulSet" => drop(strict::<StatefulSet>(m)),
+        "PodDisruptionBudget" => drop(strict::<PodDisruptionBudget>(m)),
         other => panic!("{}: unexpected kind {other:?}", m.source),
     }
 }
@@ -430,8 +433,13 @@ fn granted(role: &Role) -> BTreeSet<Grant> {
 /// Checks that `role` grants exactly the calls of `executor_k8s::API_CALLS`: the error
 /// names every verb without a call and every call without a verb.
 fn grants_exactly_the_api_calls(role: &Role) -> Result<(), String> {
+    grants_exactly(role, API_CALLS, "executor_k8s::API_CALLS")
+}
+
+/// Checks that `role` grants exactly `calls` (named `list` in the error).
+fn grants_exactly(role: &Role, calls: &[executor_k8s::ApiCall], list: &str) -> Result<(), String> {
     let granted = granted(role);
-    let calls: BTreeSet<Grant> = API_CALLS
+    let calls: BTreeSet<Grant> = calls
         .iter()
         .map(|c| triple(c.group, c.resource, c.verb))
         .collect();
@@ -441,8 +449,8 @@ fn grants_exactly_the_api_calls(role: &Role) -> Result<(), String> {
         return Ok(());
     }
     Err(format!(
-        "Role {:?} in {:?} differs from executor_k8s::API_CALLS: granted without a call \
-         {unused:?}; called without a grant {missing:?}",
+        "Role {:?} in {:?} differs from {list}: granted without a call {unused:?}; called \
+         without a grant {missing:?}",
         role.metadata.name.as_deref().unwrap_or_default(),
         role.metadata.namespace.as_deref().unwrap_or_default(),
     ))
@@ -453,21 +461,25 @@ fn grants_exactly_the_api_calls(role: &Role) -> Result<(), String> {
 /// compared with `executor_k8s::API_CALLS`, the list of the Job backend's calls that the
 /// mocked-API suite holds the code to: a verb without a call, or a call without a verb,
 /// fails here.
+/// The one subject of `binding`, which must bind `role` in the Role's namespace.
+fn bound_subject(binding: RoleBinding, role: &Role) -> k8s_openapi::api::rbac::v1::Subject {
+    assert_eq!(binding.metadata.namespace, role.metadata.namespace);
+    assert_eq!(
+        (
+            binding.role_ref.kind.as_str(),
+            Some(binding.role_ref.name.as_str())
+        ),
+        ("Role", role.metadata.name.as_deref())
+    );
+    binding.subjects.unwrap().remove(0)
+}
+
 #[test]
 fn rbac_grants_exactly_the_verbs_alertrun_and_its_job_need() {
     let all = manifests();
     let server: Role = find(&all, "alertrun-jobs");
     grants_exactly_the_api_calls(&server).unwrap_or_else(|e| panic!("kubernetes/: {e}"));
-    let binding: RoleBinding = find(&all, "alertrun-jobs");
-    assert_eq!(binding.metadata.namespace, server.metadata.namespace);
-    assert_eq!(
-        (
-            binding.role_ref.kind.as_str(),
-            binding.role_ref.name.as_str()
-        ),
-        ("Role", "alertrun-jobs")
-    );
-    let subject = &binding.subjects.unwrap()[0];
+    let subject = &bound_subject(find(&all, "alertrun-jobs"), &server);
     assert_eq!(
         (
             subject.kind.as_str(),
@@ -549,6 +561,8 @@ fn helm_chart_renders_valid_objects() {
         "templates/deployment.yaml",
         "templates/service.yaml",
         "templates/rbac.yaml",
+        "templates/statefulset.yaml",
+        "templates/ha.yaml",
     ] {
         assert!(chart.join(file).is_file(), "missing {file}");
     }
@@ -592,8 +606,12 @@ fn helm_lint_finds_no_warning_on_the_oldest_and_newest_kubernetes() {
         return;
     };
     // v1.23.0: the oldest version the README supports; None: Helm's own default (current).
-    for kube_version in [Some("v1.23.0"), None] {
-        let report = helm.lint(&chart_dir(), &default_values(), kube_version);
+    // Both with the default values and with `ha.enabled`.
+    let cases = [default_values(), ha_values()]
+        .into_iter()
+        .flat_map(|values| [Some("v1.23.0"), None].map(|k| (values.clone(), k)));
+    for (values, kube_version) in cases {
+        let report = helm.lint(&chart_dir(), &values, kube_version);
         assert_eq!(report["total_charts_linted"], 1, "{report}");
         assert_eq!(report["errors"], json!([]), "{kube_version:?}: {report}");
         let serious: Vec<&Value> = report["messages"]
@@ -604,7 +622,7 @@ fn helm_lint_finds_no_warning_on_the_oldest_and_newest_kubernetes() {
             .collect();
         assert!(
             serious.is_empty(),
-            "helm lint ({}, kube {kube_version:?}): {serious:?}",
+            "helm lint ({}, kube {kube_version:?}, {values}): {serious:?}",
             helm.version
         );
     }
@@ -820,7 +838,28 @@ fn helm_chart_renders_the_same_objects_as_the_manifests() {
     let Some(helm) = helm::helm("helm_chart_renders_the_same_objects_as_the_manifests") else {
         return;
     };
-    for (id, path, _) in INTENDED {
+    let rendered = render(&helm, &default_values());
+    compare_with_the_chart(
+        manifests(),
+        rendered,
+        INTENDED,
+        &helm.version,
+        "deploy/kubernetes",
+    );
+}
+
+/// Compares the `plain` objects with the `chart`'s, by kind, namespace and name, failing
+/// on every difference `intended` does not list and on every listed one that is gone.
+/// RBAC rules and bindings, the alertrun config and the security settings may never be
+/// listed.
+fn compare_with_the_chart(
+    plain: Vec<Manifest>,
+    chart: Vec<Manifest>,
+    intended: &[(&str, &str, &str)],
+    version: &str,
+    what: &str,
+) {
+    for (id, path, _) in intended {
         for never in ["rules", "roleRef", "subjects", "securityContext", "data"] {
             let mut segments = path.split(['.', '[']);
             assert!(
@@ -829,14 +868,9 @@ fn helm_chart_renders_the_same_objects_as_the_manifests() {
             );
         }
     }
-    let plain: BTreeMap<String, Manifest> = manifests()
-        .into_iter()
-        .map(|m| (object_id(&m), m))
-        .collect();
-    let rendered = render(&helm, &default_values());
-    let count = rendered.len();
-    let chart: BTreeMap<String, Manifest> =
-        rendered.into_iter().map(|m| (object_id(&m), m)).collect();
+    let plain: BTreeMap<String, Manifest> = plain.into_iter().map(|m| (object_id(&m), m)).collect();
+    let count = chart.len();
+    let chart: BTreeMap<String, Manifest> = chart.into_iter().map(|m| (object_id(&m), m)).collect();
     assert_eq!(chart.len(), count, "the chart renders an object twice");
 
     let ids: BTreeSet<&String> = plain.keys().chain(chart.keys()).collect();
@@ -853,7 +887,7 @@ fn helm_chart_renders_the_same_objects_as_the_manifests() {
             }
         }
     }
-    let intended: BTreeSet<(String, String)> = INTENDED
+    let intended: BTreeSet<(String, String)> = intended
         .iter()
         .map(|(id, path, _)| ((*id).to_owned(), (*path).to_owned()))
         .collect();
@@ -861,10 +895,9 @@ fn helm_chart_renders_the_same_objects_as_the_manifests() {
     let stale: Vec<_> = intended.difference(&found).collect();
     assert!(
         unexpected.is_empty() && stale.is_empty(),
-        "the chart ({}) and deploy/kubernetes differ (`\"\"`: the object exists on one side \
-         only) where INTENDED does not say so: {unexpected:#?}\nlisted in INTENDED, but \
-         equal now: {stale:#?}",
-        helm.version
+        "the chart ({version}) and {what} differ (`\"\"`: the object exists on one side \
+         only) where the intended differences do not say so: {unexpected:#?}\nlisted as \
+         intended, but equal now: {stale:#?}"
     );
 }
 
@@ -980,5 +1013,422 @@ fn the_manifests_create_every_namespace_they_use_and_the_rule_acts_where_the_job
     assert!(
         config.rules().select(&n).is_empty(),
         "the rule acts where the Job has no rights"
+    );
+}
+
+// High availability (issue 11): deploy/kubernetes/components/ha, composed by
+// deploy/kubernetes-ha, and the chart's `ha.enabled`.
+
+/// `kubectl`, whose `kustomize` renders the HA overlay as `kubectl apply -k` would, or
+/// `None` after a loud skip notice; a failure instead when `CI` is set.
+fn kubectl(what: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("kubectl"))
+            .find(|p| p.is_file())
+    });
+    if found.is_some() {
+        return found;
+    }
+    let why = "kubectl (with its built-in kustomize, v5 or later for components) is not on \
+               PATH: install it to render deploy/kubernetes-ha";
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+        panic!("{what}: CI is set, so this test may not skip: {why}");
+    }
+    eprintln!("\n!!!!! SKIPPED {what} !!!!!\n!!!!! {why} !!!!!\n");
+    None
+}
+
+/// `kubectl kustomize deploy/kubernetes-ha`, parsed.
+fn kustomize_ha(kubectl: &Path) -> Vec<Manifest> {
+    let out = std::process::Command::new(kubectl)
+        .arg("kustomize")
+        .arg(deploy().join("kubernetes-ha"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl kustomize deploy/kubernetes-ha: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    parse_stream(
+        "kubectl kustomize deploy/kubernetes-ha",
+        &String::from_utf8(out.stdout).unwrap(),
+    )
+}
+
+/// The `alertrun.yaml` of `all`'s ConfigMap, loaded as alertrun loads it.
+fn load_config(all: &[Manifest]) -> Config {
+    let dir = tempfile::tempdir().unwrap();
+    let (text, _) = with_local_token(&alertrun_yaml(all), dir.path());
+    Config::from_yaml(&text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn pod_template_value(m: &Manifest) -> Value {
+    m.value["spec"]["template"].clone()
+}
+
+fn manifest<'a>(all: &'a [Manifest], kind: &str, name: &str) -> &'a Manifest {
+    all.iter()
+        .find(|m| m.kind() == kind && m.name() == name)
+        .unwrap_or_else(|| panic!("no {kind} named {name}"))
+}
+
+/// The component's files parse, and its kustomization names each of them: this holds
+/// without kubectl, which the tests below need.
+#[test]
+fn ha_component_files_parse_and_are_all_listed() {
+    let dir = deploy().join("kubernetes/components/ha");
+    let text = std::fs::read_to_string(dir.join("kustomization.yaml")).unwrap();
+    let kustomization: Value = serde_saphyr::from_str(&text).unwrap();
+    assert_eq!(kustomization["kind"], "Component");
+    let list = |key: &str, field: Option<&str>| -> BTreeSet<String> {
+        kustomization[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| field.map_or(r, |f| &r[f]).as_str().unwrap().to_owned())
+            .collect()
+    };
+    let resources = list("resources", None);
+    let patches = list("patches", Some("path"));
+    let mut files = BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if name == "kustomization.yaml" {
+            continue;
+        }
+        let text = std::fs::read_to_string(dir.join(&name)).unwrap();
+        for m in parse_stream(&format!("components/ha/{name}"), &text) {
+            if resources.contains(&name) || m.kind() == "ConfigMap" {
+                check_typed(&m);
+            } else {
+                assert_eq!(m.value["$patch"], "delete", "{}", m.source);
+            }
+        }
+        files.insert(name);
+    }
+    let listed: BTreeSet<String> = resources.union(&patches).cloned().collect();
+    assert_eq!(listed, files);
+    let overlay: Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(deploy().join("kubernetes-ha/kustomization.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(overlay["resources"], json!(["../kubernetes"]));
+    assert_eq!(
+        overlay["components"],
+        json!(["../kubernetes/components/ha"])
+    );
+}
+
+/// The HA variant is the plain manifests with the Deployment and its one volume replaced
+/// by a StatefulSet, the config given server.ha, and a headless Service, a
+/// PodDisruptionBudget and the Leases' Role and RoleBinding added; every other object is
+/// untouched.
+#[test]
+fn ha_overlay_replaces_the_deployment_and_leaves_the_rest() {
+    let Some(kubectl) = kubectl("ha_overlay_replaces_the_deployment_and_leaves_the_rest") else {
+        return;
+    };
+    let ha = kustomize_ha(&kubectl);
+    for m in &ha {
+        check_typed(m);
+    }
+    let plain: BTreeMap<String, Manifest> = manifests()
+        .into_iter()
+        .map(|m| (object_id(&m), m))
+        .collect();
+    let ha: BTreeMap<String, Manifest> = ha.into_iter().map(|m| (object_id(&m), m)).collect();
+    let only_plain: Vec<&String> = plain.keys().filter(|id| !ha.contains_key(*id)).collect();
+    let only_ha: Vec<&String> = ha.keys().filter(|id| !plain.contains_key(*id)).collect();
+    assert_eq!(
+        only_plain,
+        [
+            "Deployment alertrun/alertrun",
+            "PersistentVolumeClaim alertrun/alertrun-state"
+        ]
+    );
+    assert_eq!(
+        only_ha,
+        [
+            "PodDisruptionBudget alertrun/alertrun",
+            "Role alertrun/alertrun-leases",
+            "RoleBinding alertrun/alertrun-leases",
+            "Service alertrun/alertrun-headless",
+            "StatefulSet alertrun/alertrun",
+        ]
+    );
+    for (id, m) in &plain {
+        if let Some(h) = ha.get(id)
+            && id != "ConfigMap alertrun/alertrun-config"
+        {
+            assert_eq!(comparable(m, false), comparable(h, false), "{id} changed");
+        }
+    }
+}
+
+/// The replicas' config loads with server.ha (claims in alertrun's own namespace), and is
+/// the single replica's config otherwise: the patch replaces the whole file, so the two
+/// must not drift apart.
+#[test]
+fn ha_config_loads_with_server_ha_and_is_otherwise_the_plain_config() {
+    let Some(kubectl) = kubectl("ha_config_loads_with_server_ha_and_is_otherwise_the_plain_config")
+    else {
+        return;
+    };
+    let ha = kustomize_ha(&kubectl);
+    let config = load_config(&ha);
+    let settings = config
+        .server()
+        .ha
+        .clone()
+        .expect("the HA config sets server.ha");
+    assert_eq!(settings.namespace.as_deref(), Some("alertrun"));
+    assert_eq!(settings.lease_duration, std::time::Duration::from_secs(15));
+    let statefulset: StatefulSet = find(&ha, "alertrun");
+    assert_eq!(
+        statefulset.metadata.namespace, settings.namespace,
+        "claims live in alertrun's own namespace"
+    );
+
+    let mut ha_config: Value = serde_saphyr::from_str(&alertrun_yaml(&ha)).unwrap();
+    let plain_config: Value = serde_saphyr::from_str(&alertrun_yaml(&manifests())).unwrap();
+    let server_ha = ha_config["server"].as_object_mut().unwrap().remove("ha");
+    assert_eq!(
+        server_ha,
+        Some(json!({"mode": "kubernetes", "namespace": "alertrun", "lease_duration": "15s"}))
+    );
+    assert_eq!(
+        ha_config, plain_config,
+        "configmap-ha.yaml drifted from configmap.yaml"
+    );
+}
+
+/// Each replica runs the single replica's pod, plus its name and IP (server.ha's replica
+/// name and URL) and a preference for another node, with its own state volume; the
+/// Services reach every replica, and a drain takes one at a time.
+#[test]
+fn ha_statefulset_runs_the_deployments_pod_with_its_own_volume_per_replica() {
+    let Some(kubectl) =
+        kubectl("ha_statefulset_runs_the_deployments_pod_with_its_own_volume_per_replica")
+    else {
+        return;
+    };
+    let ha = kustomize_ha(&kubectl);
+    let plain = manifests();
+    let config = load_config(&ha);
+    let statefulset: StatefulSet = find(&ha, "alertrun");
+    let spec = statefulset.spec.unwrap();
+    assert!(spec.replicas.unwrap() >= 2, "{:?}", spec.replicas);
+    assert_eq!(spec.pod_management_policy.as_deref(), Some("Parallel"));
+
+    // The pod: the Deployment's, but for env, affinity and the state volume.
+    let mut pod = pod_template_value(manifest(&ha, "StatefulSet", "alertrun"));
+    let env = pod["spec"]["containers"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("env")
+        .unwrap();
+    let affinity = pod["spec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("affinity")
+        .unwrap();
+    let mut single = pod_template_value(manifest(&plain, "Deployment", "alertrun"));
+    let volumes = single["spec"]["volumes"].as_array_mut().unwrap();
+    let state = volumes.iter().position(|v| v["name"] == "state").unwrap();
+    volumes.remove(state);
+    assert_eq!(
+        pod, single,
+        "the replicas' pod drifted from the Deployment's"
+    );
+    assert_eq!(
+        env,
+        json!([
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+        ])
+    );
+    let pod_labels = spec.template.metadata.clone().unwrap().labels.unwrap();
+    let preferred = &affinity["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"];
+    let term = &preferred[0]["podAffinityTerm"];
+    assert_eq!(term["topologyKey"], "kubernetes.io/hostname");
+    assert_eq!(term["labelSelector"]["matchLabels"], json!(pod_labels));
+    assert!(
+        affinity["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"].is_null(),
+        "preferred only: a one-node cluster still runs every replica"
+    );
+
+    // Each replica's own state volume, mounted where the config keeps the store.
+    let claims = spec.volume_claim_templates.clone().unwrap();
+    assert_eq!(claims.len(), 1);
+    assert_eq!(claims[0].metadata.name.as_deref(), Some("state"));
+    let claim = claims[0].spec.clone().unwrap();
+    assert_eq!(claim.access_modes.unwrap(), ["ReadWriteOnce"]);
+    let mounts = spec.template.spec.clone().unwrap().containers[0]
+        .volume_mounts
+        .clone()
+        .unwrap();
+    let state_dir = config.server().state.dir.to_str().unwrap().to_owned();
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m.name == "state" && m.mount_path == state_dir),
+        "{mounts:?}"
+    );
+
+    // The governing Service is headless and names every replica; the `alertrun` Service
+    // and the disruption budget select the replicas.
+    let headless: Service = find(&ha, spec.service_name.as_deref().unwrap());
+    let headless = headless.spec.unwrap();
+    assert_eq!(headless.cluster_ip.as_deref(), Some("None"));
+    let selects = |selector: BTreeMap<String, String>| {
+        selector.iter().all(|(k, v)| pod_labels.get(k) == Some(v))
+    };
+    assert!(selects(headless.selector.unwrap()));
+    let service: Service = find(&ha, "alertrun");
+    assert!(selects(service.spec.unwrap().selector.unwrap()));
+    let budget: PodDisruptionBudget = find(&ha, "alertrun");
+    let budget = budget.spec.unwrap();
+    assert!(selects(
+        budget
+            .selector
+            .clone()
+            .unwrap()
+            .match_labels
+            .unwrap_or_default()
+    ));
+    let one = Some(IntOrString::Int(1));
+    assert!(
+        budget.max_unavailable == one || budget.min_available == one,
+        "a drain takes at most one of 2 replicas: {budget:?}"
+    );
+}
+
+/// The Leases' Role grants exactly the calls of server.ha (`alertrun::HA_API_CALLS`), in
+/// the claims' namespace, to alertrun's service account; the Jobs' Role is unchanged.
+#[test]
+fn ha_role_grants_exactly_the_lease_calls_in_the_claims_namespace() {
+    let Some(kubectl) = kubectl("ha_role_grants_exactly_the_lease_calls_in_the_claims_namespace")
+    else {
+        return;
+    };
+    let ha = kustomize_ha(&kubectl);
+    let claims_namespace = load_config(&ha).server().ha.clone().unwrap().namespace;
+    let role: Role = find(&ha, "alertrun-leases");
+    grants_exactly(&role, alertrun::HA_API_CALLS, "alertrun::HA_API_CALLS")
+        .unwrap_or_else(|e| panic!("components/ha: {e}"));
+    assert_eq!(role.metadata.namespace, claims_namespace);
+    let subject = bound_subject(find(&ha, "alertrun-leases"), &role);
+    let statefulset: StatefulSet = find(&ha, "alertrun");
+    let account = statefulset
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .service_account_name;
+    assert_eq!(
+        (
+            subject.kind.as_str(),
+            Some(subject.name.as_str()),
+            subject.namespace.as_deref()
+        ),
+        ("ServiceAccount", account.as_deref(), Some("alertrun"))
+    );
+    let jobs: Role = find(&ha, "alertrun-jobs");
+    grants_exactly_the_api_calls(&jobs).unwrap_or_else(|e| panic!("components/ha: {e}"));
+
+    // The check fails on a Role with a verb too many or too few.
+    let mut watch = role.clone();
+    watch.rules.as_mut().unwrap()[0].verbs.push("watch".into());
+    let error = grants_exactly(&watch, alertrun::HA_API_CALLS, "HA").unwrap_err();
+    assert!(
+        error.contains(r#"("coordination.k8s.io", "leases", "watch")"#),
+        "{error}"
+    );
+    let mut no_delete = role;
+    no_delete.rules.as_mut().unwrap()[0]
+        .verbs
+        .retain(|v| v != "delete");
+    let error = grants_exactly(&no_delete, alertrun::HA_API_CALLS, "HA").unwrap_err();
+    assert!(error.contains("called without a grant"), "{error}");
+}
+
+/// A single replica never runs beside its successor on the one volume: the Deployment
+/// (manifests and chart) uses `Recreate`, not the default rolling update.
+#[test]
+fn the_single_replica_deployment_is_recreated_not_rolled() {
+    let deployment: Deployment = find(&manifests(), "alertrun");
+    let strategy = deployment.spec.unwrap().strategy.unwrap();
+    assert_eq!(strategy.type_.as_deref(), Some("Recreate"));
+    let Some(helm) = helm::helm("the_single_replica_deployment_is_recreated_not_rolled") else {
+        return;
+    };
+    let deployment: Deployment = find(&render(&helm, &default_values()), "alertrun");
+    let strategy = deployment.spec.unwrap().strategy.unwrap();
+    assert_eq!(strategy.type_.as_deref(), Some("Recreate"));
+}
+
+/// The chart's values with `ha.enabled`.
+fn ha_values() -> Value {
+    json!({"token": {"value": "test-token"}, "ha": {"enabled": true}})
+}
+
+/// What the chart with `ha.enabled` may render differently from deploy/kubernetes-ha:
+/// [`INTENDED`], with the StatefulSet in the Deployment's place.
+fn intended_ha() -> Vec<(&'static str, &'static str, &'static str)> {
+    INTENDED
+        .iter()
+        .map(|&(id, path, why)| match id {
+            "Deployment alertrun/alertrun" => ("StatefulSet alertrun/alertrun", path, why),
+            _ => (id, path, why),
+        })
+        .collect()
+}
+
+/// `ha.enabled` renders the HA component's objects, and its config loads with server.ha
+/// (the chart sets it over `config`, in the release's namespace).
+#[test]
+fn helm_ha_values_render_the_same_objects_as_the_ha_component() {
+    let Some(helm) = helm::helm("helm_ha_values_render_the_same_objects_as_the_ha_component")
+    else {
+        return;
+    };
+    let rendered = render(&helm, &ha_values());
+    for m in &rendered {
+        check_typed(m);
+    }
+    let settings = load_config(&rendered).server().ha.clone().unwrap();
+    assert_eq!(settings.namespace.as_deref(), Some("alertrun"));
+    let role: Role = find(&rendered, "alertrun-leases");
+    grants_exactly(&role, alertrun::HA_API_CALLS, "alertrun::HA_API_CALLS")
+        .unwrap_or_else(|e| panic!("helm: {e}"));
+
+    // Another release namespace, replica count and lease duration reach the objects.
+    let values = json!({"token": {"value": "t"},
+        "ha": {"enabled": true, "replicas": 3, "leaseDuration": "30s"}});
+    let text = helm
+        .template(&chart_dir(), "alertrun", "ops", &values)
+        .unwrap_or_else(|e| panic!("helm template ({}): {e}", helm.version));
+    let ops = parse_stream("helm template -n ops", &text);
+    let settings = load_config(&ops).server().ha.clone().unwrap();
+    assert_eq!(settings.namespace.as_deref(), Some("ops"));
+    assert_eq!(settings.lease_duration, std::time::Duration::from_secs(30));
+    let statefulset: StatefulSet = find(&ops, "alertrun");
+    assert_eq!(statefulset.spec.unwrap().replicas, Some(3));
+    let role: Role = find(&ops, "alertrun-leases");
+    assert_eq!(role.metadata.namespace.as_deref(), Some("ops"));
+
+    let Some(kubectl) = kubectl("helm_ha_values_render_the_same_objects_as_the_ha_component")
+    else {
+        return;
+    };
+    compare_with_the_chart(
+        kustomize_ha(&kubectl),
+        rendered,
+        &intended_ha(),
+        &helm.version,
+        "deploy/kubernetes-ha",
     );
 }

@@ -3,8 +3,8 @@
 //! restart on the same state, and while the API server is down or unavailable. The API
 //! server is a stub on loopback (no cluster runs here) that alertrun reaches through a
 //! `KUBECONFIG`, so the real client, config loading, executor and store are used; the
-//! stub ([`StubApi`]) answers the calls the Job backend makes as the API documents them,
-//! and records every request.
+//! stub (`support/kube_api.rs`, [`KubeApi`]) answers the calls the Job backend makes as the
+//! API documents them, and records every request.
 
 #![allow(
     clippy::unwrap_used,
@@ -13,433 +13,32 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-use std::io::{BufReader, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use support::history::{get_json, json_of, post_json, runs_page};
-use support::http::{Kind, read_message};
-use support::{Alertrun, free_port, prom_time, wait_for};
+use support::kube_api::{
+    CONTROLLER_UID, KubeApi, POD_LOG, job_uid, kubeconfig as kubeconfig_in, percent_decode,
+};
+use support::{Alertrun, free_port, wait_for};
 
 const NS: &str = "remediation";
 const RULE: &str = "delete-crashlooping-pod";
-/// What the stub's pods print (the example rule's `kubectl delete pod`).
-const POD_LOG: &str = "pod \"web-7d9f-x2x1q\" deleted\n";
-/// The label the Job controller puts on a Job's pods: the Job's uid.
-const CONTROLLER_UID: &str = "batch.kubernetes.io/controller-uid";
 /// How long a test waits for something alertrun does within seconds.
 const WAIT: Duration = Duration::from_secs(15);
 
-/// One request the stub saw.
-#[derive(Clone, Debug)]
-struct Seen {
-    method: String,
-    /// The path with its query, as sent.
-    target: String,
-    /// The body as JSON (`Null` when empty or not JSON).
-    body: Value,
-    /// The status the stub answered.
-    status: u16,
-    /// The `Authorization` header, as sent.
-    authorization: Option<String>,
-}
-
-/// A Job the stub holds.
-#[derive(Debug)]
-struct StubJob {
-    /// The Job as created (with `metadata.uid` and `metadata.creationTimestamp` set).
-    object: Value,
-    /// Whether it has completed (its pod terminated with exit code 0).
-    complete: bool,
-}
-
-/// What the stub holds and how it behaves.
-#[derive(Debug, Default)]
-struct Cluster {
-    /// The Jobs of namespace [`NS`], by name.
-    jobs: BTreeMap<String, StubJob>,
-    /// How many Jobs were ever created (numbers their uids).
-    created: usize,
-    /// How many more Job creates to answer `503 ServiceUnavailable` (`usize::MAX`: all).
-    failing_creates: usize,
-    /// Whether new Jobs stay active until [`StubApi::complete`] (else they complete at once).
-    hold: bool,
-    /// Whether every request is dropped unanswered (the connection closed).
-    down: bool,
-    /// Whether Job creates are never answered (the connection held open).
-    hanging_creates: bool,
-    seen: Vec<Seen>,
-}
-
-/// A stub Kubernetes API server on loopback, for namespace [`NS`] only.
-///
-/// What it implements, as the Kubernetes API reference documents it (JSON only):
-/// - `POST /apis/batch/v1/namespaces/{ns}/jobs`: creates the Job: `201` with the Job, a
-///   fresh `metadata.uid` and `metadata.creationTimestamp`; `409` `AlreadyExists` when a
-///   Job of that name exists. While [`StubApi::fail_creates`] says so, `503`
-///   `ServiceUnavailable` instead (as an API server without etcd answers).
-/// - `GET /apis/batch/v1/namespaces/{ns}/jobs/{name}`: the Job with its `status`: `active: 1`
-///   until it completes, then `succeeded: 1` and the conditions `SuccessCriteriaMet` and
-///   `Complete` `True`. A Job completes at once, or, after [`StubApi::hold_jobs`], when
-///   the test calls [`StubApi::complete`].
-/// - `DELETE /apis/batch/v1/namespaces/{ns}/jobs/{name}`: removes the Job and its pod at
-///   once (as `propagationPolicy: Background` ends, sooner), `200` with a `Success` Status.
-/// - `GET /api/v1/namespaces/{ns}/pods?labelSelector=K=V`: a `PodList` of the one pod of
-///   each Job whose labels (those the Job controller sets: `batch.kubernetes.io/controller-uid`
-///   and `batch.kubernetes.io/job-name`) match the one equality `K=V`; its container is `running`, or
-///   `terminated` with exit code 0 once the Job completed.
-/// - `GET /api/v1/namespaces/{ns}/pods/{name}/log`: that pod's log, [`POD_LOG`].
-/// - `GET /api/v1/namespaces/{ns}/events`: an empty `EventList` (no pod is ever refused).
-/// - [`StubApi::vanish`] removes a Job and its pod, as the TTL controller and the garbage
-///   collector do together when `ttlSecondsAfterFinished` is 0 (or someone deletes it).
-///
-/// While [`StubApi::set_down`], every request is recorded (status 0) and its connection
-/// closed unanswered, as by a server going away; after [`StubApi::hang_creates`], a Job
-/// create is recorded (status 0) and never answered, as by an API server whose storage
-/// stalls.
-///
-/// Every other request (other namespaces or resources, watches, set-based selectors) is
-/// answered `404` `NotFound`, and nothing of the Job controller, admission, RBAC or
-/// `resourceVersion` is modelled.
-#[derive(Debug, Clone)]
-struct StubApi {
-    addr: SocketAddr,
-    cluster: Arc<Mutex<Cluster>>,
-}
-
-impl StubApi {
-    /// A stub on a fresh loopback port.
-    fn start() -> Self {
-        Self::start_on(0)
-    }
-
-    /// A stub on loopback port `port` (0: any).
-    fn start_on(port: u16) -> Self {
-        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let cluster: Arc<Mutex<Cluster>> = Arc::default();
-        let shared = Arc::clone(&cluster);
-        thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let cluster = Arc::clone(&shared);
-                thread::spawn(move || serve_connection(stream, &cluster));
-            }
-        });
-        Self { addr, cluster }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Cluster> {
-        self.cluster.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// New Jobs stay active until [`StubApi::complete`].
-    fn hold_jobs(&self) {
-        self.lock().hold = true;
-    }
-
-    /// Answers the next `n` Job creates `503` (`usize::MAX`: every one until told otherwise).
-    fn fail_creates(&self, n: usize) {
-        self.lock().failing_creates = n;
-    }
-
-    /// Drops every request unanswered (`true`), or answers again (`false`).
-    fn set_down(&self, down: bool) {
-        self.lock().down = down;
-    }
-
-    /// Never answers Job creates from now on.
-    fn hang_creates(&self) {
-        self.lock().hanging_creates = true;
-    }
-
-    /// Completes Job `name`: its pod terminates with exit code 0.
-    fn complete(&self, name: &str) {
-        self.lock().jobs.get_mut(name).unwrap().complete = true;
-    }
-
-    /// Removes Job `name` and its pod before anyone saw it end.
-    fn vanish(&self, name: &str) {
-        self.lock().jobs.remove(name).unwrap();
-    }
-
-    /// Every request so far, in order.
-    fn seen(&self) -> Vec<Seen> {
-        self.lock().seen.clone()
-    }
-
-    /// The requests with `method` so far.
-    fn seen_with(&self, method: &str) -> Vec<Seen> {
-        self.seen()
-            .into_iter()
-            .filter(|s| s.method == method)
-            .collect()
-    }
-
-    /// A kubeconfig in `dir` whose current context is this stub, namespace [`NS`].
-    fn kubeconfig(&self, dir: &Path) -> PathBuf {
-        kubeconfig(dir, self.addr)
-    }
-}
-
 /// A kubeconfig in `dir` for an API server at `addr`, namespace [`NS`].
 fn kubeconfig(dir: &Path, addr: SocketAddr) -> PathBuf {
-    kubeconfig_as(dir, addr, "{}")
+    kubeconfig_in(dir, addr, NS, "{}")
 }
 
 /// A kubeconfig in `dir` for an API server at `addr`, namespace [`NS`], whose user is
 /// `user` (a YAML flow mapping, such as `{tokenFile: /path}`).
 fn kubeconfig_as(dir: &Path, addr: SocketAddr, user: &str) -> PathBuf {
-    let path = dir.join("kubeconfig");
-    std::fs::write(
-        &path,
-        format!(
-            "apiVersion: v1\nkind: Config\ncurrent-context: stub\n\
-             clusters: [{{name: stub, cluster: {{server: \"http://{addr}\"}}}}]\n\
-             contexts: [{{name: stub, context: {{cluster: stub, user: stub, namespace: {NS}}}}}]\n\
-             users: [{{name: stub, user: {user}}}]\n"
-        ),
-    )
-    .unwrap();
-    path
-}
-
-fn serve_connection(stream: TcpStream, cluster: &Mutex<Cluster>) {
-    let mut writer = stream.try_clone().unwrap();
-    let mut reader = BufReader::new(stream);
-    while let Ok(Some(request)) = read_message(&mut reader, Kind::Request) {
-        let mut parts = request.start.split_whitespace();
-        let method = parts.next().unwrap_or_default().to_owned();
-        let target = parts.next().unwrap_or_default().to_owned();
-        let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
-        let authorization = request.header("authorization").map(str::to_owned);
-        let (status, content_type, reply) = {
-            let mut cluster = cluster.lock().unwrap_or_else(PoisonError::into_inner);
-            let hang = cluster.hanging_creates && method == "POST";
-            if cluster.down || hang {
-                cluster.seen.push(Seen {
-                    method,
-                    target,
-                    body,
-                    status: 0,
-                    authorization,
-                });
-                drop(cluster);
-                if hang {
-                    thread::sleep(Duration::from_secs(60));
-                }
-                return;
-            }
-            let answer = cluster.answer(&method, &target, body.clone());
-            cluster.seen.push(Seen {
-                method,
-                target,
-                body,
-                status: answer.0,
-                authorization,
-            });
-            answer
-        };
-        let head = format!(
-            "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-            reply.len()
-        );
-        if writer.write_all(head.as_bytes()).is_err() || writer.write_all(reply.as_bytes()).is_err()
-        {
-            return;
-        }
-    }
-}
-
-/// A `Status` object, as the API answers errors and deletions.
-fn status(code: u16, reason: &str, message: &str) -> (u16, &'static str, String) {
-    let outcome = if code < 300 { "Success" } else { "Failure" };
-    let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {},
-        "status": outcome, "message": message, "reason": reason, "code": code});
-    (code, "application/json", body.to_string())
-}
-
-/// The time now as the API writes it: RFC 3339, UTC, whole seconds.
-fn api_time_now() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    prom_time(UNIX_EPOCH + Duration::from_secs(secs))
-}
-
-/// `%XX` escapes of a query value decoded (`+` is left alone: selectors hold none).
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).unwrap()
-}
-
-impl Cluster {
-    fn answer(&mut self, method: &str, target: &str, body: Value) -> (u16, &'static str, String) {
-        let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        let jobs = format!("/apis/batch/v1/namespaces/{NS}/jobs");
-        let pods = format!("/api/v1/namespaces/{NS}/pods");
-        let job_name = path.strip_prefix(&format!("{jobs}/"));
-        let log_of = path
-            .strip_prefix(&format!("{pods}/"))
-            .and_then(|p| p.strip_suffix("/log"));
-        match (method, path) {
-            ("POST", p) if p == jobs => self.create(body),
-            ("GET", _) if job_name.is_some() => match self.jobs.get(job_name.unwrap()) {
-                Some(job) => (200, "application/json", job_with_status(job).to_string()),
-                None => not_found("jobs", job_name.unwrap()),
-            },
-            ("DELETE", _) if job_name.is_some() => {
-                let name = job_name.unwrap();
-                match self.jobs.remove(name) {
-                    Some(_) => status(200, "", &format!("job {name} deleted")),
-                    None => not_found("jobs", name),
-                }
-            }
-            ("GET", p) if p == pods => self.list_pods(query),
-            ("GET", p) if p == format!("/api/v1/namespaces/{NS}/events") => {
-                let list = json!({"apiVersion": "v1", "kind": "EventList", "metadata": {},
-                                  "items": []});
-                (200, "application/json", list.to_string())
-            }
-            ("GET", _) if log_of.is_some() => {
-                let pod = log_of.unwrap();
-                if self.jobs.keys().any(|job| pod_name(job) == pod) {
-                    (200, "text/plain", POD_LOG.to_owned())
-                } else {
-                    not_found("pods", pod)
-                }
-            }
-            _ => status(404, "NotFound", &format!("the stub has no {method} {path}")),
-        }
-    }
-
-    fn create(&mut self, mut job: Value) -> (u16, &'static str, String) {
-        if self.failing_creates > 0 {
-            if self.failing_creates != usize::MAX {
-                self.failing_creates -= 1;
-            }
-            return status(503, "ServiceUnavailable", "etcdserver: request timed out");
-        }
-        let name = job["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        if self.jobs.contains_key(&name) {
-            return status(
-                409,
-                "AlreadyExists",
-                &format!("jobs.batch \"{name}\" already exists"),
-            );
-        }
-        self.created += 1;
-        job["metadata"]["namespace"] = json!(NS);
-        job["metadata"]["uid"] = json!(job_uid(self.created));
-        job["metadata"]["creationTimestamp"] = json!(api_time_now());
-        let created = job.clone();
-        self.jobs.insert(
-            name,
-            StubJob {
-                object: job,
-                complete: !self.hold,
-            },
-        );
-        (201, "application/json", created.to_string())
-    }
-
-    fn list_pods(&self, query: &str) -> (u16, &'static str, String) {
-        let selector = query
-            .split('&')
-            .find_map(|kv| kv.strip_prefix("labelSelector="))
-            .map(percent_decode)
-            .unwrap_or_default();
-        let Some((key, value)) = selector.split_once('=') else {
-            return status(
-                404,
-                "NotFound",
-                &format!("the stub has no selector {selector:?}"),
-            );
-        };
-        let items: Vec<Value> = self
-            .jobs
-            .iter()
-            .filter(|(name, job)| {
-                let uid = job.object["metadata"]["uid"].as_str().unwrap_or_default();
-                (key == CONTROLLER_UID && value == uid)
-                    || (key == "batch.kubernetes.io/job-name" && value == name.as_str())
-            })
-            .map(|(name, job)| pod_of(name, job))
-            .collect();
-        let list = json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": items});
-        (200, "application/json", list.to_string())
-    }
-}
-
-fn not_found(resource: &str, name: &str) -> (u16, &'static str, String) {
-    status(404, "NotFound", &format!("{resource} \"{name}\" not found"))
-}
-
-/// The uid of the `n`th Job created (from 1).
-fn job_uid(n: usize) -> String {
-    format!("0b7c6d9e-1111-4222-8333-{n:012}")
-}
-
-/// The name of the pod of Job `job` (the controller's: the Job's name and a suffix).
-fn pod_name(job: &str) -> String {
-    format!("{job}-x7k2p")
-}
-
-fn job_with_status(job: &StubJob) -> Value {
-    let mut object = job.object.clone();
-    object["status"] = if job.complete {
-        json!({"succeeded": 1, "conditions": [
-            {"type": "SuccessCriteriaMet", "status": "True"},
-            {"type": "Complete", "status": "True"}]})
-    } else {
-        json!({"active": 1})
-    };
-    object
-}
-
-fn pod_of(job: &str, stub: &StubJob) -> Value {
-    let uid = stub.object["metadata"]["uid"].clone();
-    let container = stub.object["spec"]["template"]["spec"]["containers"][0]["name"].clone();
-    let state = if stub.complete {
-        json!({"terminated": {"exitCode": 0, "reason": "Completed"}})
-    } else {
-        json!({"running": {}})
-    };
-    json!({
-        "metadata": {"name": pod_name(job), "namespace": NS,
-                     "creationTimestamp": stub.object["metadata"]["creationTimestamp"],
-                     "labels": {CONTROLLER_UID: uid, "batch.kubernetes.io/job-name": job}},
-        "spec": {"containers": [{"name": container, "image": "bitnami/kubectl:1.33"}]},
-        "status": {"containerStatuses": [{
-            "name": container, "image": "bitnami/kubectl:1.33", "imageID": "", "ready": false,
-            "restartCount": 0, "state": state}]}
-    })
+    kubeconfig_in(dir, addr, NS, user)
 }
 
 /// The example config (`examples/alertrun.yaml`): rule [`RULE`] creates a Job with a 2m
@@ -549,11 +148,11 @@ fn retry_delays(run: &Value) -> Vec<u64> {
 
 /// A stub whose Jobs stay active until completed, a kubeconfig for it (in the returned
 /// directory), and alertrun started with that kubeconfig, the example alert's run queued.
-fn start_with_held_jobs() -> (StubApi, tempfile::TempDir, PathBuf, Alertrun) {
-    let stub = StubApi::start();
+fn start_with_held_jobs() -> (KubeApi, tempfile::TempDir, PathBuf, Alertrun) {
+    let stub = KubeApi::start();
     stub.hold_jobs();
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = stub.kubeconfig(dir.path());
+    let kubeconfig = stub.kubeconfig(dir.path(), NS);
     let alertrun = Alertrun::start(&example_config(), &[("KUBECONFIG", kubeconfig.as_os_str())]);
     assert_eq!(notify(alertrun.addr, &firing())["queued"], 1);
     (stub, dir, kubeconfig, alertrun)
@@ -572,9 +171,9 @@ fn wait_running_with_handle(addr: SocketAddr) -> Value {
 
 #[test]
 fn a_webhook_creates_the_job_once_and_records_its_end_and_log() {
-    let stub = StubApi::start();
+    let stub = KubeApi::start();
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = stub.kubeconfig(dir.path());
+    let kubeconfig = stub.kubeconfig(dir.path(), NS);
     let server = Alertrun::start(&example_config(), &[("KUBECONFIG", kubeconfig.as_os_str())]);
     for _ in 0..2 {
         notify(server.addr, &firing());
@@ -741,10 +340,10 @@ fn a_resolve_after_restart_still_deletes_the_reattached_job() {
 
 #[test]
 fn a_job_deleted_before_its_end_was_seen_is_recorded_unknown() {
-    let stub = StubApi::start();
+    let stub = KubeApi::start();
     stub.hold_jobs();
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = stub.kubeconfig(dir.path());
+    let kubeconfig = stub.kubeconfig(dir.path(), NS);
     let server = Alertrun::start(&example_config(), &[("KUBECONFIG", kubeconfig.as_os_str())]);
     notify(server.addr, &firing());
     let running = wait_running_with_handle(server.addr);
@@ -766,10 +365,10 @@ fn a_job_deleted_before_its_end_was_seen_is_recorded_unknown() {
 
 #[test]
 fn a_job_gone_while_alertrun_was_down_is_recorded_unknown_after_the_restart() {
-    let stub = StubApi::start();
+    let stub = KubeApi::start();
     stub.hold_jobs();
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = stub.kubeconfig(dir.path());
+    let kubeconfig = stub.kubeconfig(dir.path(), NS);
     let envs = [("KUBECONFIG", kubeconfig.as_os_str())];
     let mut first = Alertrun::start(&example_config(), &envs);
     notify(first.addr, &firing());
@@ -803,7 +402,7 @@ fn job_creation_while_the_api_server_is_down_is_retried_then_runs() {
     assert_eq!(retrying["state"], "starting", "{retrying}");
     let id = retrying["id"].as_u64().unwrap();
 
-    let stub = StubApi::start_on(port);
+    let stub = KubeApi::start_on(port);
     let ended = wait_state(server.addr, id, "succeeded");
     assert_eq!(ended["exit"], "exit 0");
     assert_eq!(ended["stdout"], POD_LOG);
@@ -867,7 +466,7 @@ fn job_creation_that_never_succeeds_is_failed_to_start_and_the_next_delivery_run
     assert!(failed["started"].is_null(), "nothing was started: {failed}");
 
     // The API server is back; Alertmanager delivers the alert again.
-    let stub = StubApi::start_on(port);
+    let stub = KubeApi::start_on(port);
     assert_eq!(
         notify(server.addr, &firing())["queued"],
         1,
@@ -895,10 +494,10 @@ fn job_creation_that_never_succeeds_is_failed_to_start_and_the_next_delivery_run
 /// timeout was not kept and SIGTERM waited. alertrun's client has kube's retries off.
 #[test]
 fn job_creation_answered_503_is_retried_by_alertrun_within_the_rule_timeout() {
-    let stub = StubApi::start();
+    let stub = KubeApi::start();
     stub.fail_creates(usize::MAX);
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = stub.kubeconfig(dir.path());
+    let kubeconfig = stub.kubeconfig(dir.path(), NS);
     let config = config_with_timeout(dir.path(), "3s");
     let server = Alertrun::start(&config, &[("KUBECONFIG", kubeconfig.as_os_str())]);
     assert_eq!(notify(server.addr, &firing())["queued"], 1);
@@ -965,10 +564,10 @@ fn a_job_reattached_while_the_api_server_is_unreachable_is_followed_once_it_is_b
 /// answered held the run `starting`, and `alertrun` past SIGTERM, for good.
 #[test]
 fn an_unanswered_job_create_ends_within_the_rule_timeout() {
-    let stub = StubApi::start();
+    let stub = KubeApi::start();
     stub.hang_creates();
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = stub.kubeconfig(dir.path());
+    let kubeconfig = stub.kubeconfig(dir.path(), NS);
     let config = config_with_timeout(dir.path(), "3s");
     let mut server = Alertrun::start(&config, &[("KUBECONFIG", kubeconfig.as_os_str())]);
     assert_eq!(notify(server.addr, &firing())["queued"], 1);
@@ -989,7 +588,7 @@ fn an_unanswered_job_create_ends_within_the_rule_timeout() {
 
 #[test]
 fn a_token_file_ending_in_a_newline_is_sent_trimmed_as_kubectl_sends_it() {
-    let stub = StubApi::start();
+    let stub = KubeApi::start();
     let dir = tempfile::tempdir().unwrap();
     // What `echo "$TOKEN" > token` writes.
     let token = dir.path().join("token");

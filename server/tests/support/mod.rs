@@ -10,6 +10,7 @@ mod alertmanager;
 mod alertrun;
 pub(crate) mod history;
 pub(crate) mod http;
+pub(crate) mod kube_api;
 pub(crate) mod openmetrics;
 pub(crate) mod receiver;
 mod recorder;
