@@ -364,6 +364,10 @@ async fn failed_to_start(inner: &Inner, mut run: Run, attempts: u32, reason: Str
         [(run.record.notification, &run.body)],
     )
     .await;
+    // Its episode is open again, on any replica: its claim is given back.
+    if let Some(ha) = &inner.options.ha {
+        ha.release(&[id]);
+    }
     if written.is_err() {
         let _ = inner
             .updates
@@ -485,7 +489,11 @@ async fn write_run(
 }
 
 /// Writes a run's end; one that cannot be written goes to the recorder, which retries it.
+/// With `server.ha`, its claim is marked finished with its end state.
 pub(super) async fn write_end(inner: &Inner, record: RunRecord, body: &Arc<[u8]>) {
+    if let Some(ha) = &inner.options.ha {
+        ha.ended(record.id, record.state.as_str(), inner.now());
+    }
     if write_run(inner, &record, body).await.is_err() {
         let _ = inner
             .updates

@@ -518,7 +518,7 @@ impl Claims {
         if let Some(spec) = next.spec.as_mut() {
             spec.renew_time = Some(micro(now));
         }
-        self.write_ours(next).await
+        self.write_ours(next, false).await
     }
 
     /// Marks this replica's claim finished with `outcome` (the run's end state), so that it
@@ -538,13 +538,15 @@ impl Claims {
         }
         set_annotation(&mut next, keys::STATE, "finished".to_owned());
         set_annotation(&mut next, keys::OUTCOME, outcome.to_owned());
-        self.write_ours(next).await
+        self.write_ours(next, true).await
     }
 
     /// Writes `next` (this replica's claim, changed) with the resourceVersion it was read
-    /// at; on a conflict, reads it again: still ours (a write of ours raced) → written again
-    /// once on the new version, else the new owner.
-    async fn write_ours(&self, next: Lease) -> Result<Renewed, ClaimError> {
+    /// at; on a conflict, reads it again: another holder → that owner; still ours (a write
+    /// of ours raced, such as a renewal and the run's end) → written again once on the new
+    /// version when `again` (the end must land), else left as it is now (a renewal skipped
+    /// must never overwrite the end that beat it).
+    async fn write_ours(&self, next: Lease, again: bool) -> Result<Renewed, ClaimError> {
         let name = next.metadata.name.clone().unwrap_or_default();
         match self.api.replace(&name, &PostParams::default(), &next).await {
             Ok(written) => return Ok(Renewed::Held(Box::new(written))),
@@ -567,11 +569,14 @@ impl Claims {
         if holder(&current) != self.replica {
             return Ok(Renewed::Lost(owner_of(&current)));
         }
-        let mut again = next;
-        again.metadata.resource_version = current.metadata.resource_version;
+        if !again {
+            return Ok(Renewed::Held(Box::new(current)));
+        }
+        let mut retry = next;
+        retry.metadata.resource_version = current.metadata.resource_version;
         match self
             .api
-            .replace(&name, &PostParams::default(), &again)
+            .replace(&name, &PostParams::default(), &retry)
             .await
         {
             Ok(written) => Ok(Renewed::Held(Box::new(written))),

@@ -530,3 +530,42 @@ async fn every_ha_api_call_is_made_by_some_scenario() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_renewal_that_loses_to_the_run_s_end_never_overwrites_the_end() {
+    let (claims, mut api) = claims("alertrun-1");
+    let name = episode().name;
+    let held: Lease = serde_json::from_value(theirs(T0 - 5_000, "running", "200")).unwrap();
+    let path = format!("{LEASES}/{name}");
+    let server = tokio::spawn(async move {
+        // The end was written first (version 201): the renewal at 200 is refused, and the
+        // claim read again is ours and finished; no second write follows.
+        next(&mut api, Method::PUT, &path)
+            .await
+            .reply(StatusCode::CONFLICT, &status(409, "Conflict", "modified"));
+        next(&mut api, Method::GET, &path)
+            .await
+            .reply(StatusCode::OK, &theirs(T0, "finished", "201"));
+        // The end, refused the same way after a renewal, is written again on the new version.
+        next(&mut api, Method::PUT, &path)
+            .await
+            .reply(StatusCode::CONFLICT, &status(409, "Conflict", "modified"));
+        next(&mut api, Method::GET, &path)
+            .await
+            .reply(StatusCode::OK, &theirs(T0, "running", "202"));
+        let call = next(&mut api, Method::PUT, &path).await;
+        assert_eq!(call.body["metadata"]["resourceVersion"], "202");
+        assert_eq!(
+            call.body["metadata"]["annotations"]["alertrun.io/state"],
+            "finished"
+        );
+        let written = call.body.clone();
+        call.reply(StatusCode::OK, &written);
+    });
+    let Renewed::Held(now) = claims.renew(&held, T0).await.unwrap() else {
+        panic!("still ours")
+    };
+    assert_eq!(annotation(&now, keys::STATE), Some("finished"));
+    claims.finish(&held, "succeeded", T0).await.unwrap();
+    server.await.unwrap();
+}
