@@ -9,8 +9,18 @@
 //! runs here, and these scenarios need the API's optimistic concurrency across several
 //! clients (one create wins; an update at a stale resourceVersion is refused), which that
 //! server implements as the API documents it (`tests/kube_api_stub.rs` holds it to that with
-//! the real client). The opt-in real-cluster suite (`executor-k8s/tests/cluster.rs`) runs
-//! the claim scenarios against a real API server.
+//! the real client).
+//!
+//! The same scenarios run against a real cluster, opt in (`--ignored`): the `real_cluster_`
+//! tests use the current context of `KUBECONFIG` and the namespace
+//! `ALERTRUN_TEST_NAMESPACE` (default `default`), where the account needs the Lease calls of
+//! `alertrun::HA_API_CALLS` and the Job backend's; Job actions pull `busybox:1.36`. Episodes
+//! are made fresh for each run (a nonce in their labels), so old claims never meet them:
+//!
+//! ```text
+//! kind create cluster
+//! KUBECONFIG=~/.kube/config cargo test -p alertrun --test ha -- --ignored
+//! ```
 
 #![allow(
     clippy::unwrap_used,
@@ -23,7 +33,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use alertrun::testing::{self, AlertBuilder, NotificationBuilder};
 use serde_json::Value;
@@ -31,6 +41,7 @@ use support::history::{all_runs, json_of, post_json, run_label, run_state};
 use support::kube_api::KubeApi;
 use support::{Alertrun, wait_for};
 
+/// The claims' (and Jobs') namespace on the loopback API server.
 const NS: &str = "alertrun";
 /// How long a test waits for what the replicas do within seconds.
 const WAIT: Duration = Duration::from_secs(30);
@@ -38,7 +49,7 @@ const WAIT: Duration = Duration::from_secs(30);
 /// A replica's config: `replica` named, a 3 s lease, a process rule appending
 /// `<seq> <replica>` to `log` (argv, no shell), a slow one per `on_owner_lost` policy, and a
 /// Job rule.
-fn config(dir: &Path, replica: &str, log: &Path) -> PathBuf {
+fn config(dir: &Path, replica: &str, log: &Path, ns: &str) -> PathBuf {
     let script = dir.join("record.sh");
     if !script.exists() {
         // $1: what happened (start/end); $2: the seq; $3: the replica; $4: seconds to sleep.
@@ -59,8 +70,8 @@ fn config(dir: &Path, replica: &str, log: &Path) -> PathBuf {
         &path,
         format!(
             r#"server:
-  ha: {{mode: kubernetes, namespace: {NS}, lease_duration: 3s, replica: {replica}, url: "http://{replica}.invalid:9095"}}
-defaults: {{namespace: jobs}}
+  ha: {{mode: kubernetes, namespace: {ns}, lease_duration: 3s, replica: {replica}, url: "http://{replica}.invalid:9095"}}
+defaults: {{namespace: {ns}}}
 rules:
   - name: quick
     match: ['alertname="Quick"', 'seq=~"[0-9]+"']
@@ -76,7 +87,7 @@ rules:
     action: {{process: {{command: [{script}, run, "$(ALERTRUN_LABEL_seq)", {replica}, "60"]}}}}
   - name: job
     match: ['alertname="JobAlert"']
-    action: {{kubernetes: {{image: busybox, command: [/bin/true]}}}}
+    action: {{kubernetes: {{image: "busybox:1.36", command: [/bin/true]}}}}
 "#
         ),
     )
@@ -84,17 +95,130 @@ rules:
     path
 }
 
+/// The API server the replicas share: the loopback one, or a real cluster's.
+enum Cluster {
+    Stub(KubeApi),
+    Real { namespace: String },
+}
+
+impl Cluster {
+    fn namespace(&self) -> String {
+        match self {
+            Self::Stub(_) => NS.to_owned(),
+            Self::Real { namespace } => namespace.clone(),
+        }
+    }
+
+    /// The `KUBECONFIG` a replica gets (the loopback server's, written in `dir`), or none:
+    /// the test's own environment.
+    fn kubeconfig(&self, dir: &Path) -> Option<PathBuf> {
+        match self {
+            Self::Stub(api) => Some(api.kubeconfig(dir, NS)),
+            Self::Real { .. } => None,
+        }
+    }
+
+    /// Every Lease of the namespace, by name.
+    fn leases(&self) -> BTreeMap<String, Value> {
+        match self {
+            Self::Stub(api) => api.leases(NS),
+            Self::Real { namespace } => real(async {
+                let client = kube::Client::try_default().await.unwrap();
+                let api: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
+                    kube::Api::namespaced(client, namespace);
+                let list = api
+                    .list(
+                        &kube::api::ListParams::default()
+                            .labels("app.kubernetes.io/managed-by=alertrun"),
+                    )
+                    .await
+                    .unwrap();
+                list.items
+                    .into_iter()
+                    .map(|l| {
+                        let mut v = serde_json::to_value(&l).unwrap();
+                        v["apiVersion"] = "coordination.k8s.io/v1".into();
+                        (l.metadata.name.unwrap_or_default(), v)
+                    })
+                    .collect()
+            }),
+        }
+    }
+
+    fn lease(&self, name: &str) -> Option<Value> {
+        self.leases().remove(name)
+    }
+
+    /// How many Jobs of `rule` the cluster created.
+    fn job_creates(&self, rule: &str) -> usize {
+        match self {
+            Self::Stub(api) => api
+                .seen_with("POST")
+                .iter()
+                .filter(|s| {
+                    s.target.contains("/jobs")
+                        && s.status == 201
+                        && s.body["metadata"]["name"]
+                            .as_str()
+                            .is_some_and(|n| n.starts_with(&format!("ar-{rule}-")))
+                })
+                .count(),
+            Self::Real { namespace } => real(async {
+                let client = kube::Client::try_default().await.unwrap();
+                let api: kube::Api<k8s_openapi::api::batch::v1::Job> =
+                    kube::Api::namespaced(client, namespace);
+                let list = api.list(&kube::api::ListParams::default()).await.unwrap();
+                list.items
+                    .iter()
+                    .filter(|j| {
+                        j.metadata
+                            .name
+                            .as_deref()
+                            .is_some_and(|n| n.starts_with(&format!("ar-{rule}-")))
+                    })
+                    .count()
+            }),
+        }
+    }
+}
+
+/// Runs `f` on a runtime of its own (the tests are synchronous).
+fn real<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
 /// Three replicas r0, r1, r2 on one API server, their actions logging to one file.
 struct Replicas {
-    api: KubeApi,
+    api: Cluster,
+    /// Added to every `seq`, so that episodes are fresh in a real cluster.
+    base: usize,
     servers: Vec<Option<Alertrun>>,
     log: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl Replicas {
-    fn start() -> Self {
-        let api = KubeApi::start();
+    /// On the loopback API server.
+    fn stub() -> Self {
+        Self::start(Cluster::Stub(KubeApi::start()), 0)
+    }
+
+    /// On the real cluster of `KUBECONFIG`, with fresh episodes.
+    fn real_cluster() -> Self {
+        let namespace =
+            std::env::var("ALERTRUN_TEST_NAMESPACE").unwrap_or_else(|_| "default".into());
+        let nonce = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as usize;
+        Self::start(Cluster::Real { namespace }, (nonce % 1_000_000) * 10_000)
+    }
+
+    fn start(api: Cluster, base: usize) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("actions.log");
         std::fs::write(&log, "").unwrap();
@@ -103,16 +227,18 @@ impl Replicas {
                 let replica = format!("r{i}");
                 let home = dir.path().join(&replica);
                 std::fs::create_dir_all(&home).unwrap();
-                let kubeconfig = api.kubeconfig(&home, NS);
-                let config = config(dir.path(), &replica, &log);
-                Some(Alertrun::start(
-                    &config,
-                    &[("KUBECONFIG", kubeconfig.as_os_str())],
-                ))
+                let kubeconfig = api.kubeconfig(&home);
+                let config = config(dir.path(), &replica, &log, &api.namespace());
+                let envs: Vec<(&str, &std::ffi::OsStr)> = kubeconfig
+                    .iter()
+                    .map(|k| ("KUBECONFIG", k.as_os_str()))
+                    .collect();
+                Some(Alertrun::start(&config, &envs))
             })
             .collect();
         Self {
             api,
+            base,
             servers,
             log,
             _dir: dir,
@@ -146,7 +272,8 @@ impl Replicas {
     }
 
     /// How many times `seq` started, by replica.
-    fn starts(&self, seq: &str) -> BTreeMap<String, usize> {
+    fn starts(&self, seq: usize) -> BTreeMap<String, usize> {
+        let seq = (self.base + seq).to_string();
         let mut by = BTreeMap::new();
         for (event, s, replica) in self.actions() {
             if event == "start" && s == seq {
@@ -165,7 +292,8 @@ impl Replicas {
     }
 }
 
-fn notification(alertname: &str, seq: usize) -> Value {
+fn notification(replicas: &Replicas, alertname: &str, seq: usize) -> Value {
+    let seq = replicas.base + seq;
     NotificationBuilder::new()
         .alerts([AlertBuilder::firing(testing::labels(&[
             ("alertname", alertname),
@@ -198,7 +326,16 @@ fn post_to_all(replicas: &Replicas, to: &[usize], body: &Value) -> Vec<u16> {
 
 #[test]
 fn three_replicas_receiving_every_notification_twice_run_each_episode_once() {
-    let replicas = Replicas::start();
+    every_episode_once(&Replicas::stub());
+}
+
+#[test]
+#[ignore = "needs a cluster: KUBECONFIG (see the module docs)"]
+fn real_cluster_three_replicas_receiving_every_notification_twice_run_each_episode_once() {
+    every_episode_once(&Replicas::real_cluster());
+}
+
+fn every_episode_once(replicas: &Replicas) {
     const N: usize = 24;
     // Every notification to two or three replicas at once, several notifications in flight.
     let senders: Vec<_> = (0..N)
@@ -208,14 +345,13 @@ fn three_replicas_receiving_every_notification_twice_run_each_episode_once() {
             } else {
                 vec![seq % 3, (seq + 1) % 3]
             };
-            let body = notification("Quick", seq);
-            let job = notification("JobAlert", seq);
+            let body = notification(replicas, "Quick", seq);
+            let job = notification(replicas, "JobAlert", seq);
             (to, body, job)
         })
         .collect();
     thread::scope(|s| {
         for (to, body, job) in &senders {
-            let replicas = &replicas;
             s.spawn(move || {
                 for status in post_to_all(replicas, to, body) {
                     assert_eq!(status, 200);
@@ -237,7 +373,7 @@ fn three_replicas_receiving_every_notification_twice_run_each_episode_once() {
     });
     thread::sleep(Duration::from_secs(1));
     for seq in 0..N {
-        let starts = replicas.starts(&seq.to_string());
+        let starts = replicas.starts(seq);
         assert_eq!(
             starts.values().sum::<usize>(),
             1,
@@ -253,18 +389,15 @@ fn three_replicas_receiving_every_notification_twice_run_each_episode_once() {
             .then_some(runs)
     });
     // Every Job episode was created once in the cluster (the API saw one create each).
-    let job_creates = replicas
-        .api
-        .seen_with("POST")
-        .iter()
-        .filter(|s| s.target.contains("/jobs") && s.status == 201)
-        .count();
+    let job_creates = replicas.api.job_creates("job");
     assert_eq!(job_creates, N, "one Job per episode");
     for seq in 0..N {
         for rule in ["quick", "job"] {
             let mine: Vec<&(usize, Value)> = runs
                 .iter()
-                .filter(|(_, r)| r["rule"] == rule && run_label(r, "seq") == seq.to_string())
+                .filter(|(_, r)| {
+                    r["rule"] == rule && run_label(r, "seq") == (replicas.base + seq).to_string()
+                })
                 .collect();
             let ran: Vec<&&(usize, Value)> = mine
                 .iter()
@@ -285,7 +418,7 @@ fn three_replicas_receiving_every_notification_twice_run_each_episode_once() {
             }
             let claim = replicas
                 .api
-                .lease(NS, ran[0].1["claim"]["name"].as_str().unwrap())
+                .lease(ran[0].1["claim"]["name"].as_str().unwrap())
                 .expect("the claim exists");
             assert_eq!(claim["spec"]["holderIdentity"], owner.as_str());
             wait_for(
@@ -294,7 +427,7 @@ fn three_replicas_receiving_every_notification_twice_run_each_episode_once() {
                 || {
                     let claim = replicas
                         .api
-                        .lease(NS, ran[0].1["claim"]["name"].as_str().unwrap())?;
+                        .lease(ran[0].1["claim"]["name"].as_str().unwrap())?;
                     (claim["metadata"]["annotations"]["alertrun.io/state"] == "finished")
                         .then_some(())
                 },
@@ -304,19 +437,28 @@ fn three_replicas_receiving_every_notification_twice_run_each_episode_once() {
     // Any replica lists every claim, with its holder (history across replicas).
     let (status, claims) = support::history::get_json(replicas.addr(1), "/api/v1/claims");
     assert_eq!(status, 200, "{claims}");
-    assert_eq!(claims["claims"].as_array().unwrap().len(), 2 * N);
+    let names: Vec<&str> = claims["claims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    for (_, r) in &runs {
+        let name = r["claim"]["name"].as_str().unwrap();
+        assert!(names.contains(&name), "{name} listed");
+    }
     assert_eq!(claims["replica"], "r1");
 }
 
 /// Posts a slow episode of `alertname` to all three replicas, waits for it to start, kills
 /// the owner with SIGKILL (and its action, as a pod's death would), and returns the owner.
 fn kill_the_owner(replicas: &mut Replicas, alertname: &str, seq: usize) -> String {
-    let body = notification(alertname, seq);
+    let body = notification(replicas, alertname, seq);
     for status in post_to_all(replicas, &[0, 1, 2], &body) {
         assert_eq!(status, 200);
     }
     let owner = wait_for("the slow action started", WAIT, || {
-        replicas.starts(&seq.to_string()).keys().next().cloned()
+        replicas.starts(seq).keys().next().cloned()
     });
     let i: usize = owner[1..].parse().unwrap();
     let mut server = replicas.servers[i].take().unwrap();
@@ -324,7 +466,11 @@ fn kill_the_owner(replicas: &mut Replicas, alertname: &str, seq: usize) -> Strin
     server.kill();
     // The pod's other processes die with it: its action too.
     let _ = std::process::Command::new("pkill")
-        .args(["-KILL", "-f", &format!("run {seq} {owner} 60")])
+        .args([
+            "-KILL",
+            "-f",
+            &format!("run {} {owner} 60", replicas.base + seq),
+        ])
         .status();
     let _ = pid;
     owner
@@ -332,15 +478,24 @@ fn kill_the_owner(replicas: &mut Replicas, alertname: &str, seq: usize) -> Strin
 
 #[test]
 fn killing_the_owner_mid_run_reruns_the_episode_on_another_replica_under_rerun() {
-    let mut replicas = Replicas::start();
+    owner_lost_rerun(Replicas::stub());
+}
+
+#[test]
+#[ignore = "needs a cluster: KUBECONFIG (see the module docs)"]
+fn real_cluster_killing_the_owner_mid_run_reruns_the_episode_under_rerun() {
+    owner_lost_rerun(Replicas::real_cluster());
+}
+
+fn owner_lost_rerun(mut replicas: Replicas) {
     let owner = kill_the_owner(&mut replicas, "SlowRerun", 1001);
     // Within a lease (3 s) and a renewal period, one other replica takes it over and runs it.
     let starts = wait_for("another replica ran the episode again", WAIT, || {
-        let starts = replicas.starts("1001");
+        let starts = replicas.starts(1001);
         (starts.values().sum::<usize>() >= 2).then_some(starts)
     });
     thread::sleep(Duration::from_secs(4));
-    let starts_after = replicas.starts("1001");
+    let starts_after = replicas.starts(1001);
     assert_eq!(starts_after, starts, "nothing more ran");
     assert_eq!(starts.get(&owner), Some(&1));
     assert_eq!(
@@ -360,25 +515,37 @@ fn killing_the_owner_mid_run_reruns_the_episode_on_another_replica_under_rerun()
         .collect();
     assert_eq!(taken.len(), 1, "{runs:#?}");
     assert_eq!(format!("r{}", taken[0].0), taker);
-    let claims = replicas.api.leases(NS);
-    let claim = claims
-        .values()
-        .find(|c| c["metadata"]["annotations"]["alertrun.io/rule-name"] == "slow-rerun")
-        .unwrap();
+    let name = taken[0].1["claim"]["name"].as_str().unwrap();
+    let claim = replicas.api.lease(name).unwrap();
     assert_eq!(claim["spec"]["holderIdentity"], taker.as_str());
     assert_eq!(claim["spec"]["leaseTransitions"], 1);
 }
 
 #[test]
 fn killing_the_owner_mid_run_records_it_orphaned_under_record_and_nothing_reruns() {
-    let mut replicas = Replicas::start();
+    owner_lost_record(Replicas::stub());
+}
+
+#[test]
+#[ignore = "needs a cluster: KUBECONFIG (see the module docs)"]
+fn real_cluster_killing_the_owner_mid_run_records_it_orphaned_under_record() {
+    owner_lost_record(Replicas::real_cluster());
+}
+
+fn owner_lost_record(mut replicas: Replicas) {
     let owner = kill_the_owner(&mut replicas, "SlowRecord", 2002);
+    let seq = (replicas.base + 2002).to_string();
+    let name = replicas
+        .runs()
+        .into_iter()
+        .find(|(_, r)| run_label(r, "seq") == seq)
+        .and_then(|(_, r)| r["claim"]["name"].as_str().map(str::to_owned))
+        .expect("a surviving replica recorded the episode with its claim");
     let claim = wait_for("the claim is recorded orphaned", WAIT, || {
         replicas
             .api
-            .leases(NS)
-            .into_values()
-            .find(|c| c["metadata"]["annotations"]["alertrun.io/state"] == "orphaned")
+            .lease(&name)
+            .filter(|c| c["metadata"]["annotations"]["alertrun.io/state"] == "orphaned")
     });
     assert_eq!(claim["spec"]["holderIdentity"], owner.as_str());
     let runs = wait_for("a replica recorded the episode interrupted", WAIT, || {
@@ -394,7 +561,7 @@ fn killing_the_owner_mid_run_records_it_orphaned_under_record_and_nothing_reruns
     });
     thread::sleep(Duration::from_secs(4));
     assert_eq!(
-        replicas.starts("2002").values().sum::<usize>(),
+        replicas.starts(2002).values().sum::<usize>(),
         1,
         "nobody ran it again: {runs:#?}"
     );
@@ -402,22 +569,25 @@ fn killing_the_owner_mid_run_records_it_orphaned_under_record_and_nothing_reruns
 
 #[test]
 fn an_unreachable_api_is_answered_503_and_nothing_runs_until_it_is_back() {
-    let replicas = Replicas::start();
-    replicas.api.set_unavailable(true);
-    let body = notification("Quick", 3003);
+    let replicas = Replicas::stub();
+    let Cluster::Stub(api) = &replicas.api else {
+        unreachable!()
+    };
+    api.set_unavailable(true);
+    let body = notification(&replicas, "Quick", 3003);
     for status in post_to_all(&replicas, &[0, 1], &body) {
         assert_eq!(status, 503, "never run without a claim");
     }
     thread::sleep(Duration::from_millis(500));
-    assert!(replicas.starts("3003").is_empty());
+    assert!(replicas.starts(3003).is_empty());
     // Alertmanager retries; the API is back: it runs once.
-    replicas.api.set_unavailable(false);
+    api.set_unavailable(false);
     for status in post_to_all(&replicas, &[0, 1], &body) {
         assert_eq!(status, 200);
     }
     wait_for("the episode ran", WAIT, || {
-        (replicas.starts("3003").values().sum::<usize>() == 1).then_some(())
+        (replicas.starts(3003).values().sum::<usize>() == 1).then_some(())
     });
     thread::sleep(Duration::from_secs(1));
-    assert_eq!(replicas.starts("3003").values().sum::<usize>(), 1);
+    assert_eq!(replicas.starts(3003).values().sum::<usize>(), 1);
 }
