@@ -254,6 +254,10 @@ struct Request<'a> {
 }
 
 fn serve_connection(stream: TcpStream, cluster: &Mutex<Cluster>) {
+    // Each answer is one write, sent at once: with Nagle's algorithm on, a second write
+    // would wait for the client's delayed ACK (40 ms), which no real API server makes one
+    // wait.
+    let _ = stream.set_nodelay(true);
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
@@ -307,15 +311,14 @@ fn serve_connection(stream: TcpStream, cluster: &Mutex<Cluster>) {
             cluster.seen.push(seen);
             reply
         };
-        let head = format!(
-            "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
+        let answer = format!(
+            "HTTP/1.1 {} X\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n{}",
             reply.code,
             reply.content_type,
-            reply.body.len()
+            reply.body.len(),
+            reply.body
         );
-        if writer.write_all(head.as_bytes()).is_err()
-            || writer.write_all(reply.body.as_bytes()).is_err()
-        {
+        if writer.write_all(answer.as_bytes()).is_err() {
             return;
         }
     }
