@@ -23,11 +23,7 @@
 )]
 
 #[path = "../tests/support/mod.rs"]
-#[allow(
-    dead_code,
-    unreachable_pub,
-    reason = "the tests' kit, of which this uses a part"
-)]
+#[allow(unreachable_pub, reason = "the tests' kit, of which this uses a part")]
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -72,15 +68,20 @@ fn body(round: usize, seq: usize) -> String {
         .to_string()
 }
 
-/// One round: requests per second, p50 and p99 answer latency (ms), and the mean claim
-/// latency (ms) when HA is on.
-fn round(
-    api: &KubeApi,
-    dir: &Path,
-    ha: bool,
-    n: usize,
-    round_no: usize,
-) -> (f64, f64, f64, Option<f64>) {
+/// What one round measured.
+struct Round {
+    /// Notifications per second.
+    rate: f64,
+    /// Answer latency, p50 (ms).
+    p50: f64,
+    /// Answer latency, p99 (ms).
+    p99: f64,
+    /// The mean claim latency (ms), when HA is on.
+    claim: Option<f64>,
+}
+
+/// One round of `n` notifications, HA on or off.
+fn round(api: &KubeApi, dir: &Path, ha: bool, n: usize, round_no: usize) -> Round {
     let home = dir.join(format!("r{round_no}"));
     std::fs::create_dir_all(&home).unwrap();
     let kubeconfig = api.kubeconfig(&home, "bench");
@@ -138,12 +139,12 @@ fn round(
         sum / count.max(1.0) * 1000.0
     });
     drop(server);
-    (
-        n as f64 / took,
-        all[all.len() / 2],
-        all[all.len() * 99 / 100],
+    Round {
+        rate: n as f64 / took,
+        p50: all[all.len() / 2],
+        p99: all[all.len() * 99 / 100],
         claim,
-    )
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -166,31 +167,30 @@ fn main() {
         println!(
             "round {i}: ha {:<3}  {:>8.0} notifications/s  p50 {:>6.2} ms  p99 {:>6.2} ms{}",
             if ha { "on" } else { "off" },
-            r.0,
-            r.1,
-            r.2,
-            r.3.map(|c| format!("  claim {c:.3} ms"))
+            r.rate,
+            r.p50,
+            r.p99,
+            r.claim
+                .map(|c| format!("  claim {c:.3} ms"))
                 .unwrap_or_default()
         );
         if ha { on.push(r) } else { off.push(r) }
     }
-    let med = |v: &[(f64, f64, f64, Option<f64>)], f: fn(&(f64, f64, f64, Option<f64>)) -> f64| {
-        median(v.iter().map(f).collect())
-    };
-    let (off_rate, on_rate) = (med(&off, |r| r.0), med(&on, |r| r.0));
+    let med = |v: &[Round], f: fn(&Round) -> f64| median(v.iter().map(f).collect());
+    let (off_rate, on_rate) = (med(&off, |r| r.rate), med(&on, |r| r.rate));
     println!(
         "\nmedians of 3 ({n} notifications each, {CONNECTIONS} connections, a new episode each):"
     );
     println!(
         "  ha off: {off_rate:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
-        med(&off, |r| r.1),
-        med(&off, |r| r.2)
+        med(&off, |r| r.p50),
+        med(&off, |r| r.p99)
     );
     println!(
         "  ha on:  {on_rate:.0}/s, p50 {:.2} ms, p99 {:.2} ms, mean claim {:.3} ms",
-        med(&on, |r| r.1),
-        med(&on, |r| r.2),
-        med(&on, |r| r.3.unwrap_or(0.0))
+        med(&on, |r| r.p50),
+        med(&on, |r| r.p99),
+        med(&on, |r| r.claim.unwrap_or(0.0))
     );
     println!("  on/off: {:.2}x", on_rate / off_rate);
 }
