@@ -216,6 +216,9 @@ impl Inner {
         let mut record = run.record;
         record.reason = Some(reason.clone());
         enter(&mut record, ended, now, reason);
+        if let Some(ha) = &self.options.ha {
+            ha.ended(id, ended.as_str(), now);
+        }
         self.enqueue(state, &NotifyEvent::Finished, &record, &run.body);
         let outcome = match (event, ended) {
             (_, RunState::Cancelled) => "cancelled",
