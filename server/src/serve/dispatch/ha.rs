@@ -17,14 +17,14 @@ use tracing::{error, info, warn};
 
 use super::record::enter;
 use super::{Inner, Taken};
-use crate::config::{Config, OnInterrupt};
+use crate::config::{Config, OnInterrupt, Repeat};
 use crate::serve::ha::{Claimed, Episode, Watch};
 use crate::serve::intake::Refused;
 use crate::serve::metrics::SkipReason;
 use crate::store::{self, RunClaim, RunRecord, RunState};
 
-/// The claim of the episode of `record`.
-pub(super) fn episode_of(record: &RunRecord) -> Episode {
+/// The claim of the episode of `record`, whose rule repeats as `repeat`.
+pub(super) fn episode_of(record: &RunRecord, repeat: Repeat) -> Episode {
     Episode {
         name: Episode::name_of(&record.rule, &record.dedupe_key),
         rule: record.rule.clone(),
@@ -33,7 +33,22 @@ pub(super) fn episode_of(record: &RunRecord) -> Episode {
         alertname: record.labels.get("alertname").cloned(),
         group_key: record.group_key.clone(),
         run: record.id,
+        reclaim_after: match repeat {
+            Repeat::Once => None,
+            Repeat::Always => Some(std::time::Duration::ZERO),
+            Repeat::After(after) => Some(after),
+        },
     }
+}
+
+/// The rule's `repeat` (`once` for a rule gone since).
+pub(super) fn repeat_of(config: &Config, rule: &str) -> Repeat {
+    config
+        .rules()
+        .rules()
+        .iter()
+        .position(|r| r.name == rule)
+        .map_or(Repeat::Once, |i| config.policy(i).repeat)
 }
 
 /// The rule's `on_owner_lost` (`record` for a rule gone since).
@@ -55,7 +70,11 @@ impl Inner {
         let Some(ha) = &self.options.ha else {
             return true;
         };
-        match ha.still_ours(&episode_of(record), self.now()).await {
+        // Never claimed again here: only what is still this replica's goes on.
+        match ha
+            .still_ours(&episode_of(record, Repeat::Once), self.now())
+            .await
+        {
             Ok(ours) => ours,
             Err(e) => {
                 error!(run = record.id, error = %e,
@@ -87,7 +106,8 @@ impl Inner {
         for (ti, t) in taken.iter().enumerate() {
             for run in t.runs.iter().chain(&t.awaiting) {
                 let policy = on_owner_lost(&config, &run.record.rule);
-                episodes.push((ti, episode_of(&run.record), policy));
+                let repeat = repeat_of(&config, &run.record.rule);
+                episodes.push((ti, episode_of(&run.record, repeat), policy));
             }
         }
         if episodes.is_empty() {
@@ -208,9 +228,10 @@ impl Inner {
     ) -> Option<RunRecord> {
         t.runs.retain(|r| r.record.id != id);
         t.awaiting.retain(|r| r.record.id != id);
-        self.lock().rails.withdraw(id, now);
         t.skipped += 1;
         let record = t.write.runs.iter_mut().find(|r| r.id == id)?;
+        // Not run here: it counts against no rail of this replica.
+        self.lock().rails.withdraw(id, record.created_at);
         record.claim = Some(claim);
         record.approval = None;
         record.silence = None;

@@ -87,6 +87,10 @@ pub(crate) struct Episode {
     pub(crate) group_key: String,
     /// This replica's run id for it.
     pub(crate) run: u64,
+    /// When a claim that is done (finished or orphaned) may be claimed again, counted from
+    /// its acquisition: `None` never (`repeat: once`), zero at once (`repeat: always`), the
+    /// cooldown of `repeat: 30m`.
+    pub(crate) reclaim_after: Option<Duration>,
 }
 
 impl Episode {
@@ -192,8 +196,10 @@ impl std::fmt::Debug for Claims {
 
 /// What a claim that exists already means for this replica.
 enum Existing {
-    /// Ours.
+    /// Ours, running.
     Ours(Lease),
+    /// Done, and the rule repeats: claimable again.
+    Again(Lease),
     /// Someone else's, alive or done.
     Theirs(Owner),
     /// Its owner stopped renewing it while it ran.
@@ -227,6 +233,11 @@ fn holder(lease: &Lease) -> &str {
         .as_ref()
         .and_then(|s| s.holder_identity.as_deref())
         .unwrap_or_default()
+}
+
+fn acquired_ms(lease: &Lease) -> Option<i64> {
+    let spec = lease.spec.as_ref()?;
+    Some(spec.acquire_time.as_ref()?.0.as_millisecond())
 }
 
 fn renewed_ms(lease: &Lease) -> Option<i64> {
@@ -380,8 +391,9 @@ impl Claims {
                 Err(e) if is_status(&e, 404) => continue,
                 Err(e) => return Err(self.error("get", &ep.name, e)),
             };
-            return match self.judge(existing, now) {
+            return match self.judge(existing, now, ep.reclaim_after) {
                 Existing::Ours(lease) => Ok((Claimed::Won, Some(lease))),
+                Existing::Again(lease) => self.claim_again(lease, ep, now).await,
                 Existing::Theirs(owner) => Ok((Claimed::Lost(owner), None)),
                 Existing::Lost(lease, from) => {
                     self.settle_lost(lease, from, Some(ep.run), on_owner_lost, now)
@@ -400,14 +412,73 @@ impl Claims {
         ))
     }
 
-    fn judge(&self, lease: Lease, now: i64) -> Existing {
-        if holder(&lease) == self.replica {
+    fn judge(&self, lease: Lease, now: i64, reclaim_after: Option<Duration>) -> Existing {
+        let done = annotation(&lease, keys::STATE).is_some_and(|s| s != "running");
+        if done {
+            let again = reclaim_after.is_some_and(|after| {
+                let after = i64::try_from(after.as_millis()).unwrap_or(i64::MAX);
+                acquired_ms(&lease).is_none_or(|at| at.saturating_add(after) <= now)
+            });
+            if again {
+                Existing::Again(lease)
+            } else {
+                Existing::Theirs(owner_of(&lease))
+            }
+        } else if holder(&lease) == self.replica {
             Existing::Ours(lease)
         } else if is_lost(&lease, now) {
             let from = holder(&lease).to_owned();
             Existing::Lost(lease, from)
         } else {
             Existing::Theirs(owner_of(&lease))
+        }
+    }
+
+    /// Claims again, for `ep`'s new run, a claim that is done and whose rule repeats, at
+    /// the version read; `Lost` when another replica was first.
+    async fn claim_again(
+        &self,
+        mut lease: Lease,
+        ep: &Episode,
+        now: i64,
+    ) -> Result<(Claimed, Option<Lease>), ClaimError> {
+        let name = ep.name.clone();
+        let spec = lease.spec.get_or_insert_with(LeaseSpec::default);
+        if spec.holder_identity.as_deref() != Some(&self.replica) {
+            spec.lease_transitions = Some(spec.lease_transitions.unwrap_or(0) + 1);
+        }
+        spec.holder_identity = Some(self.replica.clone());
+        spec.acquire_time = Some(micro(now));
+        spec.renew_time = Some(micro(now));
+        spec.lease_duration_seconds = Some(self.lease_seconds());
+        set_annotation(&mut lease, keys::RUN, ep.run.to_string());
+        set_annotation(&mut lease, keys::STATE, "running".to_owned());
+        if let Some(a) = lease.metadata.annotations.as_mut() {
+            a.remove(keys::OUTCOME);
+            match &self.url {
+                Some(url) => {
+                    a.insert(keys::URL.to_owned(), url.clone());
+                }
+                None => {
+                    a.remove(keys::URL);
+                }
+            }
+        }
+        match self
+            .api
+            .replace(&name, &PostParams::default(), &lease)
+            .await
+        {
+            Ok(written) => Ok((Claimed::Won, Some(written))),
+            Err(e) if self.conflict(&e) => {
+                let now_held = self
+                    .api
+                    .get(&name)
+                    .await
+                    .map_err(|e| self.error("get", &name, e))?;
+                Ok((Claimed::Lost(owner_of(&now_held)), None))
+            }
+            Err(e) => Err(self.error("update", &name, e)),
         }
     }
 
@@ -482,8 +553,8 @@ impl Claims {
             Err(e) if is_status(&e, 404) => return Ok(Watched::Done),
             Err(e) => return Err(self.error("get", name, e)),
         };
-        Ok(match self.judge(lease, now) {
-            Existing::Ours(_) => Watched::Done,
+        Ok(match self.judge(lease, now, None) {
+            Existing::Ours(_) | Existing::Again(_) => Watched::Done,
             Existing::Theirs(owner) if owner.state == "running" => Watched::Alive,
             Existing::Theirs(_) => Watched::Done,
             Existing::Lost(lease, from) => Watched::Lost(Box::new(lease), from),
@@ -707,6 +778,7 @@ impl Claims {
                         alertname: None,
                         group_key: String::new(),
                         run: 0,
+                        reclaim_after: None,
                     },
                     now,
                 );

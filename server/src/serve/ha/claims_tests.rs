@@ -45,6 +45,7 @@ fn episode() -> Episode {
         alertname: Some("Web Down!".to_owned()),
         group_key: "{}:{alertname=\"Web Down!\"}".to_owned(),
         run: 7,
+        reclaim_after: None,
     }
 }
 
@@ -567,5 +568,81 @@ async fn a_renewal_that_loses_to_the_run_s_end_never_overwrites_the_end() {
     };
     assert_eq!(annotation(&now, keys::STATE), Some("finished"));
     claims.finish(&held, "succeeded", T0).await.unwrap();
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_done_claim_is_claimed_again_only_when_the_rule_repeats_and_its_cooldown_passed() {
+    let (claims, mut api) = claims("alertrun-0");
+    let name = episode().name;
+    let path = format!("{LEASES}/{name}");
+    let server = tokio::spawn(async move {
+        // repeat: 30m, the claim acquired 10 min ago: not yet.
+        next(&mut api, Method::POST, LEASES).await.reply(
+            StatusCode::CONFLICT,
+            &status(409, "AlreadyExists", "exists"),
+        );
+        next(&mut api, Method::GET, &path)
+            .await
+            .reply(StatusCode::OK, &theirs(T0 - 600_000, "finished", "200"));
+        // Acquired 31 min ago: claimed again, at the version read, for the new run.
+        next(&mut api, Method::POST, LEASES).await.reply(
+            StatusCode::CONFLICT,
+            &status(409, "AlreadyExists", "exists"),
+        );
+        next(&mut api, Method::GET, &path)
+            .await
+            .reply(StatusCode::OK, &theirs(T0 - 1_860_000, "finished", "201"));
+        let call = next(&mut api, Method::PUT, &path).await;
+        let body = &call.body;
+        assert_eq!(body["metadata"]["resourceVersion"], "201");
+        assert_eq!(body["spec"]["holderIdentity"], "alertrun-0");
+        assert_eq!(body["spec"]["leaseTransitions"], 1);
+        assert_eq!(
+            body["metadata"]["annotations"]["alertrun.io/state"],
+            "running"
+        );
+        assert_eq!(body["metadata"]["annotations"]["alertrun.io/run"], "7");
+        assert!(
+            body["metadata"]["annotations"]
+                .get("alertrun.io/outcome")
+                .is_none()
+        );
+        let written = body.clone();
+        call.reply(StatusCode::OK, &written);
+        // repeat: once: a done claim, even this replica's own, is never claimed again.
+        next(&mut api, Method::POST, LEASES).await.reply(
+            StatusCode::CONFLICT,
+            &status(409, "AlreadyExists", "exists"),
+        );
+        let mut own = theirs(T0 - 86_400_000, "finished", "300");
+        own["spec"]["holderIdentity"] = json!("alertrun-0");
+        next(&mut api, Method::GET, &path)
+            .await
+            .reply(StatusCode::OK, &own);
+    });
+    let cooldown = Episode {
+        reclaim_after: Some(Duration::from_secs(1800)),
+        ..episode()
+    };
+    let (first, _) = claims
+        .claim(&cooldown, OnInterrupt::Record, T0)
+        .await
+        .unwrap();
+    assert!(matches!(first, Claimed::Lost(_)), "{first:?}");
+    let (again, lease) = claims
+        .claim(&cooldown, OnInterrupt::Record, T0)
+        .await
+        .unwrap();
+    assert_eq!(again, Claimed::Won);
+    assert!(lease.is_some());
+    let (once, _) = claims
+        .claim(&episode(), OnInterrupt::Record, T0)
+        .await
+        .unwrap();
+    assert!(
+        matches!(once, Claimed::Lost(Owner { ref state, .. }) if state == "finished"),
+        "{once:?}"
+    );
     server.await.unwrap();
 }
