@@ -3,7 +3,7 @@
 //! claims, watch the ones it lost, and keep house while it leads (`crate::serve::ha`).
 //!
 //! A batch's runs are claimed after the ledger admitted them and before they are written:
-//! a run whose claim another replica won is written `skipped` ("claimed by <replica>") and
+//! a run whose claim another replica won is written `skipped` (`claimed by <replica>`) and
 //! its episode marked, so the next delivery to this replica is a local dedupe without an
 //! API call; a notification one of whose claims cannot be made (the API unreachable) is
 //! refused whole (503) and the claims it did win are given back, so Alertmanager's retry

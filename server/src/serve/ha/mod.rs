@@ -3,7 +3,7 @@
 //!
 //! How, in one paragraph: before a replica records a run as queued it claims the run's
 //! episode ([`claims`]); the replica whose claim the API server creates runs it, every
-//! other records it `skipped` ("claimed by <replica>") and answers 2xx, and a replica that
+//! other records it `skipped` (`claimed by <replica>`) and answers 2xx, and a replica that
 //! cannot reach the API refuses the notification (503) so that Alertmanager retries. The
 //! owner renews its claims while their runs live and marks them finished at the end. A
 //! replica that lost the race keeps an eye on the claim ([`Ha::watch`]); if its owner stops
