@@ -77,8 +77,8 @@ pub use serve::status::{ServerStatus, sha256_hex};
 pub use serve::{ServeOptions, run as serve};
 #[cfg(feature = "server")]
 pub use store::{
-    ApprovalDecision, ApprovalRecord, Batch, DedupeEntry, NotificationStatus, Recovery, RunFilter,
-    RunRecord, RunSilence, RunVerdict, Store, StoreError,
+    ApprovalDecision, ApprovalRecord, Batch, DedupeEntry, NotificationStatus, Recovery,
+    RuleActivity, RunFilter, RunPage, RunRecord, RunSilence, RunVerdict, Store, StoreError,
 };
 
 /// The README's examples, compiled as doctests so they cannot rot.
