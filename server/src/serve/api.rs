@@ -7,7 +7,7 @@
 //! implements it over the dispatcher; tests implement it with fixed answers.
 
 use alert_core::BoxFuture;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::serve::status::ServerStatus;
 use crate::store::{RunRecord, Store};
@@ -127,7 +127,7 @@ pub enum DecideError {
 }
 
 /// One reason alertrun is paused, as `GET /api/v1/pause` lists it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PauseStatus {
     /// The reason, as given.
     pub reason: String,

@@ -99,6 +99,7 @@ impl Control {
                 let restart_needed = self.started.restart_needed(loaded.config.server());
                 self.dispatcher.reload(loaded);
                 self.status.config_loaded();
+                self.status.reloaded(None);
                 self.metrics.config_reloaded(true, now);
                 info!(rules, "config reloaded");
                 if !restart_needed.is_empty() {
@@ -118,6 +119,7 @@ impl Control {
         self.metrics
             .config_reloaded(false, super::dispatch::unix_seconds());
         error!(error = %why, "config reload failed: keeping the running config");
+        self.status.reloaded(Some(why.clone()));
         Err(ReloadError::new(why))
     }
 }
@@ -162,7 +164,18 @@ impl Api for Control {
 
     fn status(&self) -> Option<ServerStatus> {
         let store = self.dispatcher.store().map(|s| s.path().to_owned());
-        Some(self.status.status(store.as_deref()))
+        let mut status = self.status.status(store.as_deref());
+        (status.running, status.queued) = self.dispatcher.load();
+        status.pauses = self.pauses();
+        status.paused = !status.pauses.is_empty();
+        let state = &self.started.state;
+        status.retention = store.is_some().then(|| super::status::Retention {
+            max_age: humantime::format_duration(state.history_max_age).to_string(),
+            max_runs: state.history_max_runs,
+        });
+        // The HA role is the lead's to fill (server.ha); null: a single replica.
+        status.ha = None;
+        Some(status)
     }
 
     fn pauses(&self) -> Vec<PauseStatus> {

@@ -436,7 +436,6 @@ impl Dispatcher {
     }
 
     /// Actions starting or running, and runs queued, now.
-    #[cfg_attr(not(test), allow(dead_code, reason = "only tests call it"))]
     pub(crate) fn load(&self) -> (usize, usize) {
         self.inner.lock().ledger.load()
     }

@@ -10,6 +10,8 @@
 //! | `GET /metrics` | yes | the OpenMetrics exposition ([`Metrics`]) |
 //! | `GET /api/v1/rules` | yes | the rules in force and their load |
 //! | `GET /api/v1/runs`, `GET /api/v1/runs/{id}` | yes | run history (durable state only) |
+//! | `GET /`, `/status`, `/rules`, `/runs`, `/runs/{id}`, `/approvals` | yes | the status page (`pages.rs`) |
+//! | `GET /ui/ui.css`, `GET /ui/ui.js` | no | the status page's assets |
 //!
 //! Each route matches its path, then never rejects: it checks the method (405 with `Allow`)
 //! and the credentials (401 with `WWW-Authenticate`) and yields `Result<Response,
@@ -33,6 +35,8 @@
 
 mod control;
 mod error;
+mod origin;
+mod pages;
 mod receive;
 
 use std::convert::Infallible;
@@ -122,10 +126,13 @@ pub(crate) fn app(
         });
     let unknown = warp::path::full()
         .map(|path: FullPath| -> Routed { Err(HttpError::NotFound(path.as_str().to_owned())) });
+    let pages = pages::routes(Arc::clone(&settings), backends.api.clone());
     receive::routes(Arc::clone(&settings), Arc::clone(&backends.intake))
         .or(healthy)
         .unify()
         .or(control::routes(settings, backends))
+        .unify()
+        .or(pages)
         .unify()
         .or(unknown)
         .unify()
@@ -208,6 +215,17 @@ impl Head {
                 path: self.path.clone(),
                 allow,
             });
+        }
+        if access == Access::Control && self.method == Method::POST {
+            origin::same_origin(&self.headers).map_err(|why| {
+                warn!(
+                    peer = self.peer(),
+                    path = self.path,
+                    why,
+                    "request refused: cross-site"
+                );
+                HttpError::CrossSite(why)
+            })?;
         }
         let Some(expected) = settings.auth.as_ref().filter(|_| access != Access::Anyone) else {
             return Ok(());

@@ -28,11 +28,11 @@ impl Intake for NoIntake {
 }
 
 /// Fixed answers; counts reloads.
-struct FakeApi {
+pub(in crate::serve::http) struct FakeApi {
     ready: AtomicBool,
     reload: Mutex<Result<Reloaded, ReloadError>>,
     reloads: Mutex<usize>,
-    history: Option<Store>,
+    pub(in crate::serve::http) history: Option<Store>,
 }
 
 impl Api for FakeApi {
@@ -71,22 +71,23 @@ impl Api for FakeApi {
             config_path: "/etc/alertrun/alertrun.yaml".into(),
             config_sha256: "ab".repeat(32),
             store_path: None,
+            ..crate::serve::status::ServerStatus::default()
         })
     }
 }
 
-struct Bench {
-    api: Arc<FakeApi>,
+pub(in crate::serve::http) struct Bench {
+    pub(in crate::serve::http) api: Arc<FakeApi>,
     metrics: Metrics,
-    routes: BoxedFilter<(Response,)>,
+    pub(in crate::serve::http) routes: BoxedFilter<(Response,)>,
     _dir: Option<tempfile::TempDir>,
 }
 
-const TOKEN: &str = "Bearer s3cret";
+pub(in crate::serve::http) const TOKEN: &str = "Bearer s3cret";
 
 /// The app with a [`FakeApi`] (with a store holding runs 1 to 3 when `durable`), behind a
 /// bearer token.
-fn control(durable: bool) -> Bench {
+pub(in crate::serve::http) fn control(durable: bool) -> Bench {
     let dir = durable.then(|| tempfile::tempdir().unwrap());
     let history = dir.as_ref().map(|d| {
         let store = Store::open(d.path()).unwrap();
@@ -128,7 +129,7 @@ fn control(durable: bool) -> Bench {
     }
 }
 
-fn record(id: u64) -> RunRecord {
+pub(in crate::serve::http) fn record(id: u64) -> RunRecord {
     RunRecord {
         id,
         rule: if id == 2 { "other" } else { "clean-disk" }.into(),
@@ -164,7 +165,7 @@ fn record(id: u64) -> RunRecord {
 }
 
 impl Bench {
-    async fn send(
+    pub(in crate::serve::http) async fn send(
         &self,
         method: &str,
         path: &str,
@@ -177,7 +178,7 @@ impl Bench {
         request.reply(&self.routes).await
     }
 
-    async fn get(&self, path: &str) -> HttpResponse<Bytes> {
+    pub(in crate::serve::http) async fn get(&self, path: &str) -> HttpResponse<Bytes> {
         self.send("GET", path, Some(TOKEN)).await
     }
 }
