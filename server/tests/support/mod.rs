@@ -15,6 +15,7 @@ pub(crate) mod receiver;
 mod recorder;
 mod tap;
 mod tmpfs;
+pub(crate) mod webdriver;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
