@@ -6,8 +6,8 @@
 //! (`ui::html::sign_in`). A page reads what the API reads (the [`Api`], the store, on a
 //! blocking thread) and changes nothing: its buttons POST to the API's routes, which refuse
 //! cross-site requests (`origin.rs`). Failures are shown as a short HTML page with the
-//! status code and message the API would give. The assets hold no data and are served to
-//! anyone. Only [`HttpError`]s leave this module; status codes are picked in `error.rs`.
+//! status code and message the API would give. Each page says in `Server-Timing` how long
+//! it took. The assets hold no data and are served to anyone. Only [`HttpError`]s leave this module; status codes are picked in `error.rs`.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -165,6 +165,7 @@ impl Pages {
             }
             Err(e) => return Err(e),
         }
+        let started = std::time::Instant::now();
         let page = match render(Arc::clone(&self.api)).await {
             Ok(page) => text(StatusCode::OK, HTML, page),
             Err(e) => {
@@ -182,8 +183,18 @@ impl Pages {
                 text(e.status(), HTML, page)
             }
         };
-        Ok(no_store(page))
+        Ok(no_store(server_timing(page, started)))
     }
+}
+
+/// The time the server took for the page (store reads and rendering), in the
+/// `Server-Timing` header, which a browser's developer tools and `bench/status-page` read.
+fn server_timing(mut response: Response, started: std::time::Instant) -> Response {
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(v) = HeaderValue::from_str(&format!("page;dur={ms:.2}")) {
+        response.headers_mut().insert("server-timing", v);
+    }
+    response
 }
 
 /// Pages hold live state and data behind credentials: never cached.
