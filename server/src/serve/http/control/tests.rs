@@ -88,6 +88,11 @@ pub(in crate::serve::http) const TOKEN: &str = "Bearer s3cret";
 /// The app with a [`FakeApi`] (with a store holding runs 1 to 3 when `durable`), behind a
 /// bearer token.
 pub(in crate::serve::http) fn control(durable: bool) -> Bench {
+    control_under(durable, None)
+}
+
+/// [`control`], with every route under `route_prefix`.
+pub(in crate::serve::http) fn control_under(durable: bool, route_prefix: Option<&str>) -> Bench {
     let dir = durable.then(|| tempfile::tempdir().unwrap());
     let history = dir.as_ref().map(|d| {
         let store = Store::open(d.path()).unwrap();
@@ -112,6 +117,7 @@ pub(in crate::serve::http) fn control(durable: bool) -> Bench {
         auth: Some(Auth::Bearer {
             token: Secret::new("s3cret"),
         }),
+        route_prefix: route_prefix.map(str::to_owned),
         ..ServerSettings::default()
     };
     let metrics = Metrics::new();

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::serve::http::control::tests::{TOKEN, control, record};
+use crate::serve::http::control::tests::{TOKEN, control, control_under, record};
 use crate::store::{ApprovalRecord, Batch, RunState};
 
 /// A notification body as Alertmanager sends it, with hostile content.
@@ -248,4 +248,31 @@ async fn rules_json_adds_recent_runs_from_the_store() {
     assert_eq!(rule["runs_last_day"], 0, "{body}");
     let page = String::from_utf8(c.get("/rules").await.body().to_vec()).unwrap();
     assert!(page.contains("href=\"runs/8\""), "{page}");
+}
+
+#[tokio::test]
+async fn a_route_prefix_serves_every_route_under_it_and_nothing_outside() {
+    let c = control_under(true, Some("/ops/alertrun"));
+    for path in [
+        "/ops/alertrun/",
+        "/ops/alertrun/status",
+        "/ops/alertrun/runs/1",
+        "/ops/alertrun/api/v1/rules",
+        "/ops/alertrun/-/healthy",
+        "/ops/alertrun/ui/ui.js",
+    ] {
+        assert_eq!(c.get(path).await.status(), 200, "{path}");
+    }
+    // Links stay relative: the run page's base climbs to the prefix, not to `/`.
+    let page = body(&c.get("/ops/alertrun/runs/1").await);
+    assert!(page.contains("<base href=\"../\">"), "{page}");
+    for path in [
+        "/status",
+        "/api/v1/rules",
+        "/-/healthy",
+        "/ops/status",
+        "/ops/alertrunx/status",
+    ] {
+        assert_eq!(c.get(path).await.status(), 404, "{path}");
+    }
 }
