@@ -206,6 +206,20 @@ fn status_page_in_a_real_browser() {
     let port = alertrun.addr.port();
     let root = format!("http://127.0.0.1:{port}");
     let shots = artifacts();
+    // What /status shows, as JSON.
+    let status = get(&alertrun, "/api/v1/status");
+    assert_eq!(status["ha"], Value::Null, "{status}");
+    assert_eq!(status["last_reload"], Value::Null, "{status}");
+    assert_eq!(status["paused"], false, "{status}");
+    assert_eq!(status["retention"]["max_runs"], 100_000, "{status}");
+    assert!(
+        status["store_bytes"].as_u64().is_some_and(|b| b > 0),
+        "{status}"
+    );
+    assert!(
+        status["build"].as_str().is_some_and(|b| !b.is_empty()),
+        "{status}"
+    );
     let browser = Browser::start(&driver, &chromium, 1280, 900);
 
     // Without the token: the sign-in page, with no data; the token once, in this tab.

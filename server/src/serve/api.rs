@@ -155,7 +155,7 @@ impl ControlError {
 }
 
 /// One rule as `GET /api/v1/rules` lists it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RuleStatus {
     /// The rule's name.
     pub name: String,
@@ -176,6 +176,20 @@ pub struct RuleStatus {
     pub running: usize,
     /// Its runs waiting to start now.
     pub queued: usize,
+    /// Its action in short, as `alertrun check --print` shows it.
+    pub action: serde_json::Value,
+    /// When an episode runs again (`repeat:`): `once`, `always`, or `after 30m`.
+    pub repeat: String,
+    /// `rate_limit:` in words (`3 per 1h` per target), if any.
+    pub rate_limit: Option<String>,
+    /// What opens its circuit breaker (`3 failures, 3 ineffective`), if anything does.
+    pub breaker: Option<String>,
+    /// Its circuit breakers open now (one per target).
+    pub open_breakers: usize,
+    /// How long a succeeded run waits for its alert to resolve (`verify:`), if it does.
+    pub verify: Option<String>,
+    /// Whether its runs wait for approval.
+    pub approval: bool,
 }
 
 /// A reload's result.

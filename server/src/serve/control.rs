@@ -143,7 +143,28 @@ impl Api for Control {
             .map(|(i, r)| {
                 let policy = config.policy(i);
                 let (running, queued) = self.dispatcher.rule_load(&r.name);
+                let words = |d: std::time::Duration| humantime::format_duration(d).to_string();
+                let rails = &policy.rails;
+                let breaker = &rails.breaker;
                 RuleStatus {
+                    action: config.action(i).to_summary(),
+                    repeat: match policy.repeat {
+                        crate::config::Repeat::Once => "once".to_owned(),
+                        crate::config::Repeat::Always => "always".to_owned(),
+                        crate::config::Repeat::After(d) => format!("after {}", words(d)),
+                    },
+                    rate_limit: rails
+                        .max_runs
+                        .map(|m| format!("{} per {} per target", m.count, words(m.per))),
+                    breaker: (breaker.failures > 0 || breaker.ineffective > 0).then(|| {
+                        format!(
+                            "{} failures or {} ineffective in a row",
+                            breaker.failures, breaker.ineffective
+                        )
+                    }),
+                    open_breakers: self.dispatcher.open_breakers(&r.name),
+                    verify: rails.verify.map(|v| format!("within {}", words(v.within))),
+                    approval: policy.approval.is_some(),
                     name: r.name.clone(),
                     description: config.description(i).to_owned(),
                     matchers: r.matchers.iter().map(ToString::to_string).collect(),

@@ -445,6 +445,11 @@ impl Dispatcher {
         self.inner.lock().ledger.rule_load(rule)
     }
 
+    /// The circuit breakers of `rule` open now.
+    pub(crate) fn open_breakers(&self, rule: &str) -> usize {
+        self.inner.lock().rails.open_count(&RuleName::from(rule))
+    }
+
     /// Now, by the dispatcher's clock (unix ms).
     pub(crate) fn now(&self) -> i64 {
         self.inner.now()

@@ -102,7 +102,8 @@ pub(crate) fn rules(rows: &[RuleRow]) -> String {
     let mut body = String::from(
         "<table><caption>Rules in force, in config order</caption><thead><tr>\
          <th scope=\"col\">Rule</th><th scope=\"col\">Matchers</th><th scope=\"col\">Mode</th>\
-         <th scope=\"col\">On</th><th scope=\"col\">Enabled</th><th scope=\"col\">Running</th>\
+         <th scope=\"col\">On</th><th scope=\"col\">Enabled</th><th scope=\"col\">Action</th>\
+         <th scope=\"col\">Rails</th><th scope=\"col\">Running</th>\
          <th scope=\"col\">Queued</th><th scope=\"col\">Last run</th>\
          <th scope=\"col\">Runs 1h</th><th scope=\"col\">Runs 24h</th></tr></thead><tbody>",
     );
@@ -140,7 +141,8 @@ pub(crate) fn rules(rows: &[RuleRow]) -> String {
         let _ = write!(
             body,
             "<tr><th scope=\"row\"><a href=\"runs?{q}\">{name}</a><div class=\"muted\">{desc}</div></th>\
-             <td>{m}</td><td>{mode}</td><td>{on}</td><td>{enabled}</td><td>{running}</td>\
+             <td>{m}</td><td>{mode}</td><td>{on}</td><td>{enabled}</td><td>{action}</td>\
+             <td>{rails}</td><td>{running}</td>\
              <td>{queued}</td><td>{last}</td><td>{hour}</td><td>{day}</td></tr>",
             q = Text(&query(&[("rule", &r.name)])),
             name = Text(&r.name),
@@ -148,12 +150,56 @@ pub(crate) fn rules(rows: &[RuleRow]) -> String {
             m = matchers.join(" "),
             mode = r.mode,
             on = r.on,
+            action = action_summary(&r.action),
+            rails = rails(r),
             running = r.running,
             queued = r.queued,
         );
     }
     body.push_str("</tbody></table>");
     page("Rules", "rules", &body)
+}
+
+/// A rule's action in short: its command, or its backend's name.
+fn action_summary(action: &serde_json::Value) -> String {
+    let text = match action {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Object(map) => {
+            match map.get("process").and_then(|p| p["command"].as_array()) {
+                Some(argv) => argv
+                    .iter()
+                    .map(|a| a.as_str().unwrap_or_default())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                None => action.to_string(),
+            }
+        }
+        other => other.to_string(),
+    };
+    format!("<code>{}</code>", Text(&text))
+}
+
+/// A rule's rails in words: repeat, approval, rate limit, breaker, verification.
+fn rails(r: &RuleStatus) -> String {
+    let mut parts = vec![format!("repeat {}", Text(&r.repeat))];
+    if r.approval {
+        parts.push("approval".to_owned());
+    }
+    if let Some(limit) = &r.rate_limit {
+        parts.push(format!("at most {}", Text(limit)));
+    }
+    if let Some(breaker) = &r.breaker {
+        let open = if r.open_breakers > 0 {
+            format!(" (<strong>{} open</strong>)", r.open_breakers)
+        } else {
+            String::new()
+        };
+        parts.push(format!("breaker: {}{open}", Text(breaker)));
+    }
+    if let Some(verify) = &r.verify {
+        parts.push(format!("verify {}", Text(verify)));
+    }
+    parts.join("<br>")
 }
 
 /// The filters of `/runs`, as given in its query (kept as text to fill the form again).

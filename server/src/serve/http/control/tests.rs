@@ -19,7 +19,7 @@ use crate::serve::intake::{Accepted, Intake, Refused, Source};
 use crate::store::{Batch, RunRecord};
 
 /// An intake the control tests never reach.
-struct NoIntake;
+pub(in crate::serve::http) struct NoIntake;
 
 impl Intake for NoIntake {
     fn accept(&self, _: Notification, _: Source) -> BoxFuture<'static, Result<Accepted, Refused>> {
@@ -57,6 +57,7 @@ impl Api for FakeApi {
             dry_run: false,
             running: 1,
             queued: 2,
+            ..RuleStatus::default()
         }]
     }
 
@@ -265,6 +266,13 @@ async fn rules_list_each_rule_with_its_load() {
             "dry_run": false,
             "running": 1,
             "queued": 2,
+            "action": null,
+            "repeat": "",
+            "rate_limit": null,
+            "breaker": null,
+            "open_breakers": 0,
+            "verify": null,
+            "approval": false,
         }]})
     );
 }

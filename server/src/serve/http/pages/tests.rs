@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::serve::http::control::tests::{TOKEN, control, control_under, record};
+use crate::serve::http::control::tests::{NoIntake, TOKEN, control, control_under, record};
 use crate::store::{ApprovalRecord, Batch, RunState};
 
 /// A notification body as Alertmanager sends it, with hostile content.
@@ -275,4 +275,41 @@ async fn a_route_prefix_serves_every_route_under_it_and_nothing_outside() {
     ] {
         assert_eq!(c.get(path).await.status(), 404, "{path}");
     }
+}
+
+#[tokio::test]
+async fn with_basic_auth_the_browser_is_asked_and_no_token_form_is_shown() {
+    use crate::config::{Auth, Secret, ServerSettings};
+    use crate::serve::http::{Backends, app};
+    use warp::Filter as _;
+    let c = control(true);
+    let settings = ServerSettings {
+        auth: Some(Auth::Basic {
+            username: "oncall".into(),
+            password: Secret::new("pw"),
+        }),
+        ..ServerSettings::default()
+    };
+    let backends = Backends::new(std::sync::Arc::new(NoIntake)).with_api(c.api.clone());
+    let routes = app(std::sync::Arc::new(settings), backends).map(|r| r);
+    let response = warp::test::request().path("/runs").reply(&routes).await;
+    assert_eq!(response.status(), 401);
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.starts_with("Basic realm=\"alertrun\""),
+        "{challenge}"
+    );
+    let page = body(&response);
+    assert!(
+        !page.contains("token-form") && !page.contains("DiskFull"),
+        "{page}"
+    );
+    // "oncall:pw"
+    let response = warp::test::request()
+        .path("/runs")
+        .header("authorization", "Basic b25jYWxsOnB3")
+        .reply(&routes)
+        .await;
+    assert_eq!(response.status(), 200);
+    assert!(body(&response).contains("DiskFull"));
 }
