@@ -277,6 +277,12 @@ fn status_page_in_a_real_browser() {
     assert!(!polls(&browser), "an ended run's page does not poll");
     check_page(&browser, "run", port, &shots);
     let runs_shot = shots.join("runs.png");
+    // From the run to every run of its rule on its target (the alert's fingerprint here).
+    browser.click(&browser.wait_find("a[href^=\"runs?rule=restart-pod&target=\"]", WAIT));
+    wait_for("the runs of the target", WAIT, || {
+        let rows = browser.exec("return document.querySelectorAll('tbody tr').length;", &[]);
+        (browser.title() == "Runs - alertrun" && rows == json!(1)).then_some(())
+    });
 
     // Filtering on the server: the form's alert name.
     browser.goto(&format!("{root}/runs"));

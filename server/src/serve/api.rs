@@ -190,6 +190,8 @@ pub struct RuleStatus {
     pub verify: Option<String>,
     /// Whether its runs wait for approval.
     pub approval: bool,
+    /// The label names whose values name its target (`target:`); empty: the fingerprint.
+    pub target: Vec<String>,
 }
 
 /// A reload's result.

@@ -165,6 +165,7 @@ impl Api for Control {
                     open_breakers: self.dispatcher.open_breakers(&r.name),
                     verify: rails.verify.map(|v| format!("within {}", words(v.within))),
                     approval: policy.approval.is_some(),
+                    target: rails.target.clone(),
                     name: r.name.clone(),
                     description: config.description(i).to_owned(),
                     matchers: r.matchers.iter().map(ToString::to_string).collect(),

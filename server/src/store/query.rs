@@ -90,7 +90,16 @@ impl Listing<'_> {
         self.scanned += 1;
         self.last_scanned = Some(id);
         if head.matches(self.filter) {
-            self.found.push(decode_run(cx, id, bytes)?);
+            let run = decode_run(cx, id, bytes)?;
+            let labelled = self
+                .filter
+                .labels
+                .iter()
+                .all(|(name, value)| run.labels.get(name) == Some(value));
+            if !labelled {
+                return Ok(ControlFlow::Continue(()));
+            }
+            self.found.push(run);
             if self.found.len() >= self.limit {
                 self.stopped = true;
                 return Ok(ControlFlow::Break(()));

@@ -239,6 +239,9 @@ pub struct RunFilter {
     /// Only runs whose alert's `alertname` label is this one (not indexed: see
     /// `max_scanned`).
     pub alertname: Option<String>,
+    /// Only runs whose labels hold each of these `(name, value)` pairs: a target's labels
+    /// (not indexed: see `max_scanned`).
+    pub labels: Vec<(String, String)>,
     /// Only runs created at or after this time, in unix milliseconds.
     ///
     /// Runs are listed newest first and the listing stops at the first run created before
@@ -275,6 +278,7 @@ impl Default for RunFilter {
             state: None,
             fingerprint: None,
             alertname: None,
+            labels: Vec::new(),
             since: None,
             until: None,
             before: None,

@@ -1012,6 +1012,15 @@ fn alertname_filter_reads_the_label_and_a_scan_bound_pages_on() {
         ..RunFilter::default()
     };
     assert_eq!(ids(&store.runs(&rare).unwrap()), vec![30, 20, 10]);
+    let labelled = RunFilter {
+        labels: vec![("alertname".to_owned(), "Rare \"quoted\"".to_owned())],
+        ..RunFilter::default()
+    };
+    assert_eq!(
+        ids(&store.runs(&labelled).unwrap()),
+        vec![30, 20, 10],
+        "labels"
+    );
 
     // At most 8 runs looked at per page: the page ends where the scan stopped.
     let mut filter = RunFilter {

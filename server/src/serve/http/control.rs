@@ -432,7 +432,7 @@ async fn notification(store: Option<Store>, id: &str) -> Routed {
     Ok(text(StatusCode::OK, "application/json", body))
 }
 
-/// `GET /api/v1/runs?rule=&state=&fingerprint=&alertname=&since=&until=&before=&limit=`:
+/// `GET /api/v1/runs?rule=&state=&fingerprint=&alertname=&target=&since=&until=&before=&limit=`:
 /// newest first;
 /// `next` is the `before` of the next page.
 async fn runs(store: Option<Store>, query: &str) -> Routed {
@@ -463,6 +463,31 @@ fn instant(key: &str, value: &str) -> Result<i64, HttpError> {
     }
 }
 
+/// `target=`: a rule's target as alertrun names it, the labels `{namespace="shop",
+/// pod="web-1"}` (equality matchers), or a fingerprint (a rule without `target`).
+fn target(filter: &mut RunFilter, value: &str) -> Result<(), HttpError> {
+    if !value.starts_with('{') {
+        filter.fingerprint = Some(value.to_owned());
+        return Ok(());
+    }
+    let bad = |why: String| {
+        HttpError::BadQuery(format!(
+            "invalid target {value:?}: {why}; write labels as {{namespace=\"shop\", pod=\"web-1\"}} \
+             or a fingerprint"
+        ))
+    };
+    let matchers = alert_match::Matchers::parse(value).map_err(|e| bad(e.to_string()))?;
+    for m in &matchers {
+        if m.op() != alert_match::MatchOp::Equal {
+            return Err(bad(format!("{m} is not name=\"value\"")));
+        }
+        filter
+            .labels
+            .push((m.name().to_owned(), m.value().to_owned()));
+    }
+    Ok(())
+}
+
 /// Parses the query of `GET /api/v1/runs`; `since` and `until` are RFC 3339 or Unix
 /// milliseconds.
 pub(super) fn run_filter(query: &str) -> Result<RunFilter, HttpError> {
@@ -479,6 +504,7 @@ pub(super) fn run_filter(query: &str) -> Result<RunFilter, HttpError> {
             }
             "fingerprint" => filter.fingerprint = Some(value),
             "alertname" => filter.alertname = Some(value),
+            "target" => target(&mut filter, &value)?,
             "since" => filter.since = Some(instant("since", &value)?),
             "until" => filter.until = Some(instant("until", &value)?),
             "before" => {
@@ -497,8 +523,8 @@ pub(super) fn run_filter(query: &str) -> Result<RunFilter, HttpError> {
             }
             other => {
                 return Err(bad(format!(
-                    "unknown parameter {other:?}: rule, state, fingerprint, alertname, since, \
-                     until, before, limit"
+                    "unknown parameter {other:?}: rule, state, fingerprint, alertname, target, \
+                     since, until, before, limit"
                 )));
             }
         }

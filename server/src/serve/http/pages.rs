@@ -97,11 +97,9 @@ pub(super) fn routes(
         });
     let run = warp::path!("runs" / u64).and(with()).and(head()).then(
         |id: u64, p: Pages, head: Head| async move {
-            p.page(
-                &head,
-                1,
-                |api| async move { run_page(api.history(), id).await },
-            )
+            p.page(&head, 1, |api| async move {
+                run_page(api.history(), id, &api.rules()).await
+            })
             .await
         },
     );
@@ -262,7 +260,7 @@ pub(super) fn rules_json(rows: &[RuleRow]) -> Value {
     json!({ "rules": rules })
 }
 
-/// `/runs?state=&rule=&alertname=&fingerprint=&since=&until=&before=&limit=`: empty form
+/// `/runs?state=&rule=&alertname=&fingerprint=&target=&since=&until=&before=&limit=`: empty form
 /// fields are no filter.
 async fn runs_page(store: Option<Store>, query: &str) -> Result<String, HttpError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
@@ -276,6 +274,7 @@ async fn runs_page(store: Option<Store>, query: &str) -> Result<String, HttpErro
             "rule" => &mut q.rule,
             "alertname" => &mut q.alertname,
             "fingerprint" => &mut q.fingerprint,
+            "target" => &mut q.target,
             "since" => &mut q.since,
             "until" => &mut q.until,
             "limit" => {
@@ -296,8 +295,13 @@ async fn runs_page(store: Option<Store>, query: &str) -> Result<String, HttpErro
     Ok(ui::runs(&q, &page, &states))
 }
 
-/// `/runs/{id}`: the run and the links its notification gives.
-async fn run_page(store: Option<Store>, id: u64) -> Result<String, HttpError> {
+/// `/runs/{id}`: the run, the links its notification gives, and its target under its rule
+/// (when the rule is still in `rules`).
+async fn run_page(
+    store: Option<Store>,
+    id: u64,
+    rules: &[crate::serve::api::RuleStatus],
+) -> Result<String, HttpError> {
     let store = store.ok_or(HttpError::NoHistory)?;
     let (run, body) = blocking(move || {
         let Some(run) = store.run(id)? else {
@@ -308,10 +312,30 @@ async fn run_page(store: Option<Store>, id: u64) -> Result<String, HttpError> {
     })
     .await?
     .ok_or(HttpError::NoRun(id))?;
-    let links = body
+    let mut links = body
         .map(|b| RunLinks::from_notification(&b, &run))
         .unwrap_or_default();
+    links.target = rules
+        .iter()
+        .find(|r| r.name == run.rule)
+        .map(|r| target_of(&r.target, &run));
     Ok(ui::run(&run, &links))
+}
+
+/// The run's target under a rule whose `target:` names `names`: the labels, written as
+/// `{namespace="shop", pod="web-1"}` (what the `target=` filter reads), or the fingerprint.
+fn target_of(names: &[String], run: &crate::store::RunRecord) -> String {
+    if names.is_empty() {
+        return run.fingerprint.clone();
+    }
+    let pairs: Vec<String> = names
+        .iter()
+        .map(|n| {
+            let value = run.labels.get(n).map_or("", String::as_str);
+            format!("{n}={}", Value::from(value))
+        })
+        .collect();
+    format!("{{{}}}", pairs.join(", "))
 }
 
 async fn list(store: Option<Store>, filter: RunFilter) -> Result<crate::store::RunPage, HttpError> {

@@ -213,6 +213,8 @@ pub(crate) struct RunsQuery {
     pub(crate) alertname: String,
     /// `fingerprint=`.
     pub(crate) fingerprint: String,
+    /// `target=`.
+    pub(crate) target: String,
     /// `since=`.
     pub(crate) since: String,
     /// `until=`.
@@ -227,6 +229,7 @@ impl RunsQuery {
             ("rule", &self.rule),
             ("alertname", &self.alertname),
             ("fingerprint", &self.fingerprint),
+            ("target", &self.target),
             ("since", &self.since),
             ("until", &self.until),
         ]
@@ -254,6 +257,7 @@ pub(crate) fn runs(q: &RunsQuery, found: &RunPage, states: &[&str]) -> String {
         ("rule", "Rule", &q.rule, ""),
         ("alertname", "Alert name", &q.alertname, ""),
         ("fingerprint", "Fingerprint", &q.fingerprint, ""),
+        ("target", "Target", &q.target, "{pod=\"web-1\"}"),
         ("since", "Since", &q.since, "RFC 3339 or unix ms"),
         ("until", "Until", &q.until, "RFC 3339 or unix ms"),
     ] {

@@ -20,6 +20,8 @@ pub(crate) struct RunLinks {
     pub(crate) generator: Option<String>,
     /// The alert's annotations (the group's common ones for a per-group run).
     pub(crate) annotations: BTreeMap<String, String>,
+    /// The run's target under its rule (labels or fingerprint), when the rule is known.
+    pub(crate) target: Option<String>,
 }
 
 impl RunLinks {
@@ -43,6 +45,7 @@ impl RunLinks {
             alertmanager: linkable(&n["externalURL"]),
             generator: alert.and_then(|a| linkable(&a["generatorURL"])),
             annotations,
+            target: None,
         }
     }
 }
@@ -270,6 +273,16 @@ fn links_section(body: &mut String, r: &RunRecord, links: &RunLinks) {
         id = r.id,
         n = r.notification
     );
+    if let Some(target) = &links.target {
+        let q = super::html::query(&[("rule", &r.rule), ("target", target)]);
+        let _ = write!(
+            body,
+            "<li><a href=\"runs?{}\">Every run of {} on this target</a> (<code>{}</code>)</li>",
+            Text(&q),
+            Text(&r.rule),
+            Text(target)
+        );
+    }
     for item in items {
         let _ = write!(body, "<li>{item}</li>");
     }

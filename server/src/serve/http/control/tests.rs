@@ -273,6 +273,7 @@ async fn rules_list_each_rule_with_its_load() {
             "open_breakers": 0,
             "verify": null,
             "approval": false,
+            "target": [],
         }]})
     );
 }

@@ -133,6 +133,18 @@ async fn runs_are_filtered_and_paged_on_the_server() {
         older.contains("href=\"runs/3\"") && older.contains("href=\"runs/2\""),
         "{older}"
     );
+    let by_target = body(
+        &c.get("/runs?target=%7Bpath%3D%22%5C%22+onmouseover%3D%5C%22x%22%7D")
+            .await,
+    );
+    assert!(by_target.contains("href=\"runs/7\"") && !by_target.contains("href=\"runs/1\""));
+    let bad = c.get("/runs?target=%7Bpath%3D~%22x%22%7D").await;
+    assert_eq!(bad.status(), 400);
+    assert!(
+        body(&bad).contains("is not name=&quot;value&quot;"),
+        "{}",
+        body(&bad)
+    );
     let bad = c.get("/runs?state=exploded").await;
     assert_eq!(bad.status(), 400);
     assert!(body(&bad).contains("invalid state"), "{}", body(&bad));
