@@ -219,6 +219,7 @@ pub(super) async fn rule_rows(api: &dyn Api) -> Result<Vec<RuleRow>, HttpError> 
             .map(|rule| RuleRow {
                 rule,
                 activity: None,
+                verdicts: None,
             })
             .collect());
     };
@@ -229,9 +230,14 @@ pub(super) async fn rule_rows(api: &dyn Api) -> Result<Vec<RuleRow>, HttpError> 
             .map(|rule| {
                 let activity =
                     store.rule_activity(&rule.name, now - 3_600_000, now - 86_400_000)?;
+                let verdicts = match rule.verify {
+                    Some(_) => Some(verdicts(&store, &rule.name)?),
+                    None => None,
+                };
                 Ok(RuleRow {
                     rule,
                     activity: Some(activity),
+                    verdicts,
                 })
             })
             .collect()
@@ -239,8 +245,26 @@ pub(super) async fn rule_rows(api: &dyn Api) -> Result<Vec<RuleRow>, HttpError> 
     .await
 }
 
+/// The verdicts on `rule`'s newest [`RuleRow::VERDICT_RUNS`] runs, by verdict.
+fn verdicts(
+    store: &Store,
+    rule: &str,
+) -> Result<std::collections::BTreeMap<&'static str, usize>, crate::store::StoreError> {
+    let runs = store.runs(&RunFilter {
+        rule: Some(rule.to_owned()),
+        limit: RuleRow::VERDICT_RUNS,
+        ..RunFilter::default()
+    })?;
+    let mut counts = std::collections::BTreeMap::new();
+    for verdict in runs.iter().filter_map(|r| r.verdict.as_ref()) {
+        *counts.entry(verdict.verdict.as_str()).or_default() += 1;
+    }
+    Ok(counts)
+}
+
 /// `GET /api/v1/rules`'s body: each rule, with `last_run`, `runs_last_hour` and
-/// `runs_last_day` when there is a store.
+/// `runs_last_day` when there is a store, and `recent_verdicts` (of its newest 100 runs)
+/// for a rule with `verify`.
 pub(super) fn rules_json(rows: &[RuleRow]) -> Value {
     let rules: Vec<Value> = rows
         .iter()
@@ -253,6 +277,9 @@ pub(super) fn rules_json(rows: &[RuleRow]) -> Value {
                 });
                 rule["runs_last_hour"] = json!(a.last_hour);
                 rule["runs_last_day"] = json!(a.last_day);
+            }
+            if let Some(v) = &row.verdicts {
+                rule["recent_verdicts"] = json!(v);
             }
             rule
         })

@@ -95,6 +95,14 @@ pub(crate) struct RuleRow {
     pub(crate) rule: RuleStatus,
     /// Its recent runs.
     pub(crate) activity: Option<RuleActivity>,
+    /// The verdicts on its last [`RuleRow::VERDICT_RUNS`] runs, by verdict (a rule with
+    /// `verify` and a store only).
+    pub(crate) verdicts: Option<std::collections::BTreeMap<&'static str, usize>>,
+}
+
+impl RuleRow {
+    /// How many of a rule's newest runs its verdict share is taken over.
+    pub(crate) const VERDICT_RUNS: usize = 100;
 }
 
 /// `/rules`.
@@ -151,7 +159,7 @@ pub(crate) fn rules(rows: &[RuleRow]) -> String {
             mode = r.mode,
             on = r.on,
             action = action_summary(&r.action),
-            rails = rails(r),
+            rails = rails(r) + &row.verdicts.as_ref().map(verdict_share).unwrap_or_default(),
             running = r.running,
             queued = r.queued,
         );
@@ -200,6 +208,19 @@ fn rails(r: &RuleStatus) -> String {
         parts.push(format!("verify {}", Text(verify)));
     }
     parts.join("<br>")
+}
+
+/// The verdict share: `effective 8, ineffective 2` over the last runs.
+fn verdict_share(verdicts: &std::collections::BTreeMap<&'static str, usize>) -> String {
+    if verdicts.is_empty() {
+        return String::new();
+    }
+    let counts: Vec<String> = verdicts.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    format!(
+        "<br>verdicts of the last {} runs: {}",
+        RuleRow::VERDICT_RUNS,
+        counts.join(", ")
+    )
 }
 
 /// The filters of `/runs`, as given in its query (kept as text to fill the form again).

@@ -57,6 +57,7 @@ impl Api for FakeApi {
             dry_run: false,
             running: 1,
             queued: 2,
+            verify: Some("within 10m".into()),
             ..RuleStatus::default()
         }]
     }
@@ -271,7 +272,7 @@ async fn rules_list_each_rule_with_its_load() {
             "rate_limit": null,
             "breaker": null,
             "open_breakers": 0,
-            "verify": null,
+            "verify": "within 10m",
             "approval": false,
             "target": [],
         }]})

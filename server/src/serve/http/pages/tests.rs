@@ -26,6 +26,12 @@ fn bench() -> crate::serve::http::control::tests::Bench {
     ]);
     hostile.notification = 200;
     hostile.stdout = "</pre><b>out</b>".into();
+    hostile.verdict = Some(crate::store::RunVerdict {
+        verdict: crate::lifecycle::VerdictKind::Effective,
+        until: 1_700_000_600_000,
+        at: Some(1_700_000_300_000),
+        resolve_ms: Some(1000),
+    });
     let mut waiting = record(8);
     waiting.notification = 200;
     waiting.state = RunState::AwaitingApproval;
@@ -258,8 +264,18 @@ async fn rules_json_adds_recent_runs_from_the_store() {
     assert_eq!(rule["last_run"]["id"], 8, "{body}");
     // The fixture's runs were created in 2023: none in the last day.
     assert_eq!(rule["runs_last_day"], 0, "{body}");
+    // Of clean-disk's runs (1, 3, 7, 8), run 7 was judged effective.
+    assert_eq!(
+        rule["recent_verdicts"],
+        serde_json::json!({"effective": 1}),
+        "{body}"
+    );
     let page = String::from_utf8(c.get("/rules").await.body().to_vec()).unwrap();
     assert!(page.contains("href=\"runs/8\""), "{page}");
+    assert!(
+        page.contains("verdicts of the last 100 runs: effective 1"),
+        "{page}"
+    );
 }
 
 #[tokio::test]
