@@ -517,7 +517,11 @@ impl Server {
             (None, Some(c)) if c.server().tls.is_some() => anyhow::bail!(
                 "the server uses TLS: pass --url https://HOST:PORT (and --cacert CA.pem when a private CA signed its certificate)"
             ),
-            (None, Some(c)) => format!("http://{}", c.server().listen),
+            (None, Some(c)) => format!(
+                "http://{}{}",
+                c.server().listen,
+                c.server().route_prefix.as_deref().unwrap_or_default()
+            ),
             (None, None) => anyhow::bail!("give --config or --url"),
         };
         let authorization = config.and_then(|c| match &c.server().auth {

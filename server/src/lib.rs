@@ -72,13 +72,14 @@ pub use serve::http::{Bound, ServeError, bind};
 #[cfg(feature = "server")]
 pub use serve::intake::{Accepted, Intake, Refused, Source};
 #[cfg(feature = "server")]
-pub use serve::status::{ServerStatus, sha256_hex};
+pub use serve::status::{HaStatus, ServerStatus, sha256_hex};
 #[cfg(feature = "server")]
 pub use serve::{ServeOptions, run as serve};
 #[cfg(feature = "server")]
 pub use store::{
-    ApprovalDecision, ApprovalRecord, Batch, DedupeEntry, NotificationStatus, Recovery, RunClaim,
-    RunFilter, RunRecord, RunSilence, RunVerdict, Store, StoreError,
+    ApprovalDecision, ApprovalRecord, Batch, DedupeEntry, NotificationStatus, Recovery,
+    RuleActivity, RunClaim, RunFilter, RunPage, RunRecord, RunSilence, RunVerdict, Store,
+    StoreError,
 };
 
 /// The README's examples, compiled as doctests so they cannot rot.

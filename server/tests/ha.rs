@@ -434,6 +434,23 @@ fn every_episode_once(replicas: &Replicas) {
             );
         }
     }
+    // Each replica says its role; exactly one is the housekeeper.
+    let leaders = wait_for("one housekeeper", WAIT, || {
+        let roles: Vec<Value> = replicas
+            .live()
+            .into_iter()
+            .map(|i| {
+                let (status, body) = support::history::get_json(replicas.addr(i), "/api/v1/status");
+                assert_eq!(status, 200, "{body}");
+                assert_eq!(body["ha"]["replica"], format!("r{i}"));
+                assert_eq!(body["ha"]["lease_duration_seconds"], 3);
+                body["ha"].clone()
+            })
+            .collect();
+        let leaders = roles.iter().filter(|r| r["leader"] == true).count();
+        (leaders == 1).then_some(leaders)
+    });
+    assert_eq!(leaders, 1);
     // Any replica lists every claim, with its holder (history across replicas).
     let (status, claims) = support::history::get_json(replicas.addr(1), "/api/v1/claims");
     assert_eq!(status, 200, "{claims}");

@@ -167,6 +167,7 @@ pub(super) fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
             .transpose()?,
         before: None,
         limit: args.limit.clamp(1, RunFilter::MAX_LIMIT),
+        ..RunFilter::default()
     };
     let before = args
         .before

@@ -17,6 +17,7 @@
 //!   state: {dir: /var/lib/alertrun, durable: true, history_max_age: 7d, history_max_runs: 100000,
 //!           episode_max_idle: 7d}
 //!   shutdown_grace: 30s
+//!   route_prefix: /alertrun      # every route under this path (behind a proxy that keeps it)
 //!   approvals: {url: https://alertrun.example.com, link_secret_file: /etc/alertrun/link-key}
 //!   ha: {mode: kubernetes, lease_duration: 15s}        # several replicas: see `ha.rs`
 //! ```
@@ -96,6 +97,9 @@ pub struct ServerSettings {
     pub approval_links: Option<ApprovalLinks>,
     /// `server.ha`: several replicas coordinated through the Kubernetes API; `None`: one.
     pub ha: Option<super::ha::HaSettings>,
+    /// `server.route_prefix`: the path every route is served under (`/alertrun`), like
+    /// Alertmanager's `--web.route-prefix`; none: the root.
+    pub route_prefix: Option<String>,
     /// `server.capture`: record every run the rules select, with the notification it came
     /// from, and run nothing (as `serve --dry-run`): for debugging a webhook.
     pub capture: bool,
@@ -165,6 +169,7 @@ impl Default for ServerSettings {
             state: StateSettings::default(),
             shutdown_grace: default_shutdown_grace(),
             approval_links: None,
+            route_prefix: None,
             capture: false,
             ha: None,
         }
@@ -294,6 +299,8 @@ struct RawServer {
     capture: bool,
     #[serde(default)]
     ha: Option<Value>,
+    #[serde(default)]
+    route_prefix: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -442,6 +449,7 @@ impl ServerSettings {
             ("server.state.dir", a.state.dir != b.state.dir),
             ("server.state.durable", a.state.durable != b.state.durable),
             ("server.capture", a.capture != b.capture),
+            ("server.route_prefix", a.route_prefix != b.route_prefix),
             ("server.ha", a.ha != b.ha),
             (
                 "server.state.history_max_age",
@@ -545,6 +553,7 @@ impl Validator<'_> {
             .and_then(|t| self.duration("server.shutdown_grace", &t))
             .unwrap_or_else(default_shutdown_grace);
         let approval_links = raw.approvals.and_then(|v| self.approval_links(v));
+        let route_prefix = raw.route_prefix.and_then(|p| self.route_prefix(&p));
         let ha = raw
             .ha
             .and_then(|v| self.ha(v, listen.port(), tls.is_some()));
@@ -558,9 +567,33 @@ impl Validator<'_> {
             state,
             shutdown_grace,
             approval_links,
+            route_prefix,
             capture: raw.capture,
             ha,
         }
+    }
+
+    /// `server.route_prefix`: `/` and path segments of URL-safe characters; a trailing `/`
+    /// is dropped, and `/` alone is no prefix.
+    fn route_prefix(&mut self, text: &str) -> Option<String> {
+        let prefix = text.trim_end_matches('/');
+        let safe = |c: char| c.is_ascii_alphanumeric() || "-._~".contains(c);
+        let valid = text.starts_with('/')
+            && prefix
+                .split('/')
+                .skip(1)
+                .all(|segment| !segment.is_empty() && segment.chars().all(safe));
+        if !valid {
+            self.problem(
+                "server.route_prefix",
+                format!(
+                    "invalid route prefix {text:?}: write a path such as /alertrun (segments of \
+                     letters, digits, '-', '.', '_' and '~')"
+                ),
+            );
+            return None;
+        }
+        (!prefix.is_empty()).then(|| prefix.to_owned())
     }
 
     fn approval_links(&mut self, value: Value) -> Option<ApprovalLinks> {

@@ -7,7 +7,7 @@
 //! implements it over the dispatcher; tests implement it with fixed answers.
 
 use alert_core::BoxFuture;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::serve::status::ServerStatus;
 use crate::store::{RunRecord, Store};
@@ -149,7 +149,7 @@ pub enum DecideError {
 }
 
 /// One reason alertrun is paused, as `GET /api/v1/pause` lists it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PauseStatus {
     /// The reason, as given.
     pub reason: String,
@@ -177,7 +177,7 @@ impl ControlError {
 }
 
 /// One rule as `GET /api/v1/rules` lists it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RuleStatus {
     /// The rule's name.
     pub name: String,
@@ -198,6 +198,22 @@ pub struct RuleStatus {
     pub running: usize,
     /// Its runs waiting to start now.
     pub queued: usize,
+    /// Its action in short, as `alertrun check --print` shows it.
+    pub action: serde_json::Value,
+    /// When an episode runs again (`repeat:`): `once`, `always`, or `after 30m`.
+    pub repeat: String,
+    /// `rate_limit:` in words (`3 per 1h` per target), if any.
+    pub rate_limit: Option<String>,
+    /// What opens its circuit breaker (`3 failures, 3 ineffective`), if anything does.
+    pub breaker: Option<String>,
+    /// Its circuit breakers open now (one per target).
+    pub open_breakers: usize,
+    /// How long a succeeded run waits for its alert to resolve (`verify:`), if it does.
+    pub verify: Option<String>,
+    /// Whether its runs wait for approval.
+    pub approval: bool,
+    /// The label names whose values name its target (`target:`); empty: the fingerprint.
+    pub target: Vec<String>,
 }
 
 /// A reload's result.

@@ -100,6 +100,7 @@ impl Control {
                 let restart_needed = self.started.restart_needed(loaded.config.server());
                 self.dispatcher.reload(loaded);
                 self.status.config_loaded();
+                self.status.reloaded(None);
                 self.metrics.config_reloaded(true, now);
                 info!(rules, "config reloaded");
                 if !restart_needed.is_empty() {
@@ -119,6 +120,7 @@ impl Control {
         self.metrics
             .config_reloaded(false, super::dispatch::unix_seconds());
         error!(error = %why, "config reload failed: keeping the running config");
+        self.status.reloaded(Some(why.clone()));
         Err(ReloadError::new(why))
     }
 }
@@ -142,7 +144,29 @@ impl Api for Control {
             .map(|(i, r)| {
                 let policy = config.policy(i);
                 let (running, queued) = self.dispatcher.rule_load(&r.name);
+                let words = |d: std::time::Duration| humantime::format_duration(d).to_string();
+                let rails = &policy.rails;
+                let breaker = &rails.breaker;
                 RuleStatus {
+                    action: config.action(i).to_summary(),
+                    repeat: match policy.repeat {
+                        crate::config::Repeat::Once => "once".to_owned(),
+                        crate::config::Repeat::Always => "always".to_owned(),
+                        crate::config::Repeat::After(d) => format!("after {}", words(d)),
+                    },
+                    rate_limit: rails
+                        .max_runs
+                        .map(|m| format!("{} per {} per target", m.count, words(m.per))),
+                    breaker: (breaker.failures > 0 || breaker.ineffective > 0).then(|| {
+                        format!(
+                            "{} failures or {} ineffective in a row",
+                            breaker.failures, breaker.ineffective
+                        )
+                    }),
+                    open_breakers: self.dispatcher.open_breakers(&r.name),
+                    verify: rails.verify.map(|v| format!("within {}", words(v.within))),
+                    approval: policy.approval.is_some(),
+                    target: rails.target.clone(),
                     name: r.name.clone(),
                     description: config.description(i).to_owned(),
                     matchers: r.matchers.iter().map(ToString::to_string).collect(),
@@ -179,7 +203,22 @@ impl Api for Control {
 
     fn status(&self) -> Option<ServerStatus> {
         let store = self.dispatcher.store().map(|s| s.path().to_owned());
-        Some(self.status.status(store.as_deref()))
+        let mut status = self.status.status(store.as_deref());
+        (status.running, status.queued) = self.dispatcher.load();
+        status.pauses = self.pauses();
+        status.paused = !status.pauses.is_empty();
+        let state = &self.started.state;
+        status.retention = store.is_some().then(|| super::status::Retention {
+            max_age: humantime::format_duration(state.history_max_age).to_string(),
+            max_runs: state.history_max_runs,
+        });
+        status.ha = self.dispatcher.ha().map(|ha| super::status::HaStatus {
+            replica: ha.replica().to_owned(),
+            namespace: ha.namespace().to_owned(),
+            lease_duration_seconds: ha.lease_duration().as_secs(),
+            leader: ha.is_leader(),
+        });
+        Some(status)
     }
 
     fn pauses(&self) -> Vec<PauseStatus> {

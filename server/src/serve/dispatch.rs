@@ -452,7 +452,6 @@ impl Dispatcher {
     }
 
     /// Actions starting or running, and runs queued, now.
-    #[cfg_attr(not(test), allow(dead_code, reason = "only tests call it"))]
     pub(crate) fn load(&self) -> (usize, usize) {
         self.inner.lock().ledger.load()
     }
@@ -460,6 +459,11 @@ impl Dispatcher {
     /// Starting or running actions, and queued runs, of one rule now.
     pub(crate) fn rule_load(&self, rule: &str) -> (usize, usize) {
         self.inner.lock().ledger.rule_load(rule)
+    }
+
+    /// The circuit breakers of `rule` open now.
+    pub(crate) fn open_breakers(&self, rule: &str) -> usize {
+        self.inner.lock().rails.open_count(&RuleName::from(rule))
     }
 
     /// Now, by the dispatcher's clock (unix ms).

@@ -10,6 +10,8 @@
 //! | `GET /metrics` | yes | the OpenMetrics exposition ([`Metrics`]) |
 //! | `GET /api/v1/rules` | yes | the rules in force and their load |
 //! | `GET /api/v1/runs`, `GET /api/v1/runs/{id}` | yes | run history (durable state only) |
+//! | `GET /`, `/status`, `/rules`, `/runs`, `/runs/{id}`, `/approvals` | yes | the status page (`pages.rs`) |
+//! | `GET /ui/ui.css`, `GET /ui/ui.js` | no | the status page's assets |
 //!
 //! Each route matches its path, then never rejects: it checks the method (405 with `Allow`)
 //! and the credentials (401 with `WWW-Authenticate`) and yields `Result<Response,
@@ -24,7 +26,9 @@
 //! Status codes on the receiving routes follow what Alertmanager does with them
 //! (ALERTMANAGER.md §2.3): 200 once accepted; 503 with `Retry-After` when the intake
 //! refuses for now (Alertmanager retries 5xx); 4xx for requests that will never succeed.
-//! Never a redirect. A body that does not parse gets `"detail": {"path", "line", "column"}`.
+//! Never a redirect. With `server.route_prefix` (`/alertrun`) every route is served under
+//! it (`/alertrun/webhook`, `/alertrun/-/ready`), as Alertmanager's `--web.route-prefix`
+//! does, and every other path is 404. A body that does not parse gets `"detail": {"path", "line", "column"}`.
 //!
 //! What this module is not: the listener (sockets, TLS, the connection limit and the header
 //! timeout are in listener.rs, behind [`bind`]); what happens to a notification once
@@ -33,6 +37,8 @@
 
 mod control;
 mod error;
+mod origin;
+mod pages;
 mod receive;
 
 use std::convert::Infallible;
@@ -122,14 +128,34 @@ pub(crate) fn app(
         });
     let unknown = warp::path::full()
         .map(|path: FullPath| -> Routed { Err(HttpError::NotFound(path.as_str().to_owned())) });
-    receive::routes(Arc::clone(&settings), Arc::clone(&backends.intake))
+    let pages = pages::routes(Arc::clone(&settings), backends.api.clone());
+    let prefix = route_prefix(settings.route_prefix.as_deref());
+    let routes = receive::routes(Arc::clone(&settings), Arc::clone(&backends.intake))
         .or(healthy)
         .unify()
         .or(control::routes(settings, backends))
         .unify()
+        .or(pages)
+        .unify();
+    prefix
+        .and(routes)
         .or(unknown)
         .unify()
         .map(move |routed: Routed| routed.unwrap_or_else(|e| e.into_response(&metrics)))
+}
+
+/// Takes the segments of `server.route_prefix` off the path, so that every route (written
+/// from the root) matches the rest; a path outside the prefix goes on to the 404 route.
+fn route_prefix(prefix: Option<&str>) -> warp::filters::BoxedFilter<()> {
+    let mut filter = warp::any().boxed();
+    for segment in prefix
+        .unwrap_or_default()
+        .split('/')
+        .filter(|s| !s.is_empty())
+    {
+        filter = filter.and(warp::path(segment.to_owned())).boxed();
+    }
+    filter
 }
 
 /// The request line and headers: what every route checks before its own work.
@@ -208,6 +234,17 @@ impl Head {
                 path: self.path.clone(),
                 allow,
             });
+        }
+        if access == Access::Control && self.method == Method::POST {
+            origin::same_origin(&self.headers).map_err(|why| {
+                warn!(
+                    peer = self.peer(),
+                    path = self.path,
+                    why,
+                    "request refused: cross-site"
+                );
+                HttpError::CrossSite(why)
+            })?;
         }
         let Some(expected) = settings.auth.as_ref().filter(|_| access != Access::Anyone) else {
             return Ok(());

@@ -16,6 +16,7 @@ pub(crate) mod metrics;
 pub(crate) mod notify;
 pub(crate) mod silences;
 pub(crate) mod status;
+pub(crate) mod ui;
 
 mod advice;
 mod auth;

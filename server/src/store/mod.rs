@@ -67,8 +67,8 @@ use redb::{Database, Durability, ReadOnlyDatabase, ReadableDatabase, ReadableTab
 
 pub use error::StoreError;
 pub use record::{
-    ApprovalDecision, ApprovalRecord, Batch, DedupeEntry, NotificationStatus, Recovery, RunClaim,
-    RunFilter, RunRecord, RunSilence, RunVerdict,
+    ApprovalDecision, ApprovalRecord, Batch, DedupeEntry, NotificationStatus, Recovery,
+    RuleActivity, RunClaim, RunFilter, RunPage, RunRecord, RunSilence, RunVerdict,
 };
 pub(crate) use record::{RunState, Transition};
 
@@ -429,9 +429,36 @@ impl Store {
     /// # Errors
     /// When the file cannot be read or holds an unreadable record.
     pub fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, StoreError> {
+        self.runs_page(filter).map(|page| page.runs)
+    }
+
+    /// [`Store::runs`], with where the next page starts: the page's `next` is its `before`.
+    /// With [`RunFilter::max_scanned`], a page may be short (even empty) and still have a
+    /// next one.
+    ///
+    /// # Errors
+    /// When the file cannot be read or holds an unreadable record.
+    pub fn runs_page(&self, filter: &RunFilter) -> Result<RunPage, StoreError> {
         self.with_reader(|db, cx| {
             let txn = db.begin_read().map_err(|e| cx.error(e))?;
             query::runs(&txn, cx, filter)
+        })
+    }
+
+    /// `rule`'s newest run and its runs created since `hour_ago` and `day_ago` (unix ms),
+    /// counted from the rule index without reading the runs.
+    ///
+    /// # Errors
+    /// When the file cannot be read or holds an unreadable record.
+    pub fn rule_activity(
+        &self,
+        rule: &str,
+        hour_ago: i64,
+        day_ago: i64,
+    ) -> Result<RuleActivity, StoreError> {
+        self.with_reader(|db, cx| {
+            let txn = db.begin_read().map_err(|e| cx.error(e))?;
+            query::rule_activity(&txn, cx, rule, hour_ago, day_ago)
         })
     }
 

@@ -10,7 +10,7 @@ use redb::{
 };
 
 use super::error::{Classify, StoreError};
-use super::record::{DedupeEntry, Recovery, RunFilter, RunRecord, RunState};
+use super::record::{DedupeEntry, Recovery, RuleActivity, RunFilter, RunPage, RunRecord, RunState};
 use super::tables::{
     BY_RULE, DEDUPE, META, META_NEXT_ID, NOTIFICATIONS, RUNS, by_state, dangling, decode_head,
     decode_run, unpack,
@@ -56,6 +56,11 @@ struct Listing<'f> {
     filter: &'f RunFilter,
     limit: usize,
     found: Vec<RunRecord>,
+    /// Runs looked at so far, and the last one.
+    scanned: usize,
+    last_scanned: Option<u64>,
+    /// Whether the scan stopped before the history's end (page full, or the budget spent).
+    stopped: bool,
 }
 
 impl Listing<'_> {
@@ -66,6 +71,14 @@ impl Listing<'_> {
         id: u64,
         bytes: &[u8],
     ) -> Result<ControlFlow<()>, StoreError> {
+        if self
+            .filter
+            .max_scanned
+            .is_some_and(|max| self.scanned >= max)
+        {
+            self.stopped = true;
+            return Ok(ControlFlow::Break(()));
+        }
         let head = decode_head(cx, id, bytes)?;
         if self
             .filter
@@ -74,9 +87,21 @@ impl Listing<'_> {
         {
             return Ok(ControlFlow::Break(()));
         }
+        self.scanned += 1;
+        self.last_scanned = Some(id);
         if head.matches(self.filter) {
-            self.found.push(decode_run(cx, id, bytes)?);
+            let run = decode_run(cx, id, bytes)?;
+            let labelled = self
+                .filter
+                .labels
+                .iter()
+                .all(|(name, value)| run.labels.get(name) == Some(value));
+            if !labelled {
+                return Ok(ControlFlow::Continue(()));
+            }
+            self.found.push(run);
             if self.found.len() >= self.limit {
+                self.stopped = true;
                 return Ok(ControlFlow::Break(()));
             }
         }
@@ -107,17 +132,23 @@ pub(super) fn runs(
     txn: &ReadTransaction,
     cx: Classify<'_>,
     filter: &RunFilter,
-) -> Result<Vec<RunRecord>, StoreError> {
+) -> Result<RunPage, StoreError> {
     let limit = filter.limit.min(RunFilter::MAX_LIMIT);
     if limit == 0 {
-        return Ok(Vec::new());
+        return Ok(RunPage::default());
     }
-    let before = filter.before.unwrap_or(u64::MAX);
     let runs = txn.open_table(RUNS).map_err(|e| cx.error(e))?;
+    let mut before = filter.before.unwrap_or(u64::MAX);
+    if let Some(until) = filter.until {
+        before = before.min(first_id_at(cx, &runs, until)?.unwrap_or(u64::MAX));
+    }
     let mut listing = Listing {
         filter,
         limit,
         found: Vec::new(),
+        scanned: 0,
+        last_scanned: None,
+        stopped: false,
     };
     if let Some(rule) = filter.rule.as_deref() {
         let index = txn.open_table(BY_RULE).map_err(|e| cx.error(e))?;
@@ -140,7 +171,93 @@ pub(super) fn runs(
             }
         }
     }
-    Ok(listing.found)
+    let next = if listing.stopped {
+        listing.last_scanned
+    } else {
+        None
+    };
+    Ok(RunPage {
+        runs: listing.found,
+        next,
+        scanned: listing.scanned,
+    })
+}
+
+/// The id of the oldest run created at or after `at` (unix ms), or none when every run is
+/// older: a binary search over ids, which relies on ids being handed out in creation order.
+/// About 2·log2(runs) reads, whatever the history's size.
+fn first_id_at(
+    cx: Classify<'_>,
+    runs: &ReadOnlyTable<u64, &'static [u8]>,
+    at: i64,
+) -> Result<Option<u64>, StoreError> {
+    // The first run with an id of at least `id`, and when it was created.
+    let first_from = |id: u64| -> Result<Option<(u64, i64)>, StoreError> {
+        let mut range = runs.range(id..).map_err(|e| cx.error(e))?;
+        let Some(entry) = range.next() else {
+            return Ok(None);
+        };
+        let (key, value) = entry.map_err(|e| cx.error(e))?;
+        let head = decode_head(cx, key.value(), value.value())?;
+        Ok(Some((key.value(), head.created_at)))
+    };
+    let (mut low, mut high) = (0_u64, u64::MAX);
+    while low < high {
+        let mid = low + (high - low) / 2;
+        match first_from(mid)? {
+            Some((id, created)) if created < at => low = id.saturating_add(1),
+            _ => high = mid,
+        }
+    }
+    Ok(first_from(low)?.map(|(id, _)| id))
+}
+
+/// `rule`'s newest run, and how many of its runs were created since `hour_ago` and
+/// `day_ago` (unix ms): counted on the rule index's keys, from the first id of each window
+/// (see [`first_id_at`]), without reading those runs.
+pub(super) fn rule_activity(
+    txn: &ReadTransaction,
+    cx: Classify<'_>,
+    rule: &str,
+    hour_ago: i64,
+    day_ago: i64,
+) -> Result<RuleActivity, StoreError> {
+    let runs = txn.open_table(RUNS).map_err(|e| cx.error(e))?;
+    let index = txn.open_table(BY_RULE).map_err(|e| cx.error(e))?;
+    let count_from = |at: i64| -> Result<u64, StoreError> {
+        let Some(first) = first_id_at(cx, &runs, at)? else {
+            return Ok(0);
+        };
+        let range = index
+            .range((rule, first)..=(rule, u64::MAX))
+            .map_err(|e| cx.error(e))?;
+        let mut n = 0;
+        for entry in range {
+            entry.map_err(|e| cx.error(e))?;
+            n += 1;
+        }
+        Ok(n)
+    };
+    let newest = index
+        .range((rule, 0)..=(rule, u64::MAX))
+        .map_err(|e| cx.error(e))?
+        .next_back()
+        .transpose()
+        .map_err(|e| cx.error(e))?
+        .map(|(k, _)| k.value().1);
+    let last = match newest {
+        Some(id) => {
+            let value = runs.get(id).map_err(|e| cx.error(e))?;
+            let value = value.ok_or_else(|| dangling(cx, "runs_by_rule", id))?;
+            Some(decode_run(cx, id, value.value())?)
+        }
+        None => None,
+    };
+    Ok(RuleActivity {
+        last,
+        last_hour: count_from(hour_ago)?,
+        last_day: count_from(day_ago)?,
+    })
 }
 
 pub(super) fn recover(

@@ -264,15 +264,29 @@ pub struct RunFilter {
     pub state: Option<RunState>,
     /// Only runs with this fingerprint.
     pub fingerprint: Option<String>,
+    /// Only runs whose alert's `alertname` label is this one (not indexed: see
+    /// `max_scanned`).
+    pub alertname: Option<String>,
+    /// Only runs whose labels hold each of these `(name, value)` pairs: a target's labels
+    /// (not indexed: see `max_scanned`).
+    pub labels: Vec<(String, String)>,
     /// Only runs created at or after this time, in unix milliseconds.
     ///
     /// Runs are listed newest first and the listing stops at the first run created before
     /// `since`: this relies on ids being handed out in creation order. A run whose
     /// `created_at` is out of order (the clock stepped back) may be left out.
     pub since: Option<i64>,
+    /// Only runs created before this time, in unix milliseconds. The listing starts at the
+    /// newest run created before it, found by a binary search over ids (which relies on
+    /// ids being handed out in creation order, like `since`).
+    pub until: Option<i64>,
     /// Only runs with an id below this one: the paging cursor (the last id of the
     /// previous page).
     pub before: Option<u64>,
+    /// Look at no more than this many runs (none: no bound). A listing by a filter no
+    /// index serves (fingerprint, alertname) that matches rarely would read the whole
+    /// history; with a bound it stops, and [`RunPage::next`] says where to go on.
+    pub max_scanned: Option<usize>,
     /// At most this many runs; capped at [`RunFilter::MAX_LIMIT`]; 0 lists none.
     pub limit: usize,
 }
@@ -291,11 +305,38 @@ impl Default for RunFilter {
             rule: None,
             state: None,
             fingerprint: None,
+            alertname: None,
+            labels: Vec::new(),
             since: None,
+            until: None,
             before: None,
+            max_scanned: None,
             limit: RunFilter::DEFAULT_LIMIT,
         }
     }
+}
+
+/// One page of a listing ([`Store::runs_page`](super::Store::runs_page)).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunPage {
+    /// The runs found, newest first.
+    pub runs: Vec<RunRecord>,
+    /// The `before` of the next page: the last run listed when the page is full, the last
+    /// run looked at when `max_scanned` stopped the scan; none when the history ends here.
+    pub next: Option<u64>,
+    /// How many runs were looked at.
+    pub scanned: usize,
+}
+
+/// A rule's recent activity, from the store's rule index ([`Store::rule_activity`](super::Store::rule_activity)).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RuleActivity {
+    /// Its newest run.
+    pub last: Option<RunRecord>,
+    /// Its runs created in the last hour.
+    pub last_hour: u64,
+    /// Its runs created in the last day.
+    pub last_day: u64,
 }
 
 /// The few fields of a stored run that indexes, filters and pruning look at, decoded
@@ -309,6 +350,16 @@ pub(super) struct RunHead<'a> {
     pub(super) notification: u64,
     pub(super) state: RunState,
     pub(super) created_at: i64,
+    /// Only `alertname` of the labels is decoded.
+    #[serde(borrow, default)]
+    pub(super) labels: HeadLabels<'a>,
+}
+
+/// The labels of a [`RunHead`]: `alertname` alone.
+#[derive(Deserialize, Default)]
+pub(super) struct HeadLabels<'a> {
+    #[serde(borrow, default)]
+    pub(super) alertname: Option<std::borrow::Cow<'a, str>>,
 }
 
 impl RunHead<'_> {
@@ -320,6 +371,12 @@ impl RunHead<'_> {
             notification: self.notification,
             state: self.state,
             created_at: self.created_at,
+            labels: HeadLabels {
+                alertname: self
+                    .labels
+                    .alertname
+                    .map(|a| std::borrow::Cow::Owned(a.into_owned())),
+            },
         }
     }
 
@@ -332,5 +389,9 @@ impl RunHead<'_> {
                 .fingerprint
                 .as_deref()
                 .is_none_or(|f| f == self.fingerprint)
+            && filter
+                .alertname
+                .as_deref()
+                .is_none_or(|a| self.labels.alertname.as_deref() == Some(a))
     }
 }

@@ -966,3 +966,100 @@ fn values_compressed_without_or_with_an_unknown_dictionary_are_read_or_refused()
     let error = tables::unpack_plain(&unknown).unwrap_err();
     assert!(error.to_string().contains("dictionary 40000"), "{error}");
 }
+
+#[test]
+fn until_starts_the_listing_at_the_newest_run_created_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    listing_fixture(&store);
+    // Run n was created at 1000 + n.
+    let cases = [
+        ("inside", 1021, vec![20, 19, 18]),
+        ("before every run", 1000, vec![]),
+        ("after every run", 9999, vec![30, 29, 28]),
+    ];
+    for (name, until, expected) in cases {
+        let filter = RunFilter {
+            until: Some(until),
+            limit: 3,
+            ..RunFilter::default()
+        };
+        assert_eq!(ids(&store.runs(&filter).unwrap()), expected, "{name}");
+    }
+}
+
+#[test]
+fn alertname_filter_reads_the_label_and_a_scan_bound_pages_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    let mut runs = Vec::new();
+    for id in 1..=30u64 {
+        let mut run = record(
+            id,
+            "a",
+            RunState::Succeeded,
+            1000 + i64::try_from(id).unwrap(),
+            7,
+        );
+        if id % 10 == 0 {
+            run.labels
+                .insert("alertname".to_owned(), "Rare \"quoted\"".to_owned());
+        }
+        runs.push(run);
+    }
+    store.commit(&batch(7, runs)).unwrap();
+    let rare = RunFilter {
+        alertname: Some("Rare \"quoted\"".to_owned()),
+        ..RunFilter::default()
+    };
+    assert_eq!(ids(&store.runs(&rare).unwrap()), vec![30, 20, 10]);
+    let labelled = RunFilter {
+        labels: vec![("alertname".to_owned(), "Rare \"quoted\"".to_owned())],
+        ..RunFilter::default()
+    };
+    assert_eq!(
+        ids(&store.runs(&labelled).unwrap()),
+        vec![30, 20, 10],
+        "labels"
+    );
+
+    // At most 8 runs looked at per page: the page ends where the scan stopped.
+    let mut filter = RunFilter {
+        max_scanned: Some(8),
+        ..rare
+    };
+    let mut pages = Vec::new();
+    loop {
+        let page = store.runs_page(&filter).unwrap();
+        assert!(page.scanned <= 8, "scanned {}", page.scanned);
+        pages.push((ids(&page.runs), page.next));
+        match page.next {
+            Some(next) => filter.before = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(
+        pages,
+        vec![
+            (vec![30], Some(23)),
+            (vec![20], Some(15)),
+            (vec![10], Some(7)),
+            (vec![], None),
+        ]
+    );
+}
+
+#[test]
+fn rule_activity_counts_the_windows_from_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir);
+    listing_fixture(&store);
+    // Rule a has the even ids; run n was created at 1000 + n.
+    let activity = store.rule_activity("a", 1025, 1011).unwrap();
+    assert_eq!(activity.last.map(|r| r.id), Some(30));
+    assert_eq!((activity.last_hour, activity.last_day), (3, 10));
+    let none = store.rule_activity("nope", 0, 0).unwrap();
+    assert_eq!((none.last, none.last_hour, none.last_day), (None, 0, 0));
+    let future = store.rule_activity("a", 5000, 5000).unwrap();
+    assert_eq!((future.last_hour, future.last_day), (0, 0));
+}

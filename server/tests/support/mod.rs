@@ -16,6 +16,7 @@ pub(crate) mod receiver;
 mod recorder;
 mod tap;
 mod tmpfs;
+pub(crate) mod webdriver;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

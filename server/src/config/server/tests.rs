@@ -340,3 +340,22 @@ fn bad_server_values_are_reported_with_lines_beside_rule_problems() {
         assert!(got.starts_with(want), "want {want:?}, got {got:?}");
     }
 }
+
+#[test]
+fn route_prefix_is_a_clean_path_or_a_problem() {
+    let rows = [
+        ("/alertrun", Some("/alertrun")),
+        ("/ops/alertrun/", Some("/ops/alertrun")),
+        ("/", None),
+    ];
+    for (text, want) in rows {
+        let s = parse_server(json!({ "route_prefix": text })).unwrap();
+        assert_eq!(s.route_prefix.as_deref(), want, "{text}");
+    }
+    for bad in ["alertrun", "/a//b", "/a b", "/a?x=1", "/<script>"] {
+        let found = problems(json!({ "route_prefix": bad }));
+        assert_eq!(found.len(), 1, "{bad}: {found:?}");
+        assert_eq!(found[0].0, "server.route_prefix");
+        assert!(found[0].1.starts_with("invalid route prefix"), "{found:?}");
+    }
+}

@@ -306,6 +306,11 @@ impl Claims {
         &self.replica
     }
 
+    /// The namespace of the claims.
+    pub(crate) fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
     /// How long a claim holds without renewal.
     pub(crate) fn lease_duration(&self) -> Duration {
         self.lease

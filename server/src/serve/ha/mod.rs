@@ -85,6 +85,11 @@ impl Ha {
         self.claims.lease_duration()
     }
 
+    /// The namespace of the claims.
+    pub(crate) fn namespace(&self) -> &str {
+        self.claims.namespace()
+    }
+
     /// Whether this replica leads (is the housekeeper).
     pub(crate) fn is_leader(&self) -> bool {
         locked(&self.leader).is_some()

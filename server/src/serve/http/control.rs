@@ -51,9 +51,10 @@ pub(super) fn routes(settings: Arc<ServerSettings>, backends: Backends) -> Boxed
     let rules = warp::path!("api" / "v1" / "rules")
         .and(c.with())
         .and(head())
-        .map(|c: Control, head: Head| {
+        .then(|c: Control, head: Head| async move {
             head.admit(&c.settings, Allow::Get, Access::Control)?;
-            Ok(json(StatusCode::OK, &json!({"rules": c.api.rules()})))
+            let rows = super::pages::rule_rows(c.api.as_ref()).await?;
+            Ok(json(StatusCode::OK, &super::pages::rules_json(&rows)))
         });
     let runs = warp::path!("api" / "v1" / "runs")
         .and(c.with())
@@ -446,7 +447,8 @@ async fn notification(store: Option<Store>, id: &str) -> Routed {
     Ok(text(StatusCode::OK, "application/json", body))
 }
 
-/// `GET /api/v1/runs?rule=&state=&fingerprint=&since=&before=&limit=`: newest first;
+/// `GET /api/v1/runs?rule=&state=&fingerprint=&alertname=&target=&since=&until=&before=&limit=`:
+/// newest first;
 /// `next` is the `before` of the next page.
 async fn runs(store: Option<Store>, query: &str) -> Routed {
     let store = store.ok_or(HttpError::NoHistory)?;
@@ -462,8 +464,48 @@ async fn runs(store: Option<Store>, query: &str) -> Routed {
     Ok(json(StatusCode::OK, &json!({"runs": runs, "next": next})))
 }
 
-/// Parses the query of `GET /api/v1/runs`; `since` is RFC 3339 or Unix milliseconds.
-fn run_filter(query: &str) -> Result<RunFilter, HttpError> {
+/// A time parameter (`since`, `until`): RFC 3339 or Unix milliseconds.
+fn instant(key: &str, value: &str) -> Result<i64, HttpError> {
+    match value.parse::<i64>() {
+        Ok(ms) => Ok(ms),
+        Err(_) => alert_core::Timestamp::parse(value)
+            .map(|t| t.unix_seconds().saturating_mul(1000))
+            .map_err(|_| {
+                HttpError::BadQuery(format!(
+                    "invalid {key} {value:?}: RFC 3339 or Unix milliseconds"
+                ))
+            }),
+    }
+}
+
+/// `target=`: a rule's target as alertrun names it, the labels `{namespace="shop",
+/// pod="web-1"}` (equality matchers), or a fingerprint (a rule without `target`).
+fn target(filter: &mut RunFilter, value: &str) -> Result<(), HttpError> {
+    if !value.starts_with('{') {
+        filter.fingerprint = Some(value.to_owned());
+        return Ok(());
+    }
+    let bad = |why: String| {
+        HttpError::BadQuery(format!(
+            "invalid target {value:?}: {why}; write labels as {{namespace=\"shop\", pod=\"web-1\"}} \
+             or a fingerprint"
+        ))
+    };
+    let matchers = alert_match::Matchers::parse(value).map_err(|e| bad(e.to_string()))?;
+    for m in &matchers {
+        if m.op() != alert_match::MatchOp::Equal {
+            return Err(bad(format!("{m} is not name=\"value\"")));
+        }
+        filter
+            .labels
+            .push((m.name().to_owned(), m.value().to_owned()));
+    }
+    Ok(())
+}
+
+/// Parses the query of `GET /api/v1/runs`; `since` and `until` are RFC 3339 or Unix
+/// milliseconds.
+pub(super) fn run_filter(query: &str) -> Result<RunFilter, HttpError> {
     let bad = |message: String| HttpError::BadQuery(message);
     let mut filter = RunFilter::default();
     let pairs = query_pairs(query)?;
@@ -476,18 +518,10 @@ fn run_filter(query: &str) -> Result<RunFilter, HttpError> {
                 })?);
             }
             "fingerprint" => filter.fingerprint = Some(value),
-            "since" => {
-                filter.since = Some(match value.parse::<i64>() {
-                    Ok(ms) => ms,
-                    Err(_) => alert_core::Timestamp::parse(&value)
-                        .map(|t| t.unix_seconds().saturating_mul(1000))
-                        .map_err(|_| {
-                            bad(format!(
-                                "invalid since {value:?}: RFC 3339 or Unix milliseconds"
-                            ))
-                        })?,
-                });
-            }
+            "alertname" => filter.alertname = Some(value),
+            "target" => target(&mut filter, &value)?,
+            "since" => filter.since = Some(instant("since", &value)?),
+            "until" => filter.until = Some(instant("until", &value)?),
             "before" => {
                 filter.before = Some(
                     value
@@ -504,7 +538,8 @@ fn run_filter(query: &str) -> Result<RunFilter, HttpError> {
             }
             other => {
                 return Err(bad(format!(
-                    "unknown parameter {other:?}: rule, state, fingerprint, since, before, limit"
+                    "unknown parameter {other:?}: rule, state, fingerprint, alertname, target, \
+                     since, until, before, limit"
                 )));
             }
         }
@@ -513,4 +548,4 @@ fn run_filter(query: &str) -> Result<RunFilter, HttpError> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

@@ -28,7 +28,8 @@ use crate::store::StoreError;
 pub(crate) enum HttpError {
     #[error(
         "no route for {0}: alertrun serves POST /webhook, POST /api/v2/alerts, GET /-/healthy, \
-         GET /-/ready, POST /-/reload, GET /metrics and GET /api/v1/{{rules,runs,runs/ID,status,notifications/ID}}"
+         GET /-/ready, POST /-/reload, GET /metrics, GET /api/v1/{{rules,runs,runs/ID,status,notifications/ID}} \
+         and the status page at GET /"
     )]
     NotFound(String),
     #[error("method {method} is not allowed on {path}: use {}", .allow.as_str())]
@@ -91,6 +92,12 @@ pub(crate) enum HttpError {
     Control(ControlError),
     #[error("{0}")]
     Decision(DecideError),
+    /// A control POST a browser sent from another site (CSRF).
+    #[error(
+        "refused a cross-site request ({0}): the control API takes POSTs from its own pages, \
+         the CLI and scripts, not from another site's forms"
+    )]
+    CrossSite(&'static str),
 }
 
 fn payload_message(endpoint: Source, error: &PayloadError) -> String {
@@ -145,6 +152,7 @@ impl HttpError {
                 DecideError::Forbidden(_) | DecideError::BadLink(_) => StatusCode::FORBIDDEN,
                 DecideError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
             },
+            Self::CrossSite(_) => StatusCode::FORBIDDEN,
         }
     }
 
@@ -182,6 +190,7 @@ impl HttpError {
             | Self::Store(_)
             | Self::Control(_)
             | Self::Decision(_)
+            | Self::CrossSite(_)
             | Self::Task(_) => return None,
         };
         Some(reason)

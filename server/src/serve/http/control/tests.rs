@@ -19,7 +19,7 @@ use crate::serve::intake::{Accepted, Intake, Refused, Source};
 use crate::store::{Batch, RunRecord};
 
 /// An intake the control tests never reach.
-struct NoIntake;
+pub(in crate::serve::http) struct NoIntake;
 
 impl Intake for NoIntake {
     fn accept(&self, _: Notification, _: Source) -> BoxFuture<'static, Result<Accepted, Refused>> {
@@ -28,11 +28,11 @@ impl Intake for NoIntake {
 }
 
 /// Fixed answers; counts reloads.
-struct FakeApi {
+pub(in crate::serve::http) struct FakeApi {
     ready: AtomicBool,
     reload: Mutex<Result<Reloaded, ReloadError>>,
     reloads: Mutex<usize>,
-    history: Option<Store>,
+    pub(in crate::serve::http) history: Option<Store>,
 }
 
 impl Api for FakeApi {
@@ -57,6 +57,8 @@ impl Api for FakeApi {
             dry_run: false,
             running: 1,
             queued: 2,
+            verify: Some("within 10m".into()),
+            ..RuleStatus::default()
         }]
     }
 
@@ -71,22 +73,28 @@ impl Api for FakeApi {
             config_path: "/etc/alertrun/alertrun.yaml".into(),
             config_sha256: "ab".repeat(32),
             store_path: None,
+            ..crate::serve::status::ServerStatus::default()
         })
     }
 }
 
-struct Bench {
-    api: Arc<FakeApi>,
+pub(in crate::serve::http) struct Bench {
+    pub(in crate::serve::http) api: Arc<FakeApi>,
     metrics: Metrics,
-    routes: BoxedFilter<(Response,)>,
+    pub(in crate::serve::http) routes: BoxedFilter<(Response,)>,
     _dir: Option<tempfile::TempDir>,
 }
 
-const TOKEN: &str = "Bearer s3cret";
+pub(in crate::serve::http) const TOKEN: &str = "Bearer s3cret";
 
 /// The app with a [`FakeApi`] (with a store holding runs 1 to 3 when `durable`), behind a
 /// bearer token.
-fn control(durable: bool) -> Bench {
+pub(in crate::serve::http) fn control(durable: bool) -> Bench {
+    control_under(durable, None)
+}
+
+/// [`control`], with every route under `route_prefix`.
+pub(in crate::serve::http) fn control_under(durable: bool, route_prefix: Option<&str>) -> Bench {
     let dir = durable.then(|| tempfile::tempdir().unwrap());
     let history = dir.as_ref().map(|d| {
         let store = Store::open(d.path()).unwrap();
@@ -111,6 +119,7 @@ fn control(durable: bool) -> Bench {
         auth: Some(Auth::Bearer {
             token: Secret::new("s3cret"),
         }),
+        route_prefix: route_prefix.map(str::to_owned),
         ..ServerSettings::default()
     };
     let metrics = Metrics::new();
@@ -128,7 +137,7 @@ fn control(durable: bool) -> Bench {
     }
 }
 
-fn record(id: u64) -> RunRecord {
+pub(in crate::serve::http) fn record(id: u64) -> RunRecord {
     RunRecord {
         id,
         rule: if id == 2 { "other" } else { "clean-disk" }.into(),
@@ -165,7 +174,7 @@ fn record(id: u64) -> RunRecord {
 }
 
 impl Bench {
-    async fn send(
+    pub(in crate::serve::http) async fn send(
         &self,
         method: &str,
         path: &str,
@@ -178,7 +187,7 @@ impl Bench {
         request.reply(&self.routes).await
     }
 
-    async fn get(&self, path: &str) -> HttpResponse<Bytes> {
+    pub(in crate::serve::http) async fn get(&self, path: &str) -> HttpResponse<Bytes> {
         self.send("GET", path, Some(TOKEN)).await
     }
 }
@@ -259,6 +268,14 @@ async fn rules_list_each_rule_with_its_load() {
             "dry_run": false,
             "running": 1,
             "queued": 2,
+            "action": null,
+            "repeat": "",
+            "rate_limit": null,
+            "breaker": null,
+            "open_breakers": 0,
+            "verify": "within 10m",
+            "approval": false,
+            "target": [],
         }]})
     );
 }
