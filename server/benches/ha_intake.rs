@@ -15,7 +15,8 @@
 //! renewals and its end), and measures notifications per second and the latency of the
 //! answers; with HA on, the server's own `alertrun_ha_claim_duration_seconds` gives the
 //! mean claim latency. Rounds alternate off, on, off, on, off, on; the medians and the
-//! ratio on/off are printed.
+//! ratio on/off are printed; then one round with HA on from a single connection, one
+//! notification at a time, gives a claim's latency without queueing.
 #![allow(
     clippy::unwrap_used,
     clippy::cast_precision_loss,
@@ -81,7 +82,14 @@ struct Round {
 }
 
 /// One round of `n` notifications, HA on or off.
-fn round(api: &KubeApi, dir: &Path, ha: bool, n: usize, round_no: usize) -> Round {
+fn round(
+    api: &KubeApi,
+    dir: &Path,
+    ha: bool,
+    n: usize,
+    round_no: usize,
+    connections: usize,
+) -> Round {
     let home = dir.join(format!("r{round_no}"));
     std::fs::create_dir_all(&home).unwrap();
     let kubeconfig = api.kubeconfig(&home, "bench");
@@ -90,7 +98,7 @@ fn round(api: &KubeApi, dir: &Path, ha: bool, n: usize, round_no: usize) -> Roun
     let next = Arc::new(AtomicUsize::new(0));
     let began = Instant::now();
     let latencies: Vec<Vec<f64>> = thread::scope(|s| {
-        let handles: Vec<_> = (0..CONNECTIONS)
+        let handles: Vec<_> = (0..connections)
             .map(|_| {
                 let next = Arc::clone(&next);
                 let url = url.clone();
@@ -163,7 +171,7 @@ fn main() {
     let mut on = Vec::new();
     for i in 0..6 {
         let ha = i % 2 == 1;
-        let r = round(&api, dir.path(), ha, n, i);
+        let r = round(&api, dir.path(), ha, n, i, CONNECTIONS);
         println!(
             "round {i}: ha {:<3}  {:>8.0} notifications/s  p50 {:>6.2} ms  p99 {:>6.2} ms{}",
             if ha { "on" } else { "off" },
@@ -193,4 +201,12 @@ fn main() {
         med(&on, |r| r.claim.unwrap_or(0.0))
     );
     println!("  on/off: {:.2}x", on_rate / off_rate);
+    // One connection, one notification at a time: a claim's latency without queueing.
+    let alone = round(&api, dir.path(), true, (n / 10).max(50), 6, 1);
+    println!(
+        "  one at a time, ha on: {:.0}/s, p50 {:.2} ms, mean claim {:.3} ms",
+        alone.rate,
+        alone.p50,
+        alone.claim.unwrap_or(0.0)
+    );
 }
