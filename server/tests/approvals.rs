@@ -262,6 +262,17 @@ fn issue_13_a_run_waits_for_approval_and_runs_once_approved_by_the_api() {
         ),
         "{done}"
     );
+    // The timeline says it in words.
+    let said: Vec<&str> = done["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["cause"].as_str())
+        .collect();
+    assert!(
+        said.contains(&"approved by token via api: looks right (1 of 1)"),
+        "{said:?}"
+    );
     // Decided once: a second approval finds nothing waiting.
     assert_eq!(
         call("POST", &alertrun, &path, Some(TOKEN), None).status,

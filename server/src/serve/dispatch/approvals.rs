@@ -447,7 +447,7 @@ impl Dispatcher {
             .map(|c| format!(": {c}"))
             .unwrap_or_default();
         let said = format!(
-            "{}d by {} via {}{comment}",
+            "{}ed by {} via {}{comment}",
             word.trim_end_matches('e'),
             decision.by,
             decision.how
