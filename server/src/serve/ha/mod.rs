@@ -57,6 +57,8 @@ pub(crate) struct Ha {
     watches: Mutex<HashMap<String, Watch>>,
     /// The leader Lease, while this replica leads.
     leader: Mutex<Option<Lease>>,
+    /// When the housekeeper last swept the claims (unix ms).
+    swept_at: Mutex<i64>,
 }
 
 fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -72,6 +74,7 @@ impl Ha {
             held: Mutex::new(HashMap::new()),
             watches: Mutex::new(HashMap::new()),
             leader: Mutex::new(None),
+            swept_at: Mutex::new(i64::MIN),
         }
     }
 
@@ -254,9 +257,9 @@ impl Ha {
         settled
     }
 
-    /// One round of the housekeeper at `now`: keeps or takes the lead; while leading,
-    /// prunes claims last renewed before `prune_before` and records orphaned the lost
-    /// claims no watcher settled within a lease duration.
+    /// One round of the housekeeper at `now`: keeps or takes the lead; while leading, and
+    /// at most once every four leases, prunes claims last renewed before `prune_before` and
+    /// records orphaned the lost claims no watcher settled within a lease duration.
     pub(crate) async fn housekeep(&self, now: i64, prune_before: i64) {
         let mine = locked(&self.leader).clone();
         let led = match self.claims.lead(mine.as_ref(), now).await {
@@ -271,6 +274,16 @@ impl Ha {
         self.metrics.set_leader(leading);
         if !leading {
             return;
+        }
+        // The lead is kept every third of the lease; the sweep (a list of every claim) runs
+        // once every four leases (a minute by default).
+        let every = i64::try_from(self.lease_duration().as_millis() * 4).unwrap_or(i64::MAX);
+        {
+            let mut swept = locked(&self.swept_at);
+            if swept.saturating_add(every) > now {
+                return;
+            }
+            *swept = now;
         }
         match self.claims.prune(prune_before).await {
             Ok(0) => {}
