@@ -197,6 +197,8 @@ struct Replicas {
     /// Added to every `seq`, so that episodes are fresh in a real cluster.
     base: usize,
     servers: Vec<Option<Alertrun>>,
+    /// Each replica's config and `KUBECONFIG`, to restart it.
+    starts: Vec<(PathBuf, Option<PathBuf>)>,
     log: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -222,27 +224,41 @@ impl Replicas {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("actions.log");
         std::fs::write(&log, "").unwrap();
-        let servers = (0..3)
+        let starts: Vec<(PathBuf, Option<PathBuf>)> = (0..3)
             .map(|i| {
                 let replica = format!("r{i}");
                 let home = dir.path().join(&replica);
                 std::fs::create_dir_all(&home).unwrap();
                 let kubeconfig = api.kubeconfig(&home);
-                let config = config(dir.path(), &replica, &log, &api.namespace());
-                let envs: Vec<(&str, &std::ffi::OsStr)> = kubeconfig
-                    .iter()
-                    .map(|k| ("KUBECONFIG", k.as_os_str()))
-                    .collect();
-                Some(Alertrun::start(&config, &envs))
+                (
+                    config(dir.path(), &replica, &log, &api.namespace()),
+                    kubeconfig,
+                )
             })
+            .collect();
+        let servers = starts
+            .iter()
+            .map(|(config, kubeconfig)| Some(Alertrun::start(config, &envs(kubeconfig.as_ref()))))
             .collect();
         Self {
             api,
             base,
             servers,
+            starts,
             log,
             _dir: dir,
         }
+    }
+
+    /// Stops replica `i` (SIGTERM) and starts it again on its state.
+    fn restart(&mut self, i: usize) {
+        let state = self.servers[i].take().unwrap().into_state_dir();
+        let (config, kubeconfig) = &self.starts[i];
+        self.servers[i] = Some(Alertrun::start_in(
+            config,
+            &envs(kubeconfig.as_ref()),
+            state,
+        ));
     }
 
     fn addr(&self, i: usize) -> SocketAddr {
@@ -290,6 +306,14 @@ impl Replicas {
             .flat_map(|i| all_runs(self.addr(i), "").into_iter().map(move |r| (i, r)))
             .collect()
     }
+}
+
+/// The environment a replica gets: its `KUBECONFIG`, if it has one of its own.
+fn envs(kubeconfig: Option<&PathBuf>) -> Vec<(&'static str, &std::ffi::OsStr)> {
+    kubeconfig
+        .iter()
+        .map(|k| ("KUBECONFIG", k.as_os_str()))
+        .collect()
 }
 
 fn notification(replicas: &Replicas, alertname: &str, seq: usize) -> Value {
@@ -536,6 +560,33 @@ fn owner_lost_rerun(mut replicas: Replicas) {
     let claim = replicas.api.lease(name).unwrap();
     assert_eq!(claim["spec"]["holderIdentity"], taker.as_str());
     assert_eq!(claim["spec"]["leaseTransitions"], 1);
+}
+
+#[test]
+fn a_replica_that_restarts_keeps_watching_the_episodes_it_lost_and_takes_them_over() {
+    let mut replicas = Replicas::stub();
+    // Only r0 and r1 see the episode.
+    let body = notification(&replicas, "SlowRerun", 4004);
+    for status in post_to_all(&replicas, &[0, 1], &body) {
+        assert_eq!(status, 200);
+    }
+    let owner = wait_for("the slow action started", WAIT, || {
+        replicas.starts(4004).keys().next().cloned()
+    });
+    let watcher: usize = if owner == "r0" { 1 } else { 0 };
+    // The watcher restarts (its watch is in its store), then the owner dies.
+    replicas.restart(watcher);
+    let i: usize = owner[1..].parse().unwrap();
+    replicas.servers[i].take().unwrap().kill();
+    let _ = std::process::Command::new("pkill")
+        .args(["-KILL", "-f", &format!("run 4004 {owner} 60")])
+        .status();
+    let starts = wait_for("the restarted watcher ran it again", WAIT, || {
+        let starts = replicas.starts(4004);
+        (starts.values().sum::<usize>() >= 2).then_some(starts)
+    });
+    assert_eq!(starts.get(&format!("r{watcher}")), Some(&1), "{starts:?}");
+    assert_eq!(starts.values().sum::<usize>(), 2, "{starts:?}");
 }
 
 #[test]

@@ -749,6 +749,7 @@ impl Inner {
         let settings = tokio::task::spawn_blocking(move || reader.settings())
             .await
             .map_err(|e| StoreError::from_panic(&e))??;
+        self.restore_watches(store, &settings);
         let mut pauses: Vec<Pause> = Vec::new();
         {
             let mut state = self.lock();

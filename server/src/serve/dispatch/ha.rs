@@ -18,7 +18,7 @@ use tracing::{error, info, warn};
 use super::record::enter;
 use super::{Inner, Taken};
 use crate::config::{Config, OnInterrupt, Repeat};
-use crate::serve::ha::{Claimed, Episode, Watch};
+use crate::serve::ha::{Claimed, Episode, StoredWatch, Watch, watch_setting};
 use crate::serve::intake::Refused;
 use crate::serve::metrics::SkipReason;
 use crate::store::{self, RunClaim, RunRecord, RunState};
@@ -62,6 +62,40 @@ pub(super) fn on_owner_lost(config: &Config, rule: &str) -> OnInterrupt {
 }
 
 impl Inner {
+    /// After a restart, watches again the claims this replica watched (`settings`, the
+    /// store's), each from its stored run and notification.
+    pub(super) fn restore_watches(&self, store: &store::Store, settings: &[(String, Vec<u8>)]) {
+        let Some(ha) = &self.options.ha else {
+            return;
+        };
+        for (name, json) in settings {
+            let Some(claim) = crate::serve::ha::parse_watch_setting(name) else {
+                continue;
+            };
+            let Ok(stored) = serde_json::from_slice::<StoredWatch>(json) else {
+                continue;
+            };
+            let record = store.run(stored.run).ok().flatten();
+            let body = record
+                .as_ref()
+                .and_then(|r| store.notification(r.notification).ok().flatten());
+            if let (Some(record), Some(body)) = (record, body) {
+                ha.watch(
+                    claim.to_owned(),
+                    Watch {
+                        record,
+                        body: Arc::from(body),
+                        on_owner_lost: if stored.rerun {
+                            OnInterrupt::Rerun
+                        } else {
+                            OnInterrupt::Record
+                        },
+                    },
+                );
+            }
+        }
+    }
+
     /// After a restart, whether this replica may go on with `record` (queue it again, or
     /// run it again): without `server.ha` always; with it, only while its claim is still
     /// this replica's and running (not taken over, orphaned or finished meanwhile). When
@@ -169,6 +203,15 @@ impl Inner {
                             .rule_skipped(&record.rule, SkipReason::Claimed);
                         if owner.state == "running" {
                             let body = t.notification_body();
+                            // Kept over a restart: the record and the body are written
+                            // with it.
+                            let stored = StoredWatch {
+                                run: record.id,
+                                rerun: policy == OnInterrupt::Rerun,
+                            };
+                            t.write
+                                .settings
+                                .push((watch_setting(&ep.name), serde_json::to_vec(&stored).ok()));
                             ha.watch(
                                 ep.name.clone(),
                                 Watch {
@@ -297,7 +340,16 @@ pub(super) async fn keep_claims(inner: Arc<Inner>) {
                 let _ = stop.send(Some(StopReason::Shutdown));
             }
         }
-        let settled = ha.look(now, || inner.lock().ledger.next_id()).await;
+        let (settled, dropped) = ha.look(now, || inner.lock().ledger.next_id()).await;
+        if !dropped.is_empty() {
+            let write = store::Batch {
+                settings: dropped.iter().map(|n| (watch_setting(n), None)).collect(),
+                ..store::Batch::default()
+            };
+            if let Err(e) = inner.write(write).await {
+                warn!(error = %e, "cannot forget watched claims in the store: they are read again after a restart");
+            }
+        }
         for (watch, claimed, id) in settled {
             inner.owner_lost(watch, claimed, id).await;
         }

@@ -34,6 +34,30 @@ use crate::config::OnInterrupt;
 use crate::serve::metrics::Metrics;
 use crate::store::RunRecord;
 
+/// The first part of the store setting that keeps a watch over a restart:
+/// `claimwatch␟<claim name>`, holding a [`StoredWatch`].
+const WATCH_SETTING: &str = "claimwatch";
+
+/// The store setting's name of the watch of claim `name`.
+pub(crate) fn watch_setting(name: &str) -> String {
+    format!("{WATCH_SETTING}\u{1f}{name}")
+}
+
+/// The claim name of a watch's store setting, if `setting` is one.
+pub(crate) fn parse_watch_setting(setting: &str) -> Option<&str> {
+    setting.strip_prefix(WATCH_SETTING)?.strip_prefix('\u{1f}')
+}
+
+/// What the store keeps of a watch: which of this replica's runs recorded the episode (its
+/// record and notification are in the store), and the rule's policy then.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct StoredWatch {
+    /// The `skipped` run of this replica.
+    pub(crate) run: u64,
+    /// `on_owner_lost: rerun`.
+    pub(crate) rerun: bool,
+}
+
 /// An episode another replica won, watched in case its owner is lost.
 #[derive(Clone, Debug)]
 pub(crate) struct Watch {
@@ -213,23 +237,26 @@ impl Ha {
 
     /// Looks at every watched claim at `now`: those whose owner was lost are settled (taken
     /// over for a run id from `next_id`, or recorded orphaned) and returned with what
-    /// happened and that id; done ones are dropped.
+    /// happened and that id; done ones are dropped. Also returns the names of the claims
+    /// no longer watched (their store settings go).
     pub(crate) async fn look(
         &self,
         now: i64,
         next_id: impl Fn() -> u64,
-    ) -> Vec<(Watch, Claimed, u64)> {
+    ) -> (Vec<(Watch, Claimed, u64)>, Vec<String>) {
         let watched: Vec<(String, Watch)> = locked(&self.watches)
             .iter()
             .map(|(n, w)| (n.clone(), w.clone()))
             .collect();
         let mut settled = Vec::new();
+        let mut dropped = Vec::new();
         for (name, watch) in watched {
             let began = Instant::now();
             let seen = match self.claims.watch(&name, now).await {
                 Ok(Watched::Alive) => continue,
                 Ok(Watched::Done) => {
                     locked(&self.watches).remove(&name);
+                    dropped.push(name);
                     continue;
                 }
                 Ok(Watched::Lost(lease, from)) => {
@@ -244,6 +271,7 @@ impl Ha {
             match seen {
                 Ok((claimed, lease, id)) => {
                     locked(&self.watches).remove(&name);
+                    dropped.push(name.clone());
                     self.metrics
                         .claimed(result_name(&Ok(claimed.clone())), began.elapsed());
                     if let Some(lease) = lease {
@@ -254,7 +282,7 @@ impl Ha {
                 Err(e) => warn!(claim = %name, error = %e, "cannot read a watched claim: retrying"),
             }
         }
-        settled
+        (settled, dropped)
     }
 
     /// One round of the housekeeper at `now`: keeps or takes the lead; while leading, and
