@@ -62,6 +62,9 @@ impl Inner {
                     if matches!(record.started, Some(Started::Job { .. })) && rebuilt.is_some() =>
                 {
                     if let Some(run) = rebuilt {
+                        // `server.ha`: renewed again while it is followed (the Job's name
+                        // guards it whoever holds the claim).
+                        let _ = self.still_ours(&record).await;
                         info!(rule = %record.rule, run = record.id,
                             "recovery: following the Job the previous alertrun started");
                         attach.push(run);
@@ -164,13 +167,20 @@ impl Inner {
                         );
                         record.approval.as_ref().is_some_and(|a| a.digest == digest)
                     });
+                    let ours = same && self.still_ours(&record).await;
                     match rebuilt {
-                        Some(run) if same => awaiting.push(run),
+                        Some(run) if ours => awaiting.push(run),
                         _ => {
-                            let reason = "rejected: after a restart the rule's action is not the \
-                                          one awaiting approval (the rule changed or is gone): \
-                                          nothing runs that nobody approved"
-                                .to_owned();
+                            let reason = if same {
+                                "rejected: after a restart its claim is no longer this \
+                                 replica's (taken over, or recorded orphaned): it waits here no \
+                                 more (server.ha)"
+                            } else {
+                                "rejected: after a restart the rule's action is not the \
+                                 one awaiting approval (the rule changed or is gone): \
+                                 nothing runs that nobody approved"
+                            }
+                            .to_owned();
                             warn!(rule = %record.rule, run = record.id, "{reason}");
                             record.reason = Some(reason.clone());
                             enter(&mut record, RunState::Rejected, now, reason);
