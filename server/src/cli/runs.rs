@@ -97,8 +97,10 @@ impl Source {
         }
     }
 
-    /// One page, newest first: at most `filter.limit` runs.
-    fn page(&self, filter: &RunFilter) -> anyhow::Result<Vec<RunRecord>> {
+    /// One page, newest first: at most `filter.limit` runs, and the `before` of the next
+    /// page (none where the history ends). A server looks at a bounded number of runs per
+    /// answer, so its page may hold fewer than `filter.limit` with a next one to come.
+    fn page(&self, filter: &RunFilter) -> anyhow::Result<RunsPage> {
         match self {
             Self::Server(server) => {
                 let mut query = vec![("limit", filter.limit.to_string())];
@@ -106,11 +108,17 @@ impl Source {
                 query.extend(filter.state.map(|v| ("state", v.as_str().to_owned())));
                 query.extend(filter.fingerprint.clone().map(|v| ("fingerprint", v)));
                 query.extend(filter.since.map(|v| ("since", v.to_string())));
+                query.extend(filter.until.map(|v| ("until", v.to_string())));
                 query.extend(filter.before.map(|v| ("before", v.to_string())));
-                let page: RunsPage = server.get("/api/v1/runs", &query)?;
-                Ok(page.runs)
+                server.get("/api/v1/runs", &query)
             }
-            Self::Store(store) => Ok(store.runs(filter)?),
+            Self::Store(store) => {
+                let page = store.runs_page(filter)?;
+                Ok(RunsPage {
+                    runs: page.runs,
+                    next: page.next,
+                })
+            }
         }
     }
 }
@@ -118,6 +126,8 @@ impl Source {
 #[derive(serde::Deserialize)]
 struct RunsPage {
     runs: Vec<RunRecord>,
+    #[serde(default)]
+    next: Option<u64>,
 }
 
 /// `alertrun runs`.
@@ -165,15 +175,14 @@ pub(super) fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
             .since
             .map(|t| instant("--since", &t, now))
             .transpose()?,
-        before: None,
+        until: args
+            .before
+            .map(|t| instant("--before", &t, now))
+            .transpose()?,
         limit: args.limit.clamp(1, RunFilter::MAX_LIMIT),
         ..RunFilter::default()
     };
-    let before = args
-        .before
-        .map(|t| instant("--before", &t, now))
-        .transpose()?;
-    let runs = list(&source, filter, before)?;
+    let runs = list(&source, filter)?;
     if args.json {
         outln!(
             "{}",
@@ -185,25 +194,21 @@ pub(super) fn run(args: RunsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The runs that pass `filter` and were created before `before` (Unix ms), newest first.
-fn list(source: &Source, filter: RunFilter, before: Option<i64>) -> anyhow::Result<Vec<RunRecord>> {
-    let Some(before) = before else {
-        return source.page(&filter);
-    };
+/// The first `filter.limit` runs that pass `filter`, newest first, over as many pages as
+/// that takes.
+fn list(source: &Source, mut filter: RunFilter) -> anyhow::Result<Vec<RunRecord>> {
     let want = filter.limit;
-    let mut filter = RunFilter {
-        limit: RunFilter::MAX_LIMIT,
-        ..filter
-    };
     let mut runs = Vec::new();
     loop {
+        filter.limit = want - runs.len();
         let page = source.page(&filter)?;
-        let full = page.len() == filter.limit;
-        filter.before = page.last().map(|r| r.id);
-        runs.extend(page.into_iter().filter(|r| r.created_at < before));
-        if runs.len() >= want || !full {
-            runs.truncate(want);
-            return Ok(runs);
+        runs.extend(page.runs);
+        match page.next {
+            Some(next) if runs.len() < want => filter.before = Some(next),
+            _ => {
+                runs.truncate(want);
+                return Ok(runs);
+            }
         }
     }
 }

@@ -15,6 +15,7 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 
+use super::pages::MAX_SCANNED;
 use super::{Access, Allow, Backends, Head, HttpError, Routed, head, json, text};
 use crate::config::{ApprovalLinks, ServerSettings};
 use crate::serve::api::{Api, Decision, PauseStatus};
@@ -448,20 +449,24 @@ async fn notification(store: Option<Store>, id: &str) -> Routed {
 }
 
 /// `GET /api/v1/runs?rule=&state=&fingerprint=&alertname=&target=&since=&until=&before=&limit=`:
-/// newest first;
-/// `next` is the `before` of the next page.
+/// newest first; `next` is the `before` of the next page, `null` where the history ends.
+///
+/// One answer looks at most [`MAX_SCANNED`] runs, as the `/runs` page does: a filter no
+/// index serves (`fingerprint`, `alertname`, `target`) that matches rarely
+/// then answers a page with fewer than `limit` runs, or none, and a `next` to go on from,
+/// rather than reading the whole history in one request.
 async fn runs(store: Option<Store>, query: &str) -> Routed {
     let store = store.ok_or(HttpError::NoHistory)?;
-    let filter = run_filter(query)?;
-    let limit = filter.limit;
-    let runs = tokio::task::spawn_blocking(move || store.runs(&filter))
+    let mut filter = run_filter(query)?;
+    filter.max_scanned = Some(MAX_SCANNED);
+    let page = tokio::task::spawn_blocking(move || store.runs_page(&filter))
         .await
         .map_err(|e| HttpError::Task(e.to_string()))?
         .map_err(HttpError::Store)?;
-    let next = (runs.len() == limit)
-        .then(|| runs.last().map(|r| r.id))
-        .flatten();
-    Ok(json(StatusCode::OK, &json!({"runs": runs, "next": next})))
+    Ok(json(
+        StatusCode::OK,
+        &json!({"runs": page.runs, "next": page.next, "scanned": page.scanned}),
+    ))
 }
 
 /// A time parameter (`since`, `until`): RFC 3339 or Unix milliseconds.

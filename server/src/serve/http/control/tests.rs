@@ -303,6 +303,46 @@ async fn runs_list_newest_first_and_page_with_next() {
 }
 
 #[tokio::test]
+async fn runs_by_an_unindexed_filter_stop_after_a_bounded_scan_and_say_where_to_go_on() {
+    let c = control(true);
+    let store = c.api.history.clone().unwrap();
+    let newest = 3 + u64::try_from(MAX_SCANNED).unwrap() + 1;
+    store
+        .commit(&Batch {
+            runs: (4..=newest).map(record).collect(),
+            ..Batch::default()
+        })
+        .unwrap();
+    let mut rare = record(1);
+    rare.labels.insert("alertname".into(), "Rare".into());
+    store
+        .commit(&Batch {
+            runs: vec![rare],
+            ..Batch::default()
+        })
+        .unwrap();
+
+    let first = json_body(&c.get("/api/v1/runs?alertname=Rare").await);
+    assert_eq!(first["runs"], json!([]));
+    assert_eq!(first["scanned"], MAX_SCANNED);
+    let next = first["next"].as_u64().expect("a next page");
+    assert_eq!(next, newest - u64::try_from(MAX_SCANNED).unwrap() + 1);
+
+    let second = json_body(
+        &c.get(&format!("/api/v1/runs?alertname=Rare&before={next}"))
+            .await,
+    );
+    let ids: Vec<_> = second["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].clone())
+        .collect();
+    assert_eq!(ids, [json!(1)]);
+    assert_eq!(second["next"], Value::Null);
+}
+
+#[tokio::test]
 async fn run_by_id_is_the_whole_record() {
     let c = control(true);
     let response = c.get("/api/v1/runs/2").await;
