@@ -358,10 +358,13 @@ impl Backends {
             let client = cluster_client().await.map_err(BackendError::NoCluster)?;
             self.cluster = Some(client);
         }
+        let mut inherited = process::Inherited::default();
         rules
             .map(|r| {
                 let executor = match r.action {
-                    Action::Process(p) => process::executor(p, r.stop_signal, r.stop_grace),
+                    Action::Process(p) => {
+                        process::executor(p, r.stop_signal, r.stop_grace, inherited.of(p))
+                    }
                     Action::Kubernetes {
                         job,
                         default_namespace,

@@ -34,19 +34,44 @@ pub(super) fn preview(p: &ProcessAction, shown_env: &[EnvVar]) -> Preview {
     }
 }
 
-/// The executor of a process action; its `pass_env` is read from alertrun's environment now.
+/// Variables taken from alertrun's environment, shared by the executors that take the same.
+#[cfg(feature = "server")]
+pub(super) type Vars = Arc<[(String, String)]>;
+
+/// The executor of a process action, with `inherited`: what [`inherited_env`] gives for it.
 #[cfg(feature = "server")]
 pub(super) fn executor(
     action: &ProcessAction,
     stop_signal: &str,
     grace: Duration,
+    inherited: Vars,
 ) -> Result<Arc<dyn Executor>, String> {
     let signal = parse_signal(stop_signal).map_err(|e| e.to_string())?;
     let options = ProcessOptions::default()
         .with_stop_signal(signal)
         .with_grace(grace)
-        .with_inherited(inherited_env(action, |name| std::env::var(name).ok()));
+        .with_inherited(inherited);
     Ok(Arc::new(ProcessExecutor::new(action.clone(), options)))
+}
+
+/// What process actions take from alertrun's environment, read now, once for each distinct
+/// `pass_env` list: the executors of one config share it.
+#[cfg(feature = "server")]
+#[derive(Default)]
+pub(super) struct Inherited<'a> {
+    by_pass_env: std::collections::HashMap<&'a [String], Vars>,
+}
+
+#[cfg(feature = "server")]
+impl<'a> Inherited<'a> {
+    /// The variables `action` inherits.
+    pub(super) fn of(&mut self, action: &'a ProcessAction) -> Vars {
+        Arc::clone(
+            self.by_pass_env
+                .entry(action.pass_env())
+                .or_insert_with(|| inherited_env(action, |name| std::env::var(name).ok()).into()),
+        )
+    }
 }
 
 /// Makes alertrun the reaper of what its actions leave when they daemonise, so that

@@ -122,3 +122,24 @@ async fn process_rules_get_executors_without_a_cluster() {
         .unwrap_err();
     assert!(e.to_string().starts_with("rule bad: "), "{e}");
 }
+
+#[cfg(feature = "server")]
+#[test]
+fn process_actions_that_pass_the_same_names_share_one_copy_of_what_they_inherit() {
+    let action = |pass: &[&str]| {
+        executor_process::ProcessAction::new(vec!["/bin/true".into()])
+            .unwrap()
+            .with_pass_env(pass.iter().map(|&n| n.to_owned()).collect())
+            .unwrap()
+    };
+    let (a, b, other) = (action(&["HOME"]), action(&["HOME"]), action(&[]));
+    let mut inherited = process::Inherited::default();
+    let (from_a, from_b, from_other) = (inherited.of(&a), inherited.of(&b), inherited.of(&other));
+    assert!(Arc::ptr_eq(&from_a, &from_b));
+    assert!(!Arc::ptr_eq(&from_a, &from_other));
+    assert_eq!(from_other[0].0, "PATH");
+    assert_eq!(
+        &*from_a,
+        &*executor_process::inherited_env(&a, |name| std::env::var(name).ok())
+    );
+}
