@@ -15,7 +15,6 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
 
-use super::pages::MAX_SCANNED;
 use super::{Access, Allow, Backends, Head, HttpError, Routed, head, json, text};
 use crate::config::{ApprovalLinks, ServerSettings};
 use crate::serve::api::{Api, Decision, PauseStatus};
@@ -451,14 +450,11 @@ async fn notification(store: Option<Store>, id: &str) -> Routed {
 /// `GET /api/v1/runs?rule=&state=&fingerprint=&alertname=&target=&since=&until=&before=&limit=`:
 /// newest first; `next` is the `before` of the next page, `null` where the history ends.
 ///
-/// One answer looks at most [`MAX_SCANNED`] runs, as the `/runs` page does: a filter no
-/// index serves (`fingerprint`, `alertname`, `target`) that matches rarely
-/// then answers a page with fewer than `limit` runs, or none, and a `next` to go on from,
-/// rather than reading the whole history in one request.
+/// One answer looks at most [`MAX_SCANNED`] runs (see [`run_filter`]), as the `/runs`
+/// page does, and says how many it looked at (`scanned`).
 async fn runs(store: Option<Store>, query: &str) -> Routed {
     let store = store.ok_or(HttpError::NoHistory)?;
-    let mut filter = run_filter(query)?;
-    filter.max_scanned = Some(MAX_SCANNED);
+    let filter = run_filter(query)?;
     let page = tokio::task::spawn_blocking(move || store.runs_page(&filter))
         .await
         .map_err(|e| HttpError::Task(e.to_string()))?
@@ -508,11 +504,20 @@ fn target(filter: &mut RunFilter, value: &str) -> Result<(), HttpError> {
     Ok(())
 }
 
+/// Runs one listing (`GET /api/v1/runs`, the `/runs` page) looks at, at most: a filter no
+/// index serves (`fingerprint`, `alertname`, `target`) that matches rarely answers a page
+/// with fewer than `limit` runs, or none, and a `next` to go on from, rather than reading
+/// the whole history in one request.
+pub(crate) const MAX_SCANNED: usize = 20_000;
+
 /// Parses the query of `GET /api/v1/runs`; `since` and `until` are RFC 3339 or Unix
-/// milliseconds.
+/// milliseconds. The filter looks at no more than [`MAX_SCANNED`] runs.
 pub(super) fn run_filter(query: &str) -> Result<RunFilter, HttpError> {
     let bad = |message: String| HttpError::BadQuery(message);
-    let mut filter = RunFilter::default();
+    let mut filter = RunFilter {
+        max_scanned: Some(MAX_SCANNED),
+        ..RunFilter::default()
+    };
     let pairs = query_pairs(query)?;
     for (key, value) in pairs {
         match key.as_str() {

@@ -26,9 +26,6 @@ use crate::serve::api::Api;
 use crate::serve::ui::{self, RuleRow, RunLinks, RunsQuery};
 use crate::store::{RunFilter, RunState, Store};
 
-/// Runs one `/runs` page looks at, at most: a filter no index serves (alert name,
-/// fingerprint) reads no more than this before it answers with a link to go on.
-pub(crate) const MAX_SCANNED: usize = 20_000;
 /// Runs on one `/runs` page unless `limit=` says otherwise.
 pub(crate) const PAGE_SIZE: usize = 50;
 
@@ -316,7 +313,6 @@ async fn runs_page(store: Option<Store>, query: &str) -> Result<String, HttpErro
     if !has_limit {
         filter.limit = PAGE_SIZE;
     }
-    filter.max_scanned = Some(MAX_SCANNED);
     let page = list(store, filter).await?;
     let states: Vec<&str> = RunState::ALL.iter().map(|s| s.as_str()).collect();
     Ok(ui::runs(&q, &page, &states))

@@ -280,19 +280,23 @@ async fn rules_list_each_rule_with_its_load() {
     );
 }
 
+/// The ids of a `GET /api/v1/runs` answer's runs, in order.
+fn run_ids(page: &Value) -> Vec<Value> {
+    page["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].clone())
+        .collect()
+}
+
 #[tokio::test]
 async fn runs_list_newest_first_and_page_with_next() {
     let c = control(true);
     let response = c.get("/api/v1/runs?limit=2").await;
     assert_eq!(response.status(), 200);
     let page = json_body(&response);
-    let ids: Vec<_> = page["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].clone())
-        .collect();
-    assert_eq!(ids, [json!(3), json!(2)]);
+    assert_eq!(run_ids(&page), [json!(3), json!(2)]);
     assert_eq!(page["next"], 2);
     let rest = json_body(&c.get("/api/v1/runs?limit=2&before=2").await);
     assert_eq!(rest["runs"].as_array().unwrap().len(), 1);
@@ -332,13 +336,7 @@ async fn runs_by_an_unindexed_filter_stop_after_a_bounded_scan_and_say_where_to_
         &c.get(&format!("/api/v1/runs?alertname=Rare&before={next}"))
             .await,
     );
-    let ids: Vec<_> = second["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].clone())
-        .collect();
-    assert_eq!(ids, [json!(1)]);
+    assert_eq!(run_ids(&second), [json!(1)]);
     assert_eq!(second["next"], Value::Null);
 }
 
