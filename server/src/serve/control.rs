@@ -19,7 +19,7 @@ use super::dispatch::{Dispatcher, Loaded};
 use super::metrics::Metrics;
 use super::status::{ServerStatus, StatusCell};
 use crate::backend::Backends;
-use crate::config::{Config, ServerSettings};
+use crate::config::{Config, Secrets, ServerSettings};
 use crate::store::{RunRecord, Store};
 
 /// Readiness, reload and rule status of a running server.
@@ -78,28 +78,36 @@ impl Control {
     pub(crate) async fn reload(&self) -> Result<Reloaded, ReloadError> {
         let mut backends = self.reloading.lock().await;
         let path = self.config_path.clone();
-        let config = tokio::task::spawn_blocking(move || Config::load(&path))
-            .await
-            .map_err(|e| format!("reload failed: {e}"))
-            .and_then(|r| r.map_err(|e| format!("{}: {e}", self.config_path.display())));
+        // The hash is of the text parsed, read once: the file may change again meanwhile.
+        let config = tokio::task::spawn_blocking(move || {
+            let text = Config::read(&path)?;
+            let sha256 = super::status::sha256_hex(text.as_bytes());
+            Config::from_yaml_with(&text, Secrets::Required).map(|config| (config, sha256))
+        })
+        .await
+        .map_err(|e| format!("reload failed: {e}"))
+        .and_then(|r| r.map_err(|e| format!("{}: {e}", self.config_path.display())));
         let loaded = match config {
-            Ok(config) => backends
+            Ok((config, sha256)) => backends
                 .executors(config.rule_actions())
                 .await
-                .map(|executors| Loaded {
-                    config: Arc::new(config),
-                    executors,
+                .map(|executors| {
+                    let loaded = Loaded {
+                        config: Arc::new(config),
+                        executors,
+                    };
+                    (loaded, sha256)
                 })
                 .map_err(|e| format!("{:#}", anyhow::Error::new(e))),
             Err(e) => Err(e),
         };
         let now = super::dispatch::unix_seconds();
         match loaded {
-            Ok(loaded) => {
+            Ok((loaded, sha256)) => {
                 let rules = loaded.config.rules().rules().len();
                 let restart_needed = self.started.restart_needed(loaded.config.server());
                 self.dispatcher.reload(loaded);
-                self.status.config_loaded();
+                self.status.config_loaded(sha256);
                 self.status.reloaded(None);
                 self.metrics.config_reloaded(true, now);
                 info!(rules, "config reloaded");

@@ -103,24 +103,24 @@ impl StatusCell {
     /// The status of a server starting now on the config at `config_path`.
     pub(crate) fn new(config_path: &Path) -> Self {
         let config_path = std::path::absolute(config_path).unwrap_or_else(|_| config_path.into());
-        let cell = Self {
+        let sha256 = std::fs::read(&config_path)
+            .map(|bytes| sha256_hex(&bytes))
+            .unwrap_or_default();
+        Self {
             started_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
             config_path,
-            config_sha256: Mutex::new(String::new()),
+            config_sha256: Mutex::new(sha256),
             last_reload: Mutex::new(None),
-        };
-        cell.config_loaded();
-        cell
+        }
     }
 
-    /// Hashes the config file again, after a reload took it: read in pieces, so that a
-    /// large config (10,000 rules: 2.4 MB) is not held whole once more.
-    pub(crate) fn config_loaded(&self) {
-        let hash = sha256_hex_of_file(&self.config_path).unwrap_or_default();
+    /// A reload took the config whose text hashes to `sha256` ([`sha256_hex`]): the hash
+    /// of what was loaded, not of the file as it may be by now.
+    pub(crate) fn config_loaded(&self, sha256: String) {
         *self
             .config_sha256
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = hash;
+            .unwrap_or_else(PoisonError::into_inner) = sha256;
     }
 
     /// Records a reload's result: `error` is why it failed, none when it succeeded.
@@ -178,27 +178,8 @@ fn build() -> String {
 
 /// SHA-256 of `bytes`, lowercase hex: what `sha256sum` prints for the config file.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
-}
-
-/// [`sha256_hex`] of the file at `path`, read 64 KiB at a time.
-fn sha256_hex_of_file(path: &Path) -> std::io::Result<String> {
-    use std::io::Read as _;
-    let mut file = std::fs::File::open(path)?;
-    let mut context = ring::digest::Context::new(&ring::digest::SHA256);
-    let mut buf = vec![0; 64 * 1024];
-    loop {
-        match file.read(&mut buf) {
-            Ok(0) => return Ok(hex(context.finish().as_ref())),
-            Ok(n) => context.update(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -214,17 +195,6 @@ mod tests {
     }
 
     #[test]
-    fn a_file_hashed_in_pieces_hashes_as_its_bytes() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("big.yaml");
-        // Longer than two of the 64 KiB pieces, and not a multiple of one.
-        let bytes: Vec<u8> = (0..150_001u32).map(|i| (i % 251) as u8).collect();
-        std::fs::write(&path, &bytes).unwrap();
-        assert_eq!(sha256_hex_of_file(&path).unwrap(), sha256_hex(&bytes));
-        assert!(sha256_hex_of_file(&dir.path().join("missing")).is_err());
-    }
-
-    #[test]
     fn reload_renews_the_hash() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("alertrun.yaml");
@@ -234,7 +204,7 @@ mod tests {
         assert_eq!(before, sha256_hex(b"rules: []\n"));
         std::fs::write(&path, "rules: [] # changed\n").unwrap();
         assert_eq!(cell.status(None).config_sha256, before, "not reloaded yet");
-        cell.config_loaded();
+        cell.config_loaded(sha256_hex(b"rules: [] # changed\n"));
         assert_ne!(cell.status(None).config_sha256, before);
     }
 
