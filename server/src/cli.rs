@@ -389,14 +389,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             log_format,
         } => {
             init_logs(log_format);
-            let Some(config) = load(&path) else {
-                return Ok(ExitCode::FAILURE);
+            let (config, config_sha256) = match alertrun::load_config_hashed(&path) {
+                Ok(loaded) => loaded,
+                Err(e) => {
+                    err!("{}: {e}", path.display());
+                    return Ok(ExitCode::FAILURE);
+                }
             };
             let runtime = tokio::runtime::Runtime::new().context("cannot start the runtime")?;
             runtime.block_on(alertrun::serve(
                 config,
                 alertrun::ServeOptions {
                     config_path: path,
+                    config_sha256: Some(config_sha256),
                     listen,
                     insecure_no_auth,
                     state_dir,
@@ -690,10 +695,6 @@ fn load_offline(path: &Path) -> Option<Config> {
         err!("{}: note: secret not read: {s}", path.display());
     }
     Some(config)
-}
-
-fn load(path: &Path) -> Option<Config> {
-    load_with(path, alertrun::Secrets::Required)
 }
 
 fn load_with(path: &Path, secrets: alertrun::Secrets) -> Option<Config> {

@@ -72,7 +72,7 @@ pub use serve::http::{Bound, ServeError, bind};
 #[cfg(feature = "server")]
 pub use serve::intake::{Accepted, Intake, Refused, Source};
 #[cfg(feature = "server")]
-pub use serve::status::{HaStatus, ServerStatus, sha256_hex};
+pub use serve::status::{HaStatus, ServerStatus, load_config_hashed, sha256_hex};
 #[cfg(feature = "server")]
 pub use serve::{ServeOptions, run as serve};
 #[cfg(feature = "server")]

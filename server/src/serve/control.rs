@@ -17,9 +17,9 @@ use super::api::{
 };
 use super::dispatch::{Dispatcher, Loaded};
 use super::metrics::Metrics;
-use super::status::{ServerStatus, StatusCell};
+use super::status::{ServerStatus, StatusCell, load_config_hashed};
 use crate::backend::Backends;
-use crate::config::{Config, Secrets, ServerSettings};
+use crate::config::ServerSettings;
 use crate::store::{RunRecord, Store};
 
 /// Readiness, reload and rule status of a running server.
@@ -51,11 +51,12 @@ impl Control {
         dispatcher: Dispatcher,
         metrics: Metrics,
         config_path: PathBuf,
+        config_sha256: Option<String>,
         backends: Backends,
     ) -> Arc<Self> {
         let started = dispatcher.config().server().clone();
         Arc::new(Self {
-            status: StatusCell::new(&config_path),
+            status: StatusCell::new(&config_path, config_sha256),
             dispatcher,
             metrics,
             config_path,
@@ -78,15 +79,10 @@ impl Control {
     pub(crate) async fn reload(&self) -> Result<Reloaded, ReloadError> {
         let mut backends = self.reloading.lock().await;
         let path = self.config_path.clone();
-        // The hash is of the text parsed, read once: the file may change again meanwhile.
-        let config = tokio::task::spawn_blocking(move || {
-            let text = Config::read(&path)?;
-            let sha256 = super::status::sha256_hex(text.as_bytes());
-            Config::from_yaml_with(&text, Secrets::Required).map(|config| (config, sha256))
-        })
-        .await
-        .map_err(|e| format!("reload failed: {e}"))
-        .and_then(|r| r.map_err(|e| format!("{}: {e}", self.config_path.display())));
+        let config = tokio::task::spawn_blocking(move || load_config_hashed(&path))
+            .await
+            .map_err(|e| format!("reload failed: {e}"))
+            .and_then(|r| r.map_err(|e| format!("{}: {e}", self.config_path.display())));
         let loaded = match config {
             Ok((config, sha256)) => backends
                 .executors(config.rule_actions())

@@ -42,6 +42,9 @@ use metrics::Metrics;
 pub struct ServeOptions {
     /// The config file (read again on reload).
     pub config_path: PathBuf,
+    /// The SHA-256 of the config's text as loaded ([`load_config_hashed`](crate::load_config_hashed)),
+    /// which `/api/v1/status` shows; none: the file is read again to hash it.
+    pub config_sha256: Option<String>,
     /// Listen here instead of `server.listen`.
     pub listen: Option<SocketAddr>,
     /// Allow a non-loopback address without authentication.
@@ -155,6 +158,7 @@ pub async fn run(config: Config, options: ServeOptions) -> anyhow::Result<()> {
         dispatcher.clone(),
         metrics.clone(),
         options.config_path.clone(),
+        options.config_sha256.clone(),
         backends,
     );
     tokio::spawn(prune(store, dispatcher.clone(), settings.state.clone()));

@@ -13,6 +13,8 @@ use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::{Config, ConfigError, Secrets};
+
 /// The answer of `GET /api/v1/status`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerStatus {
@@ -100,12 +102,15 @@ pub(crate) struct StatusCell {
 }
 
 impl StatusCell {
-    /// The status of a server starting now on the config at `config_path`.
-    pub(crate) fn new(config_path: &Path) -> Self {
+    /// The status of a server starting now on the config at `config_path`, whose text
+    /// hashes to `sha256` ([`load_config_hashed`]); none: the file is hashed now.
+    pub(crate) fn new(config_path: &Path, sha256: Option<String>) -> Self {
         let config_path = std::path::absolute(config_path).unwrap_or_else(|_| config_path.into());
-        let sha256 = std::fs::read(&config_path)
-            .map(|bytes| sha256_hex(&bytes))
-            .unwrap_or_default();
+        let sha256 = sha256.unwrap_or_else(|| {
+            std::fs::read(&config_path)
+                .map(|bytes| sha256_hex(&bytes))
+                .unwrap_or_default()
+        });
         Self {
             started_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
             config_path,
@@ -176,6 +181,17 @@ fn build() -> String {
     )
 }
 
+/// [`Config::load`], with the SHA-256 ([`sha256_hex`]) of the text it parsed: the file is
+/// read once, so the hash is of the config loaded even when the file changes meanwhile.
+///
+/// # Errors
+/// As [`Config::load`].
+pub fn load_config_hashed(path: &Path) -> Result<(Config, String), ConfigError> {
+    let text = Config::read(path)?;
+    let sha256 = sha256_hex(text.as_bytes());
+    Config::from_yaml_with(&text, Secrets::Required).map(|config| (config, sha256))
+}
+
 /// SHA-256 of `bytes`, lowercase hex: what `sha256sum` prints for the config file.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
@@ -195,11 +211,24 @@ mod tests {
     }
 
     #[test]
+    fn a_loaded_config_comes_with_the_hash_of_its_text() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alertrun.yaml");
+        std::fs::write(&path, "rules: []\n").unwrap();
+        let (config, sha256) = load_config_hashed(&path).unwrap();
+        assert!(config.rules().rules().is_empty());
+        assert_eq!(sha256, sha256_hex(b"rules: []\n"));
+        std::fs::write(&path, "rules: [oops\n").unwrap();
+        let e = load_config_hashed(&path).unwrap_err();
+        assert!(!e.to_string().is_empty());
+    }
+
+    #[test]
     fn reload_renews_the_hash() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("alertrun.yaml");
         std::fs::write(&path, "rules: []\n").unwrap();
-        let cell = StatusCell::new(&path);
+        let cell = StatusCell::new(&path, None);
         let before = cell.status(None).config_sha256;
         assert_eq!(before, sha256_hex(b"rules: []\n"));
         std::fs::write(&path, "rules: [] # changed\n").unwrap();
@@ -213,7 +242,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("alertrun.yaml");
         std::fs::write(&path, "rules: []\n").unwrap();
-        let cell = StatusCell::new(&path);
+        let cell = StatusCell::new(&path, None);
         assert_eq!(cell.status(None).last_reload, None, "no reload yet");
         cell.reloaded(Some("alertrun.yaml: rules[0]: bad".into()));
         let failed = cell.status(None).last_reload.unwrap();
