@@ -592,3 +592,121 @@ fn frames_of_an_earlier_epoch_are_not_replayed() {
     assert_eq!(frames.len(), 1);
     assert_eq!(frames[0].runs[0].state, RunState::Succeeded);
 }
+
+/// How many batches the store holds in a redb transaction not committed yet.
+fn pending_batches(store: &Store) -> usize {
+    let slot = store.inner.slot.read().unwrap();
+    let pending = slot.pending.lock().unwrap();
+    pending.as_ref().map_or(0, |p| p.payloads.len())
+}
+
+/// Commits gather in one redb transaction, committed every `BATCHES_PER_TRANSACTION`
+/// batches and before a read, which sees every batch committed before it.
+#[test]
+fn batches_share_a_redb_transaction_that_a_read_commits_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    for n in 1..BATCHES_PER_TRANSACTION as u64 {
+        store
+            .commit(&batch_of(
+                2 * n,
+                vec![record(2 * n + 1, "a", RunState::Queued, 10, 2 * n)],
+            ))
+            .unwrap();
+        assert_eq!(pending_batches(&store), n as usize);
+    }
+    let last = 2 * BATCHES_PER_TRANSACTION as u64;
+    store
+        .commit(&batch_of(
+            last,
+            vec![record(last + 1, "a", RunState::Queued, 10, last)],
+        ))
+        .unwrap();
+    assert_eq!(
+        pending_batches(&store),
+        0,
+        "the 16th batch commits the transaction"
+    );
+
+    store
+        .commit(&batch_of(
+            100,
+            vec![record(101, "a", RunState::Queued, 10, 100)],
+        ))
+        .unwrap();
+    assert_eq!(pending_batches(&store), 1);
+    assert_eq!(store.run(101).unwrap().map(|r| r.id), Some(101));
+    assert_eq!(pending_batches(&store), 0, "a read commits what is pending");
+    assert_eq!(store.runs(&RunFilter::default()).unwrap().len(), 17);
+    assert_consistent(&store);
+}
+
+/// A batch that fails in a transaction holding earlier batches drops only itself: the
+/// earlier ones stay readable, without a reopen, and are committed later as usual.
+#[test]
+fn a_failing_batch_drops_only_itself_from_the_pending_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .commit(&batch_of(1, vec![record(2, "a", RunState::Queued, 10, 1)]))
+        .unwrap();
+    store
+        .commit(&batch_of(3, vec![record(4, "a", RunState::Queued, 10, 3)]))
+        .unwrap();
+    assert_eq!(pending_batches(&store), 2);
+    // Its notification 9 is stored nowhere: refused, after it wrote its run.
+    let refused = Batch {
+        runs: vec![record(5, "a", RunState::Queued, 11, 9)],
+        ..Batch::default()
+    };
+    let err = store.commit(&refused).unwrap_err();
+    assert!(
+        matches!(err, StoreError::MissingNotification { run: 5, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        pending_batches(&store),
+        2,
+        "the earlier batches, applied again"
+    );
+    assert!(store.run(5).unwrap().is_none());
+    assert_eq!(store.run(2).unwrap().map(|r| r.id), Some(2));
+    assert_eq!(store.run(4).unwrap().map(|r| r.id), Some(4));
+    assert_consistent(&store);
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.runs(&RunFilter::default()).unwrap().len(), 2);
+}
+
+/// A batch the journal cannot take (a full disk) is refused, and none of the batches
+/// pending before it in redb's transaction is lost: the failure closes the file, and the
+/// next call reopens it and replays them from the journal.
+#[test]
+fn a_batch_the_journal_refuses_loses_none_of_the_pending_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let full = Arc::new(AtomicBool::new(false));
+    store.journal_full_when(Arc::clone(&full));
+    store
+        .commit(&batch_of(1, vec![record(2, "a", RunState::Queued, 10, 1)]))
+        .unwrap();
+    assert_eq!(pending_batches(&store), 1);
+    full.store(true, Ordering::SeqCst);
+    let err = store
+        .commit(&batch_of(3, vec![record(4, "a", RunState::Queued, 11, 3)]))
+        .unwrap_err();
+    assert!(err.is_write_failure(), "{err:?}");
+    assert!(err.to_string().contains(journal::FILE_NAME), "{err}");
+    assert_eq!(store.run(2).unwrap().map(|r| r.id), Some(2));
+    assert!(store.run(4).unwrap().is_none());
+    full.store(false, Ordering::SeqCst);
+    store
+        .commit(&batch_of(5, vec![record(6, "a", RunState::Queued, 12, 5)]))
+        .unwrap();
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.run(2).unwrap().map(|r| r.id), Some(2));
+    assert!(store.run(4).unwrap().is_none());
+    assert_eq!(store.run(6).unwrap().map(|r| r.id), Some(6));
+    assert_consistent(&store);
+}

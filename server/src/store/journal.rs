@@ -5,9 +5,10 @@
 //! six tables) and syncs the file twice: about 380 µs for one intake on the development
 //! machine, against 195 µs for appending the same bytes to a file and syncing that
 //! (`cargo bench -p alertrun --bench store_commit`). So [`Store::commit`](super::Store::commit)
-//! applies a batch to redb **without** durability (the pages stay in redb's cache, visible to
-//! readers), and makes it durable by appending the batch to this journal, `alertrun.journal`
-//! next to the store, and syncing the journal, before the redb transaction commits. A
+//! applies a batch to a redb transaction committed **without** durability (the pages stay
+//! in redb's cache; the transaction gathers several batches, see the store's module docs),
+//! and makes it durable by appending the batch to this journal, `alertrun.journal` next to
+//! the store, and syncing the journal. A
 //! checkpoint, at most every [`CHECKPOINT_EVERY`] or [`CHECKPOINT_BYTES`], makes redb
 //! durable (one durable commit covers every earlier one) and empties the journal.
 //!
@@ -303,6 +304,19 @@ pub(crate) fn read(path: &Path) -> io::Result<Vec<Batch>> {
         rest = &rest[8 + len..];
     }
     Ok(batches)
+}
+
+/// The batch of a payload made by [`encode`].
+///
+/// # Errors
+/// [`io::ErrorKind::InvalidData`] when it cannot be read.
+pub(crate) fn decode_payload(payload: &[u8]) -> io::Result<Batch> {
+    decode(payload).map_err(|why| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a journal payload cannot be read: {why}"),
+        )
+    })
 }
 
 /// The payload of a frame for `batch`, whose notification bodies and runs are already

@@ -12,6 +12,13 @@
 //! twice as much: see the `journal` module. redb's own file catches up at a checkpoint, at
 //! least every second; opening the store replays what the journal holds.
 //!
+//! Nor does every commit commit a redb transaction: the batches go into one write
+//! transaction, committed (without durability) once it holds [`BATCHES_PER_TRANSACTION`]
+//! of them, and before any read or other write, so that a read sees every commit that
+//! returned before it began. A batch that fails, or that the journal cannot take, drops
+//! the transaction with what it wrote, and the batches before it are applied again to a
+//! new one from their journal payloads (kept until the transaction commits).
+//!
 //! It is not a general database: it keeps records whole (JSON), indexes only what the
 //! listings filter on (rule, state, notification), and is synchronous. Async callers run
 //! it in `tokio::task::spawn_blocking`. A [`Store`] is a cheap handle: clones share one
@@ -87,6 +94,14 @@ pub(crate) const FILE_NAME: &str = "alertrun.redb";
 /// scan of 20,000 runs) take about 20% longer (44 -> 53 ms). See bench/README.md.
 const CACHE_BYTES: usize = 2 * 1024 * 1024;
 
+/// How many batches one redb transaction gathers before it is committed (without
+/// durability: the journal made each batch durable already). A redb commit costs about as
+/// much as applying a few batches, whatever they hold (checksums, the page allocator's
+/// state, the pages written back): committing every batch was 14% of the CPU of a durable
+/// intake, and gathering 16 saves about that (256 saves no more). See the module docs
+/// for what reads do about batches not committed yet.
+const BATCHES_PER_TRANSACTION: usize = 16;
+
 /// A handle on the store. Clones share one open database.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -109,6 +124,105 @@ struct Slot {
     db: Option<Db>,
     /// Counts opens, so that a failure seen on an older database does not close a newer one.
     generation: u64,
+    /// The write transaction holding the batches committed since redb's last commit (see
+    /// [`Pending`]). Every write holds this lock while it uses the transaction or begins
+    /// its own (redb has one writer at a time), and every read takes it to commit the
+    /// transaction first.
+    pending: Mutex<Option<Pending>>,
+}
+
+impl Slot {
+    /// Closes the database; a transaction left pending goes first (its batches are in the
+    /// journal, which the next open replays).
+    fn drop_db(&mut self) {
+        *self
+            .pending
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        self.db = None;
+    }
+}
+
+/// Batches that are durable (in the journal) and applied to a redb write transaction that
+/// is not committed yet, with their journal payloads, to apply again should the
+/// transaction have to be dropped (a later batch that fails, the journal that cannot
+/// take it).
+struct Pending {
+    txn: redb::WriteTransaction,
+    payloads: Vec<Vec<u8>>,
+}
+
+impl fmt::Debug for Pending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pending")
+            .field("batches", &self.payloads.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Pending {
+    /// A transaction for batches that the journal makes durable (or, without a journal, one
+    /// committed durably at once).
+    fn begin(db: &Database, cx: Classify<'_>, journaled: bool) -> Result<Pending, StoreError> {
+        let mut txn = db.begin_write().map_err(|e| cx.error(e))?;
+        if journaled {
+            // Durable through the journal; redb's own sync waits for the next checkpoint.
+            txn.set_durability(Durability::None)
+                .map_err(|e| cx.error(redb::Error::from(e)))?;
+        }
+        Ok(Pending {
+            txn,
+            payloads: Vec::new(),
+        })
+    }
+
+    /// A new transaction holding the batches of `payloads` (journal payloads), or none when
+    /// there are none: what a dropped transaction held, applied again.
+    fn rebuild(
+        db: &Database,
+        cx: Classify<'_>,
+        payloads: Vec<Vec<u8>>,
+    ) -> Result<Option<Pending>, StoreError> {
+        if payloads.is_empty() {
+            return Ok(None);
+        }
+        let pending = Pending::begin(db, cx, true)?;
+        {
+            let mut t = WriteTables::open(&pending.txn, cx)?;
+            for payload in &payloads {
+                let batch =
+                    journal::decode_payload(payload).map_err(|source| StoreError::Write {
+                        path: cx.path.to_owned(),
+                        source,
+                    })?;
+                apply_decoded(&mut t, &batch)?;
+            }
+        }
+        Ok(Some(Pending {
+            payloads,
+            ..pending
+        }))
+    }
+
+    /// Commits the transaction, if any, without durability. When the commit fails, its
+    /// batches are applied to a new transaction (they stay visible), or, if that fails too,
+    /// the error says the database must be reopened (which replays them from the journal).
+    fn flush(
+        slot: &mut Option<Pending>,
+        db: &Database,
+        cx: Classify<'_>,
+    ) -> Result<(), StoreError> {
+        let Some(pending) = slot.take() else {
+            return Ok(());
+        };
+        let payloads = pending.payloads;
+        let Err(e) = pending.txn.commit() else {
+            return Ok(());
+        };
+        let e = cx.error(e);
+        *slot = Pending::rebuild(db, cx, payloads)?;
+        Err(e)
+    }
 }
 
 /// The database, open for writing, or only for reading when the file cannot be written.
@@ -277,6 +391,7 @@ impl Store {
                 slot: RwLock::new(Slot {
                     db: Some(db),
                     generation: 0,
+                    pending: Mutex::new(None),
                 }),
                 journal: Mutex::new(journal),
             }),
@@ -315,29 +430,55 @@ impl Store {
             .map(|(_, body)| tables::pack(body))
             .collect();
         let mut journaled = false;
-        let result = self.with_writer(|db, cx| {
-            let mut txn = db.begin_write().map_err(|e| cx.error(e))?;
-            if journal.is_some() {
-                // Durable through the journal, below; redb's own sync waits for the
-                // next checkpoint.
-                txn.set_durability(Durability::None)
-                    .map_err(|e| cx.error(redb::Error::from(e)))?;
-            }
+        // Set when the batches of a dropped transaction could not be applied again: redb
+        // shows them only once the database is reopened and the journal replayed.
+        let mut lost_pending = false;
+        let result = self.with_writable(|db, pending, cx| {
+            let mut open = match pending.take() {
+                Some(open) => open,
+                None => Pending::begin(db, cx, journal.is_some())?,
+            };
             let packed: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
-            apply(&mut WriteTables::open(&txn, cx)?, batch, &packed, &runs)?;
+            let applied = WriteTables::open(&open.txn, cx)
+                .and_then(|mut t| apply(&mut t, batch, &packed, &runs));
             // Everything above checked out (a run's notification is stored, say): only now
             // is the batch made durable, so that a replay never meets a batch that fails.
-            if let Some(journal) = journal.as_mut() {
-                journal
-                    .append(&journal::encode(batch, &bodies, &runs))
-                    .map_err(|source| StoreError::Write {
+            let payload = journal
+                .is_some()
+                .then(|| journal::encode(batch, &bodies, &runs));
+            let appended = applied.and_then(|()| match (journal.as_mut(), &payload) {
+                (Some(journal), Some(payload)) => {
+                    journal.append(payload).map_err(|source| StoreError::Write {
                         path: journal.path().to_owned(),
                         source,
-                    })?;
-                journaled = true;
+                    })
+                }
+                _ => Ok(()),
+            });
+            if let Err(e) = appended {
+                // The transaction holds what this batch wrote of itself: dropped with it
+                // (first: redb begins no other while it lives), and the earlier batches
+                // applied again.
+                let Pending { txn, payloads } = open;
+                drop(txn);
+                match Pending::rebuild(db, cx, payloads) {
+                    Ok(rebuilt) => *pending = rebuilt,
+                    Err(_) => lost_pending = true,
+                }
+                return Err(e);
             }
-            txn.commit().map_err(|e| cx.error(e))
+            journaled = payload.is_some();
+            open.payloads.extend(payload);
+            if !journaled || open.payloads.len() >= BATCHES_PER_TRANSACTION {
+                open.txn.commit().map_err(|e| cx.error(e))
+            } else {
+                *pending = Some(open);
+                Ok(())
+            }
         });
+        if lost_pending {
+            self.close_open();
+        }
         match result {
             Ok(()) => {}
             // In the journal, so durable: the next open of the database (after the failure
@@ -379,7 +520,7 @@ impl Store {
             .slot
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        slot.db = None;
+        slot.drop_db();
     }
 
     /// Everything a restart needs: the next free id, every dedupe entry, every `Queued` or
@@ -552,23 +693,48 @@ impl Store {
         Ok(deleted)
     }
 
-    /// Runs the read `f` on the open database (read-write or read-only).
+    /// Runs the read `f` on the open database (read-write or read-only), once the batches
+    /// pending in a write transaction are committed: a read sees every commit that
+    /// returned before it began.
     fn with_reader<T>(
         &self,
         f: impl Fn(&dyn ReadableDatabase, Classify<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.with_db(Access::Read, |db, cx| f(db.readable(), cx))
+        self.with_db(Access::Read, |db, pending, cx| {
+            if let Db::Write(writable) = db {
+                let mut pending = pending.lock().unwrap_or_else(PoisonError::into_inner);
+                Pending::flush(&mut pending, writable, cx)?;
+            }
+            f(db.readable(), cx)
+        })
     }
 
-    /// Runs the write `f` on the database open for writing; a store open read-only tries
+    /// Runs the write `f` on the database open for writing, once the batches pending in a
+    /// write transaction are committed (`f` begins its own); a store open read-only tries
     /// the file for writing again first, and fails with [`StoreError::Write`] if it still
     /// cannot be written.
     fn with_writer<T>(
         &self,
         mut f: impl FnMut(&Database, Classify<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        self.with_db(Access::Write, |db, cx| match db {
-            Db::Write(db) => f(db, cx),
+        self.with_writable(|db, pending, cx| {
+            Pending::flush(pending, db, cx)?;
+            f(db, cx)
+        })
+    }
+
+    /// Runs `f` on the database open for writing, with its pending transaction locked (see
+    /// [`Slot::pending`]); as [`Store::with_writer`] for a store open read-only.
+    fn with_writable<T>(
+        &self,
+        mut f: impl FnMut(&Database, &mut Option<Pending>, Classify<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.with_db(Access::Write, |db, pending, cx| match db {
+            Db::Write(db) => f(
+                db,
+                &mut pending.lock().unwrap_or_else(PoisonError::into_inner),
+                cx,
+            ),
             Db::Read { why, .. } => Err(StoreError::Write {
                 path: cx.path.to_owned(),
                 source: std::io::Error::new(
@@ -579,13 +745,13 @@ impl Store {
         })
     }
 
-    /// Runs `f` on the open database, reopening it first if an earlier failure closed it
-    /// (or, for a write, if it is open read-only), and closing it if `f` hits a latched I/O
-    /// failure.
+    /// Runs `f` on the open database (and its pending transaction), reopening it first if
+    /// an earlier failure closed it (or, for a write, if it is open read-only), and closing
+    /// it if `f` hits a latched I/O failure.
     fn with_db<T>(
         &self,
         access: Access,
-        mut f: impl FnMut(&Db, Classify<'_>) -> Result<T, StoreError>,
+        mut f: impl FnMut(&Db, &Mutex<Option<Pending>>, Classify<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let cx = Classify {
             path: &self.inner.path,
@@ -601,7 +767,7 @@ impl Store {
             match &slot.db {
                 Some(db) if access == Access::Write && db.is_read_only() && !reopened => {}
                 Some(db) => {
-                    let result = f(db, cx);
+                    let result = f(db, &slot.pending, cx);
                     if !db.is_read_only() && result.as_ref().is_err_and(StoreError::needs_reopen) {
                         let generation = slot.generation;
                         drop(slot);
@@ -636,7 +802,7 @@ impl Store {
             .slot
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        slot.db = None;
+        slot.drop_db();
         let _ = std::fs::remove_file(&self.inner.path);
         slot.db = Some(open_database(&self.inner.path)?);
         slot.generation += 1;
@@ -651,7 +817,7 @@ impl Store {
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         if slot.generation == generation {
-            slot.db = None;
+            slot.drop_db();
         }
     }
 
@@ -668,7 +834,7 @@ impl Store {
         };
         if stale {
             // Release the file (and its lock) before opening it again.
-            slot.db = None;
+            slot.drop_db();
             slot.db = Some(open_database(&self.inner.path)?);
             slot.generation += 1;
         }
@@ -741,15 +907,20 @@ fn replay(path: &Path, db: &Database) -> Result<(), StoreError> {
     {
         let mut t = WriteTables::open(&txn, cx)?;
         for batch in &batches {
-            // A frame holds the bodies as stored: packed already.
-            let packed: Vec<&[u8]> = batch.notifications.iter().map(|(_, b)| &**b).collect();
-            let runs: Vec<Vec<u8>> = batch.runs.iter().map(tables::encode_run).collect();
-            apply(&mut t, batch, &packed, &runs)?;
+            apply_decoded(&mut t, batch)?;
         }
     }
     // Durable now; the journal is emptied by whoever writes it next (`Journal::open` at
     // start, a checkpoint after a reopen), so that its writer's place in it stays right.
     txn.commit().map_err(|e| cx.error(e))
+}
+
+/// Writes a batch read back from the journal into the open tables.
+fn apply_decoded(t: &mut WriteTables<'_>, batch: &Batch) -> Result<(), StoreError> {
+    // A frame holds the bodies as stored: packed already.
+    let packed: Vec<&[u8]> = batch.notifications.iter().map(|(_, b)| &**b).collect();
+    let runs: Vec<Vec<u8>> = batch.runs.iter().map(tables::encode_run).collect();
+    apply(t, batch, &packed, &runs)
 }
 
 /// Writes `batch` into the open tables: its notifications as `packed` (their stored
