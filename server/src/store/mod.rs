@@ -1091,6 +1091,7 @@ fn initialize(path: &Path, db: &Database) -> Result<(), StoreError> {
     let txn = db.begin_write().map_err(|e| cx.error(e))?;
     {
         let mut t = WriteTables::open(&txn, cx)?;
+        t.create_state_indexes()?;
         migrate_dedupe(&txn, &mut t, cx)?;
         let found = t
             .meta
