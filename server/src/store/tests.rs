@@ -841,26 +841,9 @@ fn prune_across_transactions_counts_the_unfinished_runs_it_keeps() {
     assert_consistent(&store);
 }
 
-/// Runs and notification bodies are kept zstd-compressed where that is smaller, and read
-/// back as they were given.
-#[test]
-fn stored_runs_and_bodies_are_compressed_and_read_back_whole() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let body = fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/payloads/pod-crashlooping.json"),
-    )
-    .unwrap();
-    let mut run = record(2, "a", RunState::Queued, 10, 1);
-    run.stdout = "deleted pod web-0\n".repeat(20);
+/// The stored forms of notification 1 and run 2.
+fn stored_forms(store: &Store) -> (Vec<u8>, Vec<u8>) {
     store
-        .commit(&Batch {
-            notifications: vec![(1, body.clone().into())],
-            runs: vec![run.clone()],
-            ..Batch::default()
-        })
-        .unwrap();
-    let (stored_body, stored_run) = store
         .with_reader(|db, cx| {
             let txn = db.begin_read().map_err(|e| cx.error(e))?;
             let bodies = txn
@@ -872,7 +855,47 @@ fn stored_runs_and_bodies_are_compressed_and_read_back_whole() {
                 runs.get(2).unwrap().unwrap().value().to_vec(),
             ))
         })
+        .unwrap()
+}
+
+/// Notification bodies and ended runs are kept zstd-compressed where that is smaller,
+/// unfinished runs (written again at each step) as their JSON, and all are read back as
+/// they were given.
+#[test]
+fn stored_runs_and_bodies_are_compressed_and_read_back_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let body = fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/payloads/pod-crashlooping.json"),
+    )
+    .unwrap();
+    let mut run = record(2, "a", RunState::Running, 10, 1);
+    run.stdout = "deleted pod web-0\n".repeat(20);
+    store
+        .commit(&Batch {
+            notifications: vec![(1, body.clone().into())],
+            runs: vec![run.clone()],
+            ..Batch::default()
+        })
         .unwrap();
+    let (_, running) = stored_forms(&store);
+    assert_eq!(
+        running,
+        serde_json::to_vec(&run).unwrap(),
+        "an unfinished run: its JSON"
+    );
+    assert_eq!(store.run(2).unwrap(), Some(run.clone()));
+    assert_eq!(store.recover().unwrap().unfinished, [run.clone()]);
+
+    run.state = RunState::Succeeded;
+    run.ended_at = Some(12);
+    store
+        .commit(&Batch {
+            runs: vec![run.clone()],
+            ..Batch::default()
+        })
+        .unwrap();
+    let (stored_body, stored_run) = stored_forms(&store);
     let json = serde_json::to_vec(&run).unwrap();
     for (what, stored, raw) in [("body", &stored_body, &body), ("run", &stored_run, &json)] {
         assert_eq!(
@@ -894,8 +917,9 @@ fn stored_runs_and_bodies_are_compressed_and_read_back_whole() {
         );
     }
     assert_eq!(store.notification(1).unwrap(), Some(body));
-    assert_eq!(store.run(2).unwrap(), Some(run.clone()));
-    assert_eq!(store.recover().unwrap().unfinished, [run]);
+    assert_eq!(store.run(2).unwrap(), Some(run));
+    assert!(store.recover().unwrap().unfinished.is_empty());
+    assert_consistent(&store);
 }
 
 /// Writes notification 1 and `run` as `body` and `run_bytes`, their stored forms as some
