@@ -121,14 +121,15 @@ struct Inner {
 /// the read lock while it runs, so closing (the write lock) waits for them.
 #[derive(Debug)]
 struct Slot {
-    db: Option<Db>,
-    /// Counts opens, so that a failure seen on an older database does not close a newer one.
-    generation: u64,
     /// The write transaction holding the batches committed since redb's last commit (see
     /// [`Pending`]). Every write holds this lock while it uses the transaction or begins
     /// its own (redb has one writer at a time), and every read takes it to commit the
-    /// transaction first.
+    /// transaction first. Declared before `db`, so that it is dropped first: a database
+    /// dropped while a write transaction lives closes only once that ends.
     pending: Mutex<Option<Pending>>,
+    db: Option<Db>,
+    /// Counts opens, so that a failure seen on an older database does not close a newer one.
+    generation: u64,
 }
 
 impl Slot {
@@ -389,9 +390,9 @@ impl Store {
             inner: Arc::new(Inner {
                 path,
                 slot: RwLock::new(Slot {
+                    pending: Mutex::new(None),
                     db: Some(db),
                     generation: 0,
-                    pending: Mutex::new(None),
                 }),
                 journal: Mutex::new(journal),
             }),
