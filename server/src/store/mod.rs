@@ -205,22 +205,26 @@ impl Pending {
         }))
     }
 
-    /// Commits the transaction, if any, without durability. When the commit fails, its
-    /// batches are applied to a new transaction (they stay visible), or, if that fails too,
-    /// the error says the database must be reopened (which replays them from the journal).
+    /// Commits the transaction, if any, with `durability` (a checkpoint's is immediate).
+    /// When the commit fails, its batches are applied to a new transaction (they stay
+    /// visible), or, if that fails too, the error says the database must be reopened (which
+    /// replays them from the journal).
     fn flush(
         slot: &mut Option<Pending>,
         db: &Database,
         cx: Classify<'_>,
+        durability: Durability,
     ) -> Result<(), StoreError> {
-        let Some(pending) = slot.take() else {
+        let Some(Pending { mut txn, payloads }) = slot.take() else {
             return Ok(());
         };
-        let payloads = pending.payloads;
-        let Err(e) = pending.txn.commit() else {
+        let committed = txn
+            .set_durability(durability)
+            .map_err(|e| cx.error(redb::Error::from(e)))
+            .and_then(|()| txn.commit().map_err(|e| cx.error(e)));
+        let Err(e) = committed else {
             return Ok(());
         };
-        let e = cx.error(e);
         *slot = Pending::rebuild(db, cx, payloads)?;
         Err(e)
     }
@@ -444,30 +448,34 @@ impl Store {
                 .and_then(|mut t| apply(&mut t, batch, &packed, &runs));
             // Everything above checked out (a run's notification is stored, say): only now
             // is the batch made durable, so that a replay never meets a batch that fails.
-            let payload = journal
-                .is_some()
-                .then(|| journal::encode(batch, &bodies, &runs));
-            let appended = applied.and_then(|()| match (journal.as_mut(), &payload) {
-                (Some(journal), Some(payload)) => {
-                    journal.append(payload).map_err(|source| StoreError::Write {
+            let appended = applied.and_then(|()| {
+                let Some(journal) = journal.as_mut() else {
+                    return Ok(None);
+                };
+                let payload = journal::encode(batch, &bodies, &runs);
+                match journal.append(&payload) {
+                    Ok(()) => Ok(Some(payload)),
+                    Err(source) => Err(StoreError::Write {
                         path: journal.path().to_owned(),
                         source,
-                    })
+                    }),
                 }
-                _ => Ok(()),
             });
-            if let Err(e) = appended {
-                // The transaction holds what this batch wrote of itself: dropped with it
-                // (first: redb begins no other while it lives), and the earlier batches
-                // applied again.
-                let Pending { txn, payloads } = open;
-                drop(txn);
-                match Pending::rebuild(db, cx, payloads) {
-                    Ok(rebuilt) => *pending = rebuilt,
-                    Err(_) => lost_pending = true,
+            let payload = match appended {
+                Ok(payload) => payload,
+                Err(e) => {
+                    // The transaction holds what this batch wrote of itself: dropped with it
+                    // (first: redb begins no other while it lives), and the earlier batches
+                    // applied again.
+                    let Pending { txn, payloads } = open;
+                    drop(txn);
+                    match Pending::rebuild(db, cx, payloads) {
+                        Ok(rebuilt) => *pending = rebuilt,
+                        Err(_) => lost_pending = true,
+                    }
+                    return Err(e);
                 }
-                return Err(e);
-            }
+            };
             journaled = payload.is_some();
             open.payloads.extend(payload);
             if !journaled || open.payloads.len() >= BATCHES_PER_TRANSACTION {
@@ -500,7 +508,11 @@ impl Store {
 
     /// Makes every commit durable in redb's own file, then empties the journal.
     fn checkpoint(&self, journal: &mut Option<journal::Journal>) -> Result<(), StoreError> {
-        self.with_writer(|db, cx| {
+        // One durable commit covers the pending transaction and every commit before it.
+        self.with_writable(|db, pending, cx| {
+            if pending.is_some() {
+                return Pending::flush(pending, db, cx, Durability::Immediate);
+            }
             let txn = db.begin_write().map_err(|e| cx.error(e))?;
             txn.commit().map_err(|e| cx.error(e))
         })?;
@@ -704,7 +716,7 @@ impl Store {
         self.with_db(Access::Read, |db, pending, cx| {
             if let Db::Write(writable) = db {
                 let mut pending = pending.lock().unwrap_or_else(PoisonError::into_inner);
-                Pending::flush(&mut pending, writable, cx)?;
+                Pending::flush(&mut pending, writable, cx, Durability::None)?;
             }
             f(db.readable(), cx)
         })
@@ -719,7 +731,7 @@ impl Store {
         mut f: impl FnMut(&Database, Classify<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.with_writable(|db, pending, cx| {
-            Pending::flush(pending, db, cx)?;
+            Pending::flush(pending, db, cx, Durability::None)?;
             f(db, cx)
         })
     }
